@@ -1,0 +1,35 @@
+# The two commands of the README. Both create .venv on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test venv dev-venv bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+venv: $(VENV)/.installed
+dev-venv: $(VENV)/.installed-dev
+
+## make run: start the hub on the embedded default (SQLite + embedded broker) with the example routes
+run: venv
+	$(BIN)/hub run
+
+## make test: the whole pytest suite (needs RabbitMQ and PostgreSQL, see DEVELOPERS.md)
+test: dev-venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: dev-venv
+	$(BIN)/python benchmarks/e2e.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hub
