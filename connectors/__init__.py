@@ -1,0 +1,1 @@
+"""Connectors: inbound (file drop, HTTP API, SFTP) and outbound (HTTP, file, SFTP) edges of the hub."""

@@ -1,0 +1,52 @@
+"""The unit of work that flows through a route's steps (Camel calls it an Exchange).
+
+A step receives one exchange and returns zero (filtered), one, or many (split) exchanges.
+``body`` starts as the raw bytes of the inbound message and is replaced by parsed rows,
+canonical documents, rendered EDI ... as the steps run.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Exchange:
+    message_id: str
+    body: Any
+    format: str
+    doctype: str
+    sender: str
+    headers: dict[str, Any] = field(default_factory=dict)
+    receiver: str | None = None
+    filename: str | None = None
+    # Where a split part came from, e.g. [3] for the fourth part, [3, 0] after a nested split.
+    part: tuple[int, ...] = ()
+    # Warnings collected by steps (recovered EDI defects, ...); recorded on the message's trace.
+    warnings: list[str] = field(default_factory=list)
+    # Business exceptions raised by steps (unknown item ...), recorded in the store.
+    exceptions: list[dict[str, Any]] = field(default_factory=list)
+    # Set by a step that holds the document for review: it is not delivered.
+    held: bool = False
+
+    def derive(self, body: Any, *, part: int | None = None, **changes: Any) -> Exchange:
+        """A copy with a new body (and optionally a split index appended)."""
+        new = copy.copy(self)
+        new.body = body
+        new.headers = dict(self.headers)
+        new.warnings = list(self.warnings)
+        new.exceptions = list(self.exceptions)
+        if part is not None:
+            new.part = (*self.part, part)
+        for key, value in changes.items():
+            setattr(new, key, value)
+        return new
+
+    def lookup(self, path: str) -> Any:
+        """Resolve a dotted path for declarative conditions: ``body.lines.0.qty``,
+        ``headers.channel``, ``sender``. Missing parts give None; nothing is evaluated."""
+        from hub.paths import resolve
+
+        return resolve(self, path)

@@ -1,0 +1,1 @@
+"""Built-in route steps. Importing this package registers them (see hub.registry)."""

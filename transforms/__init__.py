@@ -1,0 +1,1 @@
+"""Registered transform functions, named in route YAML (``transform: <name>``)."""
