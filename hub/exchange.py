@@ -13,6 +13,15 @@ from typing import Any
 
 
 @dataclass
+class SideOutput:
+    endpoint: str
+    body: bytes
+    content_type: str
+    document_type: str | None = None
+    document_key: str | None = None
+
+
+@dataclass
 class Exchange:
     message_id: str
     body: Any
@@ -30,6 +39,9 @@ class Exchange:
     exceptions: list[dict[str, Any]] = field(default_factory=list)
     # Set by a step that holds the document for review: it is not delivered.
     held: bool = False
+    # Extra documents for endpoints other than the route's `to` (e.g. a 997 going back to the
+    # sender through the partner's endpoint). The engine turns each into a delivery.
+    side_outputs: list[SideOutput] = field(default_factory=list)
 
     def derive(self, body: Any, *, part: int | None = None, **changes: Any) -> Exchange:
         """A copy with a new body (and optionally a split index appended)."""
@@ -38,6 +50,7 @@ class Exchange:
         new.headers = dict(self.headers)
         new.warnings = list(self.warnings)
         new.exceptions = list(self.exceptions)
+        new.side_outputs = []  # side outputs stay with the exchange that produced them
         if part is not None:
             new.part = (*self.part, part)
         for key, value in changes.items():

@@ -137,6 +137,29 @@ def transform(name: str, *, emits: str | None = None) -> Callable:
     return register
 
 
+@dataclass(frozen=True)
+class Splitter:
+    """Splits a body into parts: ``fn(body, exchange) -> list[body]``. Used by ``split: <name>``
+    (e.g. ``split: transaction`` from the EDI engines); any other ``split:`` value is a path."""
+
+    name: str
+    fn: Callable[[Any, Exchange], list[Any]]
+    summary: str
+
+
+SPLITTERS: dict[str, Splitter] = {}
+
+
+def splitter(name: str) -> Callable:
+    def register(fn: Callable) -> Callable:
+        if name in SPLITTERS and SPLITTERS[name].fn is not fn:
+            raise ValueError(f"splitter {name!r} registered twice")
+        SPLITTERS[name] = Splitter(name, fn, (fn.__doc__ or "").strip().split("\n")[0])
+        return fn
+
+    return register
+
+
 _loaded = False
 
 
