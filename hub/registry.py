@@ -70,6 +70,18 @@ class Step(ABC):
         self.env = env
 
     @classmethod
+    def configure(cls, value: Any) -> BaseModel:
+        """The YAML value → Config: a scalar fills the ``shorthand`` field; null means {}.
+        Raises pydantic's ValidationError (locations relative to the value) or ValueError."""
+        if value is None:
+            value = {}
+        elif not isinstance(value, dict):
+            if cls.shorthand is None:
+                raise ValueError(f"needs a mapping of options, not {value!r}")
+            value = {cls.shorthand: value}
+        return cls.Config.model_validate(value)
+
+    @classmethod
     def problems(cls, config: BaseModel) -> list[str]:
         """Problems found without running (unknown transform, unknown model ...)."""
         return []

@@ -1,1 +1,3 @@
 """Built-in route steps. Importing this package registers them (see hub.registry)."""
+
+from hub.steps import basic, flatfile, parse, validate  # noqa: F401

@@ -97,6 +97,8 @@ class OutboxEntry(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     message_id: Mapped[str] = mapped_column(String(36), index=True)
     delivery_id: Mapped[str | None] = mapped_column(String(36))
+    # ingress (a new message for the routes), egress (a delivery), dead_letter, replay
+    purpose: Mapped[str] = mapped_column(String(16))
     exchange: Mapped[str] = mapped_column(String(255))
     routing_key: Mapped[str] = mapped_column(String(255))
     headers: Mapped[dict[str, Any]] = mapped_column(JSON)

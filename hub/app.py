@@ -1,0 +1,84 @@
+"""``Hub``: one object holding what every process needs — settings, database, message store,
+routes, broker topology, publisher and the Celery app — built from the environment."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from celery import Celery
+from kombu import Connection
+
+import hub.broker  # noqa: F401 - registers the hubdb:// transport
+from hub.broker.publisher import Publisher, publisher_for
+from hub.broker.topology import RouteBinding, Topology
+from hub.celery_app import make_celery
+from hub.config import Settings, get_settings
+from hub.db import Database
+from hub.routes.engine import CompiledRoute
+from hub.routes.loader import RouteSet
+from hub.store import BlobStore, MessageStore
+
+
+class RoutesInvalid(Exception):
+    def __init__(self, problems: list) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class Hub:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.db = Database(self.settings.resolved_database_url)
+        self.store = MessageStore(BlobStore(self.settings.blob_dir), self.settings.inline_max_bytes)
+
+    # -- configuration ---------------------------------------------------------------------
+
+    @cached_property
+    def routes(self) -> RouteSet:
+        routes = RouteSet.load(self.settings.routes_dir)
+        if routes.problems:
+            raise RoutesInvalid(routes.problems)
+        return routes
+
+    @cached_property
+    def topology(self) -> Topology:
+        return Topology(
+            namespace=self.settings.namespace,
+            amqp=self.settings.is_amqp,
+            delivery_limit=self.settings.delivery_limit,
+            routes=[RouteBinding(r.name, r.route.from_.binding_keys()) for r in self.routes.enabled_routes],
+            endpoints=sorted(self.routes.endpoints),
+        )
+
+    @cached_property
+    def compiled(self) -> dict[str, CompiledRoute]:
+        return {r.name: CompiledRoute(r, self.services) for r in self.routes.enabled_routes}
+
+    @property
+    def services(self) -> dict[str, Any]:
+        return {"db": self.db, "hub": self, "settings": self.settings}
+
+    @cached_property
+    def celery(self) -> Celery:
+        return make_celery(self.settings)
+
+    # -- broker ----------------------------------------------------------------------------
+
+    def publisher(self) -> Publisher:
+        return publisher_for(self.settings.resolved_broker_url, self.settings.confirm_window)
+
+    def connection(self) -> Connection:
+        return Connection(self.settings.resolved_broker_url, connect_timeout=10)
+
+    def declare_topology(self) -> None:
+        with self.connection() as conn:
+            self.topology.declare(conn.default_channel)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Create/upgrade the schema and declare the broker topology."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db.create_schema()
+        self.declare_topology()

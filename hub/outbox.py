@@ -1,0 +1,124 @@
+"""The transactional outbox: publish what the database says must be published.
+
+Work is committed first, together with an outbox row per broker message it implies. Right
+after the commit the writer publishes those rows (fast path) and marks them. Whatever is
+still unpublished after a crash or a broker outage is republished by the relay, which
+sweeps rows older than ``relay_grace`` seconds. Consumers are idempotent, so the rare double
+publish (fast path and relay racing) is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hub.broker.publisher import OutMessage, Outcome
+from hub.store import MessageStore, OutboxEntry, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def entry_for(message: OutMessage, *, purpose: str, message_id: str, delivery_id: str | None = None) -> OutboxEntry:
+    return OutboxEntry(
+        message_id=message_id,
+        delivery_id=delivery_id,
+        purpose=purpose,
+        exchange=message.exchange,
+        routing_key=message.routing_key,
+        headers=message.headers,
+        properties={**message.properties, "content_type": message.content_type,
+                    "content_encoding": message.content_encoding},
+        body=message.body,
+        created_at=utcnow(),
+    )
+
+
+def as_message(row: OutboxEntry) -> OutMessage:
+    props = dict(row.properties)
+    content_type = props.pop("content_type", "application/json")
+    content_encoding = props.pop("content_encoding", "utf-8")
+    return OutMessage(row.exchange, row.routing_key, row.body, dict(row.headers), props, content_type, content_encoding)
+
+
+def mark(session: Session, rows: Sequence[OutboxEntry], outcomes: Sequence[Outcome]) -> None:
+    """Record publish results: published rows get a timestamp (and ingress rows a stage);
+    failed rows keep waiting for the relay, with the attempt counted."""
+    now = utcnow()
+    done = [r.id for r, o in zip(rows, outcomes, strict=True) if o in (Outcome.CONFIRMED, Outcome.RETURNED)]
+    failed = [r.id for r, o in zip(rows, outcomes, strict=True) if o not in (Outcome.CONFIRMED, Outcome.RETURNED)]
+    if done:
+        session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(done)).values(published_at=now))
+    if failed:
+        session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(failed))
+                        .values(attempts=OutboxEntry.attempts + 1, last_error="broker unavailable or publish not confirmed"))
+    for row, outcome in zip(rows, outcomes, strict=True):
+        if row.purpose != "ingress":
+            continue
+        if outcome is Outcome.CONFIRMED:
+            MessageStore.stage(session, row.message_id, "published", at=now, detail={"routing_key": row.routing_key})
+        elif outcome is Outcome.RETURNED:
+            MessageStore.stage(session, row.message_id, "unrouted", at=now,
+                               detail={"routing_key": row.routing_key}, error="no route matches this message")
+
+
+def publish_rows(hub, rows: Sequence[OutboxEntry]) -> list[Outcome]:
+    """Publish committed outbox rows and record the results (the fast path)."""
+    if not rows:
+        return []
+    outcomes = hub.publisher().publish_many([as_message(r) for r in rows])
+    with hub.db.session() as session:
+        mark(session, rows, outcomes)
+    return outcomes
+
+
+def relay_once(hub, batch: int = 500) -> int:
+    """Publish outbox rows left unpublished for longer than the grace period. Returns how many
+    were published. Safe to run in several processes: rows are claimed with SKIP LOCKED on
+    PostgreSQL (SQLite serialises writers)."""
+    cutoff = utcnow() - timedelta(seconds=hub.settings.relay_grace)
+    published = 0
+    while True:
+        with hub.db.session() as session:
+            query = (select(OutboxEntry).where(OutboxEntry.published_at.is_(None), OutboxEntry.created_at < cutoff)
+                     .order_by(OutboxEntry.id).limit(batch))
+            if not hub.db.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            rows = list(session.scalars(query))
+            if not rows:
+                return published
+            outcomes = hub.publisher().publish_many([as_message(r) for r in rows])
+            mark(session, rows, outcomes)
+        ok = sum(o in (Outcome.CONFIRMED, Outcome.RETURNED) for o in outcomes)
+        published += ok
+        if ok < len(rows):
+            return published  # the broker is still away; try again next sweep
+
+
+class Relay(threading.Thread):
+    """Background relay loop (in ``hub run`` and in every worker)."""
+
+    def __init__(self, hub, interval: float | None = None) -> None:
+        super().__init__(name="outbox-relay", daemon=True)
+        self.hub = hub
+        self.interval = hub.settings.relay_interval if interval is None else interval
+        self.stopping = threading.Event()
+        self.after_sweep: list = []  # extra periodic jobs (dead-letter reconciliation)
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            try:
+                n = relay_once(self.hub)
+                if n:
+                    log.info("outbox relay republished %d message(s)", n)
+                for job in self.after_sweep:
+                    job()
+            except Exception:  # noqa: BLE001 - the relay must survive a database or broker outage
+                log.exception("outbox relay sweep failed; retrying in %.1fs", self.interval)
+
+    def stop(self) -> None:
+        self.stopping.set()

@@ -1,0 +1,66 @@
+"""Serialising route outputs for endpoints, and naming the business document they carry."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel
+
+# Business keys of canonical documents, in order of preference (domain.md section A).
+KEY_FIELDS = ("po_number", "asn_number", "invoice_number", "receipt_id", "adjustment_id", "snapshot_id",
+              "usage_id", "catalog_id", "recall_id", "ack_id", "item_id", "partner_id", "location_id")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)  # money and quantities never pass through float
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("utf-8", errors="replace")
+    raise TypeError(f"cannot serialise {type(value).__name__} as JSON")
+
+
+def to_json_bytes(body: Any) -> bytes:
+    if isinstance(body, BaseModel):
+        return body.model_dump_json().encode("utf-8")
+    return json.dumps(_strip_private(body), default=_default, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _strip_private(value: Any) -> Any:
+    """Drop parser bookkeeping keys such as ``_line`` from plain dict bodies."""
+    if isinstance(value, dict):
+        return {k: _strip_private(v) for k, v in value.items() if not (isinstance(k, str) and k.startswith("_"))}
+    if isinstance(value, list):
+        return [_strip_private(v) for v in value]
+    return value
+
+
+def render(body: Any, fmt: str) -> tuple[bytes, str]:
+    """Body → (bytes, content type) for an endpoint's payload format."""
+    if fmt == "json":
+        return to_json_bytes(body), "application/json"
+    if fmt == "raw":
+        if isinstance(body, (bytes, bytearray)):
+            return bytes(body), "application/octet-stream"
+        if isinstance(body, str):
+            return body.encode("utf-8"), "text/plain; charset=utf-8"
+        raise ValueError(f"raw payload needs bytes or text, got {type(body).__name__} (use format: json)")
+    raise ValueError(f"unknown payload format {fmt!r}")
+
+
+def identity(body: Any) -> tuple[str | None, str | None]:
+    """(document_type, document_key) of a canonical document body, when it is one."""
+    get = (lambda k: getattr(body, k, None)) if isinstance(body, BaseModel) else (
+        body.get if isinstance(body, dict) else (lambda k: None))
+    doc_type = get("document_type")
+    key = next((str(get(k)) for k in KEY_FIELDS if get(k) not in (None, "")), None)
+    return (str(doc_type) if doc_type else None), key

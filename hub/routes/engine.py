@@ -1,0 +1,68 @@
+"""Running a route's steps in-process: one inbound exchange in, deliverable exchanges out.
+
+The same engine serves the worker (``hub.route.<name>`` tasks) and ``hub routes test``, so
+what a developer tests locally is exactly what runs on the broker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.exchange import Exchange, SideOutput
+from hub.registry import Step
+from hub.routes.loader import LoadedRoute
+
+
+@dataclass
+class RouteOutcome:
+    outputs: list[Exchange] = field(default_factory=list)
+    held: list[Exchange] = field(default_factory=list)
+    filtered: int = 0
+    side_outputs: list[SideOutput] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    exceptions: list[dict[str, Any]] = field(default_factory=list)
+
+    def _absorb(self, ex: Exchange) -> None:
+        for w in ex.warnings:
+            if w not in self.warnings:
+                self.warnings.append(w)
+        for e in ex.exceptions:
+            if e not in self.exceptions:
+                self.exceptions.append(e)
+
+
+class CompiledRoute:
+    def __init__(self, loaded: LoadedRoute, services: dict[str, Any] | None = None) -> None:
+        self.loaded = loaded
+        self.route = loaded.route
+        self.steps: list[Step] = loaded.build_steps(services)
+
+    @property
+    def name(self) -> str:
+        return self.route.name
+
+    def run(self, ex: Exchange) -> RouteOutcome:
+        """Run every step. A StepError propagates to the caller (the message is dead-lettered)."""
+        outcome = RouteOutcome()
+        current = [ex]
+        for step in self.steps:
+            produced: list[Exchange] = []
+            for item in current:
+                result = step.process(item)
+                if not result:
+                    outcome.filtered += 1
+                    outcome._absorb(item)
+                for out in result:
+                    outcome.side_outputs.extend(out.side_outputs)
+                    out.side_outputs = []
+                    if out.held:
+                        outcome.held.append(out)
+                        outcome._absorb(out)
+                    else:
+                        produced.append(out)
+            current = produced
+        for out in current:
+            outcome._absorb(out)
+        outcome.outputs = current
+        return outcome

@@ -1,0 +1,114 @@
+"""The message store: durable record of every inbound message and everything that happens to it."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.ids import new_id
+from hub.store.blobs import BlobStore
+from hub.store.models import (
+    DeadLetter,
+    Delivery,
+    DeliveryAttempt,
+    Message,
+    OutboxEntry,
+    Replay,
+    RouteRun,
+    Stage,
+    utcnow,
+)
+
+__all__ = [
+    "BlobStore", "DeadLetter", "Delivery", "DeliveryAttempt", "Message", "MessageStore",
+    "OutboxEntry", "Replay", "RouteRun", "Stage", "utcnow",
+]
+
+# Stages a message passes; `hub trace` prints them in time order.
+STAGES = (
+    "received", "published", "unrouted", "routed", "filtered", "held", "transformed", "delivered",
+    "retrying", "failed", "dead_lettered", "replayed",
+)
+
+
+class MessageStore:
+    """Writes and reads messages. Callers pass the session, so one transaction can hold a
+    message, its stages and its outbox rows together."""
+
+    def __init__(self, blobs: BlobStore, inline_max: int) -> None:
+        self.blobs = blobs
+        self.inline_max = inline_max
+
+    def add_message(
+        self,
+        session: Session,
+        raw: bytes,
+        *,
+        format: str,
+        doctype: str,
+        sender: str,
+        channel: str,
+        receiver: str | None = None,
+        filename: str | None = None,
+        headers: dict[str, Any] | None = None,
+        correlation_id: str | None = None,
+        message_id: str | None = None,
+        received_at: datetime | None = None,
+    ) -> Message:
+        sha = hashlib.sha256(raw).hexdigest()
+        message_id = message_id or new_id()
+        inline = len(raw) <= self.inline_max
+        msg = Message(
+            id=message_id,
+            received_at=received_at or utcnow(),
+            format=format,
+            doctype=doctype,
+            sender=sender,
+            receiver=receiver,
+            channel=channel,
+            filename=filename,
+            headers=headers or {},
+            correlation_id=correlation_id or message_id,
+            sha256=sha,
+            size=len(raw),
+            raw=raw if inline else None,
+            # The blob is on disk (fsynced) before the row commits: a committed row never
+            # points at a missing file.
+            blob=None if inline else self.blobs.put(raw, sha),
+            status="received",
+        )
+        session.add(msg)
+        session.add(Stage(message_id=message_id, stage="received", at=msg.received_at,
+                          detail={"channel": channel, "size": len(raw), "sha256": sha}))
+        return msg
+
+    def raw(self, message: Message) -> bytes:
+        if message.raw is not None:
+            return message.raw
+        if message.blob is None:
+            raise ValueError(f"message {message.id} has neither inline bytes nor a blob")
+        return self.blobs.get(message.blob)
+
+    @staticmethod
+    def stage(session: Session, message_id: str, stage: str, *, status: bool = True, **fields: Any) -> Stage:
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}")
+        row = Stage(message_id=message_id, stage=stage, at=fields.pop("at", None) or utcnow(), **fields)
+        session.add(row)
+        if status:
+            session.query(Message).filter(Message.id == message_id).update({"status": stage})
+        return row
+
+    @staticmethod
+    def get(session: Session, message_id: str) -> Message | None:
+        return session.get(Message, message_id)
+
+    @staticmethod
+    def stages(session: Session, message_ids: Iterable[str]) -> list[Stage]:
+        ids = list(message_ids)
+        return list(session.scalars(select(Stage).where(Stage.message_id.in_(ids)).order_by(Stage.at, Stage.id)))

@@ -1,0 +1,166 @@
+"""Celery wiring: one task per route (``hub.route.<name>``) and per endpoint
+(``hub.deliver.<endpoint>``), so Flower shows work by name.
+
+An ingress message is published once to the topic exchange and RabbitMQ copies it into every
+matching route queue. All copies carry the task name ``hub.ingress``; that task's *strategy*
+(Celery's per-task message handler in the consumer) looks at which queue a copy came from and
+hands it to that route's task with a per-route task id, before any work is scheduled.
+
+Late acks everywhere: a message is acked only after its work is committed. A worker process
+that dies mid-task has its message rejected and redelivered (reject_on_worker_lost); on
+RabbitMQ the quorum queue's delivery limit then dead-letters a message that kills every
+worker that touches it.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterable
+
+from celery import Celery, Task, bootsteps
+
+from hub import processing
+from hub.app import Hub
+from hub.deadletters import reconcile
+from hub.ids import stable_id
+from hub.ingest import INGRESS_TASK
+from hub.outbox import Relay
+
+log = logging.getLogger(__name__)
+
+HUB: Hub | None = None  # the hub this worker process serves (inherited by prefork children)
+
+
+def _hub() -> Hub:
+    if HUB is None:
+        raise RuntimeError("hub.worker used before build_worker_app()")
+    return HUB
+
+
+def ingress_strategy(task, app, consumer, **kwargs):
+    """Dispatch ``hub.ingress`` copies to ``hub.route.<route>`` by the queue they came from."""
+    topology = _hub().topology
+    tags: dict[str, str] = {}
+
+    def queue_of(message) -> str | None:
+        info = message.delivery_info or {}
+        if info.get("queue"):  # the embedded transport says it directly
+            return info["queue"]
+        tag = info.get("consumer_tag")
+        if tag not in tags:
+            active = getattr(consumer.task_consumer, "_active_tags", {})
+            tags.clear()
+            tags.update({t: q for q, t in active.items()})
+        return tags.get(tag)
+
+    def handler(message, body, ack, reject, callbacks, **kw):
+        queue = queue_of(message)
+        parsed = topology.parse_queue(queue) if queue else None
+        if parsed is None or parsed[0] != "route" or f"hub.route.{parsed[1]}" not in consumer.strategies:
+            log.error("ingress message from unknown queue %r: rejected", queue)
+            return reject(requeue=False)
+        route = parsed[1]
+        headers = message.headers
+        headers["task"] = f"hub.route.{route}"
+        headers["id"] = stable_id(headers.get("id"), route)  # one task id per route copy (Flower keys on it)
+        return consumer.strategies[headers["task"]](message, body, ack, reject, callbacks, **kw)
+
+    return handler
+
+
+class IngressTask(Task):
+    """Entry point of ingress messages; never executed: its strategy re-addresses each copy."""
+
+    name = INGRESS_TASK
+    Strategy = "hub.worker:ingress_strategy"
+    typing = False
+
+    def run(self, *args, **kwargs):
+        raise RuntimeError("hub.ingress messages are dispatched to hub.route.<route> tasks by ingress_strategy")
+
+
+def _context(task: Task) -> processing.TaskContext:
+    return processing.TaskContext(retries=task.request.retries or 0, replay=getattr(task.request, "hub_replay", None))
+
+
+def _retry(task: Task, queue: str, retry: processing.Retry):
+    # Straight back to this queue through the default exchange (not through ingress: that
+    # would fan the message out to every matching route again).
+    raise task.retry(countdown=retry.countdown, max_retries=None, queue=queue, exchange="", routing_key=queue)
+
+
+def _register_route(app: Celery, hub: Hub, route: str) -> None:
+    queue = hub.topology.queue_name("route", route)
+
+    @app.task(name=f"hub.route.{route}", bind=True, typing=False)
+    def run_route(self, message_id: str) -> str:
+        try:
+            return processing.run_route(_hub(), route, message_id, _context(self))
+        except processing.Retry as retry:
+            _retry(self, queue, retry)
+
+
+def _register_endpoint(app: Celery, hub: Hub, endpoint: str) -> None:
+    queue = hub.topology.queue_name("endpoint", endpoint)
+
+    @app.task(name=f"hub.deliver.{endpoint}", bind=True, typing=False)
+    def deliver(self, delivery_id: str) -> str:
+        try:
+            return processing.deliver(_hub(), endpoint, delivery_id, _context(self))
+        except processing.Retry as retry:
+            _retry(self, queue, retry)
+
+
+class RelayStep(bootsteps.StartStopStep):
+    """Runs the outbox relay and dead-letter reconciliation in the worker's main process,
+    after the pool has forked its children."""
+
+    requires = {"celery.worker.components:Pool"}
+
+    def __init__(self, worker, **kwargs) -> None:
+        super().__init__(worker, **kwargs)
+        self.relay: Relay | None = None
+
+    def start(self, worker) -> None:
+        hub = _hub()
+        self.relay = Relay(hub)
+        if hub.settings.is_amqp:
+            self.relay.after_sweep.append(lambda: reconcile(hub))
+        self.relay.start()
+
+    def stop(self, worker) -> None:
+        if self.relay is not None:
+            self.relay.stop()
+
+
+def build_worker_app(hub: Hub) -> Celery:
+    global HUB
+    HUB = hub
+    app = hub.celery
+    app.conf.task_queues = hub.topology.work_queues()
+    app.register_task(IngressTask())
+    for route in hub.compiled:
+        _register_route(app, hub, route)
+    for endpoint in hub.routes.endpoints:
+        _register_endpoint(app, hub, endpoint)
+    app.steps["worker"].add(RelayStep)
+    return app
+
+
+def start_worker(hub: Hub, *, routes: Iterable[str] | None = None, endpoints: Iterable[str] | None = None,
+                 concurrency: int | None = None, pool: str = "prefork", extra_steps: Iterable[type] = (),
+                 loglevel: str = "INFO", hostname: str | None = None) -> int:
+    """Run a worker in this process until it is stopped. Returns its exit code."""
+    app = build_worker_app(hub)
+    for step in extra_steps:
+        app.steps["worker"].add(step)
+    queues = [q.name for q in hub.topology.work_queues(routes, endpoints)]
+    embedded = hub.settings.is_embedded_broker
+    worker = app.Worker(
+        queues=queues, pool=pool, concurrency=concurrency or hub.settings.worker_concurrency, loglevel=loglevel,
+        without_mingle=True, without_gossip=True, without_heartbeat=embedded, optimization="fair",
+        hostname=hostname or f"hub@{socket.gethostname()}",
+    )
+    worker.start()
+    return worker.exitcode or 0
