@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -31,6 +32,7 @@ class Exchange:
     headers: dict[str, Any] = field(default_factory=dict)
     receiver: str | None = None
     filename: str | None = None
+    received_at: datetime | None = None
     # Where a split part came from, e.g. [3] for the fourth part, [3, 0] after a nested split.
     part: tuple[int, ...] = ()
     # Warnings collected by steps (recovered EDI defects, ...); recorded on the message's trace.

@@ -38,6 +38,9 @@ class Inbound:
     filename: str | None = None
     headers: dict[str, Any] = field(default_factory=dict)
     correlation_id: str | None = None
+    # A connector may fix the id up front (the file drop names its claimed file after it, so
+    # a restart can tell whether that file was already stored).
+    message_id: str | None = None
 
 
 @dataclass
@@ -69,7 +72,7 @@ class Ingest:
         rows, keys = [], []
         with self.hub.db.session() as session:
             for item in inbounds:
-                message_id = new_id()
+                message_id = item.message_id or new_id()
                 key = ingress_key(item.format, item.doctype, item.sender)
                 self.hub.store.add_message(
                     session, item.raw, format=item.format, doctype=item.doctype, sender=item.sender,

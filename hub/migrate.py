@@ -39,3 +39,26 @@ def current(db: Database) -> str | None:
 
     with db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def make_revision(message: str) -> None:
+    """Developer tool: write a new revision from the difference between the models and the
+    newest revision (``python -m hub.migrate "add foo table"``), computed on a scratch SQLite."""
+    import tempfile
+
+    from hub.db import Database
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(f"sqlite:///{tmp}/scratch.sqlite3")
+        upgrade(db)
+        with db.engine.begin() as conn:
+            cfg = alembic_config(db)
+            cfg.attributes["connection"] = conn
+            command.revision(cfg, message=message, autogenerate=True)
+        db.dispose()
+
+
+if __name__ == "__main__":
+    import sys
+
+    make_revision(" ".join(sys.argv[1:]) or "schema change")

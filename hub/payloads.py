@@ -21,7 +21,7 @@ def _default(value: Any) -> Any:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+        return value.model_dump(mode="json", exclude_none=True)
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (bytes, bytearray)):
@@ -31,7 +31,7 @@ def _default(value: Any) -> Any:
 
 def to_json_bytes(body: Any) -> bytes:
     if isinstance(body, BaseModel):
-        return body.model_dump_json().encode("utf-8")
+        return body.model_dump_json(exclude_none=True).encode("utf-8")
     return json.dumps(_strip_private(body), default=_default, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 

@@ -23,9 +23,9 @@ from hub.deadletters import dead_letter, delivery_message
 from hub.exchange import Exchange
 from hub.ids import stable_id
 from hub.outbox import entry_for, publish_rows
-from hub.payloads import identity, render
+from hub.payloads import identity
 from hub.registry import StepError
-from hub.routes.engine import RouteOutcome
+from hub.routes.engine import RouteOutcome, render_outputs
 from hub.store import Delivery, DeliveryAttempt, Message, MessageStore, RouteRun, utcnow
 
 log = logging.getLogger(__name__)
@@ -59,14 +59,15 @@ def run_route(hub, route_name: str, message_id: str, ctx: TaskContext) -> str:
             raise LookupError(f"message {message_id} is not in the store")
         raw = hub.store.raw(msg)
         ex = Exchange(message_id=msg.id, body=raw, format=msg.format, doctype=msg.doctype, sender=msg.sender,
-                      receiver=msg.receiver, filename=msg.filename, headers=dict(msg.headers or {}))
+                      receiver=msg.receiver, filename=msg.filename, headers=dict(msg.headers or {}),
+                      received_at=msg.received_at)
     if not compiled.route.from_.headers_match(ex.headers):
         _finish_skipped(hub, route_name, message_id)
         return "headers do not match"
     started = time.perf_counter()
     try:
         outcome = compiled.run(ex)
-        rendered = _render_outputs(hub, compiled, outcome)
+        rendered = render_outputs(hub.routes, compiled, outcome)
     except StepError as exc:
         dead_letter(hub, task_name=task_name, task_args=[message_id], message_id=message_id,
                     reason=exc.code, error=str(exc))
@@ -77,24 +78,6 @@ def run_route(hub, route_name: str, message_id: str, ctx: TaskContext) -> str:
     elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
     _commit_outcome(hub, route_name, message_id, outcome, rendered, elapsed_ms, ctx)
     return f"{len(outcome.outputs)} output(s)"
-
-
-def _render_outputs(hub, compiled, outcome: RouteOutcome) -> list[tuple[str, int, bytes, str, str | None, str | None]]:
-    """(endpoint, seq, payload, content type, document type, document key) for every delivery."""
-    out = []
-    for seq, ex in enumerate(outcome.outputs):
-        doc_type, doc_key = identity(ex.body)
-        for endpoint in compiled.route.to:
-            fmt = hub.routes.endpoint(endpoint).payload_format
-            try:
-                body, ctype = render(ex.body, fmt)
-            except (ValueError, TypeError) as exc:
-                raise StepError(f"cannot render output {seq} for endpoint {endpoint} as {fmt}: {exc}",
-                                code="render_error") from None
-            out.append((endpoint, seq, body, ctype, doc_type, doc_key))
-    for i, side in enumerate(outcome.side_outputs):
-        out.append((side.endpoint, 10_000 + i, side.body, side.content_type, side.document_type, side.document_key))
-    return out
 
 
 def _commit_outcome(hub, route_name: str, message_id: str, outcome: RouteOutcome, rendered, elapsed_ms: float,

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.exchange import Exchange, SideOutput
-from hub.registry import Step
+from hub.payloads import identity, render
+from hub.registry import Step, StepError
 from hub.routes.loader import LoadedRoute
 
 
@@ -66,3 +67,25 @@ class CompiledRoute:
             outcome._absorb(out)
         outcome.outputs = current
         return outcome
+
+
+Rendered = tuple[str, int, bytes, str, str | None, str | None]
+
+
+def render_outputs(routes, compiled: CompiledRoute, outcome: RouteOutcome) -> list[Rendered]:
+    """(endpoint, seq, payload, content type, document type, document key) for every delivery:
+    each output for each endpoint in ``to`` (multicast), then the side outputs."""
+    out = []
+    for seq, ex in enumerate(outcome.outputs):
+        doc_type, doc_key = identity(ex.body)
+        for endpoint in compiled.route.to:
+            fmt = routes.endpoint(endpoint).payload_format
+            try:
+                body, ctype = render(ex.body, fmt)
+            except (ValueError, TypeError) as exc:
+                raise StepError(f"cannot render output {seq} for endpoint {endpoint} as {fmt}: {exc}",
+                                code="render_error") from None
+            out.append((endpoint, seq, body, ctype, doc_type, doc_key))
+    for i, side in enumerate(outcome.side_outputs):
+        out.append((side.endpoint, 10_000 + i, side.body, side.content_type, side.document_type, side.document_key))
+    return out

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from hub.registry import STEPS, RouteEnv, Step, load_plugins
-from hub.routes.model import NAME, Endpoint, Route, RouteFile
+from hub.routes.model import NAME, Channel, Endpoint, Route, RouteFile
 from hub.yamlfile import Problem, YamlDoc, load_yaml
 
 
@@ -44,6 +44,7 @@ class RouteSet:
     directory: Path
     routes: dict[str, LoadedRoute] = field(default_factory=dict)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    channels: dict[str, Channel] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -77,7 +78,7 @@ class RouteSet:
             self.problems.append(Problem(doc.name, 1, "a route file is a mapping with routes/endpoints keys"))
             return
         # Validate each route and endpoint on its own, so one bad entry does not hide the others.
-        shell = {k: v for k, v in doc.data.items() if k not in ("route", "routes", "endpoints")}
+        shell = {k: v for k, v in doc.data.items() if k not in ("route", "routes", "endpoints", "channels")}
         try:
             RouteFile.model_validate(shell)
         except ValidationError as err:
@@ -98,6 +99,24 @@ class RouteSet:
             return
         for name, raw in endpoints.items():
             self._add_endpoint(doc, name, raw, endpoint_docs)
+        channels = doc.data.get("channels") or {}
+        if not isinstance(channels, dict):
+            self.problems.append(doc.problem(("channels",), "channels must be a mapping of name → channel"))
+            return
+        for name, raw in channels.items():
+            self._add_channel(doc, name, raw)
+
+    def _add_channel(self, doc: YamlDoc, name: str, raw: Any) -> None:
+        loc = ("channels", name)
+        if not re.match(NAME, name):
+            self.problems.append(doc.problem(loc, f"channel name {name!r} must match {NAME}"))
+        elif name in self.channels:
+            self.problems.append(doc.problem(loc, f"duplicate channel name {name!r}"))
+        else:
+            try:
+                self.channels[name] = Channel.model_validate(raw)
+            except ValidationError as err:
+                self.problems.extend(doc.validation_problems(err, loc))
 
     def _add_route(self, doc: YamlDoc, loc: tuple, raw: Any) -> None:
         try:

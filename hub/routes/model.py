@@ -208,11 +208,30 @@ class Endpoint(Strict):
         return (self.http or self.file).format  # type: ignore[union-attr]
 
 
+class FileDropConfig(Strict):
+    """A folder watched for files. Defaults: ``HUB_DATA_DIR/inbox/<channel>``, complete when
+    the size holds for ``stable_seconds``; with ``done_suffix`` only when ``<file><suffix>`` exists."""
+
+    path: str | None = None
+    pattern: str = "*"
+    format: str | None = Field(None, description="Omit to detect (x12, edifact, json, xml, csv)")
+    doctype: str | None = Field(None, description="Omit to detect from the EDI envelope")
+    sender: str | None = Field(None, description="Omit to take it from the EDI envelope (else the channel name)")
+    done_suffix: str | None = None
+    stable_seconds: Duration | None = None
+
+
+class Channel(Strict):
+    description: str = ""
+    filedrop: FileDropConfig
+
+
 class RouteFile(Strict):
     """Top level of a YAML file under routes/. Any of the keys may appear."""
 
     route: Route | None = None
     routes: list[Route] = Field(default_factory=list)
     endpoints: dict[Annotated[str, Field(pattern=NAME)], Endpoint] = Field(default_factory=dict)
+    channels: dict[Annotated[str, Field(pattern=NAME)], Channel] = Field(default_factory=dict)
     # Partner registry entries are validated by hub.partners; accepted here so one folder works.
     partners: Any = None

@@ -1,0 +1,1 @@
+"""Inbound connectors: everything that brings messages into the hub goes through hub.ingest."""

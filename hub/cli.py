@@ -1,0 +1,392 @@
+"""``hub``: the command line. Every command reads its configuration from HUB_* variables."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from celery import bootsteps
+
+from hub.app import Hub, RoutesInvalid
+
+app = typer.Typer(help="Supply Hub: healthcare supply-chain integration hub.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+routes_app = typer.Typer(help="Route files: validate, schema, test.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Dead-letter queues.", no_args_is_help=True)
+db_app = typer.Typer(help="The hub's database.", no_args_is_help=True)
+app.add_typer(routes_app, name="routes")
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(db_app, name="db")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def _hub() -> Hub:
+    hub = Hub()
+    try:
+        hub.routes  # noqa: B018 - load and validate now, to fail before doing anything
+    except RoutesInvalid as exc:
+        _fail("route files have problems:\n" + "\n".join(f"  {p}" for p in exc.problems), 2)
+    return hub
+
+
+def _logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# -- running ---------------------------------------------------------------------------------
+
+class FileDropStep(bootsteps.StartStopStep):
+    """Watches the inbox folders inside the worker's main process (for ``hub run``)."""
+
+    requires = {"celery.worker.components:Pool"}
+
+    def start(self, worker) -> None:
+        from connectors.inbound.filedrop import FileDropThread
+        from hub import worker as hub_worker
+
+        self.thread = FileDropThread(hub_worker._hub())
+        self.thread.start()
+
+    def stop(self, worker) -> None:
+        if getattr(self, "thread", None):
+            self.thread.stop()
+
+
+@app.command()
+def run(
+    demo_erp: Annotated[bool, typer.Option("--demo-erp", help="Also start the demo ERP on 127.0.0.1:8099")] = False,
+    concurrency: Annotated[int | None, typer.Option(help="Worker processes")] = None,
+) -> None:
+    """Start everything in one process: file watcher, outbox relay and workers."""
+    _logging()
+    hub = _hub()
+    hub.setup()
+    stub = None
+    if demo_erp:
+        from hub.stubs import ErpStub
+
+        stub = ErpStub(port=8099, folder=hub.settings.data_dir / "demo-erp").start()
+    inbox = hub.settings.inbox_dir
+    for name in hub.routes.channels:
+        (inbox / name).mkdir(parents=True, exist_ok=True)
+    s = hub.settings
+    typer.echo(
+        f"\nSupply Hub is running.\n"
+        f"  database : {s.resolved_database_url}\n"
+        f"  broker   : {s.resolved_broker_url}\n"
+        f"  routes   : {s.routes_dir.resolve()} ({len(hub.routes.routes)} routes, {len(hub.routes.endpoints)} endpoints)\n"
+        + (f"  demo ERP : {stub.url} (documents it applies land in {s.data_dir / 'demo-erp'})\n" if stub else "")
+        + "\nPush a file through it, from another terminal:\n"
+        f"  cp examples/cycle-counts/counts-2026-11-20.csv {inbox / 'cycle-counts'}/\n"
+        f"  .venv/bin/hub messages          # newest messages and their status\n"
+        f"  .venv/bin/hub trace <message id>\n"
+    )
+    from hub.worker import start_worker
+
+    try:
+        code = start_worker(hub, extra_steps=[FileDropStep], concurrency=concurrency)
+    finally:
+        if stub:
+            stub.stop()
+    raise typer.Exit(code)
+
+
+@app.command()
+def worker(
+    route: Annotated[list[str] | None, typer.Option("--route", help="Consume only these routes")] = None,
+    endpoint: Annotated[list[str] | None, typer.Option("--endpoint", help="Consume only these endpoints")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Prefork processes")] = None,
+    loglevel: str = "INFO",
+) -> None:
+    """Run a Celery worker for the route and endpoint queues (prefork, late acks)."""
+    _logging(loglevel)
+    hub = _hub()
+    hub.setup()
+    from hub.worker import start_worker
+
+    only_routes = route or (None if not endpoint else [])
+    only_endpoints = endpoint or (None if not route else [])
+    raise typer.Exit(start_worker(hub, routes=only_routes, endpoints=only_endpoints, concurrency=concurrency,
+                                  loglevel=loglevel))
+
+
+@app.command()
+def filedrop() -> None:
+    """Watch the inbox folders and ingest complete files (the ingest process in production)."""
+    _logging()
+    hub = _hub()
+    hub.setup()
+    from connectors.inbound.filedrop import FileDropThread
+
+    thread = FileDropThread(hub)
+    thread.start()
+    try:
+        thread.join()
+    except KeyboardInterrupt:
+        thread.stop()
+
+
+@app.command()
+def relay(once: bool = False) -> None:
+    """Republish outbox rows the broker has not confirmed (normally inside every worker)."""
+    _logging()
+    hub = _hub()
+    from hub.outbox import Relay, relay_once
+
+    if once:
+        typer.echo(f"republished {relay_once(hub)} message(s)")
+        return
+    r = Relay(hub)
+    r.start()
+    try:
+        r.join()
+    except KeyboardInterrupt:
+        r.stop()
+
+
+@app.command()
+def flower(port: Annotated[int | None, typer.Option(help="Default HUB_FLOWER_PORT")] = None) -> None:
+    """Start Flower (Celery monitoring) against the configured broker."""
+    hub = _hub()
+    from hub.worker import build_worker_app
+
+    celery = build_worker_app(hub)
+    celery.start(["flower", f"--port={port or hub.settings.flower_port}", "--address=0.0.0.0"])
+
+
+@app.command()
+def push(
+    file: Path,
+    format: Annotated[str | None, typer.Option(help="Default: detected")] = None,
+    doctype: Annotated[str | None, typer.Option(help="Default: from the EDI envelope")] = None,
+    sender: Annotated[str | None, typer.Option(help="Default: from the EDI envelope, else 'cli'")] = None,
+) -> None:
+    """Store and publish one file, as an inbound connector would."""
+    from hub.ingest import Inbound, Ingest, MessageTooLarge
+    from hub.sniff import peek
+
+    hub = _hub()
+    hub.setup()
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        _fail(f"{file}: {exc.strerror or exc}")
+    seen = peek(raw)
+    try:
+        acc = Ingest(hub).accept(Inbound(raw=raw, format=format or seen.format, doctype=doctype or seen.doctype or "unknown",
+                                         sender=sender or seen.sender or "cli", channel="cli", filename=file.name))
+    except MessageTooLarge as exc:
+        _fail(f"{file}: {exc}")
+    state = "published" if acc.published else "stored; the relay will publish it when the broker is back"
+    if acc.published and not acc.routed:
+        state = "stored, but no route matches " + acc.routing_key
+    typer.echo(f"{acc.message_id}  {acc.routing_key}  {state}")
+
+
+@app.command()
+def messages(limit: int = 20) -> None:
+    """The newest messages with their status."""
+    from sqlalchemy import select
+
+    from hub.store import Message
+
+    hub = _hub()
+    with hub.db.session() as session:
+        rows = list(session.scalars(select(Message).order_by(Message.received_at.desc()).limit(limit)))
+    for m in rows:
+        typer.echo(f"{m.id}  {m.received_at.strftime('%Y-%m-%d %H:%M:%S')}  {m.status:<14} {m.format}/{m.doctype}"
+                   f" from {m.sender}  {m.filename or ''}")
+
+
+@app.command()
+def trace(message_id: str) -> None:
+    """Every stage of a message: timestamps, durations, errors, delivery attempts, replays."""
+    from hub.ops import format_trace
+
+    hub = _hub()
+    try:
+        typer.echo(format_trace(hub, message_id))
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+
+
+@app.command()
+def replay(
+    ids: Annotated[list[str] | None, typer.Argument(help="Dead-letter ids (hub dlq list) or message ids")] = None,
+    dlq: Annotated[str | None, typer.Option(help="Replay a whole dead-letter queue")] = None,
+    since: Annotated[datetime | None, typer.Option(help="With --dlq: only letters parked at/after this time (UTC)")] = None,
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (recorded)")] = ...,
+    by: Annotated[str | None, typer.Option(help="Who (recorded); default HUB_OPERATOR or the OS user")] = None,
+) -> None:
+    """Replay dead letters (or whole messages through their routes). Every replay is recorded."""
+    from datetime import UTC
+
+    from hub import deadletters
+    from hub.store import DeadLetter, Message
+
+    hub = _hub()
+    operator = by or deadletters.who()
+    if dlq:
+        if ids:
+            _fail("give ids or --dlq, not both")
+        when = since.replace(tzinfo=since.tzinfo or UTC) if since else None
+        done = deadletters.replay_queue(hub, dlq, since=when, by=operator, why=reason)
+        typer.echo(f"replayed {len(done)} dead letter(s) from {dlq}")
+        return
+    if not ids:
+        _fail("give dead-letter or message ids, or --dlq QUEUE")
+    with hub.db.session() as session:
+        letters = [i for i in ids if session.get(DeadLetter, i) is not None]
+        msgs = [i for i in ids if i not in letters and session.get(Message, i) is not None]
+    unknown = [i for i in ids if i not in letters and i not in msgs]
+    if unknown:
+        _fail(f"unknown id(s): {', '.join(unknown)}")
+    try:
+        if letters:
+            deadletters.replay_dead_letters(hub, letters, by=operator, why=reason)
+            typer.echo(f"replayed dead letter(s): {', '.join(letters)}")
+        if msgs:
+            deadletters.replay_messages(hub, msgs, by=operator, why=reason)
+            typer.echo(f"re-ran message(s) through their routes: {', '.join(msgs)}")
+    except (KeyError, ValueError) as exc:
+        _fail(str(exc.args[0]))
+
+
+# -- dead letters ----------------------------------------------------------------------------
+
+@dlq_app.command("list")
+def dlq_list(
+    route: Annotated[str | None, typer.Option(help="Only this route's DLQ")] = None,
+    endpoint: Annotated[str | None, typer.Option(help="Only this endpoint's DLQ")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include replayed letters")] = False,
+) -> None:
+    """Dead letters waiting (found on the broker too)."""
+    from hub import deadletters, ops
+
+    hub = _hub()
+    try:
+        deadletters.reconcile(hub)
+    except Exception as exc:  # noqa: BLE001 - listing the ledger must work while the broker is away
+        typer.echo(f"(broker not reachable, showing the store only: {exc})", err=True)
+    rows = ops.dead_letters(hub, route=route, endpoint=endpoint, state="all" if all_ else "parked")
+    if not rows:
+        typer.echo("no dead letters")
+    for dl in rows:
+        where = f"route {dl.route}" if dl.endpoint is None else f"endpoint {dl.endpoint}"
+        typer.echo(f"{dl.id}  {dl.created_at.strftime('%Y-%m-%d %H:%M:%S')}  {dl.state:<8} {where:<28} "
+                   f"{dl.reason:<22} message {dl.message_id}  {(dl.error or '')[:80]}")
+
+
+@dlq_app.command("show")
+def dlq_show(dl_id: str) -> None:
+    """One dead letter: reason, error, task, and the message's trace."""
+    from hub import ops
+
+    hub = _hub()
+    try:
+        dl = ops.dead_letter(hub, dl_id)
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+    typer.echo(json.dumps({
+        "id": dl.id, "queue": dl.queue, "state": dl.state, "reason": dl.reason, "error": dl.error,
+        "route": dl.route, "endpoint": dl.endpoint, "message_id": dl.message_id, "delivery_id": dl.delivery_id,
+        "task": dl.task_name, "args": dl.task_args, "created_at": dl.created_at.isoformat(),
+        "replayed_at": dl.replayed_at.isoformat() if dl.replayed_at else None,
+    }, indent=2))
+    if dl.message_id:
+        typer.echo("")
+        typer.echo(ops.format_trace(hub, dl.message_id))
+
+
+# -- routes ----------------------------------------------------------------------------------
+
+@routes_app.command("validate")
+def routes_validate(directory: Annotated[Path | None, typer.Argument(help="Default HUB_ROUTES_DIR")] = None) -> None:
+    """Check route files; print every problem as file:line: reason."""
+    from hub.config import get_settings
+    from hub.routes.loader import RouteSet
+
+    rs = RouteSet.load(directory or get_settings().routes_dir)
+    for problem in rs.problems:
+        typer.echo(str(problem))
+    if rs.problems:
+        raise typer.Exit(1)
+    typer.echo(f"ok: {len(rs.routes)} route(s), {len(rs.endpoints)} endpoint(s), {len(rs.channels)} channel(s)")
+
+
+@routes_app.command("schema")
+def routes_schema() -> None:
+    """Print the JSON Schema of route files (for editors)."""
+    from hub.routes.schema import route_file_schema
+
+    typer.echo(json.dumps(route_file_schema(), indent=2))
+
+
+@routes_app.command("test")
+def routes_test(
+    route: Annotated[str | None, typer.Argument(help="Only this route")] = None,
+    update: Annotated[bool, typer.Option("--update", help="Write the actual outputs as expected")] = False,
+) -> None:
+    """Run routes in-process on their sample inputs and compare with the expected outputs."""
+    from hub.routes import testing
+
+    hub = _hub()
+    if route and route not in hub.routes.routes:
+        _fail(f"unknown route {route!r}")
+    cases = testing.discover(hub.routes, route)
+    if not cases:
+        _fail(f"no samples under {hub.routes.directory / 'tests'}" + (f"/{route}" if route else ""))
+    results = [testing.run_case(hub.routes, name, case, hub.services, update=update) for name, case in cases]
+    for r in results:
+        typer.echo(r.report())
+    failed = sum(not r.ok for r in results)
+    typer.echo(f"\n{len(results) - failed} passed, {failed} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
+@routes_app.command("list")
+def routes_list() -> None:
+    """Routes with their bindings and endpoints."""
+    hub = _hub()
+    for lr in hub.routes.routes.values():
+        r = lr.route
+        typer.echo(f"{r.name:<28} {'enabled' if r.enabled else 'disabled':<9} {','.join(r.from_.binding_keys()):<30}"
+                   f" → {', '.join(r.to) or '-'}   ({lr.doc.name}:{lr.line})")
+
+
+@app.command()
+def topology() -> None:
+    """Exchanges and queues the hub declares."""
+    hub = _hub()
+    t = hub.topology
+    typer.echo(f"exchanges: {t.ingress.name} (topic), {t.egress.name} (direct), {t.dlx.name} (direct)")
+    for q in t.work_queues() + t.dead_letter_queues():
+        keys = ", ".join(b.routing_key for b in q.bindings) if q.bindings else q.routing_key
+        typer.echo(f"  {q.name:<48} {keys}  {q.queue_arguments or ''}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the newest revision."""
+    hub = Hub()
+    hub.db.create_schema()
+    from hub.migrate import current
+
+    typer.echo(f"database at revision {current(hub.db)}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,94 @@
+"""Operations views: a message's trace, and the dead-letter ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from hub.store import DeadLetter, Delivery, DeliveryAttempt, Message, MessageStore, Replay
+
+
+@dataclass
+class TraceLine:
+    at: datetime
+    since_start_ms: float
+    since_previous_ms: float
+    stage: str
+    where: str
+    detail: str
+    error: str | None
+
+
+def trace(hub, message_id: str) -> tuple[Message, list[TraceLine], list[DeliveryAttempt], list[Replay]]:
+    with hub.db.session() as session:
+        msg = session.get(Message, message_id)
+        if msg is None:
+            raise KeyError(f"no message with id {message_id}")
+        stages = MessageStore.stages(session, [message_id])
+        deliveries = {d.id: d for d in session.scalars(select(Delivery).where(Delivery.message_id == message_id))}
+        attempts = list(session.scalars(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(deliveries))
+                                        .order_by(DeliveryAttempt.started_at)))
+        replays = list(session.scalars(select(Replay).where(Replay.message_id == message_id).order_by(Replay.at)))
+    lines, start, prev = [], None, None
+    for s in stages:
+        start = start or s.at
+        where = " ".join(p for p in (f"route={s.route}" if s.route else "", f"endpoint={s.endpoint}" if s.endpoint else "") if p)
+        detail = ", ".join(f"{k}={v}" for k, v in (s.detail or {}).items() if v not in (None, [], {}, ""))
+        lines.append(TraceLine(s.at, (s.at - start).total_seconds() * 1000,
+                               ((s.at - prev).total_seconds() * 1000) if prev else 0.0, s.stage, where, detail, s.error))
+        prev = s.at
+    return msg, lines, attempts, replays
+
+
+def format_trace(hub, message_id: str) -> str:
+    msg, lines, attempts, replays = trace(hub, message_id)
+    out = [
+        f"message {msg.id}",
+        f"  received {msg.received_at.isoformat()} via {msg.channel}  {msg.format}/{msg.doctype} from {msg.sender}"
+        f"  {msg.size} bytes  sha256 {msg.sha256[:16]}…  status {msg.status}",
+    ]
+    if msg.filename:
+        out.append(f"  file {msg.filename}")
+    out.append("")
+    out.append(f"  {'time (UTC)':<26} {'+ms':>9} {'Δms':>9}  {'stage':<14} where / detail")
+    for ln in lines:
+        out.append(f"  {ln.at.strftime('%Y-%m-%d %H:%M:%S.%f'):<26} {ln.since_start_ms:>9.1f} {ln.since_previous_ms:>9.1f}"
+                   f"  {ln.stage:<14} {ln.where}{'  ' if ln.where and ln.detail else ''}{ln.detail}")
+        if ln.error:
+            out.append(f"  {'':<26} {'':>9} {'':>9}  {'':<14} error: {ln.error}")
+    if attempts:
+        out.append("")
+        out.append("  delivery attempts:")
+        for a in attempts:
+            code = f"HTTP {a.status_code}" if a.status_code is not None else "-"
+            took = (a.finished_at - a.started_at).total_seconds() * 1000
+            out.append(f"    {a.started_at.strftime('%H:%M:%S.%f')}  delivery {a.delivery_id[:8]}  attempt {a.attempt}"
+                       f"  {a.outcome:<9} {code:<9} {took:7.1f} ms  {(a.error or a.response or '')[:120]}")
+    if replays:
+        out.append("")
+        out.append("  replays:")
+        for r in replays:
+            out.append(f"    {r.at.isoformat()}  by {r.by}  → {r.target}  why: {r.reason}")
+    return "\n".join(out)
+
+
+def dead_letters(hub, *, route: str | None = None, endpoint: str | None = None, state: str = "parked") -> list[DeadLetter]:
+    with hub.db.session() as session:
+        q = select(DeadLetter).order_by(DeadLetter.created_at)
+        if state != "all":
+            q = q.where(DeadLetter.state == state)
+        if route:
+            q = q.where(DeadLetter.route == route, DeadLetter.endpoint.is_(None))
+        if endpoint:
+            q = q.where(DeadLetter.endpoint == endpoint)
+        return list(session.scalars(q))
+
+
+def dead_letter(hub, dl_id: str) -> DeadLetter:
+    with hub.db.session() as session:
+        dl = session.get(DeadLetter, dl_id)
+    if dl is None:
+        raise KeyError(f"no dead letter with id {dl_id}")
+    return dl

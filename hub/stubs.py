@@ -1,0 +1,91 @@
+"""A stand-in ERP/WMS HTTP endpoint, for the demo (``hub run --demo-erp``) and for tests.
+
+It behaves like a careful ERP: it applies each document once per ``Idempotency-Key`` (a
+repeat is answered 200 with the first result), and can be told to answer with given status
+codes first (``script``), to exercise retries and business rejects. Applied documents are
+kept in memory and, with ``folder``, written as files.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    status: int
+
+
+@dataclass
+class ErpStub:
+    host: str = "127.0.0.1"
+    port: int = 0
+    folder: Path | None = None
+    script: deque[int] = field(default_factory=deque)  # statuses to answer before accepting
+    requests: list[Received] = field(default_factory=list)
+    applied: dict[str, bytes] = field(default_factory=dict)  # idempotency key → body
+    reject_reason: str = "document refused by the ERP"
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server naming
+                stub._handle(self)
+
+            do_PUT = do_POST
+
+            def log_message(self, *args) -> None:  # keep test output quiet
+                pass
+
+        self.server = ThreadingHTTPServer((self.host, self.port), Handler)
+        self.port = self.server.server_address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, name="erp-stub", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> ErpStub:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def answer(self, *statuses: int) -> None:
+        """Answer the next requests with these statuses (then accept again)."""
+        with self._lock:
+            self.script.extend(statuses)
+
+    def _handle(self, req: BaseHTTPRequestHandler) -> None:
+        length = int(req.headers.get("Content-Length") or 0)
+        body = req.rfile.read(length)
+        key = req.headers.get("Idempotency-Key") or ""
+        with self._lock:
+            status = self.script.popleft() if self.script else 200
+            if status == 200 and key and key not in self.applied:
+                self.applied[key] = body
+                if self.folder is not None:
+                    self.folder.mkdir(parents=True, exist_ok=True)
+                    (self.folder / f"{key}.json").write_bytes(body)
+            self.requests.append(Received(req.path, dict(req.headers.items()), body, status))
+        reply = {"status": "applied" if status == 200 else "error", "idempotency_key": key}
+        if 400 <= status < 500 and status not in (408, 429):
+            reply["error"] = self.reject_reason
+        data = json.dumps(reply).encode()
+        req.send_response(status)
+        req.send_header("Content-Type", "application/json")
+        req.send_header("Content-Length", str(len(data)))
+        req.end_headers()
+        req.wfile.write(data)
