@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from celery import bootsteps
+from kombu.exceptions import OperationalError
 
 from hub.app import Hub, RoutesInvalid
 
@@ -275,7 +276,7 @@ def dlq_list(
     hub = _hub()
     try:
         deadletters.reconcile(hub)
-    except Exception as exc:  # noqa: BLE001 - listing the ledger must work while the broker is away
+    except (OSError, OperationalError) as exc:  # listing the ledger must work while the broker is away
         typer.echo(f"(broker not reachable, showing the store only: {exc})", err=True)
     rows = ops.dead_letters(hub, route=route, endpoint=endpoint, state="all" if all_ else "parked")
     if not rows:

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     inbox_poll_interval: float = Field(default=0.5, description="File-drop folder scan interval, seconds.")
     inbox_stable_seconds: float = Field(default=1.0, description="A file is complete when its size holds this long.")
 
+    plugins: str = Field(default="", description="Extra plugin modules to import, comma-separated "
+                         "(site-specific transforms and steps that are not packaged)")
+
     flower_port: int = 5555
     api_port: int = 8080
 

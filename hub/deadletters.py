@@ -14,7 +14,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from hub.broker.topology import ENDPOINT, ROUTE, ingress_key
 from hub.celery_app import task_message
 from hub.ids import new_id, stable_id
+from hub.ingest import INGRESS_TASK
 from hub.outbox import entry_for, publish_rows
 from hub.store import DeadLetter, Delivery, MessageStore, Replay, utcnow
 
@@ -117,10 +118,16 @@ def _death(headers: dict[str, Any]) -> dict[str, Any]:
     return deaths[0] if deaths else {}
 
 
-def parked_from(queue: str, message) -> Parked:
+def parked_from(queue: str, message, topology) -> Parked:
     headers = dict(message.headers or {})
     task_name = headers.get("task", "")
     args = json.loads(message.body)[0] if message.body else []
+    if task_name == INGRESS_TASK:
+        # An ingress copy keeps the generic task name on the broker (the worker re-addresses it
+        # in memory); the queue it died in says which route it was for.
+        origin = topology.parse_queue(str(_death(headers).get("queue", "")))
+        if origin and origin[0] == ROUTE:
+            task_name = f"hub.route.{origin[1]}"
     if headers.get("hub_dead_letter_id"):
         at = headers.get("hub_dead_lettered_at")
         return Parked(queue, task_name, args, headers, headers["hub_dead_letter_id"], headers.get("hub_reason", ""),
@@ -129,6 +136,8 @@ def parked_from(queue: str, message) -> Parked:
     death = _death(headers)
     when = death.get("time")
     when = when if isinstance(when, datetime) else None
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # AMQP timestamps are UTC seconds
     dl_id = stable_id(queue, headers.get("id"), death.get("queue"), when.isoformat() if when else "")
     reason = str(death.get("reason", "broker"))
     error = (f"dead-lettered by the broker from {death.get('queue')} after {death.get('count', '?')} death(s): "
@@ -147,7 +156,7 @@ def browse(hub, queue: str, limit: int = 10_000) -> list[Parked]:
                 message = channel.basic_get(queue, no_ack=False)
                 if message is None:
                     break
-                out.append(parked_from(queue, message))
+                out.append(parked_from(queue, message, hub.topology))
         finally:
             channel.close()
     return out
@@ -232,9 +241,9 @@ def _take_from_dlq(hub, queue: str, wanted: set[str]) -> set[str]:
                 message = channel.basic_get(queue, no_ack=False)
                 if message is None:
                     break
-                parked = parked_from(queue, message)
+                parked = parked_from(queue, message, hub.topology)
                 if parked.dead_letter_id in wanted:
-                    message.ack()
+                    channel.basic_ack(message.delivery_tag)
                     taken.add(parked.dead_letter_id)
         finally:
             channel.close()  # everything not acked goes back

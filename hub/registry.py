@@ -176,11 +176,14 @@ _loaded = False
 
 
 def load_plugins() -> None:
-    """Import the built-in steps, every module of the ``transforms`` package, and the modules
-    named by the ``supply_hub.plugins`` entry points (the EDI engines register that way)."""
+    """Import the built-in steps, every module of the ``transforms`` package, the modules
+    named by the ``supply_hub.plugins`` entry points (the EDI engines register that way), and
+    the modules listed in ``HUB_PLUGINS``."""
     global _loaded
     if _loaded:
         return
+    from hub.config import get_settings
+
     importlib.import_module("hub.steps")
     import transforms
 
@@ -188,4 +191,6 @@ def load_plugins() -> None:
         importlib.import_module(info.name)
     for ep in entry_points(group="supply_hub.plugins"):
         ep.load()
+    for name in filter(None, (m.strip() for m in get_settings().plugins.split(","))):
+        importlib.import_module(name)
     _loaded = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +34,8 @@ class ErpStub:
     requests: list[Received] = field(default_factory=list)
     applied: dict[str, bytes] = field(default_factory=dict)  # idempotency key → body
     reject_reason: str = "document refused by the ERP"
+    delay: float = 0.0  # seconds to wait before answering (to be caught mid-request)
+    arrived: list[str] = field(default_factory=list)  # idempotency keys, at arrival
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -72,6 +75,10 @@ class ErpStub:
         length = int(req.headers.get("Content-Length") or 0)
         body = req.rfile.read(length)
         key = req.headers.get("Idempotency-Key") or ""
+        with self._lock:
+            self.arrived.append(key)
+        if self.delay:
+            time.sleep(self.delay)
         with self._lock:
             status = self.script.popleft() if self.script else 200
             if status == 200 and key and key not in self.applied:
