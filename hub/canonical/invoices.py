@@ -63,6 +63,8 @@ class InvoiceLine(ConvertibleLine):
 
 
 class Invoice(Document):
+    """An invoice, credit or debit memo (X12 810 / EDIFACT INVOIC), A.10."""
+
     document_type: Literal["invoice"] = "invoice"
     invoice_number: Code
     supplier_partner_id: Code
