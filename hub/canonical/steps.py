@@ -194,7 +194,8 @@ class UomConvertStep(CanonicalStep):
     def _convert(crosswalk: Crosswalk, path: str, holder: Any, name: str, partner: str | None, on: date | None) -> Problem | None:
         item_id = holder.item_id
         if item_id is None:
-            return Problem("unknown_item", join(path, "item_id"), None, "no item_id to convert for; run the crosswalk step first or fix the item")
+            # Same path as the crosswalk step's unknown_item, so one line is recorded once.
+            return Problem("unknown_item", join(path, identifiers_field(holder)), None, "no item_id to convert for; run the crosswalk step first")
         sent = holder.uom
         if sent is None:
             pairs = [(i.scheme.value, i.value) for i in getattr(holder, identifiers_field(holder))]

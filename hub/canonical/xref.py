@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 from sqlalchemy import Boolean, Date, Index, Integer, Numeric, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.canonical.base import CanonicalModel
 from hub.canonical.enums import ItemIdScheme
-from hub.canonical.items import normalize_item_identifier
+from hub.canonical.items import ItemIdentifier
 from hub.canonical.parties import PartyIdentifier
-from hub.canonical.types import Code, Dec, IsoDate, Text
+from hub.canonical.types import Code, Dec, Text
 from hub.canonical.uom import UNITS, UomConversion, UomCrosswalk
 from hub.db import Base, Database
 
@@ -105,20 +105,10 @@ class ItemRow(CanonicalModel):
     description: Text | None = None
 
 
-class ItemIdentifierRow(CanonicalModel):
-    item_id: Code
-    scheme: ItemIdScheme
-    value: Code
-    partner_id: Code | None = None
-    uom: Code | None = Field(None, description="Packaging level the identifier denotes (a box GTIN → BX)")
-    valid_from: IsoDate | None = None
-    valid_to: IsoDate | None = None
+class ItemIdentifierRow(ItemIdentifier):
+    """An item identifier (normalised and check-digit validated) naming one of the hub's items."""
 
-    @field_validator("value")
-    @classmethod
-    def _normalise(cls, value: str, info: ValidationInfo) -> str:
-        scheme = info.data.get("scheme")
-        return normalize_item_identifier(scheme, value) if scheme is not None else value
+    item_id: Code
 
 
 class LocationRow(PartyIdentifier):
