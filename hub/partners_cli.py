@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from hub.cli_errors import reported
 from hub.config import get_settings
 from hub.db import Database
 from hub.partners import PartnerRegistry, read_partners_file
@@ -50,7 +51,8 @@ def load(file: Path | None = FileArgument, database_url: str | None = DatabaseOp
     partners = _read(path)
     registry = _registry(database_url)
     try:
-        count = registry.load(partners, str(path))
+        with reported(f"loading {path}"):
+            count = registry.load(partners, str(path))
     finally:
         registry.db.dispose()
     typer.echo(f"{count} partner(s) loaded from {path}")
@@ -61,11 +63,12 @@ def list_partners(database_url: str | None = DatabaseOption) -> None:
     """One line per partner in the store: id, status, roles, name, EDI identities."""
     registry = _registry(database_url)
     try:
-        for partner in registry.all():
-            ids = [f"ISA {partner.x12.isa_qualifier}:{partner.x12.isa_id}"] if partner.x12 else []
-            ids += [f"UNB {partner.edifact.unb_id}:{partner.edifact.unb_qualifier or ''}"] if partner.edifact else []
-            roles = ",".join(r.value for r in partner.roles)
-            typer.echo(f"{partner.id}\t{partner.status.value}\t{roles}\t{partner.name}\t{' '.join(ids)}")
+        with reported("listing partners"):
+            for partner in registry.all():
+                ids = [f"ISA {partner.x12.isa_qualifier}:{partner.x12.isa_id}"] if partner.x12 else []
+                ids += [f"UNB {partner.edifact.unb_id}:{partner.edifact.unb_qualifier or ''}"] if partner.edifact else []
+                roles = ",".join(r.value for r in partner.roles)
+                typer.echo(f"{partner.id}\t{partner.status.value}\t{roles}\t{partner.name}\t{' '.join(ids)}")
     finally:
         registry.db.dispose()
 
@@ -75,7 +78,8 @@ def show(partner_id: str = typer.Argument(..., help="partner id"), database_url:
     """The stored profile of one partner as JSON (exit 1 if unknown)."""
     registry = _registry(database_url)
     try:
-        partner = registry.by_id(partner_id)
+        with reported(f"reading partner {partner_id}"):
+            partner = registry.by_id(partner_id)
     finally:
         registry.db.dispose()
     if partner is None:

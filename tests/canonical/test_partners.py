@@ -130,3 +130,10 @@ def test_cli(db, tmp_path: Path) -> None:
 
 def test_ack_expectation_duration() -> None:
     assert AckExpectation(kind="997", within="30m").seconds == 1800
+
+
+def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
+    url = "postgresql://nobody@127.0.0.1:1/none"
+    result = runner.invoke(partners_app, ["list", "--database-url", url])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: listing partners: database error:") and "Traceback" not in result.output
