@@ -25,6 +25,20 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(db_app, name="db")
 
 
+def _mount_component_apps() -> None:
+    """Sub-commands that live with their component (canonical model, crosswalks, partners)."""
+    from hub.canonical.cli import schema_app
+    from hub.canonical.xref_cli import xref_app
+    from hub.partners_cli import partners_app
+
+    app.add_typer(schema_app, name="schema")
+    app.add_typer(xref_app, name="xref")
+    app.add_typer(partners_app, name="partners")
+
+
+_mount_component_apps()
+
+
 def _fail(message: str, code: int = 1) -> None:
     typer.echo(message, err=True)
     raise typer.Exit(code)

@@ -1,3 +1,6 @@
 """Import every module that defines tables, so ``Base.metadata`` is complete for migrations."""
 
 from hub.store import models as store_models  # noqa: F401
+from hub import business_exceptions  # noqa: F401
+from hub.canonical import xref as canonical_xref  # noqa: F401
+from hub import partners  # noqa: F401

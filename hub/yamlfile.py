@@ -1,8 +1,10 @@
-"""YAML configuration files as plain data, with file:line for every problem.
+"""YAML configuration and data files, with file:line for every problem.
 
-Route, endpoint and partner files are data: the round-trip loader never constructs Python
-objects, any explicit tag (``!!python/object``, ``!custom``) is refused, and the only
-substitution is ``${VAR}`` / ``${VAR:-default}`` from the environment in string values.
+Route, endpoint, partner and crosswalk files are data: the round-trip loader never
+constructs Python objects, any explicit tag (``!!python/object``, ``!custom``) is refused,
+and the only substitution is ``${VAR}`` / ``${VAR:-default}`` from the environment in string
+values. Two ways in: ``load_yaml`` (plain data + problems, for route folders that report
+everything at once) and ``load_data`` (the line-aware tree, raising ``DataFileError``).
 """
 
 from __future__ import annotations
@@ -46,14 +48,7 @@ class YamlDoc:
 
     def line_of(self, loc: Sequence[Any]) -> int:
         """1-based line of the deepest node reachable along ``loc`` (a pydantic error loc)."""
-        node, line = self.root, 1
-        for key in loc:
-            container_line = _line_of_key(node, key)
-            if container_line is None:
-                continue  # pydantic adds union-branch labels to locs; they are not YAML keys
-            line = container_line
-            node = node[key]
-        return line
+        return line_of(self.root, loc) or 1
 
     def problem(self, loc: Sequence[Any], reason: str) -> Problem:
         return Problem(self.name, self.line_of(loc), reason)
@@ -66,6 +61,20 @@ class YamlDoc:
             msg = e["msg"].removeprefix("Value error, ")
             out.append(self.problem(loc, f"{where}: {msg}" if where else msg))
         return out
+
+
+def line_of(root: Any, loc: Sequence[Any]) -> int | None:
+    """1-based line of the deepest node of a round-trip tree reachable along ``loc``."""
+    node, line = root, None
+    for key in loc:
+        container_line = _line_of_key(node, key)
+        if container_line is None:
+            continue  # pydantic adds union-branch labels to locs; they are not YAML keys
+        line = container_line
+        node = node[key]
+    if line is None and isinstance(root, (CommentedMap, CommentedSeq)):
+        line = root.lc.line + 1
+    return line
 
 
 def _line_of_key(node: Any, key: Any) -> int | None:
@@ -130,3 +139,32 @@ def _interpolate(value: str, path: Path, env: Mapping[str, str], problems: list[
         return ""
 
     return _ENV.sub(sub, value)
+
+
+class DataFileError(ValueError):
+    """A data file cannot be read or does not validate; ``problems`` lists file:line: reason."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def load_data(path: Path) -> Any:
+    """The round-trip tree of a data file (keeps line numbers for ``line_of``); every problem
+    (unreadable, syntax, tag, unset variable) raises ``DataFileError``."""
+    doc, problems = load_yaml(path)
+    if problems or doc is None:
+        raise DataFileError([str(p) for p in problems])
+    return doc.root
+
+
+def describe_errors(path: Path, data: Any, exc: ValidationError, prefix: Sequence[str | int] = ()) -> list[str]:
+    """One ``file:line: field.path: reason`` string per pydantic error."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = [*prefix, *error["loc"]]
+        line = line_of(data, loc)
+        where = f"{path}:{line}" if line else str(path)
+        field = ".".join(str(p) for p in loc) or "(file)"
+        problems.append(f"{where}: {field}: {error['msg']}")
+    return problems

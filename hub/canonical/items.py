@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from hub.canonical.base import CanonicalModel, Document
 from hub.canonical.enums import ItemIdScheme, ItemStatus, ItemType, LotSource, LotStatus
@@ -32,7 +32,8 @@ class ItemIdentifier(CanonicalModel):
     HIBC → primary data with '+', all check digits verified."""
 
     scheme: ItemIdScheme
-    value: Code
+    # Not trimmed by the type: an HIBC check character may be a space; the normaliser trims.
+    value: Annotated[str, StringConstraints(strict=True, strip_whitespace=False, min_length=1, max_length=256)]
     qualifier: Code | None = Field(None, description="Qualifier as sent (X12 235 / EDIFACT 7143), e.g. UP, VP, SRV")
     partner_id: Code | None = Field(None, description="Assigning partner for vendor/buyer codes")
     uom: Code | None = Field(None, description="Packaging level this identifier denotes (a box GTIN)")
@@ -44,10 +45,12 @@ class ItemIdentifier(CanonicalModel):
     @classmethod
     def _normalise(cls, value: str, info: ValidationInfo) -> str:
         scheme = info.data.get("scheme")
-        return normalize_item_identifier(scheme, value) if scheme is not None else value
+        return normalize_item_identifier(scheme, value) if scheme is not None else value.strip()
 
 
 class Item(Document):
+    """An item of the hub's item master with every identifier it is known by (A.3)."""
+
     document_type: Literal["item"] = "item"
     item_id: Code
     erp_refs: dict[str, str] = Field(default_factory=dict)
@@ -70,15 +73,9 @@ class Item(Document):
     status: ItemStatus
 
 
-class LotFields(CanonicalModel):
-    """Lot / serial / expiry as a line sends them, before a LotSerial record is assigned."""
-
-    lot_number: Code | None = None
-    serial_number: Code | None = None
-    expiration_date: IsoDate | None = None
-
-
 class LotSerial(Document):
+    """A lot or serial number of an item, with expiry and status (A.5)."""
+
     document_type: Literal["lot_serial"] = "lot_serial"
     lot_serial_id: Code
     item_id: Code
