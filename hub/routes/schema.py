@@ -44,6 +44,25 @@ def route_file_schema() -> dict[str, Any]:
     route["properties"]["steps"]["items"] = {"oneOf": step_options}
     schema = dict(ref(RouteFile))
     schema = {**defs[schema["$ref"].split("/")[-1]], "$defs": defs}
+    _allow_env_references(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Supply Hub route file"
     return schema
+
+
+ENV_REFERENCE = {"type": "string", "pattern": r"\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}",
+                 "description": "filled from the environment when the file is loaded"}
+
+
+def _allow_env_references(node: Any) -> None:
+    """String values may be ``${VAR}`` references, substituted before validation: let every
+    patterned or enumerated string accept one too, so editors do not flag them."""
+    if isinstance(node, dict):
+        for key, value in list(node.items()):
+            if isinstance(value, dict) and value.get("type") == "string" and ("pattern" in value or "enum" in value):
+                node[key] = {"anyOf": [value, ENV_REFERENCE]}
+            else:
+                _allow_env_references(value)
+    elif isinstance(node, list):
+        for item in node:
+            _allow_env_references(item)

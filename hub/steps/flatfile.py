@@ -93,14 +93,20 @@ def parse_csv(raw: bytes, options: CsvOptions, ex: Exchange) -> list[dict[str, A
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=options.delimiter, quotechar=options.quotechar)
     errors = _Errors()
     positions: dict[str, int] = {}
+    header_width = 0
     rows: list[dict[str, Any]] = []
     try:
         for record in reader:
             line = reader.line_num
             if options.header and not positions:
                 positions = _header_positions(record, options, line)
+                header_width = len(record)
                 continue
             if options.skip_blank_lines and not any(cell.strip() for cell in record):
+                continue
+            if header_width and len(record) != header_width:
+                # Usually an unquoted delimiter inside a value: every later column is shifted.
+                errors.add(f"line {line}: {len(record)} fields, but the header has {header_width}")
                 continue
             if len(rows) >= options.max_rows:
                 raise StepError(f"csv: more than {options.max_rows} rows", location=f"line {line}", code="too_many_rows")

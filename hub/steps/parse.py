@@ -83,7 +83,7 @@ def decode(raw: bytes, encoding: str) -> str:
         return raw.decode(encoding)
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise StepError(f"bytes are not valid {encoding}: {exc.reason}", location=f"line {line}, byte {exc.start}",
+        raise StepError(f"bytes are not valid {encoding}: {exc.reason}", location=f"line {line}, byte offset {exc.start}",
                         code="bad_encoding") from None
 
 

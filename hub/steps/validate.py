@@ -66,7 +66,8 @@ class ValidateStep(Step):
 
     def _describe(self, err: ValidationError, doc: Any, index: int | None) -> str:
         where = f"{self.model.__name__}" + (f"[{index}]" if index is not None else "")
-        source = doc.get("source_ref") if isinstance(doc, dict) else None
+        meta = doc.get("meta") if isinstance(doc, dict) else None
+        source = (meta or {}).get("source_ref") if isinstance(meta, dict) else None
         issues = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(document)'}: {e['msg']}" for e in err.errors()[:10]
         )
