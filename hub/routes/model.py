@@ -133,7 +133,22 @@ class Route(Strict):
 
 # -- endpoints ---------------------------------------------------------------------------------
 
-PayloadFormat = Literal["json", "raw"]
+PayloadFormat = Literal["json", "raw", "xml"]
+ENV_VAR = r"^[A-Z_][A-Z0-9_]*$"
+EnvVar = Annotated[str, Field(pattern=ENV_VAR, description="Name of an environment variable (never the value)")]
+
+
+class OAuth2Config(Strict):
+    """OAuth2 client credentials (RFC 6749 4.4). The token is cached per worker process and
+    fetched again before it expires (``refresh_before``) and after a 401."""
+
+    token_url: str = Field(pattern=r"^https?://")
+    client_id_env: EnvVar
+    client_secret_env: EnvVar
+    scope: str | None = None
+    audience: str | None = None
+    client_auth: Literal["basic", "body"] = Field("basic", description="client_secret_basic or client_secret_post")
+    refresh_before: Duration = Field(30.0, description="Fetch a new token this long before the old one expires")
 
 
 class HttpAuth(Strict):
@@ -142,15 +157,26 @@ class HttpAuth(Strict):
     bearer_env: str | None = None
     basic_user_env: str | None = None
     basic_password_env: str | None = None
+    oauth2: OAuth2Config | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> HttpAuth:
         basic = (self.basic_user_env, self.basic_password_env)
-        if self.bearer_env and any(basic):
-            raise ValueError("choose bearer_env or basic_*_env, not both")
+        if sum(map(bool, (self.bearer_env, any(basic), self.oauth2))) > 1:
+            raise ValueError("choose one of bearer_env, basic_*_env or oauth2")
         if any(basic) and not all(basic):
             raise ValueError("basic auth needs basic_user_env and basic_password_env")
         return self
+
+
+class RateLimit(Strict):
+    per_second: float = Field(gt=0, description="Sustained calls per second, shared by every worker process")
+    burst: int = Field(1, ge=1, description="Calls allowed back to back above the sustained rate")
+
+
+class CircuitBreaker(Strict):
+    failures: int = Field(5, ge=1, description="Consecutive failed calls (5xx, 408, 429, timeouts) that open it")
+    cooldown: Duration = Field(30.0, description="How long it stays open before one probe call is let through")
 
 
 class HttpConfig(Strict):
@@ -158,8 +184,14 @@ class HttpConfig(Strict):
     method: Literal["POST", "PUT", "PATCH"] = "POST"
     format: PayloadFormat = "json"
     headers: dict[str, str] = Field(default_factory=dict)
-    timeout: Duration = 10.0
+    timeout: Duration = Field(10.0, description="Read/write/pool timeout of one call")
+    connect_timeout: Duration | None = Field(None, description="TCP/TLS connect timeout; default: timeout")
     auth: HttpAuth | None = None
+    max_concurrency: int | None = Field(None, ge=1, le=1000, description="Calls in flight at once, all workers")
+    rate_limit: RateLimit | None = None
+    circuit_breaker: CircuitBreaker | None = None
+    max_wait: Duration = Field(10.0, description="Longest a delivery waits for a concurrency slot or a "
+                               "rate-limit token; after that it is retried later (no call is made)")
 
     @field_validator("headers")
     @classmethod
@@ -179,35 +211,87 @@ class FileConfig(Strict):
     @field_validator("filename")
     @classmethod
     def _template(cls, v: str) -> str:
-        allowed = {"message_id", "seq", "route", "document_type", "document_key", "ext", "delivery_id"}
-        for name in re.findall(r"{([^{}]*)}", v):
-            if name not in allowed:
-                raise ValueError(f"unknown placeholder {{{name}}} (allowed: {', '.join(sorted(allowed))})")
-        if "/" in v or "\\" in v:
-            raise ValueError("filename must not contain a path separator")
-        return v
+        return filename_template(v)
+
+
+def filename_template(v: str) -> str:
+    allowed = {"message_id", "seq", "route", "document_type", "document_key", "ext", "delivery_id"}
+    for name in re.findall(r"{([^{}]*)}", v):
+        if name not in allowed:
+            raise ValueError(f"unknown placeholder {{{name}}} (allowed: {', '.join(sorted(allowed))})")
+    if "/" in v or "\\" in v:
+        raise ValueError("filename must not contain a path separator")
+    return v
+
+
+class SftpAuth(Strict):
+    """SFTP credentials by reference: names of environment variables only."""
+
+    username_env: EnvVar
+    password_env: EnvVar | None = None
+    private_key_env: EnvVar | None = Field(None, description="Variable holding the PATH of a private key file")
+    passphrase_env: EnvVar | None = Field(None, description="Variable holding the private key's passphrase")
+
+    @model_validator(mode="after")
+    def _some_secret(self) -> SftpAuth:
+        if not (self.password_env or self.private_key_env):
+            raise ValueError("give password_env or private_key_env (or both)")
+        return self
+
+
+class SftpServer(Strict):
+    host: str = Field(min_length=1)
+    port: int = Field(22, ge=1, le=65535)
+    auth: SftpAuth
+    host_key_sha256: str | None = Field(None, pattern=r"^SHA256:[A-Za-z0-9+/]{43}=?$",
+                                        description="Server key fingerprint as `ssh-keygen -lf` prints it")
+    known_hosts: str | None = Field(None, description="OpenSSH known_hosts file holding the server key")
+    connect_timeout: Duration = 15.0
+    path: str = Field(min_length=1, description="Remote folder")
+
+    @model_validator(mode="after")
+    def _host_key_checked(self) -> SftpServer:
+        if (self.host_key_sha256 is None) == (self.known_hosts is None):
+            raise ValueError("give exactly one of host_key_sha256 or known_hosts: the server's key is always checked")
+        return self
+
+
+class SftpEndpointConfig(SftpServer):
+    """Outbound SFTP: written to a temporary name in ``path``, then renamed into place."""
+
+    format: PayloadFormat = "raw"
+    filename: str = Field("{message_id}-{seq}.{ext}", description="Same placeholders as file endpoints")
+
+    @field_validator("filename")
+    @classmethod
+    def _template(cls, v: str) -> str:
+        return filename_template(v)
+
+
+ENDPOINT_KINDS = ("http", "file", "sftp")
 
 
 class Endpoint(Strict):
     description: str = ""
     http: HttpConfig | None = None
     file: FileConfig | None = None
+    sftp: SftpEndpointConfig | None = None
     on_error: ErrorPolicy | None = Field(None, description="Overrides the route's policy for this endpoint")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Endpoint:
-        kinds = [k for k in ("http", "file") if getattr(self, k) is not None]
+        kinds = [k for k in ENDPOINT_KINDS if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError("an endpoint has exactly one kind: http or file")
+            raise ValueError(f"an endpoint has exactly one kind: {', '.join(ENDPOINT_KINDS)}")
         return self
 
     @property
     def kind(self) -> str:
-        return "http" if self.http else "file"
+        return next(k for k in ENDPOINT_KINDS if getattr(self, k) is not None)
 
     @property
     def payload_format(self) -> str:
-        return (self.http or self.file).format  # type: ignore[union-attr]
+        return getattr(self, self.kind).format
 
 
 class FileDropConfig(Strict):
@@ -223,9 +307,32 @@ class FileDropConfig(Strict):
     stable_seconds: Duration | None = None
 
 
+class SftpChannelConfig(SftpServer):
+    """A remote folder polled over SFTP with the file drop's safe-pickup rules; ``processing/``,
+    ``archive/`` and ``error/`` live inside ``path`` on the server."""
+
+    pattern: str = "*"
+    format: str | None = Field(None, description="Omit to detect (x12, edifact, json, xml, csv)")
+    doctype: str | None = Field(None, description="Omit to detect from the EDI envelope")
+    sender: str | None = Field(None, description="Omit to take it from the EDI envelope (else the channel name)")
+    done_suffix: str | None = None
+    stable_seconds: Duration | None = Field(None, description="Default HUB_INBOX_STABLE_SECONDS")
+    poll_interval: Duration = 10.0
+
+
+CHANNEL_KINDS = ("filedrop", "sftp")
+
+
 class Channel(Strict):
     description: str = ""
-    filedrop: FileDropConfig
+    filedrop: FileDropConfig | None = None
+    sftp: SftpChannelConfig | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Channel:
+        if sum(getattr(self, k) is not None for k in CHANNEL_KINDS) != 1:
+            raise ValueError(f"a channel has exactly one kind: {', '.join(CHANNEL_KINDS)}")
+        return self
 
 
 class RouteFile(Strict):
