@@ -100,7 +100,7 @@ class Pickup:
     store: StoreFn
     is_stored: Callable[[str], bool]
     label: str
-    _seen: dict[str, tuple[int, float, float]] = field(default_factory=dict)  # name → (size, mtime, since)
+    seen: dict[str, tuple[int, float, float]] = field(default_factory=dict)  # name → (size, mtime, since)
 
     # -- passes ------------------------------------------------------------------------------
 
@@ -151,15 +151,15 @@ class Pickup:
             return False
         if self.rules.done_suffix:
             return entry.name + self.rules.done_suffix in names
-        seen = self._seen.get(entry.name)
+        seen = self.seen.get(entry.name)
         if seen is None or seen[:2] != (entry.size, entry.mtime):
-            self._seen[entry.name] = (entry.size, entry.mtime, now)
+            self.seen[entry.name] = (entry.size, entry.mtime, now)
             return self.rules.stable_seconds <= 0
         return now - seen[2] >= self.rules.stable_seconds
 
     def _forget_missing(self, names: set[str]) -> None:
-        for name in [n for n in self._seen if n not in names]:
-            del self._seen[name]
+        for name in [n for n in self.seen if n not in names]:
+            del self.seen[name]
 
     # -- claim, store, archive ---------------------------------------------------------------
 
@@ -171,7 +171,7 @@ class Pickup:
             self.folder.rename(entry.name, claimed)  # atomic: exactly one picker wins
         except FileNotFoundError:
             return False  # another picker took it
-        self._seen.pop(entry.name, None)
+        self.seen.pop(entry.name, None)
         if self.rules.done_suffix:
             self._unlink_quietly(entry.name + self.rules.done_suffix)
         self._take(claimed, message_id, entry.name, entry.size)

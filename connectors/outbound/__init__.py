@@ -62,4 +62,8 @@ def sender_for(name: str, endpoint) -> Sender:
         from connectors.outbound.file import FileSender
 
         return FileSender(name, endpoint.file)
+    if endpoint.sftp is not None:
+        from connectors.outbound.sftp import SftpSender
+
+        return SftpSender(name, endpoint.sftp)
     raise ValueError(f"endpoint {name!r} has no supported kind")

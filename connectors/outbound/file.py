@@ -11,12 +11,31 @@ from pathlib import Path
 from connectors.outbound import DeliveryResult, Payload
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-EXTENSIONS = {"application/json": "json", "application/xml": "xml", "text/plain; charset=utf-8": "txt"}
+EXTENSIONS = {"application/json": "json", "application/xml": "xml", "text/plain; charset=utf-8": "txt",
+              "application/edi-x12": "x12", "application/edifact": "edi"}
 
 
 def safe_part(value: object) -> str:
     cleaned = _UNSAFE.sub("_", str(value)).strip("._")
     return cleaned[:120] or "_"
+
+
+def target_name(template: str, payload: Payload) -> str:
+    """The file name for a delivery: every placeholder value is reduced to a safe part, so a
+    document key such as ``../../etc/x`` stays one name inside the target folder."""
+    values = {
+        "message_id": payload.message_id, "seq": payload.seq, "route": payload.route,
+        "document_type": payload.document_type or "document", "document_key": payload.document_key or "none",
+        "delivery_id": payload.delivery_id, "ext": extension(payload.content_type),
+    }
+    return template.format(**{k: safe_part(v) for k, v in values.items()})
+
+
+def extension(content_type: str) -> str:
+    if content_type in EXTENSIONS:
+        return EXTENSIONS[content_type]
+    base = content_type.split(";", 1)[0].strip()
+    return {"text/plain": "txt", "text/xml": "xml", "text/csv": "csv"}.get(base, EXTENSIONS.get(base, "bin"))
 
 
 class FileSender:
@@ -26,12 +45,7 @@ class FileSender:
         self.folder = Path(config.path)
 
     def filename(self, payload: Payload) -> str:
-        values = {
-            "message_id": payload.message_id, "seq": payload.seq, "route": payload.route,
-            "document_type": payload.document_type or "document", "document_key": payload.document_key or "none",
-            "delivery_id": payload.delivery_id, "ext": EXTENSIONS.get(payload.content_type, "bin"),
-        }
-        return self.config.filename.format(**{k: safe_part(v) for k, v in values.items()})
+        return target_name(self.config.filename, payload)
 
     def send(self, payload: Payload) -> DeliveryResult:
         target = self.folder / self.filename(payload)
