@@ -4,3 +4,4 @@ from hub.store import models as store_models  # noqa: F401
 from hub import business_exceptions  # noqa: F401
 from hub.canonical import xref as canonical_xref  # noqa: F401
 from hub import partners  # noqa: F401
+from connectors.outbound import guards as outbound_guards  # noqa: F401

@@ -158,7 +158,7 @@ _senders: dict[str, Any] = {}
 
 def sender(hub, endpoint: str):
     if endpoint not in _senders:
-        _senders[endpoint] = sender_for(endpoint, hub.routes.endpoint(endpoint))
+        _senders[endpoint] = sender_for(endpoint, hub.routes.endpoint(endpoint), db=hub.db)
     return _senders[endpoint]
 
 

@@ -53,11 +53,14 @@ class Sender(Protocol):
     def send(self, payload: Payload) -> DeliveryResult: ...
 
 
-def sender_for(name: str, endpoint) -> Sender:
+def sender_for(name: str, endpoint, db=None) -> Sender:
+    """The sender for an endpoint. With the hub's database, HTTP limits and circuit breakers
+    are shared by every process (``connectors.outbound.guards``); without, per process."""
     if endpoint.http is not None:
+        from connectors.outbound.guards import DatabaseGuards, LocalGuards
         from connectors.outbound.http import HttpSender
 
-        return HttpSender(name, endpoint.http)
+        return HttpSender(name, endpoint.http, DatabaseGuards(db) if db is not None else LocalGuards())
     if endpoint.file is not None:
         from connectors.outbound.file import FileSender
 

@@ -1,37 +1,69 @@
 """HTTP endpoint: POST/PUT the payload with an Idempotency-Key that never changes for the
 same delivery (retries and replays included), so an endpoint that honours it applies a
-document once."""
+document once.
+
+Hardening, per endpoint (options in docs/connectors.md):
+
+- auth: bearer token or basic credentials from environment variables, or OAuth2 client
+  credentials (``connectors.outbound.oauth2``: cached token, refreshed before expiry and
+  after a 401, then the call is made once more);
+- timeouts: ``timeout`` for reads/writes/pool, ``connect_timeout`` for the connection;
+- ``circuit_breaker``: after N consecutive failed calls no call is made for ``cooldown``
+  (deliveries get ``retry``), then one probe decides; ``max_concurrency`` and ``rate_limit``
+  hold across every worker process (``connectors.outbound.guards``). A delivery waits at most
+  ``max_wait`` for a slot or a token, then is retried later without a call.
+"""
 
 from __future__ import annotations
 
 import base64
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 
 from connectors.outbound import MAX_RESPONSE, DeliveryResult, Payload
+from connectors.outbound.guards import PROBE_MARGIN, Guards, LocalGuards
+from connectors.outbound.oauth2 import TOKENS, TokenCache, TokenError
+from hub.routes.model import HttpConfig
 
 RETRYABLE = {408, 429}
+_SLOT_POLL = (0.02, 0.25)  # first and longest pause between tries for a concurrency slot
+
+
+class Busy(Exception):
+    """No slot or rate-limit token within max_wait: retry later, no call made."""
 
 
 class HttpSender:
-    def __init__(self, name: str, config) -> None:
+    def __init__(self, name: str, config: HttpConfig, guards: Guards | None = None,
+                 tokens: TokenCache = TOKENS) -> None:
         self.name = name
         self.config = config
+        self.guards: Guards = guards if guards is not None else LocalGuards()
+        self.tokens = tokens
         self._client: httpx.Client | None = None
         self._pid = -1
 
     @property
     def client(self) -> httpx.Client:
         if self._client is None or self._pid != os.getpid():  # never share a pool across fork
-            self._client = httpx.Client(timeout=self.config.timeout, follow_redirects=False)
+            cfg = self.config
+            timeout = httpx.Timeout(cfg.timeout, connect=cfg.connect_timeout or cfg.timeout)
+            self._client = httpx.Client(timeout=timeout, follow_redirects=False)
             self._pid = os.getpid()
         return self._client
+
+    # -- auth ------------------------------------------------------------------------------------
 
     def _auth_headers(self) -> dict[str, str]:
         auth = self.config.auth
         if auth is None:
             return {}
+        if auth.oauth2 is not None:
+            return {"Authorization": f"Bearer {self.tokens.get(auth.oauth2, self.client)}"}
         if auth.bearer_env:
             token = os.environ.get(auth.bearer_env)
             if not token:
@@ -42,11 +74,85 @@ class HttpSender:
             raise LookupError(f"environment variables {auth.basic_user_env}/{auth.basic_password_env} are not set")
         return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")}
 
+    # -- guards ----------------------------------------------------------------------------------
+
+    @contextmanager
+    def _slot(self, deadline: float) -> Iterator[None]:
+        slots = self.config.max_concurrency
+        if slots is None:
+            yield
+            return
+        pause = _SLOT_POLL[0]
+        lease = self.config.timeout + (self.config.connect_timeout or self.config.timeout) + PROBE_MARGIN
+        while (token := self.guards.acquire(self.name, slots, lease)) is None:
+            if time.monotonic() + pause > deadline:
+                raise Busy(f"all {slots} concurrency slots busy for {self.config.max_wait:g}s (max_wait)")
+            time.sleep(pause)
+            pause = min(pause * 2, _SLOT_POLL[1])
+        try:
+            yield
+        finally:
+            self.guards.release(self.name, token)
+
+    def _pace(self, deadline: float) -> None:
+        limit = self.config.rate_limit
+        if limit is None:
+            return
+        wait = self.guards.reserve(self.name, limit.per_second, limit.burst, max(0.0, deadline - time.monotonic()))
+        if wait is None:
+            raise Busy(f"rate limit {limit.per_second:g}/s (burst {limit.burst}) booked beyond "
+                       f"{self.config.max_wait:g}s (max_wait)")
+        time.sleep(wait)
+
+    # -- sending ---------------------------------------------------------------------------------
+
     def send(self, payload: Payload) -> DeliveryResult:
+        breaker = self.config.circuit_breaker
+        probe = False
+        if breaker is not None:
+            admission = self.guards.admit(self.name, breaker.cooldown, self.config.timeout + PROBE_MARGIN)
+            if not admission.allowed:
+                return DeliveryResult("retry", error=f"not sent: {admission.reason}")
+            probe = admission.probe
+        try:
+            result, called = self._guarded_call(payload)
+        except BaseException:
+            if probe:
+                self.guards.record(self.name, None, probe, breaker.failures)  # type: ignore[union-attr]
+            raise
+        if breaker is not None:
+            # Only calls that reached (or tried to reach) the endpoint count; 4xx rejects mean it is up.
+            self.guards.record(self.name, result.outcome != "retry" if called else None, probe, breaker.failures)
+        return result
+
+    def _guarded_call(self, payload: Payload) -> tuple[DeliveryResult, bool]:
+        deadline = time.monotonic() + self.config.max_wait
+        self.client  # noqa: B018 - build the pool first: a booked send time should not wait for it
+        try:
+            with self._slot(deadline):
+                self._pace(deadline)
+                return self._call_with_auth(payload)
+        except Busy as exc:
+            return DeliveryResult("retry", error=f"not sent: {exc}"), False
+
+    def _call_with_auth(self, payload: Payload) -> tuple[DeliveryResult, bool]:
         try:
             auth = self._auth_headers()
-        except LookupError as exc:
-            return DeliveryResult("retry", error=str(exc))  # configuration may be fixed without a replay
+        except (LookupError, TokenError) as exc:
+            return DeliveryResult("retry", error=str(exc)), False  # configuration may be fixed without a replay
+        result = self._call(payload, auth)
+        oauth2 = self.config.auth.oauth2 if self.config.auth else None
+        if result.status_code == 401 and oauth2 is not None:
+            # The token was revoked or expired early: fetch a new one and try once more.
+            self.tokens.invalidate(oauth2, auth["Authorization"].removeprefix("Bearer "))
+            try:
+                auth = self._auth_headers()
+            except TokenError as exc:
+                return DeliveryResult("retry", error=str(exc)), True
+            result = self._call(payload, auth)
+        return result, True
+
+    def _call(self, payload: Payload, auth: dict[str, str]) -> DeliveryResult:
         headers = {
             **self.config.headers,
             **payload.headers,

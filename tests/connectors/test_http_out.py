@@ -1,0 +1,281 @@
+"""Outbound HTTP, hardened: OAuth2 client credentials against a local token server (cache,
+expiry, refresh on 401), circuit breaker (opens, refuses without calling, probes, recovers),
+rate limit and concurrency cap holding under a burst from several processes (state in
+PostgreSQL), timeouts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from connectors.outbound import Payload
+from connectors.outbound.guards import Circuit, DatabaseGuards, LocalGuards, gcra
+from connectors.outbound.http import HttpSender
+from connectors.outbound.oauth2 import TokenCache
+from hub.db import Database
+from hub.routes.model import HttpConfig
+from tests.conftest import ROOT
+from tests.connectors.httpstubs import ResourceServer, TokenServer
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def tokens(monkeypatch: pytest.MonkeyPatch) -> Iterator[TokenServer]:
+    monkeypatch.setenv("ERP_CLIENT_ID", "hub-client")
+    monkeypatch.setenv("ERP_CLIENT_SECRET", "client-secret-for-tests")
+    server = TokenServer("hub-client", "client-secret-for-tests")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def resource() -> Iterator[ResourceServer]:
+    server = ResourceServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def db(schema_url: str) -> Iterator[Database]:
+    database = Database(schema_url)
+    yield database
+    database.dispose()
+
+
+def payload(n: int = 0) -> Payload:
+    return Payload(delivery_id=f"d-{n}", message_id="m-1", route="r", endpoint="erp", seq=n, body=b'{"n":%d}' % n,
+                   content_type="application/json", idempotency_key=f"d-{n}")
+
+
+def config(url: str, **extra) -> HttpConfig:
+    return HttpConfig.model_validate({"url": url, **extra})
+
+
+def oauth2(tokens: TokenServer, **extra) -> dict:
+    return {"auth": {"oauth2": {"token_url": f"{tokens.url}/token", "client_id_env": "ERP_CLIENT_ID",
+                                "client_secret_env": "ERP_CLIENT_SECRET", **extra}}}
+
+
+def unique(name: str) -> str:
+    return f"{name}-{time.time_ns()}"
+
+
+# -- OAuth2 -------------------------------------------------------------------------------------
+
+def test_oauth2_token_is_fetched_once_and_reused(tokens: TokenServer, resource: ResourceServer) -> None:
+    resource.tokens = tokens
+    cache = TokenCache()
+    sender = HttpSender("erp", config(f"{resource.url}/docs", **oauth2(tokens, scope="inventory.write")), tokens=cache)
+    assert [sender.send(payload(i)).outcome for i in range(3)] == ["delivered"] * 3
+    assert cache.fetches == 1 and len(tokens.issued) == 1
+    assert tokens.requests[0] == {"grant_type": "client_credentials", "scope": "inventory.write"}
+    assert {c.headers["Authorization"] for c in resource.calls} == {f"Bearer {tokens.issued[0]}"}
+
+
+def test_oauth2_token_is_refreshed_before_it_expires(tokens: TokenServer, resource: ResourceServer) -> None:
+    resource.tokens = tokens
+    tokens.lifetime = 2
+    cache = TokenCache()
+    sender = HttpSender("erp", config(resource.url, **oauth2(tokens, refresh_before="1s")), tokens=cache)
+    assert sender.send(payload(1)).outcome == "delivered"
+    assert sender.send(payload(2)).outcome == "delivered"
+    assert cache.fetches == 1
+    time.sleep(1.1)  # inside refresh_before of the 2 s lifetime: a new token is fetched first
+    assert sender.send(payload(3)).outcome == "delivered"
+    assert cache.fetches == 2
+    assert [c.headers["Authorization"] for c in resource.calls] == [f"Bearer {t}" for t in
+                                                                   (tokens.issued[0], tokens.issued[0], tokens.issued[1])]
+
+
+def test_oauth2_401_fetches_a_new_token_and_calls_once_more(tokens: TokenServer, resource: ResourceServer) -> None:
+    resource.tokens = tokens
+    cache = TokenCache()
+    sender = HttpSender("erp", config(resource.url, **oauth2(tokens)), tokens=cache)
+    assert sender.send(payload(1)).outcome == "delivered"
+    tokens.revoked.add(tokens.issued[0])  # revoked by the authorisation server before it expired
+    result = sender.send(payload(2))
+    assert result.outcome == "delivered" and result.status_code == 200
+    assert [c.status for c in resource.calls] == [200, 401, 200]
+    assert cache.fetches == 2
+
+
+def test_oauth2_bad_client_secret_and_missing_variables_are_retries(tokens: TokenServer, resource: ResourceServer,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ERP_CLIENT_SECRET", "wrong")
+    sender = HttpSender("erp", config(resource.url, **oauth2(tokens)), tokens=TokenCache())
+    result = sender.send(payload())
+    assert result.outcome == "retry" and "answered HTTP 401" in result.error and "/token" in result.error
+    monkeypatch.delenv("ERP_CLIENT_SECRET")
+    result = sender.send(payload())
+    assert result.outcome == "retry" and "ERP_CLIENT_SECRET" in result.error and "not set" in result.error
+    assert resource.calls == []  # never called without a token
+    assert "wrong" not in json.dumps(tokens.requests)  # the secret travels in the basic auth header only
+
+
+def test_oauth2_config_refuses_two_auth_kinds() -> None:
+    with pytest.raises(ValueError, match="choose one of bearer_env, basic_\\*_env or oauth2"):
+        config("http://x", auth={"bearer_env": "T", "oauth2": {"token_url": "http://t", "client_id_env": "A",
+                                                              "client_secret_env": "B"}})
+
+
+# -- circuit breaker ----------------------------------------------------------------------------
+
+def test_circuit_opens_refuses_without_calling_then_recovers(resource: ResourceServer, db: Database) -> None:
+    name = unique("erp")
+    cfg = config(resource.url, circuit_breaker={"failures": 3, "cooldown": "0.6s"})
+    sender = HttpSender(name, cfg, DatabaseGuards(db))
+    other_process = HttpSender(name, cfg, DatabaseGuards(Database(db.url)))  # shares only the database
+    resource.answer(503, 503, 503, 503)
+    assert [sender.send(payload(i)).outcome for i in range(3)] == ["retry"] * 3
+    assert len(resource.calls) == 3
+    refused = other_process.send(payload(9))
+    assert refused.outcome == "retry" and refused.error.startswith("not sent: circuit open since")
+    assert len(resource.calls) == 3  # no call while open
+    time.sleep(0.7)
+    # Cool-down over: exactly one probe goes out; it fails, so the circuit opens again.
+    assert sender.send(payload(4)).outcome == "retry" and len(resource.calls) == 4
+    assert other_process.send(payload(5)).error.startswith("not sent: circuit open")
+    time.sleep(0.7)
+    assert sender.send(payload(6)).outcome == "delivered"  # the probe succeeds: closed
+    assert other_process.send(payload(7)).outcome == "delivered"
+    assert DatabaseGuards(db).circuit(name) == Circuit("closed", 0, None, None)
+
+
+def test_only_one_probe_while_half_open(resource: ResourceServer, db: Database) -> None:
+    name = unique("erp")
+    cfg = config(resource.url, circuit_breaker={"failures": 1, "cooldown": "0.2s"})
+    resource.answer(500)
+    guards = DatabaseGuards(db)
+    assert HttpSender(name, cfg, guards).send(payload()).outcome == "retry"
+    time.sleep(0.3)
+    resource.delay = 0.5
+    results: list = []
+    threads = [threading.Thread(target=lambda i=i: results.append(HttpSender(name, cfg, guards).send(payload(i))))
+               for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.outcome for r in results) == ["delivered"] + ["retry"] * 5
+    assert all("probe call is in flight" in r.error for r in results if r.outcome == "retry")
+    assert len(resource.calls) == 2  # the first failure and the single probe
+
+
+def test_business_rejects_do_not_open_the_circuit(resource: ResourceServer) -> None:
+    guards = LocalGuards()
+    sender = HttpSender("erp", config(resource.url, circuit_breaker={"failures": 2, "cooldown": "1m"}), guards)
+    resource.answer(400, 422, 400)
+    assert [sender.send(payload(i)).outcome for i in range(3)] == ["reject"] * 3
+    assert guards.circuit("erp").state == "closed"
+
+
+# -- rate limit and concurrency -----------------------------------------------------------------
+
+BURST_SCRIPT = """
+import json, sys, threading
+from connectors.outbound import Payload
+from connectors.outbound.guards import DatabaseGuards
+from connectors.outbound.http import HttpSender
+from hub.db import Database
+from hub.routes.model import HttpConfig
+
+url, name, cfg, count, tag = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+sender = HttpSender(name, HttpConfig.model_validate(cfg), DatabaseGuards(Database(url)))
+out = []
+def one(i):
+    out.append(sender.send(Payload(f"{tag}-{i}", "m", "r", name, i, b"{}", "application/json", f"{tag}-{i}")).outcome)
+threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(json.dumps(out))
+"""
+
+
+def burst(db: Database, name: str, cfg: dict, processes: int, each: int) -> list[str]:
+    procs = [subprocess.Popen([sys.executable, "-c", BURST_SCRIPT, db.url, name, json.dumps(cfg), str(each), f"p{i}"],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(processes)]
+    outcomes = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        outcomes += json.loads(out)
+    return outcomes
+
+
+def test_rate_limit_holds_under_a_burst_from_three_processes(resource: ResourceServer, db: Database) -> None:
+    per_second, burst_size = 10.0, 3
+    cfg = {"url": resource.url, "rate_limit": {"per_second": per_second, "burst": burst_size}, "max_wait": "30s"}
+    outcomes = burst(db, unique("erp"), cfg, processes=3, each=8)
+    assert outcomes == ["delivered"] * 24
+    times = sorted(c.at for c in resource.calls)
+    # Never more calls in any window than the bucket allows. Send times are booked exactly; the
+    # arrivals may bunch by the jitter between booking and arrival (thread wake-up, loopback).
+    jitter = 0.15
+    for i in range(len(times)):
+        for j in range(i, len(times)):
+            assert j - i + 1 <= burst_size + (times[j] - times[i] + jitter) * per_second, (i, j, times[j] - times[i])
+    assert times[-1] - times[0] >= (24 - burst_size) / per_second * 0.9
+
+
+def test_rate_limit_beyond_max_wait_is_a_retry_without_a_call(resource: ResourceServer) -> None:
+    sender = HttpSender("erp", config(resource.url, rate_limit={"per_second": 1, "burst": 1}, max_wait="0.2s"),
+                        LocalGuards())
+    assert sender.send(payload(1)).outcome == "delivered"
+    result = sender.send(payload(2))
+    assert result.outcome == "retry" and "rate limit 1/s (burst 1) booked beyond 0.2s" in result.error
+    assert len(resource.calls) == 1
+
+
+def test_concurrency_cap_holds_across_processes(resource: ResourceServer, db: Database) -> None:
+    resource.delay = 0.2
+    cfg = {"url": resource.url, "max_concurrency": 2, "max_wait": "30s"}
+    outcomes = burst(db, unique("erp"), cfg, processes=3, each=4)
+    assert outcomes == ["delivered"] * 12
+    assert resource.max_in_flight == 2
+
+
+def test_a_crashed_holder_frees_its_slot_when_the_lease_ends(db: Database) -> None:
+    guards, name = DatabaseGuards(db), unique("erp")
+    held = guards.acquire(name, 1, lease=0.3)  # its process dies without releasing
+    assert held is not None and guards.acquire(name, 1, lease=0.3) is None
+    time.sleep(0.35)
+    taken = guards.acquire(name, 1, lease=5)
+    assert taken is not None
+    guards.release(name, held)  # the late release of the dead holder frees nothing
+    assert guards.acquire(name, 1, lease=5) is None
+    guards.release(name, taken)
+    assert guards.acquire(name, 1, lease=5) is not None
+
+
+def test_gcra_books_calls_in_order() -> None:
+    tat, waits = 0.0, []
+    for _ in range(5):
+        tat, wait = gcra(tat, 100.0, per_second=2, burst=2, max_wait=10)
+        waits.append(wait)
+    assert waits == [0.0, 0.0, 0.5, 1.0, 1.5]
+    assert gcra(tat, 100.0, per_second=2, burst=2, max_wait=1.9) is None
+
+
+# -- timeouts -----------------------------------------------------------------------------------
+
+def test_read_timeout_is_a_retry(resource: ResourceServer) -> None:
+    resource.delay = 1.0
+    result = HttpSender("erp", config(resource.url, timeout="0.2s", connect_timeout="1s")).send(payload())
+    assert result.outcome == "retry" and result.error.startswith("timeout after 0.2s")
+
+
+def test_connection_refused_is_a_retry_and_counts_for_the_breaker() -> None:
+    guards = LocalGuards()
+    sender = HttpSender("down", config("http://127.0.0.1:1/x", circuit_breaker={"failures": 2, "cooldown": "1m"}),
+                        guards)
+    assert [sender.send(payload(i)).outcome for i in range(2)] == ["retry", "retry"]
+    assert guards.circuit("down").state == "open"
+    assert sender.send(payload(3)).error.startswith("not sent: circuit open")
