@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -44,10 +45,28 @@ def _strip_private(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class RenderedDocument:
+    """A body a ``render:`` step already turned into bytes (X12, EDIFACT, fixed-width, XML)."""
+
+    data: bytes
+    content_type: str
+    document_type: str | None = None
+    document_key: str | None = None
+
+
 def render(body: Any, fmt: str) -> tuple[bytes, str]:
     """Body → (bytes, content type) for an endpoint's payload format."""
+    if isinstance(body, RenderedDocument):
+        if fmt != "raw":
+            raise ValueError(f"the body was already rendered as {body.content_type}; give the endpoint format: raw")
+        return body.data, body.content_type
     if fmt == "json":
         return to_json_bytes(body), "application/json"
+    if fmt == "xml":
+        from connectors.formats.xmlout import CONTENT_TYPE, to_xml_bytes
+
+        return to_xml_bytes(body), CONTENT_TYPE
     if fmt == "raw":
         if isinstance(body, (bytes, bytearray)):
             return bytes(body), "application/octet-stream"
@@ -59,6 +78,8 @@ def render(body: Any, fmt: str) -> tuple[bytes, str]:
 
 def identity(body: Any) -> tuple[str | None, str | None]:
     """(document_type, document_key) of a canonical document body, when it is one."""
+    if isinstance(body, RenderedDocument):
+        return body.document_type, body.document_key
     get = (lambda k: getattr(body, k, None)) if isinstance(body, BaseModel) else (
         body.get if isinstance(body, dict) else (lambda k: None))
     doc_type = get("document_type")
