@@ -35,6 +35,13 @@ def _mount_component_apps() -> None:
     app.add_typer(xref_app, name="xref")
     app.add_typer(partners_app, name="partners")
 
+    from connectors.cli import api, api_key_app, security_app, sftp_app
+
+    partners_app.add_typer(api_key_app, name="api-key")
+    app.add_typer(sftp_app, name="sftp")
+    app.add_typer(security_app, name="security")
+    app.command("api")(api)
+
 
 _mount_component_apps()
 
@@ -68,12 +75,17 @@ class FileDropStep(bootsteps.StartStopStep):
         from connectors.inbound.filedrop import FileDropThread
         from hub import worker as hub_worker
 
+        from connectors.inbound.sftp import start_pollers
+
         self.thread = FileDropThread(hub_worker._hub())
         self.thread.start()
+        self.sftp = start_pollers(hub_worker._hub())  # sftp: channels, if any
 
     def stop(self, worker) -> None:
         if getattr(self, "thread", None):
             self.thread.stop()
+        for poller in getattr(self, "sftp", []):
+            poller.stop()
 
 
 @app.command()

@@ -113,6 +113,13 @@ def _env_name(value: str) -> str:
 EnvName = Annotated[Code, AfterValidator(_env_name)]
 
 
+def _fingerprint(value: str) -> str:
+    cleaned = value.replace(":", "").strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", cleaned):
+        raise ValueError("a client certificate fingerprint is 64 hex digits (SHA-256), colons allowed")
+    return cleaned
+
+
 class AuthRefs(CanonicalModel):
     """Credentials by reference: each value is the NAME of an environment variable. The
     connectors issue defines how they are used (API keys, SFTP, AS2 ...)."""
@@ -122,6 +129,10 @@ class AuthRefs(CanonicalModel):
     password_env: EnvName | None = None
     private_key_env: EnvName | None = None
     token_env: EnvName | None = None
+    # Inbound API by client certificate (set by a TLS terminator, connectors.security): public
+    # facts, not secrets. Fingerprints are SHA-256 of the DER certificate, hex (colons allowed).
+    client_cert_fingerprints: list[Annotated[str, AfterValidator(_fingerprint)]] = Field(default_factory=list)
+    client_cert_subjects: list[Text] = Field(default_factory=list, description="Exact subject DN as the proxy sends it")
 
 
 class PartnerConfig(CanonicalModel):

@@ -1,0 +1,189 @@
+"""Command-line pieces of the connectors, mounted by ``hub.cli``:
+
+- ``api`` (a command: ``hub api``): serve the inbound HTTP API with uvicorn;
+- ``sftp_app`` (``hub sftp``): ``poll`` the SFTP channels;
+- ``api_key_app`` (``hub partners api-key``): ``create``, ``list``, ``revoke`` partner API keys;
+- ``security_app`` (``hub security``): ``events``, the refused attempts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Annotated
+
+import typer
+
+from hub.cli_errors import reported
+
+sftp_app = typer.Typer(help="SFTP channels: poll partners' remote folders.", no_args_is_help=True)
+api_key_app = typer.Typer(help="API keys of partners for the inbound API (stored hashed).", no_args_is_help=True)
+security_app = typer.Typer(help="Refused inbound attempts (security events).", no_args_is_help=True)
+
+
+@sftp_app.callback()
+@security_app.callback()
+def _group() -> None:
+    """(A callback keeps one-command apps as groups: `hub sftp poll`, not `hub sftp`.)"""
+
+
+def _hub():
+    from hub.app import Hub, RoutesInvalid
+
+    hub = Hub()
+    try:
+        hub.routes  # noqa: B018 - validate before serving anything
+    except RoutesInvalid as exc:
+        typer.echo("route files have problems:\n" + "\n".join(f"  {p}" for p in exc.problems), err=True)
+        raise typer.Exit(2) from None
+    return hub
+
+
+def api(
+    port: Annotated[int | None, typer.Option(help="Default HUB_API_PORT")] = None,
+    host: Annotated[str | None, typer.Option(help="Default HUB_API_HOST (127.0.0.1)")] = None,
+    relay: Annotated[bool | None, typer.Option("--relay/--no-relay", help="Run the outbox relay here "
+                                               "(default HUB_API_RELAY, on)")] = None,
+) -> None:
+    """Serve the inbound HTTP API (POST /api/v1/messages, /healthz, /readyz, /metrics, /docs)."""
+    import uvicorn
+
+    from connectors.inbound.api import ApiSettings, create_app
+
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    hub = _hub()
+    with reported("preparing the database and broker"):
+        hub.setup()
+    settings = ApiSettings()
+    if relay is not None:
+        settings.relay = relay
+    uvicorn.run(create_app(hub, settings), host=host or settings.host, port=port or hub.settings.api_port,
+                log_level="info", access_log=False)  # access logs would carry query strings (file names)
+
+
+@sftp_app.command("poll")
+def sftp_poll(
+    channel: Annotated[list[str] | None, typer.Option("--channel", help="Only these channels (default: all)")] = None,
+    once: Annotated[bool, typer.Option(help="One pass over each channel, then exit")] = False,
+) -> None:
+    """Poll the sftp: channels of the route files (safe pickup, like the file drop)."""
+    from connectors.inbound.sftp import pollers_from, start_pollers
+    from connectors.sftp import SftpError
+
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    hub = _hub()
+    with reported("preparing the database and broker"):
+        hub.setup()
+    try:
+        pollers = pollers_from(hub, channel)
+    except KeyError as exc:
+        typer.echo(f"error: {exc.args[0]}", err=True)
+        raise typer.Exit(1) from None
+    if once:
+        failed = False
+        for poller in pollers:
+            try:
+                typer.echo(f"{poller.name}: {poller.poll_once()} file(s) taken")
+            except (SftpError, OSError, EOFError) as exc:
+                typer.echo(f"{poller.name}: error: {exc}", err=True)
+                failed = True
+            finally:
+                poller.close()
+        raise typer.Exit(1 if failed else 0)
+    threads = start_pollers(hub, channel)
+    if not threads:
+        typer.echo("no sftp channels configured", err=True)
+        raise typer.Exit(1)
+    try:
+        while any(t.is_alive() for t in threads):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        for t in threads:
+            t.stop()
+
+
+def _db():
+    from hub.config import get_settings
+    from hub.db import Database
+
+    return Database(get_settings().resolved_database_url)
+
+
+@api_key_app.command("create")
+def api_key_create(
+    partner_id: Annotated[str, typer.Argument(help="Partner id, e.g. P-0042")],
+    label: Annotated[str | None, typer.Option(help="What the key is for (shown in listings)")] = None,
+) -> None:
+    """Create a key for a partner and print it ONCE (only its hash is stored)."""
+    from connectors.security import create_api_key
+    from hub.deadletters import who
+
+    db = _db()
+    try:
+        with reported(f"creating an API key for {partner_id}"):
+            issued = create_api_key(db, partner_id, label=label, by=who())
+    except LookupError as exc:
+        typer.echo(f"error: {exc.args[0]}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+    typer.echo(f"key id {issued.key_id} for partner {issued.partner_id} (shown once; store it now):")
+    typer.echo(issued.key)
+
+
+@api_key_app.command("list")
+def api_key_list(partner_id: Annotated[str | None, typer.Argument(help="Only this partner")] = None) -> None:
+    """Key ids per partner with their state (never the keys)."""
+    from connectors.security import api_keys
+
+    db = _db()
+    try:
+        with reported("listing API keys"):
+            rows = api_keys(db, partner_id)
+    finally:
+        db.dispose()
+    if not rows:
+        typer.echo("no API keys")
+    for k in rows:
+        state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
+        used = f"last used {k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "never used"
+        typer.echo(f"{k.key_id}  {k.partner_id:<12} {state:<24} {used:<27} {k.label or ''}")
+
+
+@api_key_app.command("revoke")
+def api_key_revoke(key_id: Annotated[str, typer.Argument(help="Key id from `hub partners api-key list`")]) -> None:
+    """Revoke a key at once."""
+    from connectors.security import revoke_api_key
+
+    db = _db()
+    try:
+        with reported(f"revoking API key {key_id}"):
+            done = revoke_api_key(db, key_id)
+    finally:
+        db.dispose()
+    if not done:
+        typer.echo(f"error: no active API key {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")
+
+
+@security_app.command("events")
+def security_events_cmd(
+    kind: Annotated[str | None, typer.Option(help="Only this kind (sender_not_owned, auth_failed ...)")] = None,
+    limit: int = 50,
+) -> None:
+    """The newest refused attempts: when, what, who authenticated, what was claimed, from where."""
+    from connectors.security import security_events
+
+    db = _db()
+    try:
+        with reported("listing security events"):
+            rows = security_events(db, kind=kind, limit=limit)
+    finally:
+        db.dispose()
+    if not rows:
+        typer.echo("no security events")
+    for e in rows:
+        typer.echo(f"{e.at:%Y-%m-%d %H:%M:%S}  {e.kind:<22} partner={e.partner_id or '-':<10} "
+                   f"claimed={e.claimed or '-':<24} from={e.remote_addr or '-':<15} {e.reason}"
+                   + (f"  (bytes kept: sha256 {e.sha256[:16]}…)" if e.sha256 else ""))
