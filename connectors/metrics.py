@@ -39,37 +39,20 @@ class StoreCollector:
                     query = query.where(where)
                 return session.execute(query.group_by(*columns)).all()
 
-            ingested = CounterMetricFamily("hub_messages_ingested", "Messages stored by the hub",
-                                           labels=["format", "channel"])
-            for fmt, channel, n in grouped(Message.format, Message.channel):
-                ingested.add_metric([fmt, channel], n)
-            yield ingested
-
-            delivered = CounterMetricFamily("hub_deliveries_delivered", "Deliveries an endpoint took",
-                                            labels=["endpoint"])
-            for endpoint, n in grouped(Delivery.endpoint, where=Delivery.status == "delivered"):
-                delivered.add_metric([endpoint], n)
-            yield delivered
-
-            failed = CounterMetricFamily("hub_delivery_attempts_failed", "Endpoint calls answered retry or reject",
-                                         labels=["endpoint", "outcome"])
-            for endpoint, outcome, n in grouped(Delivery.endpoint, DeliveryAttempt.outcome,
-                                                where=DeliveryAttempt.outcome != "delivered",
-                                                join=(Delivery, Delivery.id == DeliveryAttempt.delivery_id)):
-                failed.add_metric([endpoint, outcome], n)
-            yield failed
-
-            dead = CounterMetricFamily("hub_dead_letters", "Messages dead-lettered", labels=["reason"])
-            for reason, n in grouped(DeadLetter.reason):
-                dead.add_metric([reason], n)
-            yield dead
-
-            parked = GaugeMetricFamily("hub_dead_letters_parked", "Dead letters waiting for a replay",
-                                       labels=["queue"])
-            for queue, n in grouped(DeadLetter.queue, where=DeadLetter.state == "parked"):
-                parked.add_metric([queue], n)
-            yield parked
-
+            yield _family(CounterMetricFamily, "hub_messages_ingested", "Messages stored by the hub",
+                          ["format", "channel"], grouped(Message.format, Message.channel))
+            yield _family(CounterMetricFamily, "hub_deliveries_delivered", "Deliveries an endpoint took", ["endpoint"],
+                          grouped(Delivery.endpoint, where=Delivery.status == "delivered"))
+            yield _family(CounterMetricFamily, "hub_delivery_attempts_failed", "Endpoint calls answered retry or reject",
+                          ["endpoint", "outcome"],
+                          grouped(Delivery.endpoint, DeliveryAttempt.outcome, where=DeliveryAttempt.outcome != "delivered",
+                                  join=(Delivery, Delivery.id == DeliveryAttempt.delivery_id)))
+            yield _family(CounterMetricFamily, "hub_dead_letters", "Messages dead-lettered", ["reason"],
+                          grouped(DeadLetter.reason))
+            yield _family(GaugeMetricFamily, "hub_dead_letters_parked", "Dead letters waiting for a replay", ["queue"],
+                          grouped(DeadLetter.queue, where=DeadLetter.state == "parked"))
+            yield _family(CounterMetricFamily, "hub_security_events", "Refused inbound attempts", ["kind"],
+                          grouped(SecurityEvent.kind))
             pending, oldest = session.execute(select(func.count(), func.min(OutboxEntry.created_at))
                                               .where(OutboxEntry.published_at.is_(None))).one()
             yield GaugeMetricFamily("hub_outbox_pending", "Committed broker messages not yet published",
@@ -78,10 +61,12 @@ class StoreCollector:
             yield GaugeMetricFamily("hub_outbox_oldest_pending_seconds",
                                     "Age of the oldest unpublished outbox row (publishing lag)", value=max(0.0, lag))
 
-            events = CounterMetricFamily("hub_security_events", "Refused inbound attempts", labels=["kind"])
-            for kind, n in grouped(SecurityEvent.kind):
-                events.add_metric([kind], n)
-            yield events
+
+def _family(cls, name: str, doc: str, labels: list[str], rows) -> Metric:
+    family = cls(name, doc, labels=labels)
+    for *values, count in rows:
+        family.add_metric([str(v) for v in values], count)
+    return family
 
 
 def _aware(value):
