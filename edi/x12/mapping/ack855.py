@@ -15,12 +15,11 @@ from hub.canonical.codes import (
     ack_line_status_from_x12,
     ack_reason_from_x12,
     ack_type_from_x12,
-    po_purpose_from_x12,
 )
 from hub.canonical.enums import AckLineStatus, AckType
 
 from edi.x12.mapping.base import SetView, mapper
-from edi.x12.mapping.common import item_pairs, parties, reference, validate
+from edi.x12.mapping.common import optional_purpose, item_pairs, parties, reference, validate
 
 # BAK02 codes seen in real 855s beyond the canonical table (element 587).
 EXTRA_ACK_TYPES = {"AP": AckType.ACCEPTED}  # acknowledge - product replenishment
@@ -47,11 +46,7 @@ def map_855(view: SetView) -> dict[str, Any]:
         "supplier_order_number": view.opt(bak, 8),
         "ack_date": view.date(bak_i, 9),
     }
-    purpose = po_purpose_from_x12.get(ack["purpose_raw"])
-    if purpose is not None:
-        ack["purpose"] = purpose.value
-    elif ack["purpose_raw"]:
-        view.warn(bak_i, 1, f"purpose {ack['purpose_raw']!r} is not a known BAK01 code; kept as sent")
+    optional_purpose(view, bak_i, ack)
     first_line = next((i for i, _ in view.iter("PO1")), len(view.segments))
     _header(view, ack, first_line)
     index_of = {"po_number": bak_i, "ack_type": bak_i, "ack_date": bak_i}

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.canonical import ShipNotice
-from hub.canonical.codes import ack_line_status_from_x12, po_purpose_from_x12
+from hub.canonical.codes import ack_line_status_from_x12
 
 from edi.x12.mapping.base import SetView, mapper
-from edi.x12.mapping.common import item_pairs, party, reference, require_item_ids, validate
+from edi.x12.mapping.common import optional_purpose, item_pairs, party, reference, require_item_ids, validate
 
 LOT_REFS = {"LT": "lot_number", "SE": "serial_number", "LS": "serial_number"}
 PACK_LEVELS = {"T": "TARE", "P": "PACK"}
@@ -44,11 +44,7 @@ def map_856(view: SetView) -> dict[str, Any]:
         "purpose_raw": view.opt(bsn, 1), "hierarchy_code": view.opt(bsn, 5),
         "created_at": view.date(bsn_i, 3),
     }
-    purpose = po_purpose_from_x12.get(asn["purpose_raw"])
-    if purpose is not None:
-        asn["purpose"] = purpose.value
-    elif asn["purpose_raw"]:
-        view.warn(bsn_i, 1, f"purpose {asn['purpose_raw']!r} is not a known BSN01 code; kept as sent")
+    optional_purpose(view, bsn_i, asn)
     index_of = {"asn_number": bsn_i, "ship_date": shipment.index, "ship_to": shipment.index}
     header_segments = list(range(1, order[0].index)) if order else []
     _shipment(view, asn, header_segments + shipment.segments)

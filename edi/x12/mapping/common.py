@@ -227,6 +227,27 @@ def sac_reference(view: SetView, index: int) -> dict[str, Any]:
     return {**ref, "description": text} if text else ref
 
 
+def optional_purpose(view: SetView, index: int, doc: dict[str, Any]) -> None:
+    """Element 353 purpose (BAK01, BSN01) into ``purpose``; an unknown code stays in
+    ``purpose_raw`` with a warning (these documents do not need it to be understood)."""
+    from hub.canonical.codes import po_purpose_from_x12
+
+    purpose = po_purpose_from_x12.get(doc.get("purpose_raw"))
+    if purpose is not None:
+        doc["purpose"] = purpose.value
+    elif doc.get("purpose_raw"):
+        tag = view.segments[index][0]
+        view.warn(index, 1, f"purpose {doc['purpose_raw']!r} is not a known {tag}01 code; kept as sent")
+
+
+def line_loop(view: SetView, index: int, end_tags: tuple[str, ...]):
+    """Indexes and segments after a line segment up to the next line / summary segment."""
+    i = index + 1
+    while i < len(view.segments) and view.segments[i][0] not in end_tags:
+        yield i, view.segments[i]
+        i += 1
+
+
 def date_of(view: SetView, qualifier: str, segments: Iterable[int]) -> Any:
     for i in segments:
         seg = view.segments[i]

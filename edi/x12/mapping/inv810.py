@@ -9,7 +9,7 @@ from hub.canonical import Invoice
 from hub.canonical.codes import invoice_type_from_x12
 
 from edi.x12.mapping.base import SetView, mapper
-from edi.x12.mapping.common import charge, sac_reference, item_pairs, parties, reference, require_item_ids, terms, validate
+from edi.x12.mapping.common import line_loop, charge, sac_reference, item_pairs, parties, reference, require_item_ids, terms, validate
 
 LINE_END = ("IT1", "TDS", "CTT", "SE", "CAD", "ISS", "AMT")
 ORIGINAL_INVOICE_REFS = ("OI", "IV", "8M")  # original invoice number / seller's invoice / originating company
@@ -78,9 +78,7 @@ def _line(view: SetView, index: int) -> dict[str, Any]:
     lots = item_pairs(view, index, 6, line=line)
     line["lot_numbers"], line["serial_numbers"] = lots["lot_number"], lots["serial_number"]
     require_item_ids(view, index, line, "item_ids")
-    i = index + 1
-    while i < len(view.segments) and view.segments[i][0] not in LINE_END:
-        sub = view.segments[i]
+    for i, sub in line_loop(view, index, LINE_END):
         tag = sub[0]
         if tag == "PID" and view.value(sub, 5) and "description" not in line:
             line["description"] = view.value(sub, 5)
@@ -99,7 +97,6 @@ def _line(view: SetView, index: int) -> dict[str, Any]:
                 line["refs"].append(sac_reference(view, i))
         elif tag == "TXI":
             line["tax"] = view.decimal(i, 2)
-        i += 1
     return line
 
 

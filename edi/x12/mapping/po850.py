@@ -14,6 +14,7 @@ from edi.x12.mapping.common import (
     sac_reference,
     contact,
     item_pairs,
+    line_loop,
     parties,
     reference,
     require_item_ids,
@@ -115,10 +116,8 @@ def _line(view: SetView, index: int, ordinal: int, index_of: dict[str, int]) -> 
     line["lot_numbers"], line["serial_numbers"] = lots["lot_number"], lots["serial_number"]
     require_item_ids(view, index, line, "item_ids_sent")
     index_of[f"lines.{ordinal - 1}"] = index
-    i = index + 1
     charges = []
-    while i < len(view.segments) and view.segments[i][0] not in LINE_SEGMENTS:
-        sub = view.segments[i]
+    for i, sub in line_loop(view, index, LINE_SEGMENTS):
         tag = sub[0]
         if tag == "PID" and view.value(sub, 5) and "description" not in line:
             line["description"] = view.value(sub, 5)
@@ -132,7 +131,6 @@ def _line(view: SetView, index: int, ordinal: int, index_of: dict[str, int]) -> 
                 charges.append(found)
             else:
                 line.setdefault("refs", []).append(sac_reference(view, i))
-        i += 1
     if charges:
         # PurchaseOrderLine has no charges field: keep each as a reference so nothing is lost.
         line.setdefault("refs", []).extend(
