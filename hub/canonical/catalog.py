@@ -28,6 +28,8 @@ class PackConversion(CanonicalModel):
 
 
 class PriceCatalogEntry(Document):
+    """One item's price in a supplier catalogue (X12 832 / EDIFACT PRICAT), A.14."""
+
     document_type: Literal["price_catalog_entry"] = "price_catalog_entry"
     catalog_id: Code
     # BCT03 is often empty and PRICAT has no catalogue version element: None = not sent.

@@ -13,12 +13,12 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from hub.canonical.base import CanonicalModel, Document, Reference
+from hub.canonical.base import CanonicalModel, Document
 from hub.canonical.enums import AdjustmentType, ChargeStatus, SnapshotBasis, UsageSource
 from hub.canonical.items import ItemIdentifier
 from hub.canonical.lines import ConvertibleLine
 from hub.canonical.shipping import ErpPosting
-from hub.canonical.types import AwareDatetime, Code, DateOrDateTime, Dec, IsoDate, NonNegDec, Text
+from hub.canonical.types import AwareDatetime, Code, DateOrDateTime, Dec, IsoDate
 
 
 def _require_item(item_id: str | None, item_ids: list[ItemIdentifier]) -> None:
@@ -27,6 +27,8 @@ def _require_item(item_id: str | None, item_ids: list[ItemIdentifier]) -> None:
 
 
 class InventoryAdjustment(Document):
+    """One stock movement or count of one item (A.11; CYCLE_COUNT added for counted quantities)."""
+
     QTY_FIELD: ClassVar[str] = "qty"
     ITEM_IDS_FIELD: ClassVar[str] = "item_ids"
 
@@ -96,6 +98,8 @@ class SnapshotLine(ConvertibleLine):
 
 
 class InventorySnapshot(Document):
+    """Stock on hand / available at a moment (X12 846 / EDIFACT INVRPT), A.12."""
+
     document_type: Literal["inventory_snapshot"] = "inventory_snapshot"
     snapshot_id: Code
     as_of: DateOrDateTime = Field(description="BIA04(-05) / DTM+366")
@@ -130,6 +134,8 @@ class Consignment(CanonicalModel):
 
 
 class UsageEvent(Document):
+    """An item used on a patient or at a point of use, with its charge (A.13)."""
+
     QTY_FIELD: ClassVar[str] = "qty"
     ITEM_IDS_FIELD: ClassVar[str] = "item_ids"
 

@@ -11,7 +11,7 @@ from hub.canonical.enums import AllowanceOrCharge, ChargeType, InvoiceType, Matc
 from hub.canonical.items import ItemIdentifier
 from hub.canonical.lines import ConvertibleLine
 from hub.canonical.parties import PartyRef
-from hub.canonical.types import Code, Currency, Dec, IsoDate, NonNegDec, Text
+from hub.canonical.types import Code, Currency, Dec, IsoDate, Text
 
 
 class InvoiceCharge(CanonicalModel):
@@ -63,6 +63,8 @@ class InvoiceLine(ConvertibleLine):
 
 
 class Invoice(Document):
+    """An invoice, credit or debit memo (X12 810 / EDIFACT INVOIC), A.10."""
+
     document_type: Literal["invoice"] = "invoice"
     invoice_number: Code
     supplier_partner_id: Code

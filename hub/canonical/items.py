@@ -49,6 +49,8 @@ class ItemIdentifier(CanonicalModel):
 
 
 class Item(Document):
+    """An item of the hub's item master with every identifier it is known by (A.3)."""
+
     document_type: Literal["item"] = "item"
     item_id: Code
     erp_refs: dict[str, str] = Field(default_factory=dict)
@@ -71,15 +73,9 @@ class Item(Document):
     status: ItemStatus
 
 
-class LotFields(CanonicalModel):
-    """Lot / serial / expiry as a line sends them, before a LotSerial record is assigned."""
-
-    lot_number: Code | None = None
-    serial_number: Code | None = None
-    expiration_date: IsoDate | None = None
-
-
 class LotSerial(Document):
+    """A lot or serial number of an item, with expiry and status (A.5)."""
+
     document_type: Literal["lot_serial"] = "lot_serial"
     lot_serial_id: Code
     item_id: Code

@@ -53,6 +53,8 @@ class PurchaseOrderLine(ConvertibleLine):
 
 
 class PurchaseOrder(Document):
+    """A purchase order (X12 850 / EDIFACT ORDERS), A.6."""
+
     document_type: Literal["purchase_order"] = "purchase_order"
     po_number: Code
     release_number: Code | None = Field(None, description="BEG04")
@@ -112,6 +114,8 @@ class AckLine(ConvertibleLine):
 
 
 class PurchaseOrderAck(Document):
+    """A supplier's order acknowledgement (X12 855 / EDIFACT ORDRSP), A.7."""
+
     document_type: Literal["purchase_order_ack"] = "purchase_order_ack"
     # X12 855 has no acknowledgement number (BAK carries the PO's); ORDRSP has BGM 1004.
     ack_id: Code | None = None

@@ -89,6 +89,8 @@ class EdiProfile(CanonicalModel):
 
 
 class Partner(Document):
+    """A trading partner: supplier, distributor, manufacturer, GPO, provider, network (A.1)."""
+
     document_type: Literal["partner"] = "partner"
     partner_id: Code
     name: Text
@@ -112,6 +114,8 @@ class Partner(Document):
 
 
 class Location(Document):
+    """A place goods go to or are kept: facility, ship-to, stockroom, bin ... (A.2)."""
+
     document_type: Literal["location"] = "location"
     location_id: Code
     type: LocationType

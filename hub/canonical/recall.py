@@ -41,6 +41,8 @@ class RecallHit(CanonicalModel):
 
 
 class Recall(Document):
+    """A product recall, its affected items/lots and where they were found (A.15)."""
+
     document_type: Literal["recall"] = "recall"
     recall_id: Code
     external_ref: Code

@@ -86,6 +86,8 @@ class ShipNoticeLine(ConvertibleLine):
 
 
 class ShipNotice(Document):
+    """An advance ship notice (X12 856 / EDIFACT DESADV), A.8."""
+
     document_type: Literal["ship_notice"] = "ship_notice"
     asn_number: Code
     purpose: PoPurpose | None = None
@@ -157,6 +159,8 @@ class ErpPosting(CanonicalModel):
 
 
 class GoodsReceipt(Document):
+    """Goods received at a location, for ERP posting and matching (A.9)."""
+
     document_type: Literal["goods_receipt"] = "goods_receipt"
     receipt_id: Code
     receipt_datetime: AwareDatetime
