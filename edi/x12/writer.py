@@ -101,7 +101,7 @@ def format_segment(segment: Sequence[Element], d: Delimiters, where: str = "") -
 def _check(value: str, d: Delimiters, seg: str, n: int, delims: tuple[str, ...], comp: int | None = None) -> None:
     bad = next((c for c in delims if c and c in value), None)
     if bad is not None or "\r" in value or "\n" in value:
-        place = f"{seg}{n:02d}" + (f"-{comp}" if comp else "")
+        place = f"{seg}, element {n}" + (f", component {comp}" if comp else "")
         what = f"the delimiter {bad!r}" if bad else "a line break"
         raise WriteError(f"{place}: value {value[:40]!r} contains {what}; X12 cannot escape it")
 

@@ -300,8 +300,7 @@ def _first_party(view: SetView, levels: dict[str, _Level], role: str) -> dict[st
 
 
 def _supplier(asn: dict[str, Any], view: SetView) -> str:
-    for role in ("seller", "ship_from"):
-        ids = (asn.get(role) or {}).get("identifiers") or []
-        if ids:
-            return ids[0]["value"]
-    return view.ts.interchange.sender_id
+    """The seller's identifier, else the interchange sender (who sends an 856 is the supplier);
+    the ship-from is a location, not the supplier."""
+    ids = (asn.get("seller") or {}).get("identifiers") or []
+    return ids[0]["value"] if ids else view.ts.interchange.sender_id
