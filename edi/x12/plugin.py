@@ -26,7 +26,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from edi.common.ack_results import AckResult
 from edi.common.control_numbers import ControlNumbers
 from edi.common.diagnostics import EdiError
 from edi.common.interchanges import GroupInfo, Party, register_inbound, register_outbound
@@ -161,8 +160,6 @@ register_body(ParsedX12, BodyHandlers(split=_split, acknowledge=_acknowledge))
 
 # -- transforms ------------------------------------------------------------------------------
 def _documents(body: Any, ex: Exchange, set_ids: tuple[str, ...] | None, name: str) -> list[BaseModel]:
-    from hub.canonical import get_model
-
     if not isinstance(body, TransactionSet):
         raise StepError(f"{name} needs one X12 transaction set (use 'split: transaction' first), got "
                         f"{type(body).__name__}", code="x12_body")
@@ -175,12 +172,7 @@ def _documents(body: Any, ex: Exchange, set_ids: tuple[str, ...] | None, name: s
         first = body.errors[0]
         raise StepError(first.reason, location=first.location() or None, code=first.code or "x12_mapping")
     ex.headers["envelope"] = body.envelope_info()
-    out = []
-    for doc in docs:
-        doc.pop("envelope", None)
-        model = AckResult if doc["document_type"] == "ack_result" else get_model(doc["document_type"])
-        out.append(model.model_validate(doc))
-    return out
+    return docs
 
 
 def _single(name: str, set_id: str, emits: str):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from hub.canonical import PurchaseOrderAck
 from hub.canonical.codes import (
     ack_date_field_from_x12,
@@ -31,7 +33,7 @@ LINE_END = ("PO1", "CTT", "SE")
 
 
 @mapper("855")
-def map_855(view: SetView) -> dict[str, Any]:
+def map_855(view: SetView) -> BaseModel:
     bak_i, bak = view.require("BAK")
     type_raw = view.need(bak_i, 2, "BAK02 acknowledgment type")
     ack_type = ack_type_from_x12.get(type_raw) or EXTRA_ACK_TYPES.get(type_raw.upper())

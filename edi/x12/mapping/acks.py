@@ -11,7 +11,7 @@ from edi.x12.reader import Interchange
 
 
 @mapper("997", "999")
-def map_functional_ack(view: SetView) -> dict[str, Any]:
+def map_functional_ack(view: SetView) -> AckResult:
     index, ak1 = view.require("AK1")
     group = AckedGroup(functional_id=view.need(index, 1, "AK101 functional identifier code"),
                        control_number=view.need(index, 2, "AK102 group control number"),
@@ -49,7 +49,7 @@ def map_functional_ack(view: SetView) -> dict[str, Any]:
     if group.status is None:
         view.require("AK9")
     kind = "999" if view.ts.set_id == "999" else "997"
-    return AckResult(standard="X12", ack_kind=kind, groups=[group]).model_dump(mode="json", exclude_none=True)
+    return AckResult(standard="X12", ack_kind=kind, groups=[group])
 
 
 def _position(view: SetView, index: int) -> int | None:
@@ -98,7 +98,7 @@ def _status(view: SetView, index: int, raw: str):
     return status
 
 
-def ta1_results(interchange: Interchange) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
+def ta1_results(interchange: Interchange) -> tuple[list[AckResult], list[Diagnostic]]:
     """Each TA1 segment of an interchange as an ``AckResult`` document, or a located error."""
     docs, problems = [], []
     for position, seg in interchange.service_segments:
@@ -116,7 +116,7 @@ def ta1_results(interchange: Interchange) -> tuple[list[dict[str, Any]], list[Di
         docs.append(AckResult(standard="X12", ack_kind="TA1", interchange_control_number=values[1],
                               interchange_date=values[2] or None, interchange_time=values[3] or None,
                               interchange_status=status, interchange_status_raw=values[4],
-                              note_code=values[5]).model_dump(mode="json", exclude_none=True))
+                              note_code=values[5]))
     return docs, problems
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from hub.canonical import ShipNotice
 from hub.canonical.codes import ack_line_status_from_x12
 
@@ -33,7 +35,7 @@ class _Level:
 
 
 @mapper("856")
-def map_856(view: SetView) -> dict[str, Any]:
+def map_856(view: SetView) -> BaseModel:
     bsn_i, bsn = view.require("BSN")
     levels, order = _levels(view)
     shipment = next((lv for lv in levels.values() if lv.code == "S"), None)
@@ -179,8 +181,11 @@ def _sscc(view: SetView, index: int) -> str | None:
     from hub.canonical.identifiers import validate_sscc
 
     raw = view.need(index, 2, "MAN02 SSCC")
+    value = raw[2:] if len(raw) == 20 and raw.startswith("00") else raw
+    if not view.precheck_ids:
+        return value  # the model checks it; a refusal re-maps with this check first
     try:
-        return validate_sscc(raw[2:] if len(raw) == 20 and raw.startswith("00") else raw)
+        return validate_sscc(value)
     except ValueError as exc:
         view.warn(index, 2, f"SSCC {raw!r} kept as a reference, not as the pack's SSCC: {exc}")
         return None

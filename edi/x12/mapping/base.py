@@ -14,12 +14,12 @@ from datetime import date, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from edi.common.diagnostics import Diagnostic, Level, error, warning
 from edi.x12.reader import TransactionSet
 
-Mapper = Callable[["SetView"], dict[str, Any] | list[dict[str, Any]]]
+Mapper = Callable[["SetView"], "BaseModel | list[BaseModel]"]
 MAPPERS: dict[str, Mapper] = {}
 # Which module maps which set; imported on first use so importing the engine stays cheap.
 MAPPER_MODULES = {"850": "po850", "855": "ack855", "856": "asn856", "810": "inv810", "846": "inv846",
@@ -58,6 +58,9 @@ class SetView:
         self.component = ts.delimiters.component
         self.repetition = ts.delimiters.repetition
         self.warnings: list[Diagnostic] = []
+        # Identifiers are first left to the canonical model to check (one pass); when it refuses
+        # one, the set is mapped again with every identifier checked by the mapping itself.
+        self.precheck_ids = False
 
     # -- access ----------------------------------------------------------------------------
     def iter(self, *ids: str) -> Iterator[tuple[int, list[str]]]:

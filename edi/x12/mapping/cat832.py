@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from hub.canonical.catalog import PriceCatalogEntry
 from hub.canonical.enums import CatalogAction, ConversionSource, PriceType
 
@@ -24,7 +26,7 @@ CATALOG_PRICES = {"CAT", "LPR", "RES", "MSR", "RTL", "WHL", "DIS", "PBQ"}
 
 
 @mapper("832")
-def map_832(view: SetView) -> list[dict[str, Any]]:
+def map_832(view: SetView) -> list[BaseModel]:
     bct_i, bct = view.require("BCT")
     first_line = next((i for i, _ in view.iter("LIN")), len(view.segments))
     header = _header(view, bct_i, bct, first_line)
@@ -64,7 +66,7 @@ def _header(view: SetView, bct_i: int, bct: list[str], stop: int) -> dict[str, A
     return header
 
 
-def _entries(view: SetView, lin_i: int, end: int, header: dict[str, Any]) -> list[dict[str, Any]]:
+def _entries(view: SetView, lin_i: int, end: int, header: dict[str, Any]) -> list[BaseModel]:
     item: dict[str, Any] = {}
     item_pairs(view, lin_i, 2, line=item)
     require_item_ids(view, lin_i, item, "item_ids")
@@ -143,7 +145,7 @@ def _conversion(view: SetView, index: int) -> dict[str, Any] | None:
     return conversion
 
 
-def _entry(view: SetView, lin_i: int, data: dict[str, Any], header: dict[str, Any]) -> dict[str, Any]:
+def _entry(view: SetView, lin_i: int, data: dict[str, Any], header: dict[str, Any]) -> BaseModel:
     if "valid_from" not in data:
         group_date = header.get("group_date") or ""
         digits = group_date if len(group_date) == 8 else "20" + group_date
