@@ -226,8 +226,8 @@ class _State:
         interchange.diagnostics.extend(envelope.check_isa(interchange.isa, interchange.position))
 
     def feed(self, segments: list[list[str]], first_position: int) -> Iterator[TransactionSet]:
-        # Hot path: body segments whose id was seen (and checked) before are copied into the
-        # open set slice by slice; only the others are looked at one by one.
+        # Hot path: runs of body segments whose ids were seen (and checked) before are copied
+        # into the open set as slices; only the other segments are looked at one by one.
         known = self.body_tags
         marks = [i for i, seg in enumerate(segments) if seg[0] not in known]
         start = 0
@@ -243,6 +243,8 @@ class _State:
             else:
                 if len(tag) <= 3 and tag.isalnum():
                     known.add(tag)
+                elif self.current is not None:
+                    self._bad_segment_id(seg, first_position + i, len(self.current.segments) + 1)
                 self._body(segments, i, i + 1, first_position)
             start = i + 1
         if start < len(segments):
@@ -253,12 +255,8 @@ class _State:
         if current is None:
             for i in range(start, end):
                 self._outside_set(segments[i], segments[i][0], first_position + i)
-            return
-        for i in range(start, end):
-            tag = segments[i][0]
-            if tag not in self.body_tags:
-                self._bad_segment_id(segments[i], first_position + i, len(current.segments) + i - start + 1)
-        current.segments.extend(segments[start:end])
+        else:
+            current.segments.extend(segments[start:end])
 
     def _bad_segment_id(self, seg: list[str], position: int, set_position: int) -> None:
         assert self.current is not None

@@ -71,19 +71,22 @@ def _levels(view: SetView) -> tuple[dict[str, _Level], list[_Level]]:
     levels: dict[str, _Level] = {}
     order: list[_Level] = []
     current: _Level | None = None
-    for i, seg in view.iter():
-        if seg[0] == "HL":
-            hl_id = view.need(i, 1, "HL01 hierarchical id")
+    for i, seg in enumerate(view.segments):
+        tag = seg[0]
+        if tag == "HL":
+            hl_id, parent, code = (seg[n].strip() if len(seg) > n else "" for n in (1, 2, 3))
+            if not hl_id or not code:
+                raise view.fail(i, 1 if not hl_id else 3, "HL01 hierarchical id and HL03 level code are required",
+                                element_code="1")
             if hl_id in levels:
                 raise view.fail(i, 1, f"HL01 {hl_id} is used twice", element_code="7", bad_value=hl_id)
-            parent = view.opt(seg, 2)
-            if parent is not None and parent not in levels:
+            if parent and parent not in levels:
                 raise view.fail(i, 2, f"HL02 parent {parent} is not an earlier HL01", element_code="7",
                                 bad_value=parent)
-            current = _Level(hl_id, parent, view.need(i, 3, "HL03 level code"), i)
+            current = _Level(hl_id, parent or None, code, i)
             levels[hl_id] = current
             order.append(current)
-        elif current is not None and seg[0] not in ("CTT", "SE"):
+        elif current is not None and tag != "CTT" and tag != "SE":
             current.segments.append(i)
     return levels, order
 
