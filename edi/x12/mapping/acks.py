@@ -8,6 +8,7 @@ from edi.common.ack_results import AckError, AckedGroup, AckedSet, AckResult, x1
 from edi.common.diagnostics import Diagnostic, Level, error
 from edi.x12.mapping.base import MappingError, SetView, mapper
 from edi.x12.reader import Interchange
+from edi.common.text import digits
 
 
 @mapper("997", "999")
@@ -56,7 +57,7 @@ def _position(view: SetView, index: int) -> int | None:
     """AK302/IK302 is informational for us: a partner's malformed value is kept as a warning
     rather than losing the whole acknowledgement."""
     raw = view.value(view.segments[index], 2)
-    if raw.isdigit():
+    if digits(raw):
         return int(raw)
     if raw:
         view.warn(index, 2, f"segment position {raw[:40]!r} is not a number; ignored")
@@ -72,7 +73,7 @@ def _in_set(view: SetView, index: int, current: AckedSet | None) -> AckedSet:
 def _element_error(view: SetView, index: int, seg: list[str], set_ack: AckedSet,
                    last: AckError | None) -> AckError:
     where = view.components(seg, 1)
-    if not where[0].isdigit():
+    if not digits(where[0]):
         raise view.fail(index, 1, f"element position {where[0]!r} is not a number", element_code="6",
                         bad_value=where[0])
     found = last if last is not None and last.element_position is None else None
@@ -83,7 +84,7 @@ def _element_error(view: SetView, index: int, seg: list[str], set_ack: AckedSet,
                          segment_code=last.segment_code if last else None)
         set_ack.errors.append(found)
     found.element_position = int(where[0])
-    found.component_position = int(where[1]) if len(where) > 1 and where[1].isdigit() else None
+    found.component_position = int(where[1]) if len(where) > 1 and digits(where[1]) else None
     found.element_reference = view.opt(seg, 2)
     found.element_code = view.need(index, 3, f"{seg[0]}03 data element syntax error code")
     found.bad_value = view.opt(seg, 4)

@@ -16,6 +16,7 @@ from hub.canonical.enums import CatalogAction, ConversionSource, PriceType
 
 from edi.x12.mapping.base import SetView, mapper
 from edi.x12.mapping.common import item_pairs, parties, reference, require_item_ids, validate
+from edi.common.text import digits
 
 # G53 maintenance type (element 875): 001 change, 002 delete, 003 add (verify per partner).
 G53_ACTIONS = {"001": CatalogAction.CHANGE, "002": CatalogAction.DELETE, "003": CatalogAction.ADD,
@@ -148,9 +149,9 @@ def _conversion(view: SetView, index: int) -> dict[str, Any] | None:
 def _entry(view: SetView, lin_i: int, data: dict[str, Any], header: dict[str, Any]) -> BaseModel:
     if "valid_from" not in data:
         group_date = header.get("group_date") or ""
-        digits = group_date if len(group_date) == 8 else "20" + group_date
-        if not digits.isdigit() or len(digits) != 8:
+        ymd = group_date if len(group_date) == 8 else "20" + group_date
+        if not digits(ymd) or len(ymd) != 8:
             raise view.fail(lin_i, None, "no effective date for this price (DTM*007)", element_code="1")
-        data["valid_from"] = f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"
+        data["valid_from"] = f"{ymd[:4]}-{ymd[4:6]}-{ymd[6:]}"
         view.warn(lin_i, None, f"no DTM*007 effective date: the group date {group_date} is used")
     return validate(view, PriceCatalogEntry, data, {"": lin_i})
