@@ -45,6 +45,8 @@ SAC_CHARGE_TYPES = {"D240": ChargeType.FREIGHT, "D242": ChargeType.FREIGHT, "G83
                     "F050": ChargeType.FUEL, "C310": ChargeType.DISCOUNT, "H850": ChargeType.TAX,
                     "H770": ChargeType.TAX}
 PARTY_LOOP = ("N1", "N2", "N3", "N4", "PER", "REF")
+# Qualifier → scheme, looked up once per pair on the hot path (the code table normalises case).
+ITEM_SCHEMES = {**{code: scheme for code, scheme in item_scheme_from_x12.codes.items()}, **EXTRA_ITEM_SCHEMES}
 
 
 def item_pairs(view: SetView, index: int, start: int, *, line: dict[str, Any],
@@ -55,7 +57,7 @@ def item_pairs(view: SetView, index: int, start: int, *, line: dict[str, Any],
     lots: dict[str, list[str]] = {"lot_number": [], "serial_number": []}
     ids = line.setdefault(ids_field, [])
     for n in range(start, len(seg) - 1, 2):
-        qualifier, value = view.value(seg, n), seg[n + 1].strip()
+        qualifier, value = seg[n].strip(), seg[n + 1].strip()
         if not qualifier and not value:
             continue
         if not value:
@@ -64,7 +66,7 @@ def item_pairs(view: SetView, index: int, start: int, *, line: dict[str, Any],
         if qualifier in LOT_QUALIFIERS_X12:
             lots[LOT_QUALIFIERS_X12[qualifier]].append(value)
             continue
-        scheme = item_scheme_from_x12.get(qualifier) or EXTRA_ITEM_SCHEMES.get(qualifier)
+        scheme = ITEM_SCHEMES.get(qualifier) or ITEM_SCHEMES.get(qualifier.upper())
         if scheme is not None and not view.precheck_ids:
             # Optimistic: the model normalises and checks; a refusal re-maps with checks here.
             ids.append({"scheme": scheme.value, "value": value, "qualifier": qualifier})
