@@ -402,6 +402,28 @@ def topology() -> None:
         typer.echo(f"  {q.name:<48} {keys}  {q.queue_arguments or ''}")
 
 
+@app.command()
+def health() -> None:
+    """Exit 0 when the database and the broker answer (for container health checks)."""
+    from sqlalchemy import text
+
+    hub = Hub()
+    problems = []
+    try:
+        with hub.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - report any failure as unhealthy
+        problems.append(f"database: {type(exc).__name__}: {exc}")
+    try:
+        with hub.connection() as conn:
+            conn.ensure_connection(max_retries=1)
+    except Exception as exc:  # noqa: BLE001
+        problems.append(f"broker: {type(exc).__name__}: {exc}")
+    if problems:
+        _fail("unhealthy:\n  " + "\n  ".join(problems))
+    typer.echo("ok: database and broker reachable")
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema to the newest revision."""

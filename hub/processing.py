@@ -1,11 +1,19 @@
 """What the worker tasks do, independent of Celery's wiring (see hub.worker).
 
-``run_route``: load the stored message, run the route's steps, and commit — in one
-transaction — the stages, one delivery per output and endpoint, the outbox rows that
-announce them, and the route-run marker that makes a redelivered message a no-op.
+``run_route``: load the stored message, run the route's steps, commit — in one transaction —
+the stages, one delivery per output and endpoint, and the route-run marker; then publish the
+deliveries' task messages with confirms. Only after that does Celery ack the route message.
+
+Internal hops do not go through the outbox: if the task dies after its commit and before its
+publishes are confirmed, the broker redelivers the route message, the marker says the work
+is done, and the task republishes the deliveries that were committed but never started. The
+inbound message is the durable trigger. The outbox serves ingest (no upstream redelivery
+exists there) and dead letters.
 
 ``deliver``: send one delivery to its endpoint, record the attempt with the endpoint's
 answer, and decide: delivered, retry with backoff, or dead letter.
+
+The hot path uses SQLAlchemy Core statements: one read and one write transaction per task.
 """
 
 from __future__ import annotations
@@ -14,19 +22,22 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from connectors.outbound import Payload, sender_for
+from connectors.outbound import DeliveryResult, Payload, sender_for
+from hub.broker.publisher import Outcome
 from hub.deadletters import dead_letter, delivery_message
 from hub.exchange import Exchange
 from hub.ids import stable_id
-from hub.outbox import entry_for, publish_rows
 from hub.payloads import identity
 from hub.registry import StepError
-from hub.routes.engine import RouteOutcome, render_outputs
-from hub.store import Delivery, DeliveryAttempt, Message, MessageStore, RouteRun, utcnow
+from hub.routes.engine import Rendered, RouteOutcome, render_outputs
+from hub.routes.model import ErrorPolicy
+from hub.store import Delivery, DeliveryAttempt, Message, RouteRun, Stage, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +51,20 @@ class Retry(Exception):
         super().__init__(reason)
 
 
+class PublishFailed(Exception):
+    """The broker did not confirm a publish; the task must not be acked (it will be redelivered)."""
+
+
 @dataclass
 class TaskContext:
     retries: int = 0
     replay: str | None = None
+
+
+def _stage(message_id: str, stage: str, at: datetime, *, route: str | None = None, endpoint: str | None = None,
+           delivery_id: str | None = None, detail: dict | None = None, error: str | None = None) -> dict[str, Any]:
+    return {"message_id": message_id, "stage": stage, "at": at, "route": route, "endpoint": endpoint,
+            "delivery_id": delivery_id, "detail": detail, "error": error}
 
 
 # -- routes ----------------------------------------------------------------------------------
@@ -52,17 +73,20 @@ def run_route(hub, route_name: str, message_id: str, ctx: TaskContext) -> str:
     compiled = hub.compiled[route_name]
     task_name = f"hub.route.{route_name}"
     with hub.db.session() as session:
-        if ctx.replay is None and session.get(RouteRun, (message_id, route_name)) is not None:
-            return "already processed"
-        msg = session.get(Message, message_id)
-        if msg is None:
-            raise LookupError(f"message {message_id} is not in the store")
-        raw = hub.store.raw(msg)
-        ex = Exchange(message_id=msg.id, body=raw, format=msg.format, doctype=msg.doctype, sender=msg.sender,
-                      receiver=msg.receiver, filename=msg.filename, headers=dict(msg.headers or {}),
-                      received_at=msg.received_at)
+        row = session.execute(
+            select(Message, RouteRun.status)
+            .outerjoin(RouteRun, and_(RouteRun.message_id == Message.id, RouteRun.route == route_name))
+            .where(Message.id == message_id)).first()
+    if row is None:
+        raise LookupError(f"message {message_id} is not in the store")
+    msg, run_status = row
+    if run_status is not None and ctx.replay is None:
+        return f"already processed; republished {_republish_pending(hub, message_id, route_name)} delivery(ies)"
+    ex = Exchange(message_id=msg.id, body=hub.store.raw(msg), format=msg.format, doctype=msg.doctype,
+                  sender=msg.sender, receiver=msg.receiver, filename=msg.filename, headers=dict(msg.headers or {}),
+                  received_at=msg.received_at)
     if not compiled.route.from_.headers_match(ex.headers):
-        _finish_skipped(hub, route_name, message_id)
+        _commit_skipped(hub, route_name, message_id)
         return "headers do not match"
     started = time.perf_counter()
     try:
@@ -76,75 +100,99 @@ def run_route(hub, route_name: str, message_id: str, ctx: TaskContext) -> str:
         return _retry_or_park(hub, compiled.route.on_error, ctx, task_name, [message_id], message_id, None,
                               f"{type(exc).__name__}: {exc}")
     elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-    _commit_outcome(hub, route_name, message_id, outcome, rendered, elapsed_ms, ctx)
+    try:
+        deliveries = _commit_outcome(hub, route_name, message_id, outcome, rendered, elapsed_ms, ctx)
+    except IntegrityError:
+        log.info("route %s: message %s was processed by another worker meanwhile", route_name, message_id)
+        return "already processed"
+    _publish_deliveries(hub, deliveries, ctx.replay)
     return f"{len(outcome.outputs)} output(s)"
 
 
-def _commit_outcome(hub, route_name: str, message_id: str, outcome: RouteOutcome, rendered, elapsed_ms: float,
-                    ctx: TaskContext) -> None:
-    rows = []
-    headers = {"hub_replay": ctx.replay} if ctx.replay else None
-    try:
-        with hub.db.session() as session:
-            MessageStore.stage(session, message_id, "routed", route=route_name,
-                               detail={"replay": ctx.replay} if ctx.replay else None)
-            for held in outcome.held:
-                doc_type, doc_key = identity(held.body)
-                MessageStore.stage(session, message_id, "held", route=route_name, status=False,
-                                   detail={"document_type": doc_type, "document_key": doc_key,
-                                           "exceptions": held.exceptions[:20]})
-            if outcome.filtered:
-                MessageStore.stage(session, message_id, "filtered", route=route_name, status=False,
-                                   detail={"filtered": outcome.filtered})
-            MessageStore.stage(session, message_id, "transformed", route=route_name, detail={
-                "outputs": len(outcome.outputs), "held": len(outcome.held), "filtered": outcome.filtered,
-                "deliveries": len(rendered), "elapsed_ms": elapsed_ms, "warnings": outcome.warnings[:50],
-                "exceptions": len(outcome.exceptions)})
-            for endpoint, seq, body, ctype, doc_type, doc_key in rendered:
-                delivery_id = stable_id(message_id, route_name, endpoint, seq)
-                delivery = session.get(Delivery, delivery_id)
-                if delivery is None:
-                    session.add(Delivery(id=delivery_id, message_id=message_id, route=route_name, endpoint=endpoint,
-                                         seq=seq, document_type=doc_type, document_key=doc_key, payload=body,
-                                         content_type=ctype, idempotency_key=delivery_id, status="pending",
-                                         created_at=utcnow()))
-                else:  # a replay: same delivery, same idempotency key, possibly a re-rendered payload
-                    delivery.payload, delivery.content_type, delivery.status = body, ctype, "pending"
-                rows.append(entry_for(delivery_message(hub, endpoint, delivery_id, headers), purpose="egress",
-                                      message_id=message_id, delivery_id=delivery_id))
-            run = session.get(RouteRun, (message_id, route_name))
-            if run is None:
-                session.add(RouteRun(message_id=message_id, route=route_name, status="done",
-                                     outputs=len(rendered), finished_at=utcnow()))
-            else:
-                run.status, run.outputs, run.finished_at = "done", len(rendered), utcnow()
-            session.add_all(rows)
-    except IntegrityError:
-        # Another worker committed this route run first (a redelivery raced us): nothing to do.
-        log.info("route %s already processed message %s", route_name, message_id)
-        return
-    publish_rows(hub, rows)
-
-
-def _finish_skipped(hub, route_name: str, message_id: str) -> None:
+def _commit_outcome(hub, route_name: str, message_id: str, outcome: RouteOutcome, rendered: list[Rendered],
+                    elapsed_ms: float, ctx: TaskContext) -> list[tuple[str, str]]:
+    """Stages, deliveries and the route-run marker in one transaction → [(endpoint, delivery id)]."""
+    now = utcnow()
+    stages = [_stage(message_id, "routed", now, route=route_name, detail={"replay": ctx.replay} if ctx.replay else None)]
+    for held in outcome.held:
+        doc_type, doc_key = identity(held.body)
+        stages.append(_stage(message_id, "held", now, route=route_name, detail={
+            "document_type": doc_type, "document_key": doc_key, "exceptions": held.exceptions[:20]}))
+    if outcome.filtered:
+        stages.append(_stage(message_id, "filtered", now, route=route_name, detail={"filtered": outcome.filtered}))
+    stages.append(_stage(message_id, "transformed", now, route=route_name, detail={
+        "outputs": len(outcome.outputs), "held": len(outcome.held), "filtered": outcome.filtered,
+        "deliveries": len(rendered), "elapsed_ms": elapsed_ms, "warnings": outcome.warnings[:50],
+        "exceptions": len(outcome.exceptions)}))
+    deliveries = []
+    for endpoint, seq, body, ctype, doc_type, doc_key in rendered:
+        delivery_id = stable_id(message_id, route_name, endpoint, seq)
+        deliveries.append({
+            "id": delivery_id, "message_id": message_id, "route": route_name, "endpoint": endpoint, "seq": seq,
+            "document_type": doc_type, "document_key": doc_key, "payload": body, "content_type": ctype, "headers": {},
+            "idempotency_key": delivery_id, "status": "pending", "attempts": 0, "created_at": now})
     with hub.db.session() as session:
-        MessageStore.stage(session, message_id, "filtered", route=route_name, status=False,
-                           detail={"reason": "route headers do not match"})
+        if ctx.replay is None:
+            session.execute(insert(RouteRun), [{"message_id": message_id, "route": route_name, "status": "done",
+                                                "outputs": len(rendered), "finished_at": now}])
+            fresh = deliveries
+        else:
+            # A replay renders the same deliveries again: same ids, same idempotency keys.
+            session.execute(update(RouteRun).where(RouteRun.message_id == message_id, RouteRun.route == route_name)
+                            .values(status="done", outputs=len(rendered), finished_at=now))
+            existing = set(session.scalars(select(Delivery.id).where(Delivery.id.in_([d["id"] for d in deliveries]))))
+            for d in deliveries:
+                if d["id"] in existing:
+                    session.execute(update(Delivery).where(Delivery.id == d["id"]).values(
+                        payload=d["payload"], content_type=d["content_type"], status="pending"))
+            fresh = [d for d in deliveries if d["id"] not in existing]
+            if session.get(RouteRun, (message_id, route_name)) is None:
+                session.add(RouteRun(message_id=message_id, route=route_name, status="done",
+                                     outputs=len(rendered), finished_at=now))
+        if fresh:
+            session.execute(insert(Delivery), fresh)
+        session.execute(insert(Stage), stages)
+        session.execute(update(Message).where(Message.id == message_id).values(status="transformed"))
+    return [(d["endpoint"], d["id"]) for d in deliveries]
+
+
+def _publish_deliveries(hub, deliveries: list[tuple[str, str]], replay: str | None) -> None:
+    headers = {"hub_replay": replay} if replay else None
+    outcomes = hub.publisher().publish_many([delivery_message(hub, e, d, headers) for e, d in deliveries])
+    if any(o is not Outcome.CONFIRMED for o in outcomes):
+        # Not acking lets the broker redeliver this route message; the route-run marker then
+        # makes the redelivery republish these same deliveries.
+        raise PublishFailed(f"{sum(o is not Outcome.CONFIRMED for o in outcomes)} delivery publish(es) not confirmed")
+
+
+def _republish_pending(hub, message_id: str, route_name: str) -> int:
+    with hub.db.session() as session:
+        pending = list(session.execute(select(Delivery.endpoint, Delivery.id).where(
+            Delivery.message_id == message_id, Delivery.route == route_name, Delivery.status == "pending")))
+    _publish_deliveries(hub, [(e, d) for e, d in pending], None)
+    return len(pending)
+
+
+def _commit_skipped(hub, route_name: str, message_id: str) -> None:
+    with hub.db.session() as session:
+        session.execute(insert(Stage), [_stage(message_id, "filtered", utcnow(), route=route_name,
+                                               detail={"reason": "route headers do not match"})])
         if session.get(RouteRun, (message_id, route_name)) is None:
             session.add(RouteRun(message_id=message_id, route=route_name, status="skipped", outputs=0,
                                  finished_at=utcnow()))
 
 
-def _retry_or_park(hub, policy, ctx: TaskContext, task_name: str, args: list[Any], message_id: str,
+def _retry_or_park(hub, policy: ErrorPolicy, ctx: TaskContext, task_name: str, args: list[Any], message_id: str,
                    delivery_id: str | None, error: str) -> str:
     if ctx.retries < policy.retries:
         countdown = policy.backoff.delay(ctx.retries, random.random())
+        route = task_name.removeprefix("hub.route.") if delivery_id is None else None
+        endpoint = task_name.removeprefix("hub.deliver.") if delivery_id else None
         with hub.db.session() as session:
-            MessageStore.stage(session, message_id, "retrying", status=False, delivery_id=delivery_id,
-                               route=task_name.removeprefix("hub.route.") if delivery_id is None else None,
-                               endpoint=task_name.removeprefix("hub.deliver.") if delivery_id else None,
-                               detail={"retry": ctx.retries + 1, "of": policy.retries, "in_seconds": round(countdown, 3)},
-                               error=error[:2000])
+            session.execute(insert(Stage), [_stage(
+                message_id, "retrying", utcnow(), route=route, endpoint=endpoint, delivery_id=delivery_id,
+                detail={"retry": ctx.retries + 1, "of": policy.retries, "in_seconds": round(countdown, 3)},
+                error=error[:2000])])
         raise Retry(countdown, error)
     dead_letter(hub, task_name=task_name, task_args=args, message_id=message_id, delivery_id=delivery_id,
                 reason="retries_exhausted", error=f"after {ctx.retries} retries: {error}")
@@ -179,24 +227,7 @@ def deliver(hub, endpoint: str, delivery_id: str, ctx: TaskContext) -> str:
     started = utcnow()
     result = sender(hub, endpoint).send(payload)
     finished = utcnow()
-    with hub.db.session() as session:
-        d = session.get(Delivery, delivery_id)
-        d.attempts = attempt
-        session.add(DeliveryAttempt(delivery_id=delivery_id, attempt=attempt, started_at=started, finished_at=finished,
-                                    outcome=result.outcome, status_code=result.status_code, response=result.response,
-                                    error=result.error))
-        if result.outcome == "delivered":
-            d.status, d.delivered_at = "delivered", finished
-            MessageStore.stage(session, d.message_id, "delivered", endpoint=endpoint, delivery_id=delivery_id,
-                               route=route_name, at=finished, detail={
-                                   "attempt": attempt, "status_code": result.status_code,
-                                   "duration_ms": round((finished - started).total_seconds() * 1000, 3)})
-        else:
-            d.status = "failed" if result.outcome == "reject" else "retrying"
-            MessageStore.stage(session, d.message_id, "failed", endpoint=endpoint, delivery_id=delivery_id,
-                               route=route_name, at=finished, status=False,
-                               detail={"attempt": attempt, "status_code": result.status_code,
-                                       "outcome": result.outcome}, error=result.summary()[:2000])
+    _record_attempt(hub, payload, route_name, attempt, started, finished, result)
     if result.outcome == "delivered":
         return "delivered"
     if result.outcome == "reject":
@@ -207,13 +238,35 @@ def deliver(hub, endpoint: str, delivery_id: str, ctx: TaskContext) -> str:
                           delivery_id, result.summary())
 
 
-def _policy(hub, endpoint: str, route_name: str):
+def _record_attempt(hub, payload: Payload, route_name: str, attempt: int, started: datetime, finished: datetime,
+                    result: DeliveryResult) -> None:
+    delivered = result.outcome == "delivered"
+    values: dict[str, Any] = {"attempts": attempt, "status": "delivered" if delivered else (
+        "failed" if result.outcome == "reject" else "retrying")}
+    if delivered:
+        values["delivered_at"] = finished
+    detail = {"attempt": attempt, "status_code": result.status_code}
+    if delivered:
+        detail["duration_ms"] = round((finished - started).total_seconds() * 1000, 3)
+    else:
+        detail["outcome"] = result.outcome
+    with hub.db.session() as session:
+        session.execute(update(Delivery).where(Delivery.id == payload.delivery_id).values(**values))
+        session.execute(insert(DeliveryAttempt), [{
+            "delivery_id": payload.delivery_id, "attempt": attempt, "started_at": started, "finished_at": finished,
+            "outcome": result.outcome, "status_code": result.status_code, "response": result.response,
+            "error": result.error}])
+        session.execute(insert(Stage), [_stage(
+            payload.message_id, "delivered" if delivered else "failed", finished, route=route_name,
+            endpoint=payload.endpoint, delivery_id=payload.delivery_id, detail=detail,
+            error=None if delivered else result.summary()[:2000])])
+        if delivered:
+            session.execute(update(Message).where(Message.id == payload.message_id).values(status="delivered"))
+
+
+def _policy(hub, endpoint: str, route_name: str) -> ErrorPolicy:
     ep = hub.routes.endpoint(endpoint)
     if ep.on_error is not None:
         return ep.on_error
     compiled = hub.compiled.get(route_name)
-    if compiled is not None:
-        return compiled.route.on_error
-    from hub.routes.model import ErrorPolicy
-
-    return ErrorPolicy()
+    return compiled.route.on_error if compiled is not None else ErrorPolicy()

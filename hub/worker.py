@@ -19,6 +19,7 @@ import socket
 from collections.abc import Iterable
 
 from celery import Celery, Task, bootsteps
+from celery.exceptions import Reject
 
 from hub import processing
 from hub.app import Hub
@@ -99,6 +100,9 @@ def _register_route(app: Celery, hub: Hub, route: str) -> None:
             return processing.run_route(_hub(), route, message_id, _context(self))
         except processing.Retry as retry:
             _retry(self, queue, retry)
+        except processing.PublishFailed as exc:
+            # Back to the queue, not to the DLQ: the redelivery republishes the committed work.
+            raise Reject(str(exc), requeue=True) from exc
 
 
 def _register_endpoint(app: Celery, hub: Hub, endpoint: str) -> None:

@@ -16,7 +16,8 @@ EXTENSIONS = {"application/json": "json", "application/xml": "xml", "text/plain;
 
 
 def safe_part(value: object) -> str:
-    cleaned = _UNSAFE.sub("_", str(value)).strip("._")
+    """A file-name fragment: letters, digits, '.', '_' and '-' only, no '..', never empty."""
+    cleaned = re.sub(r"\.{2,}", ".", _UNSAFE.sub("_", str(value))).strip("._")
     return cleaned[:120] or "_"
 
 

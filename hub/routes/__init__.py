@@ -1,0 +1,1 @@
+"""Routes: YAML models, loading and validation, the engine that runs steps, schema and tests."""
