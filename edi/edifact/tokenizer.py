@@ -1,0 +1,331 @@
+"""A fast EDIFACT tokenizer that builds pydifact ``Segment`` objects.
+
+pydifact's own parser walks the text one character at a time through several Python
+layers (about 23 k segments/s). This tokenizer splits with ``str.split`` in C and only does
+Python work per segment: release-character escapes are first replaced by markers that
+cannot collide with delimiters (one ``re.sub`` over the text, only when the release
+character occurs at all), so splitting on delimiters is then safe.
+
+Tolerated, each with one recovery warning per kind: a UTF-8 BOM (handled by the decoder),
+line breaks and blanks between segments, line breaks inside a segment (hard-wrapped
+files), line breaks used instead of the segment terminator, empty segments, a release
+character before a non-delimiter, an unterminated final segment. A UNA anywhere at a
+segment boundary switches the delimiters for the rest of the file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from pydifact.control import Characters
+from pydifact.segments import Segment
+
+from edi.edifact.diagnostics import Diagnostic, Recoveries, SyntaxCode
+
+_LAYOUT = " \t\r\n"
+_NEW_SEGMENT = Segment.__new__
+_TAG = re.compile(r"[A-Z][A-Z0-9]{2}\Z")
+
+
+@dataclass(frozen=True)
+class Delimiters:
+    """The service characters of UNA (ISO 9735): component, element, decimal mark, release,
+    repetition (syntax 4; 'reserved' and usually a space before) and segment terminator."""
+
+    component: str = ":"
+    element: str = "+"
+    decimal: str = "."
+    release: str = "?"
+    repetition: str = " "
+    terminator: str = "'"
+
+    @classmethod
+    def from_una(cls, six: str) -> Delimiters:
+        return cls(six[0], six[1], six[2], six[3], six[4], six[5])
+
+    @property
+    def una(self) -> str:
+        return "UNA" + self.component + self.element + self.decimal + self.release + self.repetition + self.terminator
+
+    @property
+    def has_release(self) -> bool:
+        return self.release not in ("", " ")
+
+    def characters(self) -> Characters:
+        """The same delimiters as pydifact's ``Characters``."""
+        return Characters(
+            component_separator=self.component,
+            data_separator=self.element,
+            decimal_point=self.decimal,
+            escape_character=self.release if self.has_release else " ",
+            reserved=self.repetition,
+            segment_terminator=self.terminator,
+        )
+
+    def escapable(self) -> str:
+        chars = self.component + self.element + self.terminator
+        if self.has_release:
+            chars += self.release
+        if self.repetition != " ":
+            chars += self.repetition
+        return chars
+
+
+DEFAULT = Delimiters()
+# ISO 9735 level B defaults (UNOB without UNA): information separators, no release character.
+LEVEL_B = Delimiters(component="\x1f", element="\x1d", release="", terminator="\x1c")
+
+
+@dataclass(frozen=True)
+class Section:
+    """A run of segments read with one set of delimiters (a UNA starts a new section)."""
+
+    first_position: int
+    delimiters: Delimiters
+    has_una: bool
+
+
+@dataclass
+class Tokens:
+    segments: list[Segment]
+    sections: list[Section]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def section_at(self, position: int) -> Section:
+        found = self.sections[0]
+        for section in self.sections:
+            if section.first_position > position:
+                break
+            found = section
+        return found
+
+
+def make_segment(tag: str, elements: list) -> Segment:
+    """A pydifact ``Segment`` without its constructor's per-call checks (the tokenizer
+    checks tags itself and reports them with their position)."""
+    seg = _NEW_SEGMENT(Segment)
+    seg.tag = tag
+    seg.elements = elements
+    return seg
+
+
+def tokenize(text: str, *, filename: str | None = None) -> Tokens:
+    """Split decoded EDIFACT text into pydifact segments (UNA included as a segment)."""
+    state = _State(filename)
+    for start, end, delimiters, has_una in _sections(text):
+        state.sections.append(Section(len(state.segments) + 1, delimiters, has_una))
+        if has_una:
+            state.segments.append(make_segment("UNA", [delimiters.una[3:]]))
+        _tokenize_section(text[start:end], delimiters, state)
+    return Tokens(state.segments, state.sections, state.recoveries.diagnostics() + state.errors)
+
+
+@dataclass
+class _State:
+    filename: str | None
+    segments: list[Segment] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
+    recoveries: Recoveries = field(default_factory=Recoveries)
+    errors: list[Diagnostic] = field(default_factory=list)
+    good_tags: set[str] = field(default_factory=set)
+
+    def recover(self, code: str, reason: str, tag: str | None = None, offset: int = 1) -> None:
+        """Note a recovery at the segment being built (offset 1) or the last one built (0)."""
+        position = len(self.segments) + offset
+        self.recoveries.note(Diagnostic("warning", code, reason, position=position, tag=tag, filename=self.filename))
+
+    def bad_tag(self, tag: str) -> None:
+        self.errors.append(
+            Diagnostic(
+                "error",
+                "bad_tag",
+                f"invalid segment tag {tag!r}: a tag is 3 upper-case letters or digits",
+                SyntaxCode.INVALID_VALUE,
+                position=len(self.segments) + 1,
+                tag=tag[:12],
+                filename=self.filename,
+            )
+        )
+
+
+def _sections(text: str) -> list[tuple[int, int, Delimiters, bool]]:
+    """(start, end, delimiters, has_una) for each run of text; UNAs at segment boundaries."""
+    bounds: list[tuple[int, Delimiters, bool]] = []
+    head = len(text) - len(text.lstrip(_LAYOUT))
+    if text.startswith("UNA", head):
+        bounds.append((head + 9, Delimiters.from_una(text[head + 3 : head + 9]), True))
+    else:
+        bounds.append((head, _defaults_for(text, head), False))
+    search_from = bounds[0][0]
+    while True:
+        i = text.find("UNA", search_from)
+        if i < 0 or len(text) < i + 9:
+            break
+        if _at_segment_start(text, i, bounds[-1][1]):
+            bounds.append((i + 9, Delimiters.from_una(text[i + 3 : i + 9]), True))
+            search_from = i + 9
+        else:
+            search_from = i + 3
+    out = []
+    for n, (start, delimiters, has_una) in enumerate(bounds):
+        end = bounds[n + 1][0] - 9 if n + 1 < len(bounds) else len(text)
+        out.append((start, end, delimiters, has_una))
+    return out
+
+
+def _defaults_for(text: str, head: int) -> Delimiters:
+    """No UNA: ISO 9735 defaults; level B files may use the information separators."""
+    if text.startswith("UNB\x1d", head):
+        return LEVEL_B
+    if text.startswith("UNB+UNO", head) and text[head + 8 : head + 10] == ":4":
+        return Delimiters(repetition="*")
+    return DEFAULT
+
+
+def _at_segment_start(text: str, i: int, current: Delimiters) -> bool:
+    j = i
+    while j > 0 and text[j - 1] in _LAYOUT:
+        j -= 1
+    if j == 0:
+        return True
+    if text[j - 1] != current.terminator:
+        return False
+    # An escaped terminator (?') is data, unless the release character is itself escaped.
+    return not (current.has_release and text[j - 2 : j - 1] == current.release and text[j - 3 : j - 2] != current.release)
+
+
+@lru_cache(maxsize=32)
+def _marker_codes(d: Delimiters) -> dict[str, str]:
+    codes = {d.release: "0", d.component: "1", d.element: "2", d.terminator: "3"}
+    if d.repetition != " ":
+        codes[d.repetition] = "4"
+    return codes
+
+
+def _choose_marker(body: str) -> str:
+    for candidate in ("\x00", "\x01", "\x02", "\ue000", "\ue001", "\ue002"):
+        if candidate not in body:
+            return candidate
+    # Practically unreachable: a text holding all of these control and private-use characters.
+    for code in range(0xE003, 0xF8FF):
+        if chr(code) not in body:
+            return chr(code)
+    raise ValueError("no free marker character for release escapes")
+
+
+def _protect(body: str, d: Delimiters, marker: str) -> str:
+    """Replace each release escape by marker + code; a release before a non-delimiter
+    becomes marker + '5' + the character (reported and unescaped later)."""
+    codes = _marker_codes(d)
+
+    def sub(match: re.Match[str]) -> str:
+        ch = match.group(1)
+        code = codes.get(ch)
+        return marker + code if code is not None else marker + "5" + ch
+
+    return re.sub(re.escape(d.release) + "(.)", sub, body, flags=re.DOTALL)
+
+
+def _restorer(d: Delimiters, marker: str):
+    pairs = [(marker + "0", d.release), (marker + "1", d.component), (marker + "2", d.element), (marker + "3", d.terminator)]
+    if d.repetition != " ":
+        pairs.append((marker + "4", d.repetition))
+    pairs.append((marker + "5", ""))
+
+    def restore(value: str) -> str:
+        if marker not in value:
+            return value
+        for old, new in pairs:
+            value = value.replace(old, new)
+        return value
+
+    return restore
+
+
+def _tokenize_section(body: str, d: Delimiters, state: _State) -> None:
+    marker = None
+    if d.has_release and d.release in body:
+        marker = _choose_marker(body)
+        body = _protect(body, d, marker)
+    pieces = body.split(d.terminator)
+    tail = pieces.pop()
+    if tail.strip(_LAYOUT):
+        pieces.append(tail)
+        unterminated = True
+    else:
+        unterminated = False
+    restore = _restorer(d, marker) if marker else None
+    wrap_split = _wrap_splitter(d.element)
+    comp, elem = d.component, d.element
+    segments = state.segments
+    good_tags = state.good_tags
+    last = len(pieces) - 1
+    for index, raw in enumerate(pieces):
+        if raw[:1] in _LAYOUT:
+            stripped = raw.lstrip(_LAYOUT)
+            leading = raw[: len(raw) - len(stripped)]
+            raw = stripped
+            if " " in leading or "\t" in leading:
+                state.recover("blanks_between_segments", "blanks or tabs between segments ignored", tag=raw[:3])
+            if not raw:
+                state.recover("empty_segment", "empty segment (two segment terminators in a row) ignored")
+                continue
+        parts = _unwrap(raw, wrap_split, state) if ("\n" in raw or "\r" in raw) else (raw,)
+        for part in parts:
+            values = part.split(elem)
+            if marker is not None and marker in part:
+                _note_bad_escapes(part, marker, d, state)
+                tag = restore(values[0])
+                elements = [[restore(c) for c in v.split(comp)] if comp in v else restore(v) for v in values[1:]]
+            else:
+                tag = values[0]
+                elements = [v.split(comp) if comp in v else v for v in values[1:]]
+            if tag not in good_tags:
+                if _TAG.match(tag):
+                    good_tags.add(tag)
+                else:
+                    state.bad_tag(tag)
+            segments.append(make_segment(tag, elements))
+        if unterminated and index == last:
+            state.recover(
+                "unterminated_segment", "final segment has no segment terminator", tag=segments[-1].tag, offset=0
+            )
+
+
+def _note_bad_escapes(part: str, marker: str, d: Delimiters, state: _State) -> None:
+    i = part.find(marker + "5")
+    if i >= 0:
+        ch = part[i + 2 : i + 3]
+        state.recover(
+            "release_before_non_delimiter",
+            f"release character {d.release!r} before {ch!r}, which is not a delimiter: kept {ch!r}",
+            tag=part[:3],
+        )
+
+
+@lru_cache(maxsize=32)
+def _wrap_splitter(element: str) -> re.Pattern[str]:
+    # A line break followed by something that looks like a segment tag (and then the element
+    # separator or the end) is a missing terminator; any other line break is a hard wrap.
+    return re.compile(r"[\r\n]+[ \t]*(?=[A-Z][A-Z0-9]{2}(?:" + re.escape(element) + r"|[\r\n]*\Z))")
+
+
+def _unwrap(raw: str, splitter: re.Pattern[str], state: _State) -> list[str]:
+    parts = splitter.split(raw)
+    if len(parts) > 1:
+        state.recover(
+            "line_break_as_terminator",
+            "segment terminator missing: a line break before the next segment tag was taken as terminator",
+            tag=parts[0][:3],
+        )
+    out = []
+    for part in parts:
+        part = part.rstrip("\r\n")
+        if "\n" in part or "\r" in part:
+            part = part.replace("\r", "").replace("\n", "")
+            state.recover("line_break_in_segment", "line break inside a segment removed (hard-wrapped file?)", tag=part[:3])
+        if part:
+            out.append(part)
+    return out
