@@ -1,16 +1,17 @@
-"""Diagnostics: every error or recovery warning the EDIFACT engine reports, with its place.
+"""EDIFACT side of the shared diagnostics (``edi.common.diagnostics``).
 
-A diagnostic names the place in the input the way EDIFACT does (segment position, tag,
-element and component position, interchange / group / message reference) and carries the
-ISO 9735 syntax error code (data element 0085) so a CONTRL can be built from it directly.
+Every defect is a shared ``Diagnostic`` whose ``ack_code`` is the ISO 9735 syntax error code
+(data element 0085) CONTRL reports, and whose ``level`` says where CONTRL reports it:
+``INTERCHANGE`` → UCI, ``GROUP`` → UCF, ``TRANSACTION`` → UCM, ``SEGMENT`` → UCS (+ UCD when
+``element_position`` is set). ``extra`` carries the references of the interchange, group and
+message concerned (``{"interchange": "131", "message": "ME000001"}``).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
 
-Severity = Literal["error", "warning"]
+from edi.common.diagnostics import Diagnostic, EdiError, Level, Severity
 
 
 class SyntaxCode:
@@ -37,57 +38,20 @@ class SyntaxCode:
     TOO_SHORT = "40"
 
 
-@dataclass(frozen=True)
-class Diagnostic:
-    """One finding. ``position`` counts segments from 1 at the start of the file;
-    ``message_position`` counts from 1 at the message's UNH (what CONTRL UCS 0096 wants)."""
-
-    severity: Severity
-    code: str
-    reason: str
-    syntax_error: str | None = None
-    position: int | None = None
-    tag: str | None = None
-    element: int | None = None
-    component: int | None = None
-    interchange_ref: str | None = None
-    group_ref: str | None = None
-    message_ref: str | None = None
-    message_position: int | None = None
-    filename: str | None = None
-
-    @property
-    def is_error(self) -> bool:
-        return self.severity == "error"
-
-    @property
-    def location(self) -> str:
-        parts: list[str] = []
-        if self.filename:
-            parts.append(self.filename)
-        if self.position is not None:
-            where = f"segment {self.position}"
-            if self.tag:
-                where += f" ({self.tag})"
-            parts.append(where)
-        elif self.tag:
-            parts.append(f"segment {self.tag}")
-        if self.element is not None:
-            parts.append(f"element {self.element}" + (f", component {self.component}" if self.component else ""))
-        if self.message_ref is not None:
-            parts.append(f"message {self.message_ref!r}")
-        elif self.interchange_ref is not None:
-            parts.append(f"interchange {self.interchange_ref!r}")
-        return ", ".join(parts) if parts else "file"
-
-    def __str__(self) -> str:
-        code = f" [EDIFACT error {self.syntax_error}]" if self.syntax_error else ""
-        return f"{self.severity}: {self.location}: {self.reason}{code}"
-
-    def as_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if v is not None}
-        data["location"] = self.location
-        return data
+def describe(diagnostic: Diagnostic, filename: str | None = None) -> str:
+    """``file, segment 12 (UNT), element 1, message '44': reason [EDIFACT error 29]``."""
+    parts = [filename] if filename else []
+    where = diagnostic.location()
+    if where:
+        parts.append(where)
+    refs = diagnostic.extra
+    if refs.get("message") is not None:
+        parts.append(f"message {refs['message']!r}")
+    elif refs.get("interchange") is not None:
+        parts.append(f"interchange {refs['interchange']!r}")
+    code = f" [EDIFACT error {diagnostic.ack_code}]" if diagnostic.ack_code else ""
+    head = ", ".join(parts)
+    return f"{diagnostic.severity.value}: {head + ': ' if head else ''}{diagnostic.reason}{code}"
 
 
 @dataclass
@@ -115,14 +79,17 @@ class Recoveries:
         for tally in self._tallies.values():
             d = tally.first
             if tally.count > 1:
-                d = Diagnostic(**{**asdict(d), "reason": f"{d.reason} ({tally.count} places; first shown)"})
+                d = replace(d, reason=f"{d.reason} ({tally.count} places; first shown)")
             out.append(d)
         return out
 
 
-class EdifactError(Exception):
-    """The input cannot be read as EDIFACT at all (no UNB, not text ...). Carries diagnostics."""
+class EdifactError(EdiError):
+    """The input cannot be read as EDIFACT at all (empty, no UNB ...)."""
 
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
-        self.diagnostics = diagnostics
-        super().__init__("; ".join(str(d) for d in diagnostics))
+
+def fatal(code: str, reason: str) -> EdifactError:
+    return EdifactError(Diagnostic(Severity.ERROR, reason, Level.FILE, code=code))
+
+
+__all__ = ["Diagnostic", "EdifactError", "Level", "Recoveries", "Severity", "SyntaxCode", "describe", "fatal"]

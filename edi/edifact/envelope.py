@@ -14,11 +14,20 @@ from typing import Any
 from pydifact.segments import Segment
 
 from edi.edifact.charsets import CHARSETS
-from edi.edifact.diagnostics import SyntaxCode
+from edi.edifact.diagnostics import Level, SyntaxCode
 from edi.edifact.model import ReadGroup, ReadInterchange, ReadMessage, composite, element, locate
 
 SYNTAX_VERSIONS = frozenset({"1", "2", "3", "4"})
 MAX_REFERENCE = 14  # an..14 for 0020 (UNB/UNZ), 0048 (UNG/UNE), 0062 (UNH/UNT)
+# The CONTRL level at which a defect of each envelope segment is reported.
+_LEVELS = {
+    "UNB": Level.INTERCHANGE,
+    "UNZ": Level.INTERCHANGE,
+    "UNG": Level.GROUP,
+    "UNE": Level.GROUP,
+    "UNH": Level.TRANSACTION,
+    "UNT": Level.TRANSACTION,
+}
 
 
 def parse_unb_datetime(date: str, time: str) -> datetime | None:
@@ -34,9 +43,8 @@ def parse_unb_datetime(date: str, time: str) -> datetime | None:
 
 
 class _Checker:
-    def __init__(self, interchange: ReadInterchange, filename: str | None) -> None:
+    def __init__(self, interchange: ReadInterchange) -> None:
         self.interchange = interchange
-        self.filename = filename
 
     def error(
         self,
@@ -50,16 +58,9 @@ class _Checker:
     ) -> None:
         """Record a finding on the message it concerns, else on the interchange. ``where``:
         position, tag, element, component, group (see ``model.locate``)."""
-        diagnostic = locate(
-            severity,
-            code,
-            reason,
-            syntax_error,
-            interchange=self.interchange,
-            message=message,
-            filename=self.filename,
-            **where,
-        )
+        if "level" not in where:
+            where["level"] = _LEVELS.get(where.get("tag", ""), Level.SEGMENT)
+        diagnostic = locate(severity, code, reason, syntax_error, interchange=self.interchange, message=message, **where)
         (message.diagnostics if message is not None else self.interchange.diagnostics).append(diagnostic)
 
     def missing(self, seg: Segment, position: int, index: int, component: int, what: str, **where) -> bool:
@@ -79,8 +80,8 @@ class _Checker:
         return False
 
 
-def validate_interchange(interchange: ReadInterchange, filename: str | None = None) -> None:
-    check = _Checker(interchange, filename)
+def validate_interchange(interchange: ReadInterchange) -> None:
+    check = _Checker(interchange)
     _check_unb(check, interchange)
     _check_unz(check, interchange)
     _check_groups(check, interchange)

@@ -14,7 +14,7 @@ from datetime import datetime
 from pydifact.segmentcollection import Interchange, Message
 from pydifact.segments import Segment
 
-from edi.edifact.diagnostics import Diagnostic
+from edi.edifact.diagnostics import Diagnostic, Level, Severity
 from edi.edifact.tokenizer import Delimiters
 
 
@@ -176,8 +176,9 @@ def locate(
     severity: str,
     code: str,
     reason: str,
-    syntax_error: str | None = None,
+    ack_code: str = "",
     *,
+    level: Level,
     position: int,
     tag: str,
     element: int | None = None,
@@ -185,23 +186,27 @@ def locate(
     interchange: ReadInterchange | None = None,
     group: ReadGroup | None = None,
     message: ReadMessage | None = None,
-    filename: str | None = None,
 ) -> Diagnostic:
     """A diagnostic with the references of the interchange / group / message it concerns."""
+    refs = {}
+    if interchange is not None:
+        refs["interchange"] = interchange.reference
+    if group is not None:
+        refs["group"] = group.reference
+    if message is not None:
+        refs["message"] = message.reference_number
     return Diagnostic(
-        severity,  # type: ignore[arg-type]
-        code,
+        Severity(severity),
         reason,
-        syntax_error,
-        position=position,
-        tag=tag,
-        element=element,
-        component=component,
-        interchange_ref=interchange.reference if interchange is not None else None,
-        group_ref=group.reference if group is not None else None,
-        message_ref=message.reference_number if message is not None else None,
-        message_position=(position - message.position + 1) if message is not None else None,
-        filename=filename,
+        level,
+        segment_position=position,
+        segment_id=tag,
+        element_position=element,
+        component_position=component,
+        set_position=(position - message.position + 1) if message is not None else None,
+        code=code,
+        ack_code=ack_code,
+        extra=refs,
     )
 
 
@@ -226,7 +231,7 @@ class EdifactFile:
             found.extend(interchange.diagnostics)
             for message in interchange.messages:
                 found.extend(message.diagnostics)
-        return sorted(found, key=lambda d: (d.position or 0, d.severity != "error"))
+        return sorted(found, key=lambda d: (d.segment_position or 0, not d.is_error))
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -15,8 +15,10 @@ import dataclasses
 from pydifact.segments import Segment
 
 from edi.edifact import envelope
+from edi.edifact.directory import validate_message
 from edi.edifact.charsets import decode_bytes, outside_pattern
-from edi.edifact.diagnostics import Diagnostic, EdifactError, SyntaxCode
+from edi.common.decoding import check_encoding, strip_leading
+from edi.edifact.diagnostics import Diagnostic, Level, Severity, SyntaxCode, fatal
 from edi.edifact.model import EdifactFile, ReadGroup, ReadInterchange, ReadMessage, locate
 from edi.edifact.tokenizer import Tokens, tokenize
 
@@ -25,37 +27,37 @@ _ENVELOPE_TAGS = frozenset({"UNA", "UNB", "UNZ", "UNG", "UNE", "UNH", "UNT"})
 
 def read(data: bytes, *, filename: str | None = None) -> EdifactFile:
     if not data.strip():
-        raise EdifactError([Diagnostic("error", "empty", "the input is empty", filename=filename)])
+        raise fatal("empty", "the input is empty")
+    check_encoding(strip_leading(data[:64]))
     decoded = decode_bytes(data)
-    tokens = tokenize(decoded.text, filename=filename)
-    builder = _Builder(tokens, filename)
+    tokens = tokenize(decoded.text)
+    builder = _Builder(tokens)
     builder.build()
     if not builder.interchanges:
-        raise EdifactError(
-            [Diagnostic("error", "no_interchange", "no UNB interchange header found: not EDIFACT", filename=filename)]
-        )
+        raise fatal("no_interchange", "no UNB interchange header found: not EDIFACT")
     file = EdifactFile(builder.interchanges, tokens.segments, builder.loose, filename, decoded.codec)
     if decoded.had_bom:
-        file.diagnostics.append(_warning("bom", "UTF-8 byte-order mark before the first segment ignored", 1, filename))
+        file.diagnostics.append(_file_warning("bom", "UTF-8 byte-order mark before the first segment ignored"))
     if decoded.encoding_note:
-        file.diagnostics.append(_warning("encoding", decoded.encoding_note, 1, filename))
+        file.diagnostics.append(_file_warning("encoding", decoded.encoding_note))
     _attach(tokens.diagnostics, file)
     for interchange in file.interchanges:
-        envelope.validate_interchange(interchange, filename)
-        _check_characters(interchange, tokens, decoded.text, filename)
+        envelope.validate_interchange(interchange)
+        for message in interchange.messages:
+            validate_message(message)
+        _check_characters(interchange, tokens, decoded.text)
     return file
 
 
-def _warning(code: str, reason: str, position: int, filename: str | None) -> Diagnostic:
-    return Diagnostic("warning", code, reason, position=position, filename=filename)
+def _file_warning(code: str, reason: str) -> Diagnostic:
+    return Diagnostic(Severity.WARNING, reason, Level.FILE, segment_position=1, code=code)
 
 
 class _Builder:
     """Walks the flat segment list once and groups it into interchanges, groups, messages."""
 
-    def __init__(self, tokens: Tokens, filename: str | None) -> None:
+    def __init__(self, tokens: Tokens) -> None:
         self.tokens = tokens
-        self.filename = filename
         self.interchanges: list[ReadInterchange] = []
         self.loose: list[Diagnostic] = []
         self.interchange: ReadInterchange | None = None
@@ -164,6 +166,7 @@ class _Builder:
                     group.position,
                     "UNG",
                     SyntaxCode.MISSING,
+                    level=Level.GROUP,
                 )
             )
         self.group = None
@@ -210,24 +213,25 @@ class _Builder:
         reason: str,
         position: int,
         tag: str,
-        syntax_error: str | None = None,
+        ack_code: str = "",
         *,
+        level: Level = Level.INTERCHANGE,
         message: ReadMessage | None = None,
     ) -> Diagnostic:
         return locate(
             "error",
             code,
             reason,
-            syntax_error,
+            ack_code,
+            level=Level.TRANSACTION if message is not None else level,
             position=position,
             tag=tag,
             interchange=self.interchange,
             message=message,
-            filename=self.filename,
         )
 
     def _loose_error(self, code: str, reason: str, position: int, tag: str) -> None:
-        self.loose.append(self._diag(code, reason, position, tag, SyntaxCode.OUTSIDE_MESSAGE))
+        self.loose.append(self._diag(code, reason, position, tag, SyntaxCode.OUTSIDE_MESSAGE, level=Level.FILE))
 
     def _interchange_error(self, code: str, reason: str, position: int, tag: str) -> None:
         assert self.interchange is not None
@@ -237,16 +241,15 @@ class _Builder:
 def _attach(found: list[Diagnostic], file: EdifactFile) -> None:
     """Give tokenizer diagnostics to the message (errors) or the file (recoveries) they concern."""
     for d in found:
-        message = _message_at(file, d.position or 0) if d.is_error else None
+        message = _message_at(file, d.segment_position or 0) if d.is_error else None
         if message is None:
             file.diagnostics.append(d)
             continue
         message.diagnostics.append(
             dataclasses.replace(
                 d,
-                interchange_ref=message.interchange.reference,
-                message_ref=message.reference_number,
-                message_position=(d.position or 0) - message.position + 1,
+                extra={"interchange": message.interchange.reference, "message": message.reference_number},
+                set_position=(d.segment_position or 0) - message.position + 1,
             )
         )
 
@@ -258,7 +261,7 @@ def _message_at(file: EdifactFile, position: int) -> ReadMessage | None:
     return None
 
 
-def _check_characters(interchange: ReadInterchange, tokens: Tokens, text: str, filename: str | None) -> None:
+def _check_characters(interchange: ReadInterchange, tokens: Tokens, text: str) -> None:
     """Characters outside the declared repertoire are tolerated with one warning. One regex
     search over the whole text decides whether the per-segment search is needed at all."""
     d = interchange.delimiters
@@ -283,10 +286,10 @@ def _check_characters(interchange: ReadInterchange, tokens: Tokens, text: str, f
             "charset",
             f"{count} character(s) outside the {interchange.syntax_id} character set, first {char!r}; kept as read",
             SyntaxCode.INVALID_CHARACTERS,
+            level=Level.SEGMENT,
             position=position,
             tag=tag,
             interchange=interchange,
-            filename=filename,
         )
     )
 

@@ -22,7 +22,7 @@ from functools import lru_cache
 from pydifact.control import Characters
 from pydifact.segments import Segment
 
-from edi.edifact.diagnostics import Diagnostic, Recoveries, SyntaxCode
+from edi.edifact.diagnostics import Diagnostic, Level, Recoveries, Severity, SyntaxCode
 
 _LAYOUT = " \t\r\n"
 _NEW_SEGMENT = Segment.__new__
@@ -111,9 +111,9 @@ def make_segment(tag: str, elements: list) -> Segment:
     return seg
 
 
-def tokenize(text: str, *, filename: str | None = None) -> Tokens:
+def tokenize(text: str) -> Tokens:
     """Split decoded EDIFACT text into pydifact segments (UNA included as a segment)."""
-    state = _State(filename)
+    state = _State()
     for start, end, delimiters, has_una in _sections(text):
         state.sections.append(Section(len(state.segments) + 1, delimiters, has_una))
         if has_una:
@@ -124,7 +124,6 @@ def tokenize(text: str, *, filename: str | None = None) -> Tokens:
 
 @dataclass
 class _State:
-    filename: str | None
     segments: list[Segment] = field(default_factory=list)
     sections: list[Section] = field(default_factory=list)
     recoveries: Recoveries = field(default_factory=Recoveries)
@@ -134,18 +133,21 @@ class _State:
     def recover(self, code: str, reason: str, tag: str | None = None, offset: int = 1) -> None:
         """Note a recovery at the segment being built (offset 1) or the last one built (0)."""
         position = len(self.segments) + offset
-        self.recoveries.note(Diagnostic("warning", code, reason, position=position, tag=tag, filename=self.filename))
+        self.recoveries.note(
+            Diagnostic(Severity.WARNING, reason, Level.FILE, segment_position=position, segment_id=tag, code=code)
+        )
 
     def bad_tag(self, tag: str) -> None:
         self.errors.append(
             Diagnostic(
-                "error",
-                "bad_tag",
+                Severity.ERROR,
                 f"invalid segment tag {tag!r}: a tag is 3 upper-case letters or digits",
-                SyntaxCode.INVALID_VALUE,
-                position=len(self.segments) + 1,
-                tag=tag[:12],
-                filename=self.filename,
+                Level.SEGMENT,
+                segment_position=len(self.segments) + 1,
+                segment_id=tag[:12],
+                code="bad_tag",
+                ack_code=SyntaxCode.INVALID_VALUE,
+                bad_value=tag,
             )
         )
 
