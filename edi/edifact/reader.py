@@ -18,7 +18,8 @@ from edi.edifact import envelope
 from edi.edifact.directory import validate_message
 from edi.edifact.charsets import decode_bytes, outside_pattern
 from edi.common.decoding import check_encoding, strip_leading
-from edi.edifact.diagnostics import Diagnostic, Level, Severity, SyntaxCode, fatal
+from edi.common.diagnostics import EdiError
+from edi.edifact.diagnostics import Diagnostic, EdifactError, Level, Severity, SyntaxCode, fatal
 from edi.edifact.model import EdifactFile, ReadGroup, ReadInterchange, ReadMessage, locate
 from edi.edifact.tokenizer import Tokens, tokenize
 
@@ -28,7 +29,10 @@ _ENVELOPE_TAGS = frozenset({"UNA", "UNB", "UNZ", "UNG", "UNE", "UNH", "UNT"})
 def read(data: bytes, *, filename: str | None = None) -> EdifactFile:
     if not data.strip():
         raise fatal("empty", "the input is empty")
-    check_encoding(strip_leading(data[:64]))
+    try:
+        check_encoding(strip_leading(data[:64]))
+    except EdiError as refused:
+        raise EdifactError(refused.diagnostic) from None
     decoded = decode_bytes(data)
     tokens = tokenize(decoded.text)
     builder = _Builder(tokens)
