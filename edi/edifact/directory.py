@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pydifact.segments import Segment
 
 from edi.edifact.diagnostics import Diagnostic, Level, SyntaxCode
 from edi.edifact.model import ReadMessage, locate
+from edi.edifact.tokenizer import Delimiters
 
 # Element notation: "1225:an..3" simple; "C507=2005:an..3!,2380:an..35" composite. A leading
 # "!" marks a mandatory element, a trailing "!" a component mandatory when its composite is
@@ -206,17 +208,65 @@ def _check_value(tag: str, comp: Component, text: str, index: int, cindex: int |
     return None
 
 
+@lru_cache(maxsize=16)
+def acceptors(delimiters: Delimiters) -> dict[str, re.Pattern[str]]:
+    """Per tag, a regex over the raw segment text that matches only segments ``check_segment``
+    finds nothing wrong with. The tokenizer runs it while the text is at hand (one C-level
+    match instead of a Python walk over every component); segments it rejects get the full
+    check, which says what is wrong."""
+    sep, csep = re.escape(delimiters.element), re.escape(delimiters.component)
+    end = f"(?:{sep}|{csep}|\\Z)"
+    return {
+        tag: re.compile(re.escape(tag) + _chain([_element_pattern(e, sep, csep, end) for e in spec], sep) + r"\Z")
+        for tag, spec in SEGMENTS.items()
+    }
+
+
+def _chain(patterns: list[tuple[str, bool]], sep: str) -> str:
+    """Each item preceded by ``sep``; trailing items may be left out unless a later one is
+    required (then the separators up to it are required too)."""
+    out = ""
+    for pattern, required in reversed(patterns):
+        piece = f"{sep}{pattern}{out}"
+        out = piece if required else f"(?:{piece})?"
+    return out
+
+
+def _element_pattern(definition: ElementDef, sep: str, csep: str, end: str) -> tuple[str, bool]:
+    parts = [(_component_pattern(c, sep, csep, end), c.mandatory) for c in definition.components]
+    first, first_required = parts[0]
+    body = first + _chain(parts[1:], csep)
+    if not definition.mandatory:
+        return f"(?:{body})?", False
+    if not first_required:
+        body = f"(?=[^{sep}]*[^{sep}{csep}])(?:{body})"  # a mandatory element holds something
+    return body, True
+
+
+def _component_pattern(comp: Component, sep: str, csep: str, end: str) -> str:
+    if comp.numeric:
+        pattern = f"(?=[-.,0-9]{{1,{comp.max_length}}}{end})-?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)"
+    elif comp.alpha:
+        pattern = f"[^\\W\\d_]{{1,{comp.max_length}}}"
+    else:
+        pattern = f"[^{sep}{csep}]{{1,{comp.max_length}}}"
+    return pattern if comp.mandatory else f"(?:{pattern})?"
+
+
 _WARNINGS = frozenset({"too_long"})
 
 
-def validate_message(message: ReadMessage) -> None:
-    """Add segment-level diagnostics (UCS/UCD material) to the message. The same warning at
-    the same element is reported once with a count."""
+def validate_message(message: ReadMessage, suspects: set[int] | None = None) -> None:
+    """Add segment-level diagnostics (UCS/UCD material) to the message. With ``suspects``
+    (positions the tokenizer's acceptors did not pass), only those get the full check. The
+    same warning at the same element is reported once with a count."""
     seen_sections: dict[str, int] = {}
     repeated: dict[tuple, list] = {}
     for index, seg in enumerate(message.segments):
         tag = seg.tag
         position = message.position_of(index)
+        if suspects is not None and position not in suspects and tag in SEGMENTS and tag != "UNS":
+            continue
         if tag not in SEGMENTS:
             foreign = FOREIGN_ENVELOPE_TAGS.get(tag)
             if foreign is not None:

@@ -11,11 +11,14 @@ defect is a diagnostic attached to the interchange or message it concerns.
 from __future__ import annotations
 
 import dataclasses
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from pydifact.segments import Segment
 
 from edi.edifact import envelope
-from edi.edifact.directory import validate_message
+from edi.edifact.directory import acceptors, validate_message
 from edi.edifact.charsets import decode_bytes, outside_pattern
 from edi.common.decoding import check_encoding, strip_leading
 from edi.common.diagnostics import EdiError
@@ -26,7 +29,26 @@ from edi.edifact.tokenizer import Tokens, tokenize
 _ENVELOPE_TAGS = frozenset({"UNA", "UNB", "UNZ", "UNG", "UNE", "UNH", "UNT"})
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small acyclic objects: a
+    50 000-segment file otherwise triggers repeated full collections over the growing
+    segment list (about a third of the reading time). Reference counting still frees."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def read(data: bytes, *, filename: str | None = None) -> EdifactFile:
+    with gc_paused():
+        return _read(data, filename)
+
+
+def _read(data: bytes, filename: str | None) -> EdifactFile:
     if not data.strip():
         raise fatal("empty", "the input is empty")
     try:
@@ -34,7 +56,7 @@ def read(data: bytes, *, filename: str | None = None) -> EdifactFile:
     except EdiError as refused:
         raise EdifactError(refused.diagnostic) from None
     decoded = decode_bytes(data)
-    tokens = tokenize(decoded.text)
+    tokens = tokenize(decoded.text, acceptors)
     builder = _Builder(tokens)
     builder.build()
     if not builder.interchanges:
@@ -48,7 +70,7 @@ def read(data: bytes, *, filename: str | None = None) -> EdifactFile:
     for interchange in file.interchanges:
         envelope.validate_interchange(interchange)
         for message in interchange.messages:
-            validate_message(message)
+            validate_message(message, tokens.suspects)
         _check_characters(interchange, tokens, decoded.text)
     return file
 

@@ -16,6 +16,7 @@ segment boundary switches the delimiters for the rest of the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -92,6 +93,9 @@ class Tokens:
     segments: list[Segment]
     sections: list[Section]
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    suspects: set[int] = field(default_factory=set)
+    # True when acceptors pre-screened the segments (``suspects`` is then meaningful).
+    checked: bool = False
 
     def section_at(self, position: int) -> Section:
         found = self.sections[0]
@@ -111,20 +115,31 @@ def make_segment(tag: str, elements: list) -> Segment:
     return seg
 
 
-def tokenize(text: str) -> Tokens:
-    """Split decoded EDIFACT text into pydifact segments (UNA included as a segment)."""
-    state = _State()
+def tokenize(text: str, acceptors: Callable[[Delimiters], dict[str, re.Pattern[str]]] | None = None) -> Tokens:
+    """Split decoded EDIFACT text into pydifact segments (UNA included as a segment).
+
+    ``acceptors(delimiters)`` may give, per tag, a regex that matches only syntactically
+    valid raw segments; positions of segments it rejects are returned in ``suspects`` so the
+    full (slower) check can skip the rest."""
+    state = _State(acceptors)
     for start, end, delimiters, has_una in _sections(text):
         state.sections.append(Section(len(state.segments) + 1, delimiters, has_una))
         if has_una:
             state.segments.append(make_segment("UNA", [delimiters.una[3:]]))
         _tokenize_section(text[start:end], delimiters, state)
-    return Tokens(state.segments, state.sections, state.recoveries.diagnostics() + state.errors)
+    return Tokens(
+        state.segments, state.sections, state.recoveries.diagnostics() + state.errors, state.suspects,
+        checked=acceptors is not None,
+    )
 
 
 @dataclass
 class _State:
+    acceptors: Callable[[Delimiters], dict[str, re.Pattern[str]]] | None = None
     segments: list[Segment] = field(default_factory=list)
+    # Positions of segments a fast acceptor did not pass (or with escapes): the full syntax
+    # check looks at these only.
+    suspects: set[int] = field(default_factory=set)
     sections: list[Section] = field(default_factory=list)
     recoveries: Recoveries = field(default_factory=Recoveries)
     errors: list[Diagnostic] = field(default_factory=list)
@@ -251,49 +266,68 @@ def _tokenize_section(body: str, d: Delimiters, state: _State) -> None:
     if d.has_release and d.release in body:
         marker = _choose_marker(body)
         body = _protect(body, d, marker)
-    pieces = body.split(d.terminator)
+    term = d.terminator
+    if "\n" in body and term not in "\r\n":
+        # A line break right after a terminator is layout: drop it in C, not per segment.
+        body = body.replace(term + "\r\n", term).replace(term + "\n", term)
+    pieces = body.split(term)
     tail = pieces.pop()
-    if tail.strip(_LAYOUT):
+    unterminated = bool(tail.strip(_LAYOUT))
+    if unterminated:
         pieces.append(tail)
-        unterminated = True
-    else:
-        unterminated = False
     restore = _restorer(d, marker) if marker else None
+    escaped = re.compile(re.escape(marker) + ".", re.DOTALL) if marker else None
     wrap_split = _wrap_splitter(d.element)
     comp, elem = d.component, d.element
-    segments = state.segments
-    good_tags = state.good_tags
-    last = len(pieces) - 1
-    for index, raw in enumerate(pieces):
-        if raw[:1] in _LAYOUT:
-            stripped = raw.lstrip(_LAYOUT)
-            leading = raw[: len(raw) - len(stripped)]
-            raw = stripped
-            if " " in leading or "\t" in leading:
-                state.recover("blanks_between_segments", "blanks or tabs between segments ignored", tag=raw[:3])
-            if not raw:
-                state.recover("empty_segment", "empty segment (two segment terminators in a row) ignored")
-                continue
-        parts = _unwrap(raw, wrap_split, state) if ("\n" in raw or "\r" in raw) else (raw,)
+    acceptors = state.acceptors(d) if state.acceptors is not None else {}
+    segments, suspects, good_tags = state.segments, state.suspects, state.good_tags
+    append, new, segment_class = segments.append, _NEW_SEGMENT, Segment
+    for raw in pieces:
+        if not raw or raw[0] in _LAYOUT or "\n" in raw or "\r" in raw:
+            parts = _clean(raw, wrap_split, state)
+        else:
+            parts = (raw,)
         for part in parts:
             values = part.split(elem)
+            tag = values[0]
             if marker is not None and marker in part:
                 _note_bad_escapes(part, marker, d, state)
-                tag = restore(values[0])
+                tag = restore(tag)
                 elements = [[restore(c) for c in v.split(comp)] if comp in v else restore(v) for v in values[1:]]
+                acceptor = acceptors.get(tag)
+                # Each escape (two marker characters) counts as one data character for the check.
+                if acceptor is not None and acceptor.match(escaped.sub("x", part)) is None:
+                    suspects.add(len(segments) + 1)
             else:
-                tag = values[0]
                 elements = [v.split(comp) if comp in v else v for v in values[1:]]
+                acceptor = acceptors.get(tag)
+                if acceptor is not None and acceptor.match(part) is None:
+                    suspects.add(len(segments) + 1)
             if tag not in good_tags:
                 if _TAG.match(tag):
                     good_tags.add(tag)
                 else:
                     state.bad_tag(tag)
-            segments.append(make_segment(tag, elements))
-        if unterminated and index == last:
-            state.recover(
-                "unterminated_segment", "final segment has no segment terminator", tag=segments[-1].tag, offset=0
-            )
+            seg = new(segment_class)
+            seg.tag = tag
+            seg.elements = elements
+            append(seg)
+    if unterminated:
+        state.recover("unterminated_segment", "final segment has no segment terminator", tag=segments[-1].tag, offset=0)
+
+
+def _clean(raw: str, wrap_split: re.Pattern[str], state: _State) -> list[str]:
+    """The slow path for a piece with layout: leading blanks, line breaks inside it."""
+    stripped = raw.lstrip(_LAYOUT)
+    leading = raw[: len(raw) - len(stripped)]
+    if " " in leading or "\t" in leading:
+        state.recover("blanks_between_segments", "blanks or tabs between segments ignored", tag=stripped[:3])
+    if not stripped:
+        state.recover("empty_segment", "empty segment (two segment terminators in a row) ignored")
+        return []
+    if "\n" in stripped or "\r" in stripped:
+        return _unwrap(stripped, wrap_split, state)
+    return [stripped]
 
 
 def _note_bad_escapes(part: str, marker: str, d: Delimiters, state: _State) -> None:

@@ -309,3 +309,38 @@ def test_corpus_present_or_skipped() -> None:
     if not EDIFACT_FILES or not MALFORMED_EDIFACT:
         pytest.skip("../shared/corpus is absent: corpus tests not run")
     assert len(MALFORMED_EDIFACT) == len(PYDIFACT_ACCEPTS) + len(OTHER_DEFECTS)
+
+
+# -- directory checks ---------------------------------------------------------------------------
+
+from edi.edifact.directory import SEGMENTS, acceptors, check_segment  # noqa: E402
+
+_values = st.text(alphabet=st.sampled_from("AB9.,-: "), max_size=5)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(sorted(SEGMENTS)), st.lists(st.lists(_values, min_size=1, max_size=4), max_size=7))
+def test_acceptor_never_passes_what_the_full_check_rejects(tag: str, elements: list[list[str]]) -> None:
+    """The fast per-tag regex may send valid segments to the full check, never the reverse."""
+    elements = [[c.replace(":", "") for c in e] for e in elements]
+    raw = "+".join([tag] + [":".join(e) for e in elements])
+    (seg,) = tokenize(raw + "'").segments
+    if acceptors(Delimiters())[tag].match(raw):
+        assert check_segment(seg) == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("QTY+21:1O", "not_numeric"),
+        ("QTY+21", "missing_element"),
+        ("NAD+BYZZ+1::9", "too_long"),
+        ("IMD+F++:::A:B:C:D", "too_many_components"),
+        ("DTM+137:20240101:102+X", "too_many_elements"),
+        ("UNS+1", "not_alphabetic"),
+    ],
+)
+def test_directory_check_finds(raw: str, code: str) -> None:
+    (seg,) = tokenize(raw + "'").segments
+    assert code in {problem[0] for problem in check_segment(seg)}
+    assert acceptors(Delimiters())[seg.tag].match(raw) is None
