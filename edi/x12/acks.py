@@ -1,0 +1,142 @@
+"""Outbound acknowledgements for inbound X12: TA1 (interchange), 997 (4010 functional ack with
+AK1/AK2/AK3/AK4/AK5/AK9) and 999 (5010 implementation ack with IK3/IK4/IK5), built from the
+reader's diagnostics (domain.md 4.3-4.5, 4.7).
+
+Rules: reject at the lowest level possible. An interchange with envelope errors, or a
+duplicate, gets a TA1 ``R`` with the note code of its first error (025 for a duplicate) and no
+functional ack (nothing in it is processed). Otherwise a TA1 ``A`` goes back when ISA14 asks for
+one (or the partner profile always wants one), and each functional group gets a 997/999 —
+except groups of acknowledgements (GS01 ``FA``), which are never acknowledged.
+
+The reply follows the inbound file (ISA12, GS08 and delimiters) and the partner's settings
+(``X12Profile``: ack kind, IDs), with the parties swapped.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from edi.common.diagnostics import Diagnostic, Level
+from edi.x12.engine import map_set
+from edi.x12.profile import X12Profile
+from edi.x12.reader import FunctionalGroup, Interchange, InterchangeEnd, SetSummary, TransactionSet, X12Reader
+from edi.x12.writer import NumberSource, OutGroup, OutSet, PreviewNumbers, Written, render_interchange, sanitize
+
+IMPLEMENTATION_999 = "005010X231A1"
+# Element 716 codes the 4010 997 allows (19 came with 5010).
+_GROUP_CODES_4010 = {"1", "2", "3", "4", "5", "6", *map(str, range(10, 19)), "23", "24", "25", "26"}
+
+
+def ta1_segment(interchange: Interchange, profile: X12Profile, *, duplicate: bool = False) -> list[str] | None:
+    errors = [d for d in interchange.diagnostics if d.is_error]
+    if duplicate:
+        status, code = "R", "025"
+    elif errors:
+        status, code = "R", next((d.ack_code for d in errors if d.ack_code), "024")
+    elif interchange.ack_requested or profile.ack_kind == "TA1" or profile.always_ta1:
+        status, code = "A", "000"
+    else:
+        return None
+    return ["TA1", interchange.control_number, interchange.date, interchange.time, status, code]
+
+
+def functional_acks(interchange: Interchange, profile: X12Profile) -> list[OutGroup]:
+    if profile.ack_kind not in ("997", "999"):
+        return []
+    kind = profile.ack_kind
+    groups = []
+    for group in interchange.groups:
+        if group.functional_id == "FA":
+            continue
+        body = _group_ack_body(group, kind, profile)
+        version = IMPLEMENTATION_999 if kind == "999" else (group.version[:6] if group.version[:6].isdigit()
+                                                               else profile.version)
+        groups.append(OutGroup("FA", [OutSet(kind, body, IMPLEMENTATION_999 if kind == "999" else None)], version))
+    return groups
+
+
+def _group_ack_body(group: FunctionalGroup, kind: str, profile: X12Profile) -> list[list]:
+    d = profile.delimiters
+    ak1 = ["AK1", group.functional_id, group.control_number] + ([group.version] if kind == "999" else [])
+    body: list[list] = [ak1]
+    accepted = 0
+    for summary in group.sets:
+        segments, ok = _set_ack(summary, kind, d)
+        body += segments
+        accepted += ok
+    received = len(group.sets)
+    codes = [diag.ack_code for diag in group.errors if diag.ack_code]
+    if kind == "997" and group.version[:6] < "005010":
+        codes = [c for c in codes if c in _GROUP_CODES_4010]
+    if group.errors or (received and not accepted):
+        status = "R"
+    elif accepted < received:
+        status = "P"
+    else:
+        status = "A"
+    included = group.ge[1].strip() if group.ge and len(group.ge) > 1 and group.ge[1].strip().isdigit() else str(received)
+    body.append(["AK9", status, included, str(received), str(accepted), *list(dict.fromkeys(codes))[:5]])
+    return body
+
+
+def _set_ack(summary: SetSummary, kind: str, d) -> tuple[list[list], bool]:
+    seg_tag, elem_tag, result_tag = ("IK3", "IK4", "IK5") if kind == "999" else ("AK3", "AK4", "AK5")
+    ak2 = ["AK2", summary.set_id, summary.control_number]
+    if kind == "999" and summary.implementation_reference:
+        ak2.append(summary.implementation_reference)
+    segments: list[list] = [ak2]
+    errors = summary.errors
+    seg_errors = [e for e in errors if e.level is Level.SEGMENT and e.ack_code]
+    for diag in seg_errors[:20]:
+        segments += _segment_error(diag, seg_tag, elem_tag, d)
+    codes = [e.ack_code for e in errors if e.level is Level.TRANSACTION and e.ack_code]
+    if seg_errors:
+        codes.append("5")
+    status = "R" if errors else "A"
+    segments.append([result_tag, status, *list(dict.fromkeys(codes))[:5]])
+    return segments, not errors
+
+
+def _segment_error(diag: Diagnostic, seg_tag: str, elem_tag: str, d) -> list[list]:
+    seg_id = (diag.extra.get("missing_segment") or diag.segment_id or "")[:3]
+    if not (seg_id.isalnum() and len(seg_id) >= 2):
+        seg_id = "ZZZ"
+    position = diag.set_position or 2
+    out: list[list] = [[seg_tag, seg_id, str(position), "", diag.ack_code]]
+    if diag.element_position:
+        where = str(diag.element_position)
+        if diag.component_position:
+            where = [where, str(diag.component_position)]
+        element = [elem_tag, where, "", diag.extra.get("element_code") or "7"]
+        if diag.bad_value:
+            element.append(sanitize(diag.bad_value, d))
+        out.append(element)
+    return out
+
+
+def build_reply(interchange: Interchange, profile: X12Profile | None = None, *,
+                numbers: NumberSource | None = None, duplicate: bool = False) -> Written | None:
+    """The reply interchange (TA1 and/or 997/999) for one inbound interchange, or None."""
+    reply_profile = X12Profile.reply_to(interchange, profile)
+    ta1 = ta1_segment(interchange, reply_profile, duplicate=duplicate)
+    rejected = ta1 is not None and ta1[4] == "R"
+    groups = [] if rejected else functional_acks(interchange, reply_profile)
+    if ta1 is None and not groups:
+        return None
+    return render_interchange(reply_profile, groups, numbers or PreviewNumbers(),
+                              service_segments=[ta1] if ta1 else [])
+
+
+def acknowledge_file(stream: BinaryIO | bytes, profile: X12Profile | None = None, *,
+                     numbers: NumberSource | None = None) -> bytes:
+    """Read a whole file (validating every set through its mapping) and return the replies."""
+    numbers = numbers or PreviewNumbers()
+    replies: list[bytes] = []
+    for item in X12Reader(stream):
+        if isinstance(item, TransactionSet):
+            map_set(item)
+        elif isinstance(item, InterchangeEnd):
+            written = build_reply(item.interchange, profile, numbers=numbers)
+            if written is not None:
+                replies.append(written.data)
+    return b"".join(replies)

@@ -1,0 +1,104 @@
+"""The X12 engine as the CLI and route steps see it (``edi.detect.Engine``): translate a file
+to canonical documents, and build the acknowledgement for it.
+
+Translation streams: each transaction set is mapped as soon as it is read and then dropped.
+A set is mapped only when it, its group and its interchange have no errors so far (never post
+a rejected set); errors found later in a trailer (GE/IEA) are reported when they are read.
+Route steps, which hold whole messages, check the complete file first (``edi.x12.plugin``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from edi.common.diagnostics import Diagnostic, Level, error
+from edi.detect import Engine
+from edi.x12.mapping.acks import ta1_results
+from edi.x12.mapping.base import MappingError, SetView, mapper_for
+from edi.x12.reader import Interchange, InterchangeEnd, TransactionSet, X12Reader
+from edi.x12.tokenizer import CHUNK_SIZE
+
+
+def unsupported(ts: TransactionSet) -> Diagnostic:
+    return error(f"unsupported transaction set {ts.set_id}", level=Level.TRANSACTION,
+                 segment_position=ts.position, segment_id="ST", element_position=1,
+                 set_position=1, code="unsupported_set", ack_code="1")
+
+
+def map_set(ts: TransactionSet) -> dict[str, Any] | None:
+    """The canonical document for a set, or None with the reason added to its diagnostics."""
+    if ts.errors:
+        return None
+    fn = mapper_for(ts.set_id)
+    if fn is None:
+        ts.summary.diagnostics.append(unsupported(ts))
+        return None
+    view = SetView(ts)
+    try:
+        doc = fn(view)
+    except MappingError as exc:
+        ts.summary.diagnostics.append(exc.diagnostic)
+        return None
+    finally:
+        ts.summary.diagnostics.extend(view.warnings)
+    doc["envelope"] = ts.envelope_info()
+    return doc
+
+
+class _Feed:
+    """Yields each diagnostic once, however often its list is looked at."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, int] = {}
+
+    def fresh(self, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+        done = self._seen.get(id(diagnostics), 0)
+        self._seen[id(diagnostics)] = len(diagnostics)
+        return diagnostics[done:]
+
+    def interchange(self, interchange: Interchange) -> Iterator[Diagnostic]:
+        yield from self.fresh(interchange.diagnostics)
+        for group in interchange.groups:
+            yield from self.fresh(group.diagnostics)
+
+    def forget(self, interchange: Interchange) -> None:
+        self._seen.pop(id(interchange.diagnostics), None)
+        for group in interchange.groups:
+            self._seen.pop(id(group.diagnostics), None)
+
+
+def translate(stream: BinaryIO | bytes, source: str | None = None, *,
+              chunk_size: int = CHUNK_SIZE) -> Iterator[dict[str, Any] | Diagnostic]:
+    """Documents and diagnostics of an X12 file, in file order (see ``edi.detect``)."""
+    reader = X12Reader(stream, chunk_size=chunk_size)
+    feed = _Feed()
+    for item in reader:
+        yield from feed.fresh(reader.file_diagnostics)
+        if isinstance(item, TransactionSet):
+            yield from feed.interchange(item.interchange)
+            doc = map_set(item)
+            yield from item.summary.diagnostics
+            if doc is not None:
+                yield doc
+            continue
+        assert isinstance(item, InterchangeEnd)
+        interchange = item.interchange
+        if not interchange.errors:
+            docs, problems = ta1_results(interchange)
+            interchange.diagnostics.extend(problems)
+            for doc in docs:
+                doc["envelope"] = interchange.envelope_info()
+                yield doc
+        yield from feed.interchange(interchange)
+        feed.forget(interchange)
+    yield from feed.fresh(reader.file_diagnostics)
+
+
+def acknowledge(stream: BinaryIO | bytes, profile: Any = None) -> bytes:
+    from edi.x12.acks import acknowledge_file
+
+    return acknowledge_file(stream, profile)
+
+
+ENGINE = Engine("x12", translate=translate, acknowledge=acknowledge)

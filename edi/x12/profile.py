@@ -1,0 +1,105 @@
+"""Per-partner X12 settings (``X12Profile``): who we are and who they are in the envelope,
+which version and delimiters they want, and which acknowledgement they expect.
+
+The partner registry (``hub.partners``) carries these settings in its EDI identities; this
+model is what the X12 writer and ack builder consume. ``X12Profile.reply_to(interchange)``
+derives a profile from an inbound interchange (parties swapped, its delimiters and version),
+used when no partner profile is configured and to make an ack follow the inbound file.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    from edi.x12.reader import Interchange
+
+from edi.x12.tokenizer import Delimiters
+
+AckKind = Literal["997", "999", "TA1", "none"]
+
+
+class X12Profile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Our side (ISA05/06, GS02) and theirs (ISA07/08, GS03).
+    sender_qualifier: str = Field("ZZ", min_length=2, max_length=2)
+    sender_id: str = Field(min_length=1, max_length=15)
+    receiver_qualifier: str = Field("ZZ", min_length=2, max_length=2)
+    receiver_id: str = Field(min_length=1, max_length=15)
+    gs_sender_id: str | None = Field(None, max_length=15)
+    gs_receiver_id: str | None = Field(None, max_length=15)
+    # GS08 of business documents, e.g. 004010 (healthcare default) or 005010; ISA12 follows it.
+    version: str = Field("004010", pattern=r"^00[2-8]0[0-9]0[A-Z0-9]*$")
+    # ISA12 when it must differ from the first five digits of ``version`` (acks echo the inbound ISA12).
+    interchange_version: str | None = Field(None, pattern=r"^[0-9]{5}$")
+    element_separator: str = Field("*", min_length=1, max_length=1)
+    component_separator: str = Field(">", min_length=1, max_length=1)
+    repetition_separator: str = Field("^", min_length=1, max_length=1)
+    segment_terminator: str = Field("~", min_length=1, max_length=1)
+    line_break: bool = True
+    ack_kind: AckKind = "997"
+    # Send a TA1 for every interchange (besides the ones ISA14=1 asks for and rejections).
+    always_ta1: bool = False
+    request_ta1: bool = False  # our outbound ISA14
+    test: bool = False
+    ack_endpoint: str | None = None
+
+    @model_validator(mode="after")
+    def _delimiters_differ(self) -> X12Profile:
+        chars = [self.element_separator, self.component_separator, self.segment_terminator]
+        if self.isa_version >= "00402":
+            chars.append(self.repetition_separator)
+        if len(set(chars)) != len(chars):
+            raise ValueError(f"delimiters must all differ, got {chars}")
+        if any(c.isalnum() or c == " " for c in chars):
+            raise ValueError("delimiters must not be letters, digits or spaces")
+        return self
+
+    @property
+    def isa_version(self) -> str:
+        return self.interchange_version or self.version[:5]
+
+    @property
+    def delimiters(self) -> Delimiters:
+        return Delimiters(self.element_separator, self.component_separator,
+                          self.repetition_separator if self.isa_version >= "00402" else "",
+                          self.segment_terminator, "\n" if self.line_break else "")
+
+    @property
+    def group_sender(self) -> str:
+        return self.gs_sender_id or self.sender_id
+
+    @property
+    def group_receiver(self) -> str:
+        return self.gs_receiver_id or self.receiver_id
+
+    @classmethod
+    def reply_to(cls, interchange: Interchange, base: X12Profile | None = None) -> X12Profile:
+        """A profile for answering ``interchange``: its receiver becomes our sender, its
+        delimiters and version are reused; ``base`` (the partner's profile) keeps its ack
+        preferences."""
+        d = interchange.delimiters
+        first_group = interchange.groups[0] if interchange.groups else None
+        version = (first_group.version[:6] if first_group and len(first_group.version) >= 6
+                   else f"{interchange.version}0")
+        repetition = d.repetition or (base.repetition_separator if base else "^")
+        values = (base.model_dump() if base else {}) | {
+            "sender_qualifier": interchange.receiver_qualifier or "ZZ", "sender_id": interchange.receiver_id,
+            "receiver_qualifier": interchange.sender_qualifier or "ZZ", "receiver_id": interchange.sender_id,
+            "gs_sender_id": first_group.receiver_id if first_group else None,
+            "gs_receiver_id": first_group.sender_id if first_group else None,
+            "version": version if version[:6].isdigit() else "004010",
+            "interchange_version": interchange.version if len(interchange.version) == 5
+            and interchange.version.isdigit() else None,
+            "element_separator": d.element, "component_separator": d.component or ">",
+            "segment_terminator": d.segment, "line_break": bool(d.suffix), "test": interchange.is_test,
+        }
+        if repetition in (d.element, d.component, d.segment):
+            repetition = next(c for c in "^|{}!" if c not in (d.element, d.component, d.segment))
+        values["repetition_separator"] = repetition
+        if values["component_separator"] in (d.element, d.segment):
+            values["component_separator"] = next(c for c in ">:^|" if c not in (d.element, d.segment, repetition))
+        return cls(**values)

@@ -1,0 +1,164 @@
+"""X12 writer: envelopes (ISA/GS/ST … SE/GE/IEA) around segment lists, with the partner's
+delimiters, version and IDs (``X12Profile``) and control numbers from a ``NumberSource``.
+
+Body segments are lists of element strings (``["PO1", "1", "10", "EA"]``); a composite is a
+list (``["PO1", ..., ["EA", "2"]]``) and is joined with the component separator. X12 has no
+release character, so a value containing one of the delimiters cannot be written faithfully:
+``WriteError`` names the segment and element instead of sending a corrupted file. Trailing
+empty elements are dropped.
+
+Control numbers: ``AllocatedNumbers`` takes them from the shared database allocator
+(``edi.common.control_numbers``) — what the hub uses when it sends; ``PreviewNumbers`` counts
+from 1 in memory, for ``hub edi ack`` previews and tests that must not consume real numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from edi.common.control_numbers import GROUP, INTERCHANGE, TRANSACTION, ControlNumbers, CounterKey, party
+from edi.common.interchanges import GroupInfo
+from edi.x12.profile import X12Profile
+from edi.x12.tokenizer import Delimiters
+from hub.store.models import utcnow
+
+Element = str | Sequence[str]
+
+
+class WriteError(ValueError):
+    pass
+
+
+class NumberSource(Protocol):
+    def take(self, kind: str, scope: str, n: int = 1) -> list[int]: ...
+
+
+class PreviewNumbers:
+    """In-memory numbering from 1 (nothing is reserved)."""
+
+    def __init__(self) -> None:
+        self._next: dict[tuple[str, str], int] = {}
+
+    def take(self, kind: str, scope: str, n: int = 1) -> list[int]:
+        start = self._next.get((kind, scope), 1)
+        self._next[(kind, scope)] = start + n
+        return list(range(start, start + n))
+
+
+class AllocatedNumbers:
+    """Numbers from the database allocator, per sender/receiver pair of the profile."""
+
+    def __init__(self, allocator: ControlNumbers, profile: X12Profile) -> None:
+        self.allocator = allocator
+        self.sender = party(profile.sender_qualifier, profile.sender_id)
+        self.receiver = party(profile.receiver_qualifier, profile.receiver_id)
+
+    def take(self, kind: str, scope: str, n: int = 1) -> list[int]:
+        return self.allocator.allocate(CounterKey("X12", kind, self.sender, self.receiver, scope), n)
+
+
+@dataclass
+class OutSet:
+    set_id: str
+    body: list[list[Element]]
+    implementation_reference: str | None = None
+
+
+@dataclass
+class OutGroup:
+    functional_id: str
+    sets: list[OutSet]
+    version: str | None = None  # GS08; the profile's version when None
+
+
+@dataclass
+class Written:
+    data: bytes
+    interchange_control_number: str
+    groups: list[GroupInfo] = field(default_factory=list)
+
+
+def format_segment(segment: Sequence[Element], d: Delimiters, where: str = "") -> str:
+    parts: list[str] = []
+    for n, value in enumerate(segment):
+        if isinstance(value, str):
+            _check(value, d, where or segment[0], n, (d.element, d.segment, d.component, d.repetition))
+            parts.append(value)
+        else:
+            for c, comp in enumerate(value, start=1):
+                _check(comp, d, where or segment[0], n, (d.element, d.segment, d.component, d.repetition), c)
+            parts.append(d.component.join(value).rstrip(d.component))
+    while len(parts) > 1 and parts[-1] == "":
+        parts.pop()
+    return d.element.join(parts) + d.segment + d.suffix
+
+
+def _check(value: str, d: Delimiters, seg: str, n: int, delims: tuple[str, ...], comp: int | None = None) -> None:
+    bad = next((c for c in delims if c and c in value), None)
+    if bad is not None or "\r" in value or "\n" in value:
+        place = f"{seg}{n:02d}" + (f"-{comp}" if comp else "")
+        what = f"the delimiter {bad!r}" if bad else "a line break"
+        raise WriteError(f"{place}: value {value[:40]!r} contains {what}; X12 cannot escape it")
+
+
+def sanitize(value: str, d: Delimiters, limit: int = 99) -> str:
+    """Copy of bad data for AK404/IK404: delimiters replaced, trimmed to the element's length."""
+    for c in (d.element, d.segment, d.component, d.repetition, "\r", "\n"):
+        if c:
+            value = value.replace(c, " ")
+    return value.strip()[:limit]
+
+
+def isa_segment(profile: X12Profile, control: int, now: datetime) -> list[str]:
+    d = profile.delimiters
+    return ["ISA", "00", " " * 10, "00", " " * 10,
+            profile.sender_qualifier, profile.sender_id.ljust(15), profile.receiver_qualifier,
+            profile.receiver_id.ljust(15), now.strftime("%y%m%d"), now.strftime("%H%M"),
+            d.repetition or "U", profile.isa_version, f"{control:09d}",
+            "1" if profile.request_ta1 else "0", "T" if profile.test else "P"]
+
+
+def render_interchange(profile: X12Profile, groups: list[OutGroup], numbers: NumberSource, *,
+                       service_segments: Sequence[Sequence[Element]] = (), now: datetime | None = None) -> Written:
+    """One interchange with the given service segments (TA1) and functional groups."""
+    now = now or utcnow()
+    d = profile.delimiters
+    (control,) = numbers.take(INTERCHANGE, "")
+    isa = isa_segment(profile, control, now)
+    # The ISA is fixed-width and carries the component separator as ISA16.
+    out = [d.element.join(isa) + d.element + d.component + d.segment + d.suffix]
+    out += [format_segment(seg, d) for seg in service_segments]
+    infos: list[GroupInfo] = []
+    for group in groups:
+        text, info = _render_group(profile, group, numbers, now)
+        out.append(text)
+        infos.append(info)
+    out.append(format_segment(["IEA", str(len(groups)), f"{control:09d}"], d))
+    return Written("".join(out).encode("utf-8"), f"{control:09d}", infos)
+
+
+def _render_group(profile: X12Profile, group: OutGroup, numbers: NumberSource, now: datetime) -> tuple[str, GroupInfo]:
+    d = profile.delimiters
+    (gcn,) = numbers.take(GROUP, group.functional_id)
+    version = group.version or profile.version
+    lines = [format_segment(["GS", group.functional_id, profile.group_sender, profile.group_receiver,
+                             now.strftime("%Y%m%d"), now.strftime("%H%M"), str(gcn), "X", version], d)]
+    controls = numbers.take(TRANSACTION, group.functional_id, len(group.sets)) if group.sets else []
+    sets: list[tuple[str, str]] = []
+    for out_set, number in zip(group.sets, controls, strict=True):
+        st_control = f"{number:04d}"
+        st = ["ST", out_set.set_id, st_control] + ([out_set.implementation_reference]
+                                                    if out_set.implementation_reference else [])
+        body = [format_segment(st, d)]
+        body += [format_segment(seg, d, f"{out_set.set_id} segment {i + 2} ({seg[0]})")
+                 for i, seg in enumerate(out_set.body)]
+        body.append(format_segment(["SE", str(len(out_set.body) + 2), st_control], d))
+        lines += body
+        sets.append((out_set.set_id, st_control))
+    lines.append(format_segment(["GE", str(len(group.sets)), str(gcn)], d))
+    info = GroupInfo(group.functional_id, str(gcn), profile.group_sender, profile.group_receiver, version,
+                     tuple(sets))
+    return "".join(lines), info
