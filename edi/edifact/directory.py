@@ -19,8 +19,8 @@ from functools import lru_cache
 
 from pydifact.segments import Segment
 
-from edi.edifact.diagnostics import Diagnostic, Level, SyntaxCode
-from edi.edifact.model import ReadMessage, locate
+from edi.edifact.diagnostics import Diagnostic, SyntaxCode
+from edi.edifact.model import ReadMessage
 from edi.edifact.tokenizer import Delimiters
 
 # Element notation: "1225:an..3" simple; "C507=2005:an..3!,2380:an..35" composite. A leading
@@ -314,17 +314,5 @@ def _diag(
     component: int | None,
     severity: str = "error",
 ) -> Diagnostic:
-    return locate(
-        severity,
-        code,
-        reason,
-        ack,
-        level=Level.SEGMENT,
-        position=position,
-        tag=tag,
-        element=element,
-        component=component,
-        interchange=message.interchange,
-        group=message.group,
-        message=message,
-    )
+    return message.finding(severity, code, reason, ack, position=position, tag=tag, element=element,
+                           component=component)

@@ -82,6 +82,47 @@ class ReadMessage(Message):
         """File position of body segment ``index`` (UNH is at ``self.position``)."""
         return self.position + 1 + index
 
+    def finding(
+        self,
+        severity: str,
+        code: str,
+        reason: str,
+        ack_code: str = "",
+        *,
+        position: int,
+        tag: str,
+        element: int | None = None,
+        component: int | None = None,
+        level: Level = Level.SEGMENT,
+    ) -> Diagnostic:
+        """A diagnostic about a segment of this message (position = file position)."""
+        return locate(
+            severity,
+            code,
+            reason,
+            ack_code,
+            level=level,
+            position=position,
+            tag=tag,
+            element=element,
+            component=component,
+            interchange=self.interchange,
+            group=self.group,
+            message=self,
+        )
+
+    def envelope_info(self) -> dict[str, object]:
+        """Where a document came from, with the same keys the X12 engine uses."""
+        info = self.interchange.envelope_info()
+        if self.group is not None:
+            info.update(group_control_number=self.group.reference, functional_id=element(self.group.header, 0))
+        info.update(
+            message_type=self.type,
+            message_control_number=self.reference_number,
+            message_version=":".join(self.identifier[1:]),
+        )
+        return info
+
 
 @dataclass
 class ReadGroup:
@@ -170,6 +211,20 @@ class ReadInterchange(Interchange):
     @property
     def rejected(self) -> bool:
         return bool(self.errors)
+
+    def envelope_info(self) -> dict[str, object]:
+        return {
+            "standard": "EDIFACT",
+            "sender_qualifier": self.sender_qualifier,
+            "sender_id": self.sender_id,
+            "receiver_qualifier": self.recipient_qualifier,
+            "receiver_id": self.recipient_id,
+            "interchange_control_number": self.reference,
+            "interchange_version": f"{self.syntax_id}:{self.syntax_version}",
+            "interchange_date": element(self.header, 3, 0),
+            "interchange_time": element(self.header, 3, 1),
+            "test": self.test,
+        }
 
 
 def locate(

@@ -281,6 +281,7 @@ def _tokenize_section(body: str, d: Delimiters, state: _State) -> None:
     comp, elem = d.component, d.element
     acceptors = state.acceptors(d) if state.acceptors is not None else {}
     segments, suspects, good_tags = state.segments, state.suspects, state.good_tags
+    accepted: set[str] = set()
     append, new, segment_class = segments.append, _NEW_SEGMENT, Segment
     for raw in pieces:
         if not raw or raw[0] in _LAYOUT or "\n" in raw or "\r" in raw:
@@ -300,9 +301,13 @@ def _tokenize_section(body: str, d: Delimiters, state: _State) -> None:
                     suspects.add(len(segments) + 1)
             else:
                 elements = [v.split(comp) if comp in v else v for v in values[1:]]
-                acceptor = acceptors.get(tag)
-                if acceptor is not None and acceptor.match(part) is None:
-                    suspects.add(len(segments) + 1)
+                # Identical segments (PAC+1++201::9, DTM+36:...) are frequent: accept them once.
+                if part not in accepted:
+                    acceptor = acceptors.get(tag)
+                    if acceptor is None or acceptor.match(part) is not None:
+                        accepted.add(part)
+                    else:
+                        suspects.add(len(segments) + 1)
             if tag not in good_tags:
                 if _TAG.match(tag):
                     good_tags.add(tag)

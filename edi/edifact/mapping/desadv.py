@@ -1,0 +1,281 @@
+"""DESADV → ShipNotice (domain.md B.10, 2.2).
+
+Header: BGM 1004 asn_number, 1225 purpose; DTM 137 / 11 / 17; RFF ON (order for every line
+without its own), BM bill of lading, CN tracking; NAD SU (seller, supplier id) / BY / DP ship-to
+/ SF or SH ship-from; TDT carrier. Packing: each CPS is a pack (7164 id, 7166 parent), PAC
+gives its level (pallet codes → TARE), MEA its gross weight, GIN+BJ its SSCC (further SSCCs
+in the same CPS become sibling packs). Lines: LIN C212 / PIA identifiers, PIA NB / SN and
+GIN BX / BN lots and serials, DTM 36 / 94 expiry and production date, QTY 12 shipped / 21
+ordered, RFF ON / LI order and order line. CNT+2 is checked against the lines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edi.edifact.mapping.base import MessageView, comp, drop_empty, mapper
+from edi.edifact.mapping.common import (
+    ItemIds,
+    attach_to_party,
+    control_count,
+    description,
+    gin,
+    lin,
+    party,
+    pia,
+    qty,
+    reference,
+    rff,
+)
+from hub.canonical import ShipNotice
+from hub.canonical.codes import po_purpose_from_edifact
+
+# PAC 7065 package types that are pallets (UN/ECE Rec 21 and EANCOM codes).
+PALLET_TYPES = frozenset({"200", "201", "202", "203", "PX", "PE", "09", "PLT"})
+# MEA 6313 measured attributes that are a gross weight.
+GROSS_WEIGHT = frozenset({"AAB", "G", "AAD"})
+
+
+class _Line:
+    __slots__ = ("index", "data", "ids", "expiry", "production")
+
+    def __init__(self, index: int, data: dict[str, Any]) -> None:
+        self.index = index
+        self.data = data
+        self.ids = ItemIds()
+        self.expiry: str | None = None
+        self.production: str | None = None
+
+
+@mapper("DESADV")
+def map_desadv(view: MessageView) -> list[dict[str, Any]]:
+    doc: dict[str, Any] = {"document_type": "ship_notice", "refs": [], "tracking_numbers": []}
+    index_of: dict[str, int] = {}
+    parties: dict[str, dict[str, Any]] = {}
+    packs: dict[str, dict[str, Any]] = {}
+    lines: list[_Line] = []
+    header_po: str | None = None
+    current_party: dict[str, Any] | None = None
+    pack: dict[str, Any] | None = None
+    line: _Line | None = None
+    for index, seg in enumerate(view.segments):
+        tag = seg.tag
+        if tag == "LIN":
+            line = _Line(index, {"pack_id": pack["pack_id"] if pack else None, "refs": []})
+            number, _ = lin(view, index, line.ids)
+            line.data["line_id"] = number or None
+            lines.append(line)
+            if pack is not None and number:
+                pack["line_refs"].append(number)
+            current_party = None
+        elif tag == "GIN" and pack is not None and comp(seg, 0, 0) == "BJ":
+            _pack_detail(view, index, pack, packs)
+        elif line is not None and tag in _LINE_SEGMENTS:
+            _LINE_SEGMENTS[tag](view, index, line)
+        elif tag == "CPS":
+            line, current_party = None, None
+            pack = _pack(view, index, packs)
+        elif pack is not None and tag in ("PAC", "MEA", "GIN", "PCI"):
+            _pack_detail(view, index, pack, packs)
+        elif tag == "NAD":
+            current_party = party(view, index)
+            parties.setdefault(current_party.get("role", ""), current_party)
+            index_of.setdefault(_ROLE_FIELDS.get(current_party.get("role", ""), "ship_to"), index)
+        elif current_party is not None and tag in ("RFF", "CTA", "COM"):
+            attach_to_party(view, index, current_party)
+        elif tag == "BGM":
+            doc["asn_number"] = comp(seg, 1, 0) or None
+            index_of["asn_number"] = index
+            _purpose(view, index, doc)
+        elif tag == "DTM":
+            qualifier, value = view.date(index)
+            field = _HEADER_DATES.get(qualifier)
+            if field and value and field not in doc:
+                doc[field] = value
+                index_of[field] = index
+        elif tag == "RFF":
+            header_po = _header_ref(view, index, doc, header_po)
+        elif tag == "TDT":
+            _carrier(view, index, doc)
+        elif tag == "CNT":
+            control_count(view, index, len(lines), "LIN line items")
+    if not lines:
+        raise view.missing("line items", "LIN")
+    doc["lines"] = [_finish_line(view, item, header_po) for item in lines]
+    doc["packs"] = list(packs.values())
+    _parties(view, doc, parties)
+    if "asn_number" not in doc or doc["asn_number"] is None:
+        raise view.missing("despatch advice number", "BGM 1004")
+    if "ship_date" not in doc:
+        if "created_at" not in doc:
+            raise view.missing("despatch date", "DTM+11")
+        view.warn(index_of.get("created_at"), "no despatch date (DTM+11): the document date (DTM+137) is the ship date",
+                  code="ship_date_from_document_date")
+        doc["ship_date"] = doc["created_at"]
+    index_of.setdefault("lines", lines[0].index)
+    return [view.validated(ShipNotice, drop_empty(doc), index_of)]
+
+
+_HEADER_DATES = {"137": "created_at", "11": "ship_date", "17": "est_delivery_date"}
+_ROLE_FIELDS = {"DP": "ship_to", "BY": "buyer", "SU": "seller", "SF": "ship_from", "SH": "ship_from"}
+
+
+def _purpose(view: MessageView, index: int, doc: dict[str, Any]) -> None:
+    raw = comp(view.segments[index], 2, 0)
+    if raw:
+        doc["purpose_raw"] = raw
+        purpose = po_purpose_from_edifact.get(raw)
+        if purpose is None:
+            view.warn(index, f"BGM 1225 {raw!r} is not a known message function: purpose left out", 3,
+                      code="unknown_code")
+        else:
+            doc["purpose"] = purpose.value
+
+
+def _header_ref(view: MessageView, index: int, doc: dict[str, Any], header_po: str | None) -> str | None:
+    qualifier, value = rff(view, index)
+    if qualifier == "ON" and header_po is None:
+        return value or None
+    if qualifier == "BM" and value:
+        doc.setdefault("bol", value)
+    elif qualifier == "CN" and value:
+        doc["tracking_numbers"].append(value)
+    elif (ref := reference(qualifier, value)) is not None:
+        doc["refs"].append(ref)
+    return header_po
+
+
+def _carrier(view: MessageView, index: int, doc: dict[str, Any]) -> None:
+    seg = view.segments[index]
+    name, carrier_id = comp(seg, 4, 3), comp(seg, 4, 0)
+    if name:
+        doc.setdefault("carrier_name", name)
+    if carrier_id:
+        # 3055 = 182 is the US National Motor Freight Traffic Association (SCAC codes).
+        if comp(seg, 4, 2) == "182":
+            doc.setdefault("carrier_scac", carrier_id)
+        else:
+            doc["refs"].append({"qualifier": "TDT", "value": carrier_id, "description": "carrier identification"})
+
+
+def _parties(view: MessageView, doc: dict[str, Any], parties: dict[str, dict[str, Any]]) -> None:
+    seller = parties.get("SU")
+    doc["seller"] = seller
+    doc["buyer"] = parties.get("BY")
+    doc["ship_from"] = parties.get("SF") or parties.get("SH")
+    ship_to = parties.get("DP") or parties.get("UC") or parties.get("ST")
+    if ship_to is None and doc["buyer"] is not None:
+        view.warn(None, "no delivery party (NAD+DP): the buyer (NAD+BY) is the ship-to", code="ship_to_from_buyer")
+        ship_to = doc["buyer"]
+    doc["ship_to"] = ship_to
+    doc["supplier_partner_id"] = supplier_id(view, seller)
+
+
+def supplier_id(view: MessageView, seller: dict[str, Any] | None) -> str:
+    """The supplier as the message names it (NAD+SU identifier), else the interchange sender;
+    the crosswalk step resolves it to a hub partner id."""
+    if seller and seller.get("identifiers"):
+        return seller["identifiers"][0]["value"]
+    return view.message.interchange.sender_id
+
+
+def _pack(view: MessageView, index: int, packs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    seg = view.segments[index]
+    pack_id = comp(seg, 0, 0)
+    pack = {"pack_id": pack_id, "parent_pack_id": comp(seg, 1, 0) or None, "level": "PACK", "line_refs": []}
+    if pack_id in packs:
+        view.warn(index, f"CPS {pack_id} repeats a packing level id: its data is merged", 1, code="repeated_pack")
+        return packs[pack_id]
+    packs[pack_id] = pack
+    return pack
+
+
+def _pack_detail(view: MessageView, index: int, pack: dict[str, Any], packs: dict[str, dict[str, Any]]) -> None:
+    seg = view.segments[index]
+    tag = seg.tag
+    if tag == "PAC":
+        if comp(seg, 2, 0) in PALLET_TYPES:
+            pack["level"] = "TARE"
+    elif tag == "MEA":
+        if comp(seg, 1, 0) in GROSS_WEIGHT and comp(seg, 2, 1):
+            pack.setdefault("weight", view.number(index, comp(seg, 2, 1), 3, 2))
+            pack.setdefault("weight_uom", comp(seg, 2, 0) or None)
+    elif tag == "GIN":
+        for sscc in gin(view, index, ItemIds()):
+            if "sscc" not in pack:
+                pack["sscc"] = sscc
+                continue
+            sibling = f"{pack['pack_id']}/{sum(1 for p in packs if p.startswith(pack['pack_id'] + '/')) + 1}"
+            packs[sibling] = {"pack_id": sibling, "parent_pack_id": pack.get("parent_pack_id"), "sscc": sscc,
+                              "level": pack["level"], "line_refs": []}
+
+
+def _line_qty(view: MessageView, index: int, line: _Line) -> None:
+    qualifier, amount, uom = qty(view, index)
+    if qualifier == "12":
+        line.data["qty_shipped"], line.data["uom"] = amount, uom
+    elif qualifier == "21":
+        line.data["qty_ordered"], line.data["uom_ordered"] = amount, uom
+
+
+def _line_date(view: MessageView, index: int, line: _Line) -> None:
+    qualifier, value = view.date(index)
+    if qualifier == "36":
+        line.expiry = value
+    elif qualifier == "94":
+        line.production = value
+
+
+def _line_ref(view: MessageView, index: int, line: _Line) -> None:
+    qualifier, value = rff(view, index)
+    if qualifier == "ON":
+        line.data.setdefault("po_number", value or None)
+    elif qualifier == "LI":
+        line.data.setdefault("po_line_number", value or None)
+    elif (ref := reference(qualifier, value)) is not None:
+        line.data["refs"].append(ref)
+
+
+def _line_description(view: MessageView, index: int, line: _Line) -> None:
+    text = description(view, index)
+    if text:
+        line.data.setdefault("description", text)
+
+
+_LINE_SEGMENTS = {
+    "QTY": _line_qty,
+    "DTM": _line_date,
+    "RFF": _line_ref,
+    "PIA": lambda view, index, line: pia(view, index, line.ids),
+    "GIN": lambda view, index, line: gin(view, index, line.ids),
+    "IMD": _line_description,
+}
+
+
+def _finish_line(view: MessageView, line: _Line, header_po: str | None) -> dict[str, Any]:
+    data = line.data
+    if data.get("qty_shipped") is None:
+        raise view.fail(line.index, "line has no despatched quantity (QTY+12)", code="missing_quantity", ack="13")
+    if not data.get("po_number"):
+        if header_po is None:
+            raise view.fail(line.index, "line has no order reference (RFF+ON), nor has the message",
+                            code="missing_order", ack="13")
+        data["po_number"] = header_po
+    data["item_ids"] = line.ids.ids
+    data["refs"].extend(line.ids.refs)
+    data["lots"] = _lots(view, line)
+    return drop_empty(data)
+
+
+def _lots(view: MessageView, line: _Line) -> list[dict[str, Any]]:
+    ids = line.ids
+    dates = {"expiration_date": line.expiry, "production_date": line.production}
+    if len(ids.lots) > 1 and line.expiry:
+        view.warn(line.index, f"one expiry date for {len(ids.lots)} batches: given to each", code="shared_expiry")
+    lots = [drop_empty({"lot_number": lot, **dates}) for lot in ids.lots]
+    single_lot = ids.lots[0] if len(ids.lots) == 1 else None
+    if ids.serials:
+        lots = [drop_empty({"lot_number": single_lot, "serial_number": serial, **dates}) for serial in ids.serials]
+    if not lots and line.expiry:
+        lots = [drop_empty(dates)]
+    return lots
