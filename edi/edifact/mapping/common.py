@@ -19,6 +19,9 @@ from hub.canonical.identifiers import IdentifierError, gs1_check_digit, normaliz
 
 # EDIFACT 7143 codes beyond the canonical code table (buyer's part number).
 _EXTRA_ITEM_SCHEMES = {"BP": ItemIdScheme.BUYER_ITEM}
+# An item number without a code type is the sender's own article number: the buyer's in an
+# order, the supplier's in everything a supplier sends.
+_SENDERS_OWN_SCHEME = {"ORDERS": ItemIdScheme.BUYER_ITEM, "INVRPT": ItemIdScheme.BUYER_ITEM}
 _GS1_ITEM_QUALIFIERS = {"SRV", "EN", "UP"}
 
 
@@ -122,10 +125,14 @@ def item_identifier(
     """An ItemIdentifier dict, or None for a qualifier the hub has no scheme for (warned)."""
     scheme = item_scheme_from_edifact.get(qualifier) if qualifier else None
     scheme = scheme or _EXTRA_ITEM_SCHEMES.get(qualifier)
-    if scheme is None and not qualifier and _looks_like_gtin(value):
-        view.warn(index, f"item number {value} has no code type (7143): taken as a GTIN (valid GS1 check digit)",
-                  element, component + 1, code="inferred_gtin")
-        scheme, qualifier = ItemIdScheme.GTIN, None
+    if scheme is None and not qualifier:
+        if _looks_like_gtin(value):
+            scheme, why = ItemIdScheme.GTIN, "a GTIN (valid GS1 check digit)"
+        else:
+            scheme = _SENDERS_OWN_SCHEME.get(view.message.type, ItemIdScheme.VENDOR_PART)
+            why = f"the sender's own article number ({scheme.value})"
+        view.warn(index, f"item number {value} has no code type (7143): taken as {why}", element, component + 1,
+                  code="inferred_item_scheme")
     if scheme is None:
         view.warn(index, f"item code type {qualifier or '(none)'!r} has no canonical scheme: {value} kept in refs",
                   element, component + 1, code="unmapped_item_code")

@@ -1,0 +1,98 @@
+"""ORDRSP → PurchaseOrderAck (domain.md B.9).
+
+BGM 1004 ack_id, 1225 ack type (29 accepted, 4/28/30/34 accepted with changes, 27 rejected,
+12 not processed); DTM 137 ack date; RFF ON order number (its DTM 171 the order date); NAD SU.
+Lines: LIN 1082 order line, 1229 line status (5 accepted, 6/24/3 changed, 7 rejected, 10 not
+found; a line without 1229 under a header 29 is accepted), LIN C212 / PIA echoed item ids,
+QTY 21 ordered / 113 to be delivered / 83 backordered, DTM 2 / 69 promised delivery, 11
+promised despatch, PRI unit price, QVR reason (4295 reason, else 4221 discrepancy).
+
+Substitutions: ORDRSP echoes the confirmed item; whether it differs from the ordered one is
+decided against the stored order (section C #19), not here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edi.edifact.mapping.base import MessageView, drop_empty, mapper
+from edi.edifact.mapping.common import best_price, reference
+from edi.edifact.mapping.desadv import supplier_id
+from edi.edifact.mapping.parts import LinePart, MessageParts
+from hub.canonical import PurchaseOrderAck
+from hub.canonical.codes import ack_line_status_from_edifact, ack_type_from_edifact
+from hub.canonical.enums import AckType
+
+_SHIP_DATES = ("11", "10")
+_DELIVERY_DATES = ("2", "69", "17", "64")
+
+
+@mapper("ORDRSP")
+def map_ordrsp(view: MessageView) -> list[dict[str, Any]]:
+    parts = MessageParts(view)
+    header = parts.header
+    raw_type = parts.bgm_value(2)
+    if not raw_type:
+        raise view.missing("response type", "BGM 1225")
+    ack_type = view.code(ack_type_from_edifact, parts.bgm, raw_type, 3)
+    po_number = header.ref("ON")
+    if po_number is None:
+        raise view.missing("order number", "RFF+ON")
+    index_of = {"ack_date": header.dates.get("137", ("", parts.bgm))[1], "lines": parts.lines[0].first if parts.lines else None}
+    supplier = header.parties.get("SU") or header.parties.get("SE")
+    doc = {
+        "document_type": "purchase_order_ack",
+        "ack_id": parts.bgm_value(1) or None,
+        "po_number": po_number,
+        "po_date": header.date("171", "4"),
+        "ack_type": ack_type.value,
+        "ack_type_raw": raw_type,
+        "supplier_partner_id": supplier_id(view, supplier) if supplier else None,
+        "ack_date": parts.document_date("response date", "137"),
+        "currency": parts.currency,
+        "refs": [r for q, v, _ in header.refs if q != "ON" and (r := reference(q, v))],
+        "lines": [_line(view, line, ack_type, raw_type) for line in parts.lines],
+    }
+    parts.check_line_count()
+    return [view.validated(PurchaseOrderAck, drop_empty(doc), index_of)]
+
+
+
+def _line(view: MessageView, line: LinePart, ack_type: AckType, header_code: str) -> dict[str, Any]:
+    if not line.number:
+        raise view.fail(line.first, "LIN has no order line number (1082)", 1, code="missing_line_number", ack="13")
+    raw = line.action
+    if raw:
+        status = view.code(ack_line_status_from_edifact, line.first, raw, 2).value
+    elif ack_type is AckType.ACCEPTED:
+        # No line code: the header's "accepted without amendment" decided it; say so in the raw code.
+        status, raw = "ACCEPTED", f"BGM 1225 {header_code}"
+    else:
+        raise view.fail(line.first, f"LIN has no action code (1229) and the response ({ack_type.value}) does "
+                        "not accept every line", 2, code="missing_line_status", ack="13")
+    ordered = line.qtys.get("21", (None, None, 0))
+    confirmed = line.qtys.get("113") or line.qtys.get("12") or (None, None, 0)
+    backorder = line.qtys.get("83", (None, None, 0))
+    price = best_price(line.prices)
+    reason = None
+    if line.qvr is not None:
+        reason = line.qvr[1] or line.qvr[0] or None
+    return drop_empty(
+        {
+            "po_line_number": line.number,
+            "status": status,
+            "status_raw": raw,
+            "reason_code": reason,
+            "item_ids": line.ids.ids,
+            "ordered_qty": ordered[0],
+            "ordered_uom": ordered[1],
+            "qty": confirmed[0],
+            "uom": confirmed[1],
+            "qty_backordered": backorder[0],
+            "unit_price": price.amount if price else None,
+            "price_uom": price.uom if price else None,
+            "promised_ship_date": line.date(*_SHIP_DATES),
+            "promised_delivery_date": line.date(*_DELIVERY_DATES),
+            "date_qualifier_raw": next((q for q in _DELIVERY_DATES + _SHIP_DATES if q in line.dates), None),
+        }
+    )
