@@ -3,3 +3,6 @@
 from hub.store import models as store_models  # noqa: F401
 from edi.common import control_numbers as edi_control_numbers  # noqa: F401
 from edi.common import interchanges as edi_interchanges  # noqa: F401
+from hub import business_exceptions  # noqa: F401
+from hub.canonical import xref as canonical_xref  # noqa: F401
+from hub import partners  # noqa: F401

@@ -26,8 +26,9 @@ def unsupported(ts: TransactionSet) -> Diagnostic:
                  set_position=1, code="unsupported_set", ack_code="1")
 
 
-def map_set(ts: TransactionSet) -> dict[str, Any] | None:
-    """The canonical document for a set, or None with the reason added to its diagnostics."""
+def map_set(ts: TransactionSet) -> list[dict[str, Any]] | None:
+    """The canonical documents of a set (an 832 gives one per price), or None with the reason
+    added to the set's diagnostics."""
     if ts.errors:
         return None
     fn = mapper_for(ts.set_id)
@@ -42,8 +43,11 @@ def map_set(ts: TransactionSet) -> dict[str, Any] | None:
         return None
     finally:
         ts.summary.diagnostics.extend(view.warnings)
-    doc["envelope"] = ts.envelope_info()
-    return doc
+    docs = doc if isinstance(doc, list) else [doc]
+    envelope = ts.envelope_info()
+    for one in docs:
+        one["envelope"] = envelope
+    return docs
 
 
 class _Feed:
@@ -77,10 +81,9 @@ def translate(stream: BinaryIO | bytes, source: str | None = None, *,
         yield from feed.fresh(reader.file_diagnostics)
         if isinstance(item, TransactionSet):
             yield from feed.interchange(item.interchange)
-            doc = map_set(item)
+            docs = map_set(item)
             yield from item.summary.diagnostics
-            if doc is not None:
-                yield doc
+            yield from docs or ()
             continue
         assert isinstance(item, InterchangeEnd)
         interchange = item.interchange

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from pydantic import BaseModel
+
 from edi.common.control_numbers import GROUP, INTERCHANGE, TRANSACTION, ControlNumbers, CounterKey, party
 from edi.common.interchanges import GroupInfo
 from edi.x12.profile import X12Profile
@@ -99,7 +101,7 @@ def format_segment(segment: Sequence[Element], d: Delimiters, where: str = "") -
 def _check(value: str, d: Delimiters, seg: str, n: int, delims: tuple[str, ...], comp: int | None = None) -> None:
     bad = next((c for c in delims if c and c in value), None)
     if bad is not None or "\r" in value or "\n" in value:
-        place = f"{seg}{n:02d}" + (f"-{comp}" if comp else "")
+        place = f"{seg}, element {n}" + (f", component {comp}" if comp else "")
         what = f"the delimiter {bad!r}" if bad else "a line break"
         raise WriteError(f"{place}: value {value[:40]!r} contains {what}; X12 cannot escape it")
 
@@ -162,3 +164,18 @@ def _render_group(profile: X12Profile, group: OutGroup, numbers: NumberSource, n
     info = GroupInfo(group.functional_id, str(gcn), profile.group_sender, profile.group_receiver, version,
                      tuple(sets))
     return "".join(lines), info
+
+
+def write_documents(documents: Sequence[dict | BaseModel], profile: X12Profile, numbers: NumberSource, *,
+                    now: datetime | None = None) -> Written:
+    """One interchange carrying canonical documents (850/855/856/810), one functional group per
+    functional id (PO, PR, SH, IN), in the order given."""
+    from edi.x12.builders import FUNCTIONAL_IDS, set_for
+
+    groups: dict[str, OutGroup] = {}
+    for document in documents:
+        data = document.model_dump(mode="json", exclude_none=True) if isinstance(document, BaseModel) else document
+        set_id, body = set_for(data)
+        functional_id = FUNCTIONAL_IDS[set_id]
+        groups.setdefault(functional_id, OutGroup(functional_id, [])).sets.append(OutSet(set_id, body))
+    return render_interchange(profile, list(groups.values()), numbers, now=now)

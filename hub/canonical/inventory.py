@@ -13,12 +13,12 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from hub.canonical.base import CanonicalModel, Document, Reference
+from hub.canonical.base import CanonicalModel, Document
 from hub.canonical.enums import AdjustmentType, ChargeStatus, SnapshotBasis, UsageSource
 from hub.canonical.items import ItemIdentifier
 from hub.canonical.lines import ConvertibleLine
 from hub.canonical.shipping import ErpPosting
-from hub.canonical.types import AwareDatetime, Code, DateOrDateTime, Dec, IsoDate, NonNegDec, Text
+from hub.canonical.types import AwareDatetime, Code, DateOrDateTime, Dec, IsoDate
 
 
 def _require_item(item_id: str | None, item_ids: list[ItemIdentifier]) -> None:

@@ -11,7 +11,7 @@ from hub.canonical.enums import AllowanceOrCharge, ChargeType, InvoiceType, Matc
 from hub.canonical.items import ItemIdentifier
 from hub.canonical.lines import ConvertibleLine
 from hub.canonical.parties import PartyRef
-from hub.canonical.types import Code, Currency, Dec, IsoDate, NonNegDec, Text
+from hub.canonical.types import Code, Currency, Dec, IsoDate, Text
 
 
 class InvoiceCharge(CanonicalModel):

@@ -73,14 +73,6 @@ class Item(Document):
     status: ItemStatus
 
 
-class LotFields(CanonicalModel):
-    """Lot / serial / expiry as a line sends them, before a LotSerial record is assigned."""
-
-    lot_number: Code | None = None
-    serial_number: Code | None = None
-    expiration_date: IsoDate | None = None
-
-
 class LotSerial(Document):
     """A lot or serial number of an item, with expiry and status (A.5)."""
 

@@ -49,7 +49,7 @@ def map_functional_ack(view: SetView) -> dict[str, Any]:
     if group.status is None:
         view.require("AK9")
     kind = "999" if view.ts.set_id == "999" else "997"
-    return AckResult(standard="X12", ack_kind=kind, groups=[group]).model_dump(mode="json")
+    return AckResult(standard="X12", ack_kind=kind, groups=[group]).model_dump(mode="json", exclude_none=True)
 
 
 def _position(view: SetView, index: int) -> int | None:
@@ -116,7 +116,7 @@ def ta1_results(interchange: Interchange) -> tuple[list[dict[str, Any]], list[Di
         docs.append(AckResult(standard="X12", ack_kind="TA1", interchange_control_number=values[1],
                               interchange_date=values[2] or None, interchange_time=values[3] or None,
                               interchange_status=status, interchange_status_raw=values[4],
-                              note_code=values[5]).model_dump(mode="json"))
+                              note_code=values[5]).model_dump(mode="json", exclude_none=True))
     return docs, problems
 
 

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from edi.common.diagnostics import Diagnostic, Level, error, warning
 from edi.x12.reader import TransactionSet
 
-Mapper = Callable[["SetView"], dict[str, Any]]
+Mapper = Callable[["SetView"], dict[str, Any] | list[dict[str, Any]]]
 MAPPERS: dict[str, Mapper] = {}
 # Which module maps which set; imported on first use so importing the engine stays cheap.
 MAPPER_MODULES = {"850": "po850", "855": "ack855", "856": "asn856", "810": "inv810", "846": "inv846",

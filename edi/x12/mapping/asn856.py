@@ -1,0 +1,306 @@
+"""X12 856 Ship Notice/Manifest → ``ShipNotice`` (domain.md B.3, 2.1).
+
+The HL hierarchy is read as a tree (HL01 id, HL02 parent, HL03 level): S shipment, O order,
+T tare / P pack, I item — in either S/O/P/I (BSN05 0001) or S/O/I/P (0002) order, or S/O/I
+without packs. Each item HL becomes a line; its PO comes from the nearest O ancestor (PRF01),
+its pack from the nearest T/P ancestor, and packs nested under an item (S/O/I/P) list the
+item's line. Lots, serials and expiry come from LIN pairs LT/SN, REF*LT / REF*SE / REF*LS,
+DTM*036 (expiry) and DTM*405 / DTM*094 (production); MAN*GM is the pack's SSCC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.canonical import ShipNotice
+from hub.canonical.codes import ack_line_status_from_x12
+
+from edi.x12.mapping.base import SetView, mapper
+from edi.x12.mapping.common import optional_purpose, item_pairs, party, reference, require_item_ids, validate
+
+LOT_REFS = {"LT": "lot_number", "SE": "serial_number", "LS": "serial_number"}
+PACK_LEVELS = {"T": "TARE", "P": "PACK"}
+
+
+@dataclass
+class _Level:
+    hl_id: str
+    parent: str | None
+    code: str
+    index: int
+    segments: list[int] = field(default_factory=list)
+
+
+@mapper("856")
+def map_856(view: SetView) -> dict[str, Any]:
+    bsn_i, bsn = view.require("BSN")
+    levels, order = _levels(view)
+    shipment = next((lv for lv in levels.values() if lv.code == "S"), None)
+    if shipment is None:
+        raise view.fail(bsn_i, None, "no shipment level (HL with HL03 = S)", element_code="1")
+    asn: dict[str, Any] = {
+        "asn_number": view.value(bsn, 2),
+        "purpose_raw": view.opt(bsn, 1), "hierarchy_code": view.opt(bsn, 5),
+        "created_at": view.date(bsn_i, 3),
+    }
+    optional_purpose(view, bsn_i, asn)
+    index_of = {"asn_number": bsn_i, "ship_date": shipment.index, "ship_to": shipment.index}
+    header_segments = list(range(1, order[0].index)) if order else []
+    _shipment(view, asn, header_segments + shipment.segments)
+    if not asn["asn_number"]:
+        asn["asn_number"] = _fallback_asn_number(view, bsn_i, asn)
+    asn["packs"] = [_pack(view, lv, levels, asn["refs"]) for lv in order if lv.code in PACK_LEVELS]
+    packs_by_id = {p["pack_id"]: p for p in asn["packs"]}
+    asn["lines"] = []
+    for lv in order:
+        if lv.code == "I":
+            index_of[f"lines.{len(asn['lines'])}"] = lv.index
+            asn["lines"].append(_line(view, lv, levels, packs_by_id))
+    if not asn["lines"]:
+        raise view.fail(shipment.index, None, "no item level (HL with HL03 = I)", element_code="1")
+    if "ship_to" not in asn:
+        asn["ship_to"] = _ship_to(view, levels, shipment)
+    asn["supplier_partner_id"] = _supplier(asn, view)
+    return validate(view, ShipNotice, asn, index_of)
+
+
+def _levels(view: SetView) -> tuple[dict[str, _Level], list[_Level]]:
+    levels: dict[str, _Level] = {}
+    order: list[_Level] = []
+    current: _Level | None = None
+    for i, seg in view.iter():
+        if seg[0] == "HL":
+            hl_id = view.need(i, 1, "HL01 hierarchical id")
+            if hl_id in levels:
+                raise view.fail(i, 1, f"HL01 {hl_id} is used twice", element_code="7", bad_value=hl_id)
+            parent = view.opt(seg, 2)
+            if parent is not None and parent not in levels:
+                raise view.fail(i, 2, f"HL02 parent {parent} is not an earlier HL01", element_code="7",
+                                bad_value=parent)
+            current = _Level(hl_id, parent, view.need(i, 3, "HL03 level code"), i)
+            levels[hl_id] = current
+            order.append(current)
+        elif current is not None and seg[0] not in ("CTT", "SE"):
+            current.segments.append(i)
+    return levels, order
+
+
+def _ancestor(levels: dict[str, _Level], level: _Level, codes: tuple[str, ...]) -> _Level | None:
+    parent = levels.get(level.parent) if level.parent else None
+    while parent is not None:
+        if parent.code in codes:
+            return parent
+        parent = levels.get(parent.parent) if parent.parent else None
+    return None
+
+
+def _shipment(view: SetView, asn: dict[str, Any], indexes: list[int]) -> None:
+    refs, tracking = [], []
+    for i in indexes:
+        seg = view.segments[i]
+        tag = seg[0]
+        if tag == "DTM":
+            qualifier = view.value(seg, 1)
+            if qualifier in ("011", "017"):
+                field_name = "ship_date" if qualifier == "011" else "est_delivery_date"
+                asn[field_name] = view.date(i, 2)
+        elif tag == "TD1":
+            asn["package_count"] = view.integer(i, 2)
+            asn["gross_weight"] = view.decimal(i, 7)
+            asn["weight_uom"] = view.opt(seg, 8)
+        elif tag == "TD5":
+            if view.value(seg, 2) == "2" and view.value(seg, 3):
+                asn.setdefault("carrier_scac", view.value(seg, 3))
+            if view.value(seg, 5):
+                asn.setdefault("carrier_name", view.value(seg, 5))
+        elif tag == "REF" and (ref := reference(view, seg)):
+            if ref["qualifier"] == "BM":
+                asn.setdefault("bol", ref["value"])
+            elif ref["qualifier"] == "CN":
+                tracking.append(ref["value"])
+            else:
+                refs.append(ref)
+        elif tag == "N1":
+            found, _ = party(view, i)
+            role = {"ST": "ship_to", "SF": "ship_from", "SH": "ship_from", "BY": "buyer", "SE": "seller",
+                    "SU": "seller", "VN": "seller"}.get(found.get("role") or "")
+            if role and role not in asn:
+                asn[role] = found
+        elif tag == "YNQ":
+            _statement(view, asn, seg)
+    asn["refs"], asn["tracking_numbers"] = refs, tracking
+    if asn.get("ship_date") is None:
+        if asn.get("created_at") is None:
+            raise view.fail(0, None, "no DTM*011 ship date and no BSN03 date", element_code="1")
+        asn["ship_date"] = asn["created_at"]
+        view.warn(0, None, "no DTM*011 (shipped) date: the BSN03 creation date is used as the ship date")
+    asn.update({k: v for k, v in (("package_count", asn.get("package_count")),) if v is not None})
+
+
+def _statement(view: SetView, asn: dict[str, Any], seg: list[str]) -> None:
+    """HDA DSCSA transaction statement: YNQ09 = TS (statement), DPS (direct purchase)."""
+    kind = view.value(seg, 9)
+    if kind not in ("TS", "DPS"):
+        return
+    statement = asn.setdefault("dscsa_transaction_statement", {"present": False})
+    if kind == "TS":
+        statement["present"] = view.value(seg, 2) == "Y"
+        statement["text"] = view.opt(seg, 5)
+    else:
+        statement["direct_purchase"] = view.value(seg, 2) == "Y"
+
+
+def _pack(view: SetView, level: _Level, levels: dict[str, _Level], refs: list[dict[str, Any]]) -> dict[str, Any]:
+    pack: dict[str, Any] = {"pack_id": level.hl_id, "level": PACK_LEVELS[level.code], "line_refs": []}
+    parent = _ancestor(levels, level, ("T", "P"))
+    if parent is not None:
+        pack["parent_pack_id"] = parent.hl_id
+    item = _ancestor(levels, level, ("I",))
+    if item is not None:  # S/O/I/P: the pack holds its parent item
+        pack["line_refs"].append(item.hl_id)
+    for i in level.segments:
+        seg = view.segments[i]
+        if seg[0] == "MAN" and view.value(seg, 1) == "GM" and "sscc" not in pack:
+            sscc = _sscc(view, i)
+            if sscc is not None:
+                pack["sscc"] = sscc
+            else:
+                refs.append({"qualifier": "GM", "value": view.value(seg, 2),
+                             "description": f"invalid SSCC of pack {level.hl_id}"})
+        elif seg[0] == "TD1" and view.value(seg, 7):
+            pack["weight"], pack["weight_uom"] = view.decimal(i, 7), view.opt(seg, 8)
+    return pack
+
+
+def _sscc(view: SetView, index: int) -> str | None:
+    """The 18-digit SSCC (an AI 00 prefix dropped), or None with a warning when it is invalid:
+    a bad label number is a receiving problem, not a reason to lose the ASN."""
+    from hub.canonical.identifiers import validate_sscc
+
+    raw = view.need(index, 2, "MAN02 SSCC")
+    try:
+        return validate_sscc(raw[2:] if len(raw) == 20 and raw.startswith("00") else raw)
+    except ValueError as exc:
+        view.warn(index, 2, f"SSCC {raw!r} kept as a reference, not as the pack's SSCC: {exc}")
+        return None
+
+
+def _line(view: SetView, level: _Level, levels: dict[str, _Level], packs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    line: dict[str, Any] = {"line_id": level.hl_id, "refs": []}
+    order = _ancestor(levels, level, ("O",))
+    if order is not None:
+        prf = next((i for i in order.segments if view.segments[i][0] == "PRF"), None)
+        if prf is not None:
+            line["po_number"] = view.need(prf, 1, "PRF01 purchase order number")
+    pack = _ancestor(levels, level, ("T", "P"))
+    if pack is not None:
+        line["pack_id"] = pack.hl_id
+        packs[pack.hl_id]["line_refs"].append(level.hl_id)
+    lots: dict[str, list[str]] = {"lot_number": [], "serial_number": []}
+    expiry = production = None
+    lin_index = None
+    for i in level.segments:
+        seg = view.segments[i]
+        tag = seg[0]
+        if tag == "LIN":
+            lin_index = i
+            found = item_pairs(view, i, 2, line=line)
+            for key in lots:
+                lots[key] += found[key]
+        elif tag == "SN1":
+            _sn1(view, i, line)
+        elif tag == "PRF" and "po_number" not in line:
+            line["po_number"] = view.need(i, 1, "PRF01 purchase order number")
+        elif tag == "PID" and view.value(seg, 5) and "description" not in line:
+            line["description"] = view.value(seg, 5)
+        elif tag == "REF" and (ref := reference(view, seg)):
+            if ref["qualifier"] in LOT_REFS:
+                lots[LOT_REFS[ref["qualifier"]]].append(ref["value"])
+            else:
+                line["refs"].append(ref)
+        elif tag == "DTM" and view.value(seg, 1) == "036":
+            expiry = view.date(i, 2)
+        elif tag == "DTM" and view.value(seg, 1) in ("405", "094"):
+            production = view.date(i, 2)
+    if lin_index is None:
+        raise view.fail(level.index, None, f"item level HL {level.hl_id} has no LIN segment", element_code="1")
+    require_item_ids(view, lin_index, line, "item_ids")
+    if "qty_shipped" not in line:
+        raise view.fail(level.index, None, f"item level HL {level.hl_id} has no SN1 quantity", element_code="1")
+    if "po_number" not in line:
+        raise view.fail(level.index, None, f"item level HL {level.hl_id} has no order (PRF) above or in it",
+                        element_code="1")
+    line["lots"] = _lots(lots, expiry, production)
+    return line
+
+
+def _sn1(view: SetView, index: int, line: dict[str, Any]) -> None:
+    seg = view.segments[index]
+    line["po_line_number"] = view.opt(seg, 1)
+    line["qty_shipped"] = view.decimal(index, 2, required=True)
+    line["uom"] = view.opt(seg, 3)
+    line["qty_ordered"] = view.decimal(index, 5)
+    line["uom_ordered"] = view.opt(seg, 6)
+    raw = view.opt(seg, 8)
+    if raw:
+        line["line_status_raw"] = raw
+        status = ack_line_status_from_x12.get(raw)
+        if status is not None:
+            line["line_status"] = status.value
+        else:
+            view.warn(index, 8, f"line status {raw!r} is not a known SN108 code; kept as sent")
+
+
+def _lots(lots: dict[str, list[str]], expiry, production) -> list[dict[str, Any]]:
+    """One entry per serial (carrying the lot), else one per lot; expiry applies to all."""
+    common = {k: v for k, v in (("expiration_date", expiry), ("production_date", production)) if v}
+    numbers, serials = lots["lot_number"], lots["serial_number"]
+    if serials:
+        lot = numbers[0] if len(numbers) == 1 else None
+        entries = [{"serial_number": s, **({"lot_number": lot} if lot else {})} for s in serials]
+        if len(numbers) > 1:
+            entries += [{"lot_number": n} for n in numbers]
+    elif numbers:
+        entries = [{"lot_number": n} for n in numbers]
+    else:
+        entries = [{}] if expiry else []
+    return [{**e, **common} for e in entries]
+
+
+def _fallback_asn_number(view: SetView, bsn_i: int, asn: dict[str, Any]) -> str:
+    """BSN02 is mandatory, yet real 856s leave it empty: the bill of lading (REF*BM) or the
+    packing list (REF*PK) then identifies the shipment, with a warning."""
+    if asn.get("bol"):
+        view.warn(bsn_i, 2, f"BSN02 shipment identification is empty: the bill of lading {asn['bol']} is used")
+        return asn["bol"]
+    packing = next((r["value"] for r in asn["refs"] if r["qualifier"] == "PK"), None)
+    if packing:
+        view.warn(bsn_i, 2, f"BSN02 shipment identification is empty: the packing list {packing} is used")
+        return packing
+    raise view.fail(bsn_i, 2, "BSN02 shipment identification is missing", element_code="1")
+
+
+def _ship_to(view: SetView, levels: dict[str, _Level], shipment: _Level) -> dict[str, Any]:
+    for role in ("ST", "BY", "OB"):
+        found = _first_party(view, levels, role)
+        if found is not None:
+            if role != "ST":
+                view.warn(shipment.index, None, f"no N1*ST (ship-to) loop: the N1*{role} party is taken as the ship-to")
+            return found
+    raise view.fail(shipment.index, None, "no N1*ST (ship-to) loop in the shipment or orders", element_code="1")
+
+
+def _first_party(view: SetView, levels: dict[str, _Level], role: str) -> dict[str, Any] | None:
+    for level in levels.values():
+        for i in level.segments:
+            if view.segments[i][0] == "N1" and view.value(view.segments[i], 1) == role:
+                return party(view, i)[0]
+    return None
+
+
+def _supplier(asn: dict[str, Any], view: SetView) -> str:
+    """The seller's identifier, else the interchange sender (who sends an 856 is the supplier);
+    the ship-from is a location, not the supplier."""
+    ids = (asn.get("seller") or {}).get("identifiers") or []
+    return ids[0]["value"] if ids else view.ts.interchange.sender_id

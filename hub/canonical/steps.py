@@ -1,0 +1,227 @@
+"""Route steps over canonical documents: ``crosswalk`` and ``uom_convert``.
+
+Both take the document as a model or as a dict (and hand back the same form), look things up in
+the crosswalk tables through the ``db`` service, and never drop or crash on missing master
+data: each problem is appended to ``ex.exceptions`` AND written as a business exception record
+(in one transaction per exchange); then ``on_exception`` decides: ``hold`` (default) sets
+``ex.held`` so the engine does not deliver, ``forward`` passes the document on.
+
+YAML::
+
+    - crosswalk: hold            # shorthand for {on_exception: hold}
+    - uom_convert: {on_exception: forward}
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from hub.business_exceptions import record_exception
+from hub.canonical import Document, parse_document
+from hub.canonical.parties import PartyRef
+from hub.canonical.walk import (
+    document_date,
+    document_key,
+    document_partner,
+    identifiers_field,
+    item_holders,
+    join,
+    party_refs,
+    qty_field,
+)
+from hub.canonical.xref import ConversionMissing, Crosswalk
+from hub.db import Database
+from hub.exchange import Exchange
+from hub.partners import PartnerRegistry
+from hub.registry import Step, StepError, StrictModel, step
+
+# Party references whose identifiers must resolve to a location (domain.md section C #13).
+REQUIRED_LOCATIONS = {"ship_to", "bill_to"}
+
+
+class CanonicalStepConfig(StrictModel):
+    on_exception: Literal["hold", "forward"] = "hold"
+    partner: str | None = None  # fixed partner id for lookups; default the document's supplier, then the sender
+
+
+@dataclass
+class Problem:
+    kind: str
+    field_path: str
+    offending_value: str | None
+    message: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def load_document(ex: Exchange) -> tuple[Document, bool]:
+    """(document model, whether the body was a dict)."""
+    body = ex.body
+    if isinstance(body, Document):
+        return body, False
+    if isinstance(body, dict):
+        try:
+            return parse_document(body), True
+        except KeyError as exc:
+            raise StepError(str(exc.args[0]), location="body") from None
+        except ValidationError as exc:
+            first = exc.errors(include_url=False, include_input=False)[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            raise StepError(f"{first['msg']} ({exc.error_count()} error(s))", location=f"body.{where}") from None
+    raise StepError(f"expected a canonical document (model or dict), got {type(body).__name__}", location="body")
+
+
+class CanonicalStep(Step):
+    Config: ClassVar[type[BaseModel]] = CanonicalStepConfig
+    shorthand: ClassVar[str | None] = "on_exception"
+
+    def process(self, ex: Exchange) -> list[Exchange]:
+        document, was_dict = load_document(ex)
+        db = self.env.service("db")
+        partner = self.config.partner or document_partner(document) or ex.sender
+        problems = self.apply(document, Crosswalk(db), partner, db)
+        if problems:
+            self._record(ex, db, document, partner, problems)
+        ex.body = document.canonical_dict() if was_dict else document
+        return [ex]
+
+    @abstractmethod
+    def apply(self, document: Document, crosswalk: Crosswalk, partner: str | None, db: Database) -> list[Problem]:
+        """Fill what can be resolved on ``document`` in place; return what could not."""
+
+    def _record(self, ex: Exchange, db: Database, document: Document, partner: str | None, problems: list[Problem]) -> None:
+        already = {(e.get("kind"), e.get("field_path")) for e in ex.exceptions}
+        fresh = [p for p in problems if (p.kind, p.field_path) not in already]
+        with db.session() as session:
+            for problem in fresh:
+                row = record_exception(
+                    session,
+                    kind=problem.kind,
+                    message=problem.message,
+                    document_type=document.document_type,
+                    document_key=document_key(document),
+                    field_path=problem.field_path,
+                    offending_value=problem.offending_value,
+                    partner_id=partner,
+                    message_id=ex.message_id,
+                    route=self.env.route_name,
+                    detail={"step": self.kind, **problem.detail},
+                )
+                ex.exceptions.append(row.as_dict())
+        if self.config.on_exception == "hold":
+            ex.held = True
+
+
+@step
+class CrosswalkStep(CanonicalStep):
+    """Resolve items (from item_ids / item_ids_sent) and locations/partners on a canonical document."""
+
+    kind = "crosswalk"
+    summary = "Resolve item_id, location and partner ids from the identifiers a document carries"
+
+    def apply(self, document: Document, crosswalk: Crosswalk, partner: str | None, db: Database) -> list[Problem]:
+        on = document_date(document)
+        problems = [p for path, holder in item_holders(document) if (p := self._item(crosswalk, path, holder, partner, on))]
+        registry = PartnerRegistry(db)
+        for name, ref in party_refs(document):
+            problem = self._party(crosswalk, registry, name, ref, partner)
+            if problem:
+                problems.append(problem)
+        return problems
+
+    @staticmethod
+    def _item(crosswalk: Crosswalk, path: str, holder: BaseModel, partner: str | None, on: date | None) -> Problem | None:
+        ids_field = identifiers_field(holder)
+        identifiers = getattr(holder, ids_field)
+        if not identifiers:
+            return None  # nothing to resolve (e.g. an ack line that does not echo item ids)
+        pairs = [(i.scheme.value, i.value) for i in identifiers]
+        shown = ", ".join(f"{s}:{v}" for s, v in pairs)
+        resolution = crosswalk.resolve_item(pairs, partner, on)
+        where = join(path, ids_field)
+        if resolution.is_conflict:
+            return Problem("conflicting_item_identifiers", where, shown, f"identifiers resolve to different items: {resolution.conflicts}", {"conflicts": resolution.conflicts})
+        if resolution.item_id is None:
+            return Problem("unknown_item", where, shown, f"none of {shown} resolves to an item for partner {partner!r}")
+        current = holder.item_id
+        if current and current != resolution.item_id:
+            return Problem("conflicting_item_identifiers", join(path, "item_id"), current, f"item_id {current!r} but identifiers resolve to {resolution.item_id!r}")
+        holder.item_id = resolution.item_id
+        return None
+
+    @staticmethod
+    def _party(crosswalk: Crosswalk, registry: PartnerRegistry, name: str, ref: PartyRef, partner: str | None) -> Problem | None:
+        pairs = [(i.scheme.value, i.value) for i in ref.identifiers]
+        if ref.partner_id is None:
+            for scheme, value in pairs:
+                found = registry.by_identifier(scheme, value)
+                if found:
+                    ref.partner_id = found.id
+                    break
+        if ref.location_id is None and pairs:
+            ref.location_id = crosswalk.resolve_location(pairs, partner)
+            if ref.location_id is None and name in REQUIRED_LOCATIONS:
+                shown = ", ".join(f"{s}:{v}" for s, v in pairs)
+                return Problem("unknown_location", join(name, "identifiers"), shown, f"{name} {shown} is not mapped to a location for partner {partner!r}")
+        return None
+
+
+@step
+class UomConvertStep(CanonicalStep):
+    """Fill base_qty/base_uom on every line: partner UoM crosswalk first, then item conversion."""
+
+    kind = "uom_convert"
+    summary = "Convert line quantities to the item's base unit (partner UoM crosswalk, then item conversions)"
+
+    def apply(self, document: Document, crosswalk: Crosswalk, partner: str | None, db: Database) -> list[Problem]:
+        on = document_date(document)
+        problems = []
+        for path, holder in item_holders(document):
+            name = qty_field(holder)
+            if name is None or getattr(holder, name) is None:
+                continue
+            problem = self._convert(crosswalk, path, holder, name, partner, on)
+            if problem:
+                problems.append(problem)
+        return problems
+
+    @staticmethod
+    def _convert(crosswalk: Crosswalk, path: str, holder: Any, name: str, partner: str | None, on: date | None) -> Problem | None:
+        item_id = holder.item_id
+        if item_id is None:
+            # Same path as the crosswalk step's unknown_item, so one line is recorded once.
+            return Problem("unknown_item", join(path, identifiers_field(holder)), None, "no item_id to convert for; run the crosswalk step first")
+        sent = holder.uom
+        if sent is None:
+            pairs = [(i.scheme.value, i.value) for i in getattr(holder, identifiers_field(holder))]
+            canonical = crosswalk.resolve_item(pairs, partner, on).uom_hint
+            if canonical is None:
+                return Problem("unknown_uom", join(path, "uom"), None, "no unit sent and the packaging level of the line's GTIN is not in the crosswalk")
+        else:
+            canonical = crosswalk.canonical_uom(partner, sent)
+            if canonical is None:
+                return Problem("unknown_uom", join(path, "uom"), sent, f"unit {sent!r} is not in partner {partner!r}'s UoM crosswalk nor a canonical unit")
+        try:
+            factor = crosswalk.factor(item_id, canonical, partner, on)
+            base_uom = crosswalk.base_uom(item_id)
+        except ConversionMissing as exc:
+            return Problem("missing_conversion", join(path, "uom"), sent or canonical, str(exc), {"item_id": item_id, "uom": canonical})
+        holder.uom_canonical = canonical
+        holder.base_qty = _exact(getattr(holder, name) * factor)
+        holder.base_uom = base_uom
+        if "base_qty_available" in type(holder).model_fields and holder.qty_available is not None:
+            holder.base_qty_available = _exact(holder.qty_available * factor)
+        return None
+
+
+def _exact(value: Decimal) -> Decimal:
+    """A tidy exact form: whole numbers without a fraction (20.00 → 20), others without
+    trailing zeros. Value-preserving: nothing is rounded."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()

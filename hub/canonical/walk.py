@@ -1,0 +1,91 @@
+"""Finding the parts of a canonical document that steps work on: lines with items and
+quantities, and party references. Paths are pydantic-style dotted locations (``lines.0.uom``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+
+from pydantic import BaseModel
+
+from hub.canonical.base import Document
+from hub.canonical.parties import PartyRef
+
+KEY_FIELDS = (
+    "po_number",
+    "asn_number",
+    "invoice_number",
+    "receipt_id",
+    "adjustment_id",
+    "snapshot_id",
+    "usage_id",
+    "catalog_id",
+    "recall_id",
+    "ack_id",
+    "item_id",
+    "location_id",
+    "partner_id",
+    "lot_serial_id",
+)
+DATE_FIELDS = ("order_date", "invoice_date", "ack_date", "ship_date", "receipt_datetime", "occurred_at", "as_of", "valid_from", "issued_at")
+PARTNER_FIELDS = ("supplier_partner_id", "reporter_partner_id")
+
+
+def join(path: str, part: str | int) -> str:
+    return f"{path}.{part}" if path else str(part)
+
+
+def item_holders(model: BaseModel, path: str = "") -> Iterator[tuple[str, BaseModel]]:
+    """Every (path, model) below ``model`` (itself included) that names an item by identifiers."""
+    fields = type(model).model_fields
+    if "item_id" in fields and ("item_ids" in fields or "item_ids_sent" in fields):
+        yield path, model
+    for name in fields:
+        value = getattr(model, name)
+        if isinstance(value, list):
+            for index, element in enumerate(value):
+                if isinstance(element, BaseModel) and not isinstance(element, PartyRef):
+                    yield from item_holders(element, join(join(path, name), index))
+
+
+def identifiers_field(holder: BaseModel) -> str:
+    return getattr(type(holder), "ITEM_IDS_FIELD", "item_ids")
+
+
+def qty_field(holder: BaseModel) -> str | None:
+    name = getattr(type(holder), "QTY_FIELD", None)
+    return name if name in type(holder).model_fields and "uom" in type(holder).model_fields else None
+
+
+def party_refs(document: Document) -> Iterator[tuple[str, PartyRef]]:
+    for name in type(document).model_fields:
+        value = getattr(document, name)
+        if isinstance(value, PartyRef):
+            yield name, value
+
+
+def document_key(document: Document) -> str | None:
+    for name in KEY_FIELDS:
+        value = getattr(document, name, None)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def document_date(document: Document) -> date | None:
+    """The business date conversions are checked against (order date, ship date ...)."""
+    for name in DATE_FIELDS:
+        value = getattr(document, name, None)
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+    return None
+
+
+def document_partner(document: Document) -> str | None:
+    for name in PARTNER_FIELDS:
+        value = getattr(document, name, None)
+        if isinstance(value, str):
+            return value
+    return None

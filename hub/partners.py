@@ -1,0 +1,303 @@
+"""Partner registry: who the hub trades with and how (domain.md A.1, 4.x).
+
+The registry is a YAML file (``routes/partners.yaml``) validated by the models below, with
+errors naming ``file:line``, and loaded into the store (tables ``partners`` and
+``partner_identifiers``). The EDI engines and connectors look partners up with
+``PartnerRegistry(db).by_isa(qualifier, id)``, ``by_unb(id, qualifier)``, ``by_gs(id)``,
+``by_id(partner_id)`` and ``by_identifier(scheme, value)``.
+
+Credentials are never written in the file: ``auth`` holds names of environment variables
+(``api_key_env: ACME_API_KEY``). Any key that looks like a secret (password, token, api_key,
+secret, private_key ...) with an inline value is a validation error.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from sqlalchemy import JSON, String, UniqueConstraint, delete, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.canonical.base import CanonicalModel
+from hub.canonical.enums import AckKind, EdiStandard, PartnerRole, PartnerStatus, PartyIdScheme
+from hub.canonical.parties import PartyIdentifier
+from hub.canonical.types import Code, Currency, Text
+from hub.db import Base, Database
+from hub.store.models import UTCDateTime, utcnow
+from hub.yamlfile import DataFileError, describe_errors, line_of, load_yaml
+
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_?key|private_?key|passphrase|credential)", re.IGNORECASE)
+DURATION = re.compile(r"^(\d+)\s*([mhd])$")
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def find_inline_secrets(data: Any, path: tuple = ()) -> list[tuple[tuple, str]]:
+    """(path, key) of every secret-looking key whose value is not an env-var reference."""
+    found = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            here = (*path, key)
+            if isinstance(key, str) and SECRET_KEY.search(key) and not key.endswith("_env") and not isinstance(value, (dict, list)):
+                found.append((here, key))
+            found.extend(find_inline_secrets(value, here))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found.extend(find_inline_secrets(value, (*path, index)))
+    return found
+
+
+class Delimiters(CanonicalModel):
+    element: str = Field(min_length=1, max_length=1)
+    component: str = Field(min_length=1, max_length=1)
+    segment: str = Field(min_length=1, max_length=1)
+    repetition: str | None = Field(None, min_length=1, max_length=1)
+    release: str | None = Field(None, min_length=1, max_length=1, description="EDIFACT release character")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Delimiters:
+        chars = [c for c in (self.element, self.component, self.segment, self.repetition, self.release) if c]
+        if len(set(chars)) != len(chars):
+            raise ValueError(f"delimiters must differ from each other, got {chars}")
+        return self
+
+
+class AckExpectation(CanonicalModel):
+    """An acknowledgement the partner sends or expects, and within how long (``24h``, ``1d``)."""
+
+    kind: AckKind
+    within: str = Field("24h", description="Minutes/hours/days: 30m, 24h, 2d")
+
+    @field_validator("within")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if not DURATION.match(value.strip()):
+            raise ValueError(f"duration {value!r} is not <number><m|h|d>, e.g. 24h")
+        return value.strip()
+
+    @property
+    def seconds(self) -> int:
+        number, unit = DURATION.match(self.within).groups()  # type: ignore[union-attr]
+        return int(number) * _UNIT_SECONDS[unit]
+
+
+class X12Identity(CanonicalModel):
+    isa_qualifier: Code = Field(max_length=2, description="ISA05/ISA07: ZZ, 01, 14, 12 ...")
+    isa_id: Code = Field(max_length=15, description="ISA06/ISA08 without padding")
+    gs_id: Code | None = Field(None, max_length=15)
+    version: Code = Field("004010", description="GS08")
+    delimiters: Delimiters | None = None
+    acks: list[AckExpectation] = Field(default_factory=list)
+
+
+class EdifactIdentity(CanonicalModel):
+    unb_id: Code = Field(max_length=35)
+    unb_qualifier: Code | None = Field(None, max_length=4, description="UNB S002 0007: 14 GLN, ZZZ mutually defined ...")
+    version: Code = Field("D96A", description="UNH S009 version/release")
+    delimiters: Delimiters | None = None
+    acks: list[AckExpectation] = Field(default_factory=list)
+
+
+class AuthRefs(CanonicalModel):
+    """Credentials by reference: each value is the NAME of an environment variable. The
+    connectors issue defines how they are used (API keys, SFTP, AS2 ...)."""
+
+    api_key_env: Code | None = None
+    username_env: Code | None = None
+    password_env: Code | None = None
+    private_key_env: Code | None = None
+    token_env: Code | None = None
+
+    @model_validator(mode="after")
+    def _env_names(self) -> AuthRefs:
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is not None and not ENV_NAME.match(value):
+                raise ValueError(f"{name} must name an environment variable (A-Z, 0-9, _), got something else")
+        return self
+
+
+class PartnerConfig(CanonicalModel):
+    id: Code = Field(description="partner_id, the hub's key")
+    name: Text
+    roles: list[PartnerRole] = Field(min_length=1)
+    status: PartnerStatus = PartnerStatus.ACTIVE
+    identifiers: list[PartyIdentifier] = Field(default_factory=list)
+    x12: X12Identity | None = None
+    edifact: EdifactIdentity | None = None
+    preferred_standard: EdiStandard | None = None
+    timezone: Code | None = Field(None, description="IANA zone for partner times sent without an offset")
+    default_currency: Currency | None = None
+    inbound_documents: list[Code] = Field(default_factory=list, description="Allowed inbound sets/messages: 855, 856, ORDRSP ...")
+    outbound_endpoints: dict[str, str] = Field(default_factory=dict, description="document type → endpoint name")
+    auth: AuthRefs | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_secrets(cls, data: Any) -> Any:
+        for path, key in find_inline_secrets(data):
+            where = ".".join(str(p) for p in path)
+            raise ValueError(f"inline secret at {where}: put it in an environment variable and write {key}_env: VARIABLE_NAME under auth")
+        return data
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as America/Chicago)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _standard_has_identity(self) -> PartnerConfig:
+        if self.preferred_standard == EdiStandard.X12 and self.x12 is None:
+            raise ValueError("preferred_standard X12 needs an x12 section (ISA qualifier and ID)")
+        if self.preferred_standard == EdiStandard.EDIFACT and self.edifact is None:
+            raise ValueError("preferred_standard EDIFACT needs an edifact section (UNB ID)")
+        return self
+
+    def all_identifiers(self) -> list[tuple[str, str, str]]:
+        """(scheme, qualifier, value) rows for lookups, envelope identities included."""
+        rows = [(i.scheme.value, i.qualifier or "", i.value) for i in self.identifiers]
+        if self.x12:
+            rows.append((PartyIdScheme.ISA_ID.value, self.x12.isa_qualifier, self.x12.isa_id))
+            if self.x12.gs_id:
+                rows.append((PartyIdScheme.GS_ID.value, "", self.x12.gs_id))
+        if self.edifact:
+            rows.append((PartyIdScheme.UNB_ID.value, self.edifact.unb_qualifier or "", self.edifact.unb_id))
+        return rows
+
+
+class PartnersFile(CanonicalModel):
+    partners: list[PartnerConfig] = Field(default_factory=list)
+
+
+def read_partners_file(path: Path) -> list[PartnerConfig]:
+    """Validate a partners YAML file; raises DataFileError listing every problem as file:line."""
+    data = load_yaml(path)
+    if data is None:
+        data = {}
+    secrets = find_inline_secrets(data)
+    if secrets:
+        raise DataFileError(
+            [
+                f"{path}:{line_of(data, where)}: {'.'.join(str(p) for p in where)}: inline secret; "
+                f"put it in an environment variable and write {key}_env: VARIABLE_NAME under auth"
+                for where, key in secrets
+            ]
+        )
+    try:
+        partners = PartnersFile.model_validate(data).partners
+    except ValidationError as exc:
+        raise DataFileError(describe_errors(path, data, exc)) from None
+    problems = _duplicates(path, data, partners)
+    if problems:
+        raise DataFileError(problems)
+    return partners
+
+
+def _duplicates(path: Path, data: Any, partners: list[PartnerConfig]) -> list[str]:
+    problems = []
+    seen_ids: dict[str, int] = {}
+    seen_keys: dict[tuple[str, str, str], str] = {}
+    for index, partner in enumerate(partners):
+        line = line_of(data, ("partners", index))
+        if partner.id in seen_ids:
+            problems.append(f"{path}:{line}: partners.{index}.id: partner {partner.id!r} is already defined at partners.{seen_ids[partner.id]}")
+        seen_ids.setdefault(partner.id, index)
+        for key in partner.all_identifiers():
+            owner = seen_keys.get(key)
+            if owner is not None and owner != partner.id:
+                problems.append(f"{path}:{line}: partners.{index}: identifier {key[0]} {key[1]}:{key[2]} already belongs to {owner!r}")
+            seen_keys.setdefault(key, partner.id)
+    return problems
+
+
+# ----------------------------------------------------------------- store
+
+class PartnerRecord(Base):
+    __tablename__ = "partners"
+
+    partner_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source_file: Mapped[str | None] = mapped_column(String(512))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PartnerIdentifierRecord(Base):
+    __tablename__ = "partner_identifiers"
+    __table_args__ = (UniqueConstraint("scheme", "qualifier", "value", name="uq_partner_identifiers_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    partner_id: Mapped[str] = mapped_column(String(128), index=True)
+    scheme: Mapped[str] = mapped_column(String(32))
+    qualifier: Mapped[str] = mapped_column(String(8), default="")
+    value: Mapped[str] = mapped_column(String(256))
+
+
+class PartnerRegistry:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def load(self, partners: list[PartnerConfig], source_file: str | None = None) -> int:
+        """Insert or replace the given partners and their identifiers in one transaction."""
+        with self.db.session() as session:
+            ids = [p.id for p in partners]
+            session.execute(delete(PartnerIdentifierRecord).where(PartnerIdentifierRecord.partner_id.in_(ids)))
+            session.flush()
+            for partner in partners:
+                record = session.get(PartnerRecord, partner.id) or PartnerRecord(partner_id=partner.id)
+                record.name = partner.name
+                record.status = partner.status.value
+                record.config = partner.model_dump(mode="json", exclude_none=True)
+                record.source_file = source_file
+                record.updated_at = utcnow()
+                session.add(record)
+                for scheme, qualifier, value in partner.all_identifiers():
+                    session.add(PartnerIdentifierRecord(partner_id=partner.id, scheme=scheme, qualifier=qualifier, value=value))
+        return len(partners)
+
+    def load_file(self, path: Path) -> int:
+        return self.load(read_partners_file(path), str(path))
+
+    def all(self) -> list[PartnerConfig]:
+        with self.db.session() as session:
+            return [PartnerConfig.model_validate(r.config) for r in session.scalars(select(PartnerRecord).order_by(PartnerRecord.partner_id))]
+
+    def by_id(self, partner_id: str) -> PartnerConfig | None:
+        with self.db.session() as session:
+            record = session.get(PartnerRecord, partner_id)
+            return PartnerConfig.model_validate(record.config) if record else None
+
+    def by_identifier(self, scheme: str, value: str, qualifier: str | None = None) -> PartnerConfig | None:
+        """The partner owning (scheme, value); with ``qualifier`` None any qualifier matches."""
+        query = select(PartnerIdentifierRecord.partner_id).where(
+            PartnerIdentifierRecord.scheme == str(scheme), PartnerIdentifierRecord.value == value.strip()
+        )
+        if qualifier is not None:
+            query = query.where(PartnerIdentifierRecord.qualifier == qualifier.strip())
+        with self.db.session() as session:
+            owners = sorted(set(session.scalars(query)))
+        if len(owners) != 1:
+            return None  # unknown, or ambiguous across qualifiers: the caller reports it
+        return self.by_id(owners[0])
+
+    def by_isa(self, qualifier: str, isa_id: str) -> PartnerConfig | None:
+        """ISA05/06 (or 07/08); the ID may carry the ISA's space padding."""
+        return self.by_identifier(PartyIdScheme.ISA_ID, isa_id, qualifier)
+
+    def by_gs(self, gs_id: str) -> PartnerConfig | None:
+        return self.by_identifier(PartyIdScheme.GS_ID, gs_id, "")
+
+    def by_unb(self, unb_id: str, qualifier: str | None = None) -> PartnerConfig | None:
+        return self.by_identifier(PartyIdScheme.UNB_ID, unb_id, qualifier or "")
