@@ -16,10 +16,10 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import JSON, String, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -103,23 +103,25 @@ class EdifactIdentity(CanonicalModel):
     acks: list[AckExpectation] = Field(default_factory=list)
 
 
+def _env_name(value: str) -> str:
+    if not ENV_NAME.match(value):
+        # The value is not echoed: whatever it is, it may be the secret itself.
+        raise ValueError("must name an environment variable (A-Z, 0-9, _), not hold a value")
+    return value
+
+
+EnvName = Annotated[Code, AfterValidator(_env_name)]
+
+
 class AuthRefs(CanonicalModel):
     """Credentials by reference: each value is the NAME of an environment variable. The
     connectors issue defines how they are used (API keys, SFTP, AS2 ...)."""
 
-    api_key_env: Code | None = None
-    username_env: Code | None = None
-    password_env: Code | None = None
-    private_key_env: Code | None = None
-    token_env: Code | None = None
-
-    @model_validator(mode="after")
-    def _env_names(self) -> AuthRefs:
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if value is not None and not ENV_NAME.match(value):
-                raise ValueError(f"{name} must name an environment variable (A-Z, 0-9, _), got something else")
-        return self
+    api_key_env: EnvName | None = None
+    username_env: EnvName | None = None
+    password_env: EnvName | None = None
+    private_key_env: EnvName | None = None
+    token_env: EnvName | None = None
 
 
 class PartnerConfig(CanonicalModel):

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from hub.canonical.docs import write_docs
+from hub.cli_errors import reported
 from hub.canonical.schema import SchemaDirError, compare_dirs, export_schemas
 
 schema_app = typer.Typer(help="Canonical document schemas: export, compatibility check, docs.", no_args_is_help=True)
@@ -18,7 +19,9 @@ schema_app = typer.Typer(help="Canonical document schemas: export, compatibility
 @schema_app.command("export")
 def export(directory: Path = typer.Argument(..., help="Folder to write <document_type>.schema.json files into")) -> None:
     """Write one JSON Schema file per canonical document type."""
-    for path in export_schemas(directory):
+    with reported(f"writing schemas to {directory}"):
+        paths = export_schemas(directory)
+    for path in paths:
         typer.echo(str(path))
 
 
@@ -44,4 +47,5 @@ def check(
 @schema_app.command("docs")
 def docs(output: Path = typer.Option(Path("docs/canonical-model.md"), "--output", "-o", help="Markdown file to write")) -> None:
     """Regenerate the canonical model reference with an example of every document type."""
-    typer.echo(str(write_docs(output)))
+    with reported(f"writing {output}"):
+        typer.echo(str(write_docs(output)))

@@ -117,6 +117,7 @@ ack_type_from_x12 = CodeTable(
         "AD": A.ACCEPTED,  # with detail, no change
         "AK": A.ACCEPTED,  # no detail or change
         "AT": A.ACCEPTED,
+        "AP": A.ACCEPTED,  # acknowledge - product replenishment (verify); seen in real 855s
         # "Exception detail only": lines not listed are accepted as ordered, listed lines carry
         # exceptions - a partial acceptance.
         "AE": A.PARTIAL,
@@ -219,9 +220,12 @@ item_scheme_from_x12 = CodeTable(
         "VC": IDS.VENDOR_CATALOG,
         "BP": IDS.BUYER_ITEM,
         "IN": IDS.BUYER_ITEM,
+        "CB": IDS.BUYER_ITEM,  # buyer's catalog number
+        "SK": IDS.BUYER_ITEM,  # stock keeping unit, the buyer's item number in retail-derived guides (verify)
         "MG": IDS.MFR_PART,
         # UPC/EAN are GTIN-12/13/8: stored as GTIN-14 (domain.md 1.4 "left-pad for storage").
         "UK": IDS.GTIN,
+        "UA": IDS.GTIN,  # U.P.C./EAN case code: a case-level GTIN
         "UP": IDS.GTIN,
         "EN": IDS.GTIN,
         "EO": IDS.GTIN,
@@ -244,6 +248,9 @@ item_scheme_from_edifact = CodeTable(
         "AC": IDS.HIBC,
     },
 )
+
+# 235 qualifiers that describe the item rather than identify it: mappers keep them as refs.
+DESCRIPTIVE_QUALIFIERS_X12 = {"MF": "manufacturer name", "EC": "engineering change level", "PR": "process number"}
 
 # Qualifiers that carry lot / serial numbers in item ID pairs, not item identifiers.
 LOT_QUALIFIERS_X12 = {"LT": "lot_number", "SN": "serial_number"}

@@ -135,9 +135,10 @@ def validate_hibc(value: str) -> str:
         text = "+" + text
     if "/" in text[1:-1]:
         raise IdentifierError(f"HIBC {value!r} holds secondary data ('/'): store primary data only")
-    if value.endswith(" ") and _HIBC_PRIMARY.match(text + " ") and hibc_check_character(text) == " ":
-        # The check character may be a space (value 38): keep it rather than trim it away.
-        return text + " "
+    if value.endswith(" ") and not value.endswith("  "):
+        # Exactly one trailing space is the check character (value 38), not padding: check it
+        # as such, so that a changed character cannot hide behind trimming.
+        text = text + " "
     match = _HIBC_PRIMARY.match(text)
     if not match:
         raise IdentifierError(

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from hub.canonical.xref import KIND_MODELS, Crosswalk, load_rows
+from hub.cli_errors import reported
 from hub.config import get_settings
 from hub.db import Database
 from hub.yamlfile import DataFileError
@@ -38,7 +39,7 @@ def load(
         raise typer.Exit(1) from None
     db = _database(database_url)
     try:
-        with db.session() as session:
+        with reported(f"loading {file}"), db.session() as session:
             counts = {name: load_rows(session, name, items) for name, items in rows.items()}
     except ValueError as exc:
         typer.echo(f"{file}: {exc}", err=True)
@@ -62,9 +63,10 @@ def show(
         raise typer.Exit(2)
     db = _database(database_url)
     try:
-        crosswalk = Crosswalk(db)
-        for name in kinds:
-            for row in crosswalk.rows(name):
-                typer.echo(f"{name} {json.dumps(row, default=str, sort_keys=True)}")
+        with reported("reading crosswalks"):
+            crosswalk = Crosswalk(db)
+            for name in kinds:
+                for row in crosswalk.rows(name):
+                    typer.echo(f"{name} {json.dumps(row, default=str, sort_keys=True)}")
     finally:
         db.dispose()

@@ -155,3 +155,10 @@ def test_docs_cover_every_document_and_example(tmp_path: Path) -> None:
 def test_committed_docs_are_current() -> None:
     committed = Path(__file__).resolve().parents[2] / "docs" / "canonical-model.md"
     assert committed.read_text(encoding="utf-8") == render(), "run `hub schema docs` to regenerate docs/canonical-model.md"
+
+
+def test_unwritable_export_dir_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = runner.invoke(schema_app, ["export", str(blocker / "sub")])
+    assert result.exit_code == 1 and result.output.startswith("error: writing schemas to")
