@@ -13,7 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from edi.edifact.mapping.base import MessageView, comp, drop_empty, texts
-from hub.canonical.codes import LOT_QUALIFIERS_EDIFACT, item_scheme_from_edifact, party_scheme_from_edifact
+from hub.canonical.codes import (
+    LOT_QUALIFIERS_EDIFACT,
+    item_scheme_from_edifact,
+    party_scheme_from_edifact,
+    po_purpose_from_edifact,
+)
 from hub.canonical.enums import ItemIdScheme, PartyIdScheme
 from hub.canonical.identifiers import IdentifierError, gs1_check_digit, normalize_gtin, validate_gln, validate_hibc
 
@@ -86,6 +91,25 @@ def attach_to_party(view: MessageView, index: int, target: dict[str, Any]) -> No
             contact.setdefault("email", number)
         elif number:
             contact.setdefault("phone", number)
+
+
+# -- document identity -----------------------------------------------------------------------
+
+
+def supplier_id(view: MessageView, seller: dict[str, Any] | None) -> str:
+    """The supplier as the message names it (NAD+SU identifier), else the interchange sender;
+    the crosswalk step resolves it to a hub partner id."""
+    if seller and seller.get("identifiers"):
+        return seller["identifiers"][0]["value"]
+    return view.message.interchange.sender_id
+
+
+def purpose_code(doc: dict[str, Any]) -> str:
+    """BGM 1225 from purpose_raw, else the code of the purpose (9 for ORIGINAL)."""
+    if doc.get("purpose_raw"):
+        return doc["purpose_raw"]
+    purpose = doc.get("purpose") or "ORIGINAL"
+    return next(code for code, value in po_purpose_from_edifact.codes.items() if value.value == purpose)
 
 
 # -- items ---------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydifact.segments import Segment
+
 from edi.edifact.mapping.base import MessageView, comp, drop_empty, mapper
 from edi.edifact.mapping.common import (
     ItemIds,
@@ -23,10 +25,15 @@ from edi.edifact.mapping.common import (
     lin,
     party,
     pia,
+    purpose_code,
+    supplier_id,
     qty,
     reference,
     rff,
 )
+from edi.edifact.mapping.out import Out
+from edi.edifact.profile import EdifactProfile
+from edi.edifact.writer import WriteError
 from hub.canonical import ShipNotice
 from hub.canonical.codes import po_purpose_from_edifact
 
@@ -171,14 +178,6 @@ def _parties(view: MessageView, doc: dict[str, Any], parties: dict[str, dict[str
     doc["supplier_partner_id"] = supplier_id(view, seller)
 
 
-def supplier_id(view: MessageView, seller: dict[str, Any] | None) -> str:
-    """The supplier as the message names it (NAD+SU identifier), else the interchange sender;
-    the crosswalk step resolves it to a hub partner id."""
-    if seller and seller.get("identifiers"):
-        return seller["identifiers"][0]["value"]
-    return view.message.interchange.sender_id
-
-
 def _pack(view: MessageView, index: int, packs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     seg = view.segments[index]
     pack_id = comp(seg, 0, 0)
@@ -279,3 +278,84 @@ def _lots(view: MessageView, line: _Line) -> list[dict[str, Any]]:
     if not lots and line.expiry:
         lots = [drop_empty(dates)]
     return lots
+
+
+# -- ShipNotice → DESADV -------------------------------------------------------------------------
+
+
+def build_desadv(doc: dict[str, Any], profile: EdifactProfile) -> tuple[str, list[Segment], str]:
+    out = Out(profile)
+    purpose = doc.get("purpose_raw") or (purpose_code(doc) if doc.get("purpose") else None)
+    out.add("BGM", "351", doc["asn_number"], purpose)
+    out.dtm("137", doc.get("created_at"))
+    out.dtm("11", doc["ship_date"])
+    out.dtm("17", doc.get("est_delivery_date"))
+    out.rff("BM", doc.get("bol"))
+    for number in doc.get("tracking_numbers", []):
+        out.rff("CN", number)
+    out.refs(doc.get("refs", []), skip=("TDT",))
+    written: list[dict[str, Any]] = []
+    out.party("SU", doc.get("seller") or {"role": "SU", "identifiers": [
+        {"scheme": "ACCOUNT_AT_PARTNER", "value": doc["supplier_partner_id"]}]}, written)
+    out.party("BY", doc.get("buyer"), written)
+    out.party("DP", doc["ship_to"], written)
+    out.party("SF", doc.get("ship_from"), written)
+    _write_carrier(out, doc)
+    packs = doc.get("packs", [])
+    lines = doc["lines"]
+    for line in lines:
+        if not line.get("pack_id"):
+            _write_line(out, line)
+    for pack in packs:
+        base = pack["pack_id"].rsplit("/", 1)[0]
+        if "/" in pack["pack_id"] and any(p["pack_id"] == base for p in packs):
+            continue  # a further SSCC of pack ``base``: written under it
+        _write_pack(out, pack, packs)
+        for line in lines:
+            if line.get("pack_id") == pack["pack_id"]:
+                _write_line(out, line)
+    out.add("CNT", ["2", str(len(lines))])
+    return "DESADV", out.segments, doc["asn_number"]
+
+
+def _write_carrier(out: Out, doc: dict[str, Any]) -> None:
+    carrier_id = doc.get("carrier_scac") or next(
+        (r["value"] for r in doc.get("refs", []) if r["qualifier"] == "TDT"), None)
+    if carrier_id or doc.get("carrier_name"):
+        agency = "182" if doc.get("carrier_scac") else ""
+        out.add("TDT", "20", "", "", "", [carrier_id or "", "", agency, doc.get("carrier_name") or ""])
+
+
+def _write_pack(out: Out, pack: dict[str, Any], packs: list[dict[str, Any]]) -> None:
+    out.add("CPS", pack["pack_id"], pack.get("parent_pack_id"))
+    out.add("PAC", "1", "", "201" if pack.get("level") == "TARE" else "CT")
+    if pack.get("weight") is not None:
+        out.add("MEA", "PD", "AAB", [pack.get("weight_uom") or "KGM", out.number(pack["weight"])])
+    ssccs = [pack.get("sscc")] + [p.get("sscc") for p in packs if p["pack_id"].startswith(pack["pack_id"] + "/")]
+    ssccs = [s for s in ssccs if s]
+    if ssccs:
+        out.add("PCI", "33E")
+        out.add("GIN", "BJ", *ssccs[:5])
+
+
+def _write_line(out: Out, line: dict[str, Any]) -> None:
+    lots = line.get("lots", [])
+    expiries = {lot.get("expiration_date") for lot in lots}
+    productions = {lot.get("production_date") for lot in lots}
+    if len(expiries) > 1 or len(productions) > 1:
+        raise WriteError(f"line {line.get('line_id')}: lots with different expiry/production dates need one "
+                         "DESADV line each (EANCOM gives a line one DTM+36)")
+    if len(lots) > 1 and any(lot.get("qty") is not None for lot in lots):
+        raise WriteError(f"line {line.get('line_id')}: quantities per lot are not written in DESADV")
+    lot_numbers = sorted({lot["lot_number"] for lot in lots if lot.get("lot_number")}, key=[
+        lot.get("lot_number") for lot in lots].index)
+    serials = [lot["serial_number"] for lot in lots if lot.get("serial_number")]
+    out.line_item(line.get("line_id"), None, line["item_ids"], lot_numbers, serials)
+    out.description(line.get("description"))
+    out.qty("12", line["qty_shipped"], line.get("uom"))
+    out.qty("21", line.get("qty_ordered"), line.get("uom_ordered"))
+    out.dtm("36", next(iter(expiries), None))
+    out.dtm("94", next(iter(productions), None))
+    out.rff("ON", line["po_number"])
+    out.rff("LI", line.get("po_line_number"))
+    out.refs(line.get("refs", []))

@@ -15,11 +15,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from pydifact.segments import Segment
+
 from edi.edifact.mapping.base import MessageView, comp, drop_empty, mapper
-from edi.edifact.mapping.common import best_price, reference
-from edi.edifact.mapping.desadv import supplier_id
+from edi.edifact.mapping.common import best_price, reference, supplier_id
 from edi.edifact.mapping.orders import payment_terms
 from edi.edifact.mapping.parts import LinePart, MessageParts, Part
+from edi.edifact.mapping.out import Out
+from edi.edifact.profile import EdifactProfile
+from edi.edifact.writer import WriteError
 from hub.canonical import Invoice
 from hub.canonical.codes import allowance_or_charge_from_code, invoice_type_from_edifact
 from hub.canonical.enums import ChargeType
@@ -169,3 +173,60 @@ def _line(view: MessageView, line: LinePart) -> dict[str, Any]:
             "refs": [r for q, v, _ in line.refs if q not in ("ON", "LI") and (r := reference(q, v))] + line.ids.refs,
         }
     )
+
+
+# -- Invoice → INVOIC ----------------------------------------------------------------------------
+
+
+def build_invoic(doc: dict[str, Any], profile: EdifactProfile) -> tuple[str, list[Segment], str]:
+    out = Out(profile)
+    raw = doc.get("invoice_type_raw")
+    code = raw if raw in invoice_type_from_edifact.codes else next(
+        c for c, t in invoice_type_from_edifact.codes.items() if t.value == doc["invoice_type"])
+    out.add("BGM", code, doc["invoice_number"])
+    out.dtm("137", doc["invoice_date"])
+    out.dtm("35", doc.get("ship_date"))
+    out.rff("ON", doc.get("po_number"))
+    out.dtm("171", doc.get("po_date"))
+    out.rff("IV", doc.get("original_invoice_ref"))
+    out.refs(doc.get("refs", []), skip=("ON", "IV"))
+    written: list[dict[str, Any]] = []
+    out.party("SU", doc.get("supplier") or {"role": "SU", "identifiers": [
+        {"scheme": "ACCOUNT_AT_PARTNER", "value": doc["supplier_partner_id"]}]}, written)
+    out.party("IV", doc.get("bill_to"), written)
+    out.party("DP", doc.get("ship_to"), written)
+    out.party("PE", doc.get("remit_to"), written)
+    out.currency(doc["currency"])
+    out.payment_terms((doc.get("terms") or {}).get("description"))
+    _write_charges(out, doc.get("charges", []))
+    for line in doc["lines"]:
+        if line.get("case_ref"):
+            raise WriteError(f"line {line.get('line_number')}: case_ref has no INVOIC mapping")
+        out.line_item(line.get("line_number"), None, line["item_ids"], line.get("lot_numbers", []),
+                      line.get("serial_numbers", []))
+        out.description(line.get("description"))
+        out.qty("47", line["qty_invoiced"], line.get("uom"))
+        out.moa("203", line.get("line_amount"))
+        out.pri(line["unit_price"], line.get("price_basis"), line.get("price_uom"))
+        out.rff("ON", line.get("po_number"))
+        out.rff("LI", line.get("po_line_number"))
+        out.refs(line.get("refs", []), skip=("ON", "LI"))
+        if line.get("tax") is not None:
+            out.add("TAX", "7", "VAT")
+            out.moa("124", line["tax"])
+        _write_charges(out, line.get("charges", []))
+    out.summary(len(doc["lines"]))
+    out.moa("77", doc["total_amount"])
+    out.moa("176", doc.get("tax_total"))
+    return "INVOIC", out.segments, doc["invoice_number"]
+
+
+def _write_charges(out: Out, charges: list[dict[str, Any]]) -> None:
+    for charge in charges:
+        allowance = charge["allowance_or_charge"] == "ALLOWANCE"
+        type_code = charge.get("type_raw") or next(
+            (code for code, kind in CHARGE_TYPES.items() if kind.value == charge["type"]), "")
+        out.add("ALC", "A" if allowance else "C", "", "", "", [type_code, "", "", charge.get("description") or ""])
+        if charge.get("percent") is not None:
+            out.add("PCD", ["1" if allowance else "2", out.number(charge["percent"])])
+        out.moa("204" if allowance else "23", charge["amount"])

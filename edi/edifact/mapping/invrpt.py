@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from edi.edifact.mapping.base import MessageView, comp, drop_empty, mapper
-from edi.edifact.mapping.desadv import supplier_id
+from edi.edifact.mapping.common import supplier_id
 from edi.edifact.mapping.parts import LinePart, MessageParts
 from hub.canonical import InventorySnapshot
 

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydifact.segments import Segment
+
 from edi.edifact.mapping.base import MessageView, comp, drop_empty, mapper
-from edi.edifact.mapping.common import best_price, reference
-from edi.edifact.mapping.desadv import supplier_id
+from edi.edifact.mapping.common import best_price, purpose_code, reference, supplier_id
+from edi.edifact.mapping.out import Out
 from edi.edifact.mapping.parts import LinePart, MessageParts, Part
+from edi.edifact.profile import EdifactProfile
+from edi.edifact.writer import WriteError
 from hub.canonical import PurchaseOrder
 from hub.canonical.codes import po_purpose_from_edifact
 from hub.canonical.enums import PoType
@@ -47,7 +51,7 @@ def map_orders(view: MessageView) -> list[dict[str, Any]]:
         "contract_ref": header.ref("CT"),
         "requested_delivery_date": header.date("2", "64"),
         "requested_ship_date": header.date("10"),
-        "payment_terms": payment_terms(view, parts.pat),
+        "payment_terms": payment_terms(view, parts.pat) or header.terms_text,
         "notes": header.notes,
         "refs": [r for q, v, _ in header.refs if q != "CT" and (r := reference(q, v))],
     }
@@ -134,3 +138,45 @@ def _line(view: MessageView, line: LinePart, position: int) -> dict[str, Any]:
             "refs": [r for q, v, _ in line.refs if (r := reference(q, v))] + line.ids.refs,
         }
     )
+
+
+# -- PurchaseOrder → ORDERS ----------------------------------------------------------------------
+
+_ORDER_TYPE_CODES = {PoType.STANDARD.value: "220", PoType.BLANKET_RELEASE.value: "221",
+                     PoType.CONSIGNMENT_REPLENISH.value: "227"}
+
+
+def build_orders(doc: dict[str, Any], profile: EdifactProfile) -> tuple[str, list[Segment], str]:
+    out = Out(profile)
+    order_type = doc.get("po_type_raw") or _ORDER_TYPE_CODES.get(doc["po_type"])
+    if order_type is None:
+        raise WriteError(f"po_type {doc['po_type']} has no EDIFACT order type code: set po_type_raw to the "
+                         "partner's BGM 1001 code")
+    # No 1225 reads back as ORIGINAL without a raw code: write one only when it says more.
+    explicit = doc.get("purpose_raw") or doc.get("purpose", "ORIGINAL") != "ORIGINAL"
+    out.add("BGM", order_type, doc["po_number"], purpose_code(doc) if explicit else None)
+    out.dtm("137", doc["order_date"])
+    out.dtm("2", doc.get("requested_delivery_date"))
+    out.dtm("10", doc.get("requested_ship_date"))
+    for note in doc.get("notes", []):
+        out.add("FTX", "AAI", "", "", [note])
+    out.rff("CT", doc.get("contract_ref"))
+    out.refs(doc.get("refs", []), skip=("CT",))
+    written: list[dict[str, Any]] = []
+    out.party("BY", doc["buyer_org"], written)
+    out.party("SU", doc.get("supplier") or {"role": "SU", "identifiers": [
+        {"scheme": "ACCOUNT_AT_PARTNER", "value": doc["supplier_partner_id"]}]}, written)
+    out.party("DP", doc["ship_to"], written)
+    out.party("IV", doc.get("bill_to"), written)
+    out.currency(doc["currency"])
+    out.payment_terms(doc.get("payment_terms"))
+    for line in doc["lines"]:
+        out.line_item(line["line_number"], None, line["item_ids_sent"], line.get("lot_numbers", []),
+                      line.get("serial_numbers", []))
+        out.description(line.get("description"))
+        out.qty("21", line["qty"], line.get("uom"))
+        out.dtm("2", line.get("requested_date"))
+        out.pri(line.get("unit_price"), line.get("price_basis"), line.get("price_uom"))
+        out.refs(line.get("refs", []))
+    out.summary(len(doc["lines"]))
+    return "ORDERS", out.segments, doc["po_number"]

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydifact.segments import Segment
+
 from edi.edifact.mapping.base import MessageView, drop_empty, mapper
-from edi.edifact.mapping.common import best_price, reference
-from edi.edifact.mapping.desadv import supplier_id
+from edi.edifact.mapping.common import best_price, reference, supplier_id
+from edi.edifact.mapping.out import Out
 from edi.edifact.mapping.parts import LinePart, MessageParts
+from edi.edifact.profile import EdifactProfile
 from hub.canonical import PurchaseOrderAck
 from hub.canonical.codes import ack_line_status_from_edifact, ack_type_from_edifact
 from hub.canonical.enums import AckType
@@ -96,3 +99,42 @@ def _line(view: MessageView, line: LinePart, ack_type: AckType, header_code: str
             "date_qualifier_raw": next((q for q in _DELIVERY_DATES + _SHIP_DATES if q in line.dates), None),
         }
     )
+
+
+# -- PurchaseOrderAck → ORDRSP ------------------------------------------------------------------
+
+
+def _code_for(table, value: str) -> str:
+    return next(code for code, enum in table.codes.items() if enum.value == value)
+
+
+def build_ordrsp(doc: dict[str, Any], profile: EdifactProfile) -> tuple[str, list[Segment], str]:
+    out = Out(profile)
+    raw = doc.get("ack_type_raw") if doc.get("ack_type_raw") in ack_type_from_edifact.codes else None
+    out.add("BGM", "231", doc.get("ack_id"), raw or _code_for(ack_type_from_edifact, doc["ack_type"]))
+    out.dtm("137", doc["ack_date"])
+    out.rff("ON", doc["po_number"])
+    out.dtm("171", doc.get("po_date"))
+    out.refs(doc.get("refs", []), skip=("ON",))
+    if doc.get("supplier_partner_id"):
+        out.party("SU", {"role": "SU", "identifiers": [{"scheme": "ACCOUNT_AT_PARTNER",
+                                                         "value": doc["supplier_partner_id"]}]}, [])
+    out.currency(doc.get("currency"))
+    for line in doc.get("lines", []):
+        status_raw = line["status_raw"]
+        # A line the header accepted carries no 1229 (see the reader); others keep their code.
+        code = None if status_raw.startswith("BGM") else (
+            status_raw if status_raw in ack_line_status_from_edifact.codes
+            else _code_for(ack_line_status_from_edifact, line["status"]))
+        out.line_item(line["po_line_number"], code, line.get("item_ids", []))
+        out.qty("21", line.get("ordered_qty"), line.get("ordered_uom"))
+        out.qty("113", line.get("qty"), line.get("uom"))
+        out.qty("83", line.get("qty_backordered"))
+        delivery_qualifier = line.get("date_qualifier_raw") if line.get("date_qualifier_raw") in _DELIVERY_DATES else "2"
+        out.dtm(delivery_qualifier, line.get("promised_delivery_date"))
+        out.dtm("11", line.get("promised_ship_date"))
+        out.pri(line.get("unit_price"), uom=line.get("price_uom"))
+        if line.get("reason_code"):
+            out.add("QVR", "", "", [line["reason_code"]])
+    out.summary(len(doc.get("lines", [])))
+    return "ORDRSP", out.segments, doc["po_number"]

@@ -43,6 +43,7 @@ class Part:
         self.taxes: list[tuple[str, str | None, int]] = []  # (TAX rate, amount of the MOA after it)
         self.locations: list[tuple[str, str, int]] = []
         self.notes: list[str] = []
+        self.terms_text: str | None = None
         self.other: dict[str, list[int]] = {}
         self._party: dict[str, Any] | None = None
         self._charge: dict[str, Any] | None = None
@@ -94,7 +95,9 @@ class Part:
             self.locations.append((comp(seg, 0, 0), comp(seg, 1, 0), index))
         elif tag == "FTX":
             text = " ".join(v for v in (comp(seg, 3, i) for i in range(5)) if v)
-            if text:
+            if text and comp(seg, 0, 0) == "AAB":  # terms of payment
+                self.terms_text = self.terms_text or text
+            elif text:
                 self.notes.append(text)
         else:
             self.other.setdefault(tag, []).append(index)

@@ -13,8 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from edi.edifact.mapping.base import MessageView, drop_empty, mapper
-from edi.edifact.mapping.common import best_price, reference
-from edi.edifact.mapping.desadv import supplier_id
+from edi.edifact.mapping.common import best_price, reference, supplier_id
 from edi.edifact.mapping.parts import LinePart, MessageParts, Part
 from hub.canonical import PriceCatalogEntry
 from hub.canonical.codes import catalog_action_from_edifact, price_type_from_edifact
