@@ -71,6 +71,8 @@ class OutMessage:
     message_type: str
     body: list[Segment]
     document_key: str | None = None
+    # UNH S009 when it is not the profile's directory (CONTRL names the syntax version).
+    identifier: list[str] | None = None
 
 
 @dataclass
@@ -147,7 +149,7 @@ def render_interchange(profile: EdifactProfile, messages: Sequence[OutMessage], 
     written = Written(b"", reference)
     for message in messages:
         ref = str(numbers.take(TRANSACTION, message.message_type)[0])
-        segments.append(seg("UNH", ref, profile.message_identifier(message.message_type)))
+        segments.append(seg("UNH", ref, message.identifier or profile.message_identifier(message.message_type)))
         segments.extend(message.body)
         segments.append(seg("UNT", str(len(message.body) + 2), ref))
         written.messages.append((message.message_type, ref))
