@@ -22,8 +22,9 @@ from hub.canonical.codes import (
 from hub.canonical.enums import ItemIdScheme, PartyIdScheme
 from hub.canonical.identifiers import IdentifierError, gs1_check_digit, normalize_gtin, validate_gln, validate_hibc
 
-# EDIFACT 7143 codes beyond the canonical code table (buyer's part number).
-_EXTRA_ITEM_SCHEMES = {"BP": ItemIdScheme.BUYER_ITEM}
+# EDIFACT 7143 codes beyond the canonical code table: buyer's part number, and "NDC" for US
+# National Drug Codes (no UN code exists; domain.md 1.4: a partner-agreed code).
+EXTRA_ITEM_SCHEMES = {"BP": ItemIdScheme.BUYER_ITEM, "NDC": ItemIdScheme.NDC11}
 # An item number without a code type is the sender's own article number: the buyer's in an
 # order, the supplier's in everything a supplier sends.
 _SENDERS_OWN_SCHEME = {"ORDERS": ItemIdScheme.BUYER_ITEM, "INVRPT": ItemIdScheme.BUYER_ITEM}
@@ -73,13 +74,18 @@ def party_identifier(view: MessageView, index: int, value: str, agency: str) -> 
                        "qualifier": agency or None})
 
 
+# RFF qualifiers after a NAD that identify the party: VAT number, additional party id.
+PARTY_REFERENCES = {"VA": PartyIdScheme.VAT, "API": PartyIdScheme.ACCOUNT_AT_PARTNER}
+
+
 def attach_to_party(view: MessageView, index: int, target: dict[str, Any]) -> None:
     """RFF+VA, CTA and COM after a NAD belong to that party."""
     seg = view.segments[index]
     tag = seg.tag
-    if tag == "RFF" and comp(seg, 0, 0) == "VA" and comp(seg, 0, 1):
-        target.setdefault("identifiers", []).append({"scheme": PartyIdScheme.VAT.value, "value": comp(seg, 0, 1),
-                                                     "qualifier": "VA"})
+    if tag == "RFF" and comp(seg, 0, 0) in PARTY_REFERENCES and comp(seg, 0, 1):
+        scheme = PARTY_REFERENCES[comp(seg, 0, 0)]
+        target.setdefault("identifiers", []).append({"scheme": scheme.value, "value": comp(seg, 0, 1),
+                                                     "qualifier": comp(seg, 0, 0)})
     elif tag == "CTA":
         contact = target.setdefault("contact", {})
         contact.update(drop_empty({"function": comp(seg, 0, 0) or None,
@@ -105,9 +111,11 @@ def supplier_id(view: MessageView, seller: dict[str, Any] | None) -> str:
 
 
 def purpose_code(doc: dict[str, Any]) -> str:
-    """BGM 1225 from purpose_raw, else the code of the purpose (9 for ORIGINAL)."""
-    if doc.get("purpose_raw"):
-        return doc["purpose_raw"]
+    """BGM 1225: purpose_raw when it is an EDIFACT code (not an X12 BEG01), else the code of
+    the purpose (9 for ORIGINAL)."""
+    raw = doc.get("purpose_raw")
+    if raw in po_purpose_from_edifact.codes:
+        return raw
     purpose = doc.get("purpose") or "ORIGINAL"
     return next(code for code, value in po_purpose_from_edifact.codes.items() if value.value == purpose)
 
@@ -148,7 +156,7 @@ def item_identifier(
 ) -> dict[str, Any] | None:
     """An ItemIdentifier dict, or None for a qualifier the hub has no scheme for (warned)."""
     scheme = item_scheme_from_edifact.get(qualifier) if qualifier else None
-    scheme = scheme or _EXTRA_ITEM_SCHEMES.get(qualifier)
+    scheme = scheme or EXTRA_ITEM_SCHEMES.get(qualifier)
     if scheme is None and not qualifier:
         if _looks_like_gtin(value):
             scheme, why = ItemIdScheme.GTIN, "a GTIN (valid GS1 check digit)"

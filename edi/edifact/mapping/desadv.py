@@ -44,7 +44,7 @@ GROSS_WEIGHT = frozenset({"AAB", "G", "AAD"})
 
 
 class _Line:
-    __slots__ = ("index", "data", "ids", "expiry", "production")
+    __slots__ = ("index", "data", "ids", "expiry", "production", "lot_groups")
 
     def __init__(self, index: int, data: dict[str, Any]) -> None:
         self.index = index
@@ -52,6 +52,8 @@ class _Line:
         self.ids = ItemIds()
         self.expiry: str | None = None
         self.production: str | None = None
+        # Per-batch groups (PCI, then DTM 36 / 94, QTY, GIN BX / BN), when batches differ.
+        self.lot_groups: list[dict[str, Any]] = []
 
 
 @mapper("DESADV")
@@ -211,7 +213,9 @@ def _pack_detail(view: MessageView, index: int, pack: dict[str, Any], packs: dic
 
 def _line_qty(view: MessageView, index: int, line: _Line) -> None:
     qualifier, amount, uom = qty(view, index)
-    if qualifier == "12":
+    if line.lot_groups:
+        line.lot_groups[-1].update(qty=amount, uom=uom)
+    elif qualifier == "12":
         line.data["qty_shipped"], line.data["uom"] = amount, uom
     elif qualifier == "21":
         line.data["qty_ordered"], line.data["uom_ordered"] = amount, uom
@@ -219,7 +223,9 @@ def _line_qty(view: MessageView, index: int, line: _Line) -> None:
 
 def _line_date(view: MessageView, index: int, line: _Line) -> None:
     qualifier, value = view.date(index)
-    if qualifier == "36":
+    if line.lot_groups and qualifier in _LOT_DATES:
+        line.lot_groups[-1][_LOT_DATES[qualifier]] = value
+    elif qualifier == "36":
         line.expiry = value
     elif qualifier == "94":
         line.production = value
@@ -241,13 +247,30 @@ def _line_description(view: MessageView, index: int, line: _Line) -> None:
         line.data.setdefault("description", text)
 
 
+_LOT_DATES = {"36": "expiration_date", "94": "production_date"}
+
+
+def _line_gin(view: MessageView, index: int, line: _Line) -> None:
+    if not line.lot_groups:
+        gin(view, index, line.ids)
+        return
+    found = ItemIds()
+    gin(view, index, found)
+    group = line.lot_groups[-1]
+    if found.lots:
+        group["lot_number"] = found.lots[0]
+    if found.serials:
+        group["serial_number"] = found.serials[0]
+
+
 _LINE_SEGMENTS = {
     "QTY": _line_qty,
     "DTM": _line_date,
     "RFF": _line_ref,
     "PIA": lambda view, index, line: pia(view, index, line.ids),
-    "GIN": lambda view, index, line: gin(view, index, line.ids),
+    "GIN": _line_gin,
     "IMD": _line_description,
+    "PCI": lambda view, index, line: line.lot_groups.append({}),
 }
 
 
@@ -267,6 +290,8 @@ def _finish_line(view: MessageView, line: _Line, header_po: str | None) -> dict[
 
 
 def _lots(view: MessageView, line: _Line) -> list[dict[str, Any]]:
+    if line.lot_groups:
+        return [drop_empty(group) for group in line.lot_groups if drop_empty(group)]
     ids = line.ids
     dates = {"expiration_date": line.expiry, "production_date": line.production}
     if len(ids.lots) > 1 and line.expiry:
@@ -285,7 +310,8 @@ def _lots(view: MessageView, line: _Line) -> list[dict[str, Any]]:
 
 def build_desadv(doc: dict[str, Any], profile: EdifactProfile) -> tuple[str, list[Segment], str]:
     out = Out(profile)
-    purpose = doc.get("purpose_raw") or (purpose_code(doc) if doc.get("purpose") else None)
+    purpose = purpose_code(doc) if doc.get("purpose") or doc.get("purpose_raw") in po_purpose_from_edifact.codes \
+        else doc.get("purpose_raw")
     out.add("BGM", "351", doc["asn_number"], purpose)
     out.dtm("137", doc.get("created_at"))
     out.dtm("11", doc["ship_date"])
@@ -339,23 +365,31 @@ def _write_pack(out: Out, pack: dict[str, Any], packs: list[dict[str, Any]]) -> 
 
 
 def _write_line(out: Out, line: dict[str, Any]) -> None:
+    """Lots sharing one expiry and no own quantities go on the line (PIA NB / SN + DTM 36);
+    otherwise each lot is a PCI group with its own DTM 36 / 94, QTY and GIN BX / BN."""
     lots = line.get("lots", [])
     expiries = {lot.get("expiration_date") for lot in lots}
     productions = {lot.get("production_date") for lot in lots}
-    if len(expiries) > 1 or len(productions) > 1:
-        raise WriteError(f"line {line.get('line_id')}: lots with different expiry/production dates need one "
-                         "DESADV line each (EANCOM gives a line one DTM+36)")
-    if len(lots) > 1 and any(lot.get("qty") is not None for lot in lots):
-        raise WriteError(f"line {line.get('line_id')}: quantities per lot are not written in DESADV")
-    lot_numbers = sorted({lot["lot_number"] for lot in lots if lot.get("lot_number")}, key=[
-        lot.get("lot_number") for lot in lots].index)
-    serials = [lot["serial_number"] for lot in lots if lot.get("serial_number")]
+    grouped = len(expiries) > 1 or len(productions) > 1 or any(lot.get("qty") is not None for lot in lots)
+    simple = [] if grouped else lots
+    lot_numbers = list(dict.fromkeys(lot["lot_number"] for lot in simple if lot.get("lot_number")))
+    serials = [lot["serial_number"] for lot in simple if lot.get("serial_number")]
     out.line_item(line.get("line_id"), None, line["item_ids"], lot_numbers, serials)
     out.description(line.get("description"))
     out.qty("12", line["qty_shipped"], line.get("uom"))
     out.qty("21", line.get("qty_ordered"), line.get("uom_ordered"))
-    out.dtm("36", next(iter(expiries), None))
-    out.dtm("94", next(iter(productions), None))
+    if simple:
+        out.dtm("36", next(iter(expiries), None))
+        out.dtm("94", next(iter(productions), None))
     out.rff("ON", line["po_number"])
     out.rff("LI", line.get("po_line_number"))
     out.refs(line.get("refs", []))
+    for lot in lots if grouped else []:
+        out.add("PCI", "36E")
+        out.dtm("36", lot.get("expiration_date"))
+        out.dtm("94", lot.get("production_date"))
+        out.qty("12", lot.get("qty"), lot.get("uom"))
+        if lot.get("lot_number"):
+            out.add("GIN", "BX", lot["lot_number"])
+        if lot.get("serial_number"):
+            out.add("GIN", "BN", lot["serial_number"])

@@ -10,6 +10,7 @@ CNT+2 is checked against the lines.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydifact.segments import Segment
@@ -148,12 +149,14 @@ _ORDER_TYPE_CODES = {PoType.STANDARD.value: "220", PoType.BLANKET_RELEASE.value:
 
 def build_orders(doc: dict[str, Any], profile: EdifactProfile) -> tuple[str, list[Segment], str]:
     out = Out(profile)
-    order_type = doc.get("po_type_raw") or _ORDER_TYPE_CODES.get(doc["po_type"])
+    raw = doc.get("po_type_raw") or ""
+    # Keep the partner's code when it is an EDIFACT 1001 code (220, 50E ...), not an X12 BEG02.
+    order_type = raw if re.fullmatch(r"[0-9]{1,3}[A-Z]?", raw) else _ORDER_TYPE_CODES.get(doc["po_type"])
     if order_type is None:
         raise WriteError(f"po_type {doc['po_type']} has no EDIFACT order type code: set po_type_raw to the "
                          "partner's BGM 1001 code")
     # No 1225 reads back as ORIGINAL without a raw code: write one only when it says more.
-    explicit = doc.get("purpose_raw") or doc.get("purpose", "ORIGINAL") != "ORIGINAL"
+    explicit = doc.get("purpose_raw") in po_purpose_from_edifact.codes or doc.get("purpose", "ORIGINAL") != "ORIGINAL"
     out.add("BGM", order_type, doc["po_number"], purpose_code(doc) if explicit else None)
     out.dtm("137", doc["order_date"])
     out.dtm("2", doc.get("requested_delivery_date"))

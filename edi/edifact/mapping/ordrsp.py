@@ -22,6 +22,7 @@ from edi.edifact.mapping.common import best_price, reference, supplier_id
 from edi.edifact.mapping.out import Out
 from edi.edifact.mapping.parts import LinePart, MessageParts
 from edi.edifact.profile import EdifactProfile
+from edi.edifact.writer import WriteError
 from hub.canonical import PurchaseOrderAck
 from hub.canonical.codes import ack_line_status_from_edifact, ack_type_from_edifact
 from hub.canonical.enums import AckType
@@ -104,8 +105,32 @@ def _line(view: MessageView, line: LinePart, ack_type: AckType, header_code: str
 # -- PurchaseOrderAck → ORDRSP ------------------------------------------------------------------
 
 
+# Canonical line status → LIN 1229 for statuses the reading table has no code of its own for:
+# backorders and changes are "3 changed" (QTY+83 / QTY+113 / PRI say what changed).
+LINE_ACTION_CODES = {
+    "ACCEPTED": "5", "CHANGED": "3", "PRICE_CHANGED": "3", "QTY_CHANGED": "3", "RESCHEDULED": "3",
+    "SUBSTITUTED": "3", "BACKORDERED": "3", "PARTIAL_BACKORDER": "3", "REJECTED": "7", "DELETED": "7",
+    "NOT_FOUND": "10",
+}
+
+
 def _code_for(table, value: str) -> str:
-    return next(code for code, enum in table.codes.items() if enum.value == value)
+    code = next((code for code, enum in table.codes.items() if enum.value == value), None)
+    if code is None:
+        raise WriteError(f"{value} has no code in {table.element}")
+    return code
+
+
+def _line_action(line: dict[str, Any]) -> str | None:
+    raw = line["status_raw"]
+    if raw.startswith("BGM"):
+        return None  # accepted by the header (BGM 1225 = 29): no line code, as it was read
+    if raw in ack_line_status_from_edifact.codes:
+        return raw
+    code = LINE_ACTION_CODES.get(line["status"])
+    if code is None:
+        raise WriteError(f"line {line['po_line_number']}: status {line['status']} has no ORDRSP line action code")
+    return code
 
 
 def build_ordrsp(doc: dict[str, Any], profile: EdifactProfile) -> tuple[str, list[Segment], str]:
@@ -121,12 +146,7 @@ def build_ordrsp(doc: dict[str, Any], profile: EdifactProfile) -> tuple[str, lis
                                                          "value": doc["supplier_partner_id"]}]}, [])
     out.currency(doc.get("currency"))
     for line in doc.get("lines", []):
-        status_raw = line["status_raw"]
-        # A line the header accepted carries no 1229 (see the reader); others keep their code.
-        code = None if status_raw.startswith("BGM") else (
-            status_raw if status_raw in ack_line_status_from_edifact.codes
-            else _code_for(ack_line_status_from_edifact, line["status"]))
-        out.line_item(line["po_line_number"], code, line.get("item_ids", []))
+        out.line_item(line["po_line_number"], _line_action(line), line.get("item_ids", []))
         out.qty("21", line.get("ordered_qty"), line.get("ordered_uom"))
         out.qty("113", line.get("qty"), line.get("uom"))
         out.qty("83", line.get("qty_backordered"))

@@ -11,12 +11,14 @@ from typing import Any
 from pydifact.segments import Segment
 
 from edi.edifact.profile import EdifactProfile
-from edi.edifact.writer import WriteError, seg
+from edi.edifact.writer import seg
+from edi.edifact.mapping.common import EXTRA_ITEM_SCHEMES
 from hub.canonical.codes import item_scheme_from_edifact
 
 # Scheme → the EDIFACT 7143 code written when the stored qualifier is not an EDIFACT code.
-ITEM_QUALIFIERS = {"GTIN": "SRV", "VENDOR_PART": "SA", "BUYER_ITEM": "IN", "MFR_PART": "MF", "HIBC": "AC"}
-_EDIFACT_ITEM_CODES = set(item_scheme_from_edifact.codes) | {"BP"}
+ITEM_QUALIFIERS = {"GTIN": "SRV", "UPC": "UP", "VENDOR_PART": "SA", "VENDOR_CATALOG": "SA", "BUYER_ITEM": "IN",
+                   "MFR_PART": "MF", "HIBC": "AC", "NDC11": "NDC"}
+_EDIFACT_ITEM_CODES = set(item_scheme_from_edifact.codes) | set(EXTRA_ITEM_SCHEMES)
 _GS1_CODES = {"SRV", "EN", "UP"}
 # Scheme → NAD C082 3055 when the stored qualifier is not an EDIFACT agency code (X12 "UL").
 PARTY_AGENCIES = {"GLN": "9", "DUNS": "16"}
@@ -72,10 +74,10 @@ class Out:
         if not data or data in written:
             return
         written.append(data)
-        ids = [i for i in data.get("identifiers", []) if i["scheme"] != "VAT"]
+        # NAD C082 holds one identifier (a GLN when there is one); further ones follow as
+        # RFF+API (additional party identification), which the reader adds back.
+        ids = sorted((i for i in data.get("identifiers", []) if i["scheme"] != "VAT"), key=lambda i: i["scheme"] != "GLN")
         c082 = [ids[0]["value"], "", _agency(ids[0])] if ids else ""
-        if len(ids) > 1:
-            raise WriteError(f"party {role}: NAD carries one identifier, the document has {len(ids)}")
         address = data.get("address") or {}
         name = data.get("name")
         self.add(
@@ -90,6 +92,8 @@ class Out:
             address.get("postal_code"),
             address.get("country"),
         )
+        for identifier in ids[1:]:
+            self.rff("API", identifier["value"])
         for identifier in data.get("identifiers", []):
             if identifier["scheme"] == "VAT":
                 self.rff("VA", identifier["value"])

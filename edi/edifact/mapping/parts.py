@@ -10,6 +10,7 @@ from typing import Any
 
 from edi.edifact.mapping.base import MessageView, comp
 from edi.edifact.mapping.common import (
+    PARTY_REFERENCES,
     ItemIds,
     control_count,
     Price,
@@ -67,7 +68,7 @@ class Part:
             self.parties.setdefault(role, self._party)
             self.party_index.setdefault(role, index)
             return
-        if self._party is not None and tag in ("CTA", "COM") or (tag == "RFF" and comp(seg, 0, 0) == "VA" and self._party):
+        if self._party is not None and (tag in ("CTA", "COM") or tag == "RFF" and comp(seg, 0, 0) in PARTY_REFERENCES):
             attach_to_party(view, index, self._party)
             return
         if tag == "DTM":
