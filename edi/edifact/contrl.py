@@ -45,8 +45,12 @@ REJECTED, ACKNOWLEDGED = "4", "7"
 
 
 def contrl_due(interchange: ReadInterchange, profile: EdifactProfile | None) -> bool:
-    """Asked for (UNB 0031 = 1) or agreed, and not itself made of CONTRL messages."""
+    """Asked for (UNB 0031 = 1) or agreed, not itself made of CONTRL messages, and answerable:
+    a UNB without sender or reference gives a CONTRL nobody to go to and nothing to name (its
+    errors stay in the hub's diagnostics)."""
     if interchange.messages and all(m.type == "CONTRL" for m in interchange.messages):
+        return False
+    if not interchange.sender_id or not interchange.reference:
         return False
     return interchange.ack_requested or bool(profile and profile.contrl)
 
