@@ -79,8 +79,8 @@ def translate(stream: BinaryIO | bytes, source: str | None = None,
               options: MappingOptions | None = None) -> Iterator[dict[str, Any] | Diagnostic]:
     """Documents and diagnostics of an EDIFACT file (see ``edi.detect``). Reading is done as a
     whole (pydifact's model holds the interchange); the result is then streamed."""
-    file = read(_bytes(stream), filename=source)
-    with gc_paused():
+    with gc_paused():  # one pause over reading and mapping: one collection afterwards, not two
+        file = read(_bytes(stream), filename=source)
         items = list(translate_file(file, options))
     yield from items
 

@@ -33,13 +33,21 @@ _ENVELOPE_TAGS = frozenset({"UNA", "UNB", "UNZ", "UNG", "UNE", "UNH", "UNT"})
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while building many small acyclic objects: a
     50 000-segment file otherwise triggers repeated full collections over the growing
-    segment list (about a third of the reading time). Reference counting still frees."""
+    segment list (about a third of the reading time). Reference counting still frees.
+
+    On resuming, what was allocated meanwhile would all sit in the youngest generation and
+    the next automatic collection would scan it whole; ``freeze`` + ``unfreeze`` moves it to
+    the oldest generation instead (still collected by later full collections). Skipped when
+    someone else keeps objects frozen (e.g. before a fork), so their freeze is left alone."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was_enabled:
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 

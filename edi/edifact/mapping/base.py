@@ -11,6 +11,7 @@ component, with the CONTRL 0085 code. Recoverable oddities are warnings on ``vie
 from __future__ import annotations
 
 import importlib
+from functools import lru_cache
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -118,6 +119,8 @@ class MessageView:
         """A decimal as canonical JSON text ('12,50' → '12.50'); None when empty."""
         if not text:
             return None
+        if text.isdigit():  # the common case, without a Decimal round trip
+            return text.lstrip("0") or "0"
         try:
             value = Decimal(text.replace(",", "."))
             if not value.is_finite() or "e" in text.lower():
@@ -136,8 +139,8 @@ class MessageView:
 
     def date(self, index: int) -> tuple[str, str | None]:
         """DTM → (qualifier 2005, ISO date or None when the value cannot be read; warned)."""
-        seg = self.segments[index]
-        qualifier, text, fmt = (_comp(seg, 0, i) for i in range(3))
+        parts = first_composite(self.segments[index]) + ["", "", ""]
+        qualifier, text, fmt = parts[0], parts[1], parts[2]
         parsed = parse_dtm(text, fmt)
         if parsed is None and text:
             self.warn(index, f"DTM {qualifier} value {text!r} is not a date in format {fmt or '102'}; left out", 1, 2,
@@ -163,6 +166,7 @@ _WITH_TIME = {"203", "204", "205"}
 _DATE_FORMATS = {"102": 8, "203": 8, "204": 8, "205": 8, "101": 6, "718": 8, "719": 8, "": 8}
 
 
+@lru_cache(maxsize=8192)
 def parse_dtm(text: str, fmt: str) -> str | None:
     """ISO date of a DTM value in formats 102/203/204 (CCYYMMDD…), 101 (YYMMDD), 718/719
     (a period: its start). None when it is not a valid date."""
@@ -180,7 +184,8 @@ def parse_dtm(text: str, fmt: str) -> str | None:
         return None
 
 
-def _comp(seg: Segment, index: int, component: int) -> str:
+def comp(seg: Segment, index: int, component: int) -> str:
+    """Element ``index`` (0-based after the tag), component ``component``, trimmed; '' when absent."""
     elements = seg.elements
     if index >= len(elements):
         return ""
@@ -190,7 +195,13 @@ def _comp(seg: Segment, index: int, component: int) -> str:
     return value.strip() if component == 0 else ""
 
 
-comp = _comp
+def first_composite(seg: Segment) -> list[str]:
+    """The first element's components (the qualifier:value composites of QTY, RFF, DTM, MOA)."""
+    elements = seg.elements
+    if not elements:
+        return []
+    value = elements[0]
+    return [v.strip() for v in value] if value.__class__ is list else [value.strip()]
 
 
 def texts(seg: Segment, index: int) -> list[str]:

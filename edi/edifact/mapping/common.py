@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edi.edifact.mapping.base import MessageView, comp, drop_empty, texts
+from edi.edifact.mapping.base import MessageView, comp, drop_empty, first_composite, texts
 from hub.canonical.codes import (
     LOT_QUALIFIERS_EDIFACT,
     item_scheme_from_edifact,
@@ -219,8 +219,8 @@ def gin(view: MessageView, index: int, ids: ItemIds) -> list[str]:
 
 def qty(view: MessageView, index: int) -> tuple[str, str | None, str | None]:
     """QTY → (qualifier 6063, quantity, unit 6411)."""
-    seg = view.segments[index]
-    return comp(seg, 0, 0), view.number(index, comp(seg, 0, 1), 1, 2), comp(seg, 0, 2) or None
+    parts = first_composite(view.segments[index]) + ["", "", ""]
+    return parts[0], view.number(index, parts[1], 1, 2), parts[2] or None
 
 
 def moa(view: MessageView, index: int) -> tuple[str, str | None, str | None]:
@@ -257,8 +257,8 @@ def best_price(prices: list[Price]) -> Price | None:
 
 
 def rff(view: MessageView, index: int) -> tuple[str, str]:
-    seg = view.segments[index]
-    return comp(seg, 0, 0), comp(seg, 0, 1)
+    parts = first_composite(view.segments[index]) + ["", ""]
+    return parts[0], parts[1]
 
 
 def reference(qualifier: str, value: str) -> dict[str, Any] | None:
