@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from edi.common.ack_results import AckResult, AckStatus
 from hub.db import Base
 from hub.store.models import BigId, UTCDateTime, utcnow
+from edi.common.text import digits
 
 DEFAULT_RETENTION = timedelta(days=30)
 INBOUND, OUTBOUND = "in", "out"
@@ -198,7 +199,7 @@ def _group_row(info: GroupInfo) -> GroupRecord:
 
 def _same_number(a: str, b: str) -> bool:
     """Control numbers compare as numbers when both are numeric (GS06 ``5`` = ``000005``)."""
-    return a == b or (a.isdigit() and b.isdigit() and int(a) == int(b))
+    return a == b or (digits(a) and digits(b) and int(a) == int(b))
 
 
 def record_ack(session: Session, ack: AckResult, *, ack_sender: Party, ack_receiver: Party,

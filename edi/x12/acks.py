@@ -21,6 +21,7 @@ from edi.x12.engine import map_set
 from edi.x12.profile import X12Profile
 from edi.x12.reader import FunctionalGroup, Interchange, InterchangeEnd, SetSummary, TransactionSet, X12Reader
 from edi.x12.writer import NumberSource, OutGroup, OutSet, PreviewNumbers, Written, render_interchange, sanitize
+from edi.common.text import digits
 
 IMPLEMENTATION_999 = "005010X231A1"
 # Element 716 codes the 4010 997 allows (19 came with 5010).
@@ -37,7 +38,9 @@ def ta1_segment(interchange: Interchange, profile: X12Profile, *, duplicate: boo
         status, code = "A", "000"
     else:
         return None
-    return ["TA1", interchange.control_number, interchange.date, interchange.time, status, code]
+    d = profile.delimiters
+    return ["TA1", sanitize(interchange.control_number, d, 9), sanitize(interchange.date, d, 6),
+            sanitize(interchange.time, d, 4), status, code]
 
 
 def functional_acks(interchange: Interchange, profile: X12Profile) -> list[OutGroup]:
@@ -49,7 +52,7 @@ def functional_acks(interchange: Interchange, profile: X12Profile) -> list[OutGr
         if group.functional_id == "FA":
             continue
         body = _group_ack_body(group, kind, profile)
-        version = IMPLEMENTATION_999 if kind == "999" else (group.version[:6] if group.version[:6].isdigit()
+        version = IMPLEMENTATION_999 if kind == "999" else (group.version[:6] if digits(group.version[:6])
                                                                else profile.version)
         groups.append(OutGroup("FA", [OutSet(kind, body, IMPLEMENTATION_999 if kind == "999" else None)], version))
     return groups
@@ -57,7 +60,10 @@ def functional_acks(interchange: Interchange, profile: X12Profile) -> list[OutGr
 
 def _group_ack_body(group: FunctionalGroup, kind: str, profile: X12Profile) -> list[list]:
     d = profile.delimiters
-    ak1 = ["AK1", group.functional_id, group.control_number] + ([group.version] if kind == "999" else [])
+    # Echoed values may hold characters that are delimiters in the reply: they are replaced.
+    ak1 = ["AK1", sanitize(group.functional_id, d, 2), sanitize(group.control_number, d, 9)]
+    if kind == "999":
+        ak1.append(sanitize(group.version, d, 12))
     body: list[list] = [ak1]
     accepted = 0
     for summary in group.sets:
@@ -74,16 +80,16 @@ def _group_ack_body(group: FunctionalGroup, kind: str, profile: X12Profile) -> l
         status = "P"
     else:
         status = "A"
-    included = group.ge[1].strip() if group.ge and len(group.ge) > 1 and group.ge[1].strip().isdigit() else str(received)
+    included = group.ge[1].strip() if group.ge and len(group.ge) > 1 and digits(group.ge[1].strip()) else str(received)
     body.append(["AK9", status, included, str(received), str(accepted), *list(dict.fromkeys(codes))[:5]])
     return body
 
 
 def _set_ack(summary: SetSummary, kind: str, d) -> tuple[list[list], bool]:
     seg_tag, elem_tag, result_tag = ("IK3", "IK4", "IK5") if kind == "999" else ("AK3", "AK4", "AK5")
-    ak2 = ["AK2", summary.set_id, summary.control_number]
+    ak2 = ["AK2", sanitize(summary.set_id, d, 3), sanitize(summary.control_number, d, 9)]
     if kind == "999" and summary.implementation_reference:
-        ak2.append(summary.implementation_reference)
+        ak2.append(sanitize(summary.implementation_reference, d, 35))
     segments: list[list] = [ak2]
     errors = summary.errors
     seg_errors = [e for e in errors if e.level is Level.SEGMENT and e.ack_code]

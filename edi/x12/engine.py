@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
+from pydantic import BaseModel
+
 from edi.common.diagnostics import Diagnostic, Level, error
 from edi.detect import Engine
 from edi.x12.mapping.acks import ta1_results
 from edi.x12.mapping.base import MappingError, SetView, mapper_for
+from edi.x12.mapping.common import RecheckIdentifiers
 from edi.x12.reader import Interchange, InterchangeEnd, TransactionSet, X12Reader
 from edi.x12.tokenizer import CHUNK_SIZE
 
@@ -26,7 +29,7 @@ def unsupported(ts: TransactionSet) -> Diagnostic:
                  set_position=1, code="unsupported_set", ack_code="1")
 
 
-def map_set(ts: TransactionSet) -> list[dict[str, Any]] | None:
+def map_set(ts: TransactionSet) -> list[BaseModel] | None:
     """The canonical documents of a set (an 832 gives one per price), or None with the reason
     added to the set's diagnostics."""
     if ts.errors:
@@ -37,17 +40,25 @@ def map_set(ts: TransactionSet) -> list[dict[str, Any]] | None:
         return None
     view = SetView(ts)
     try:
-        doc = fn(view)
+        try:
+            result = fn(view)
+        except RecheckIdentifiers:
+            view = SetView(ts)
+            view.precheck_ids = True
+            result = fn(view)
     except MappingError as exc:
         ts.summary.diagnostics.append(exc.diagnostic)
         return None
     finally:
         ts.summary.diagnostics.extend(view.warnings)
-    docs = doc if isinstance(doc, list) else [doc]
-    envelope = ts.envelope_info()
-    for one in docs:
-        one["envelope"] = envelope
-    return docs
+    return result if isinstance(result, list) else [result]
+
+
+def as_json(document: BaseModel, ts: TransactionSet | None = None, envelope: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A document in the CLI's JSON form: canonical fields plus ``envelope``."""
+    data = document.model_dump(mode="json", exclude_none=True)
+    data["envelope"] = envelope if envelope is not None else ts.envelope_info() if ts is not None else {}
+    return data
 
 
 class _Feed:
@@ -72,6 +83,15 @@ class _Feed:
             self._seen.pop(id(group.diagnostics), None)
 
 
+def translate_models(stream: BinaryIO | bytes, *, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple[BaseModel, TransactionSet]]:
+    """The canonical documents of a file as validated pydantic models with their set (for the
+    envelope), streaming; problems stay in the sets' diagnostics."""
+    for item in X12Reader(stream, chunk_size=chunk_size):
+        if isinstance(item, TransactionSet):
+            for doc in map_set(item) or ():
+                yield doc, item
+
+
 def translate(stream: BinaryIO | bytes, source: str | None = None, *,
               chunk_size: int = CHUNK_SIZE) -> Iterator[dict[str, Any] | Diagnostic]:
     """Documents and diagnostics of an X12 file, in file order (see ``edi.detect``)."""
@@ -83,16 +103,16 @@ def translate(stream: BinaryIO | bytes, source: str | None = None, *,
             yield from feed.interchange(item.interchange)
             docs = map_set(item)
             yield from item.summary.diagnostics
-            yield from docs or ()
+            if docs:
+                envelope = item.envelope_info()
+                yield from (as_json(doc, envelope=envelope) for doc in docs)
             continue
         assert isinstance(item, InterchangeEnd)
         interchange = item.interchange
         if not interchange.errors:
             docs, problems = ta1_results(interchange)
             interchange.diagnostics.extend(problems)
-            for doc in docs:
-                doc["envelope"] = interchange.envelope_info()
-                yield doc
+            yield from (as_json(doc, envelope=interchange.envelope_info()) for doc in docs)
         yield from feed.interchange(interchange)
         feed.forget(interchange)
     yield from feed.fresh(reader.file_diagnostics)

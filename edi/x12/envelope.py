@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from edi.common.diagnostics import Diagnostic, Level, error, warning
+from edi.common.text import digits
 
 # ISA element widths (ISA01..ISA16) and the TA105 code for a bad value of each.
 ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
@@ -43,14 +44,14 @@ def check_isa(isa: list[str], position: int) -> list[Diagnostic]:
         elif len(value) < width and n not in _PADDED:
             diags.append(error(f"ISA{n:02d} {value!r} is shorter than its fixed {width} characters",
                                code="isa_width", bad_value=value, **where(n)))
-    if not isa[13].isdigit():
+    if not digits(isa[13]):
         diags.append(error(f"ISA13 control number {isa[13]!r} is not 9 digits", code="isa_control",
                            bad_value=isa[13], **where(13)))
     if not _valid_datetime(isa[9], "%y%m%d"):
         diags.append(error(f"ISA09 {isa[9]!r} is not a YYMMDD date", code="isa_date", bad_value=isa[9], **where(9)))
     if not _valid_datetime(isa[10], "%H%M"):
         diags.append(error(f"ISA10 {isa[10]!r} is not an HHMM time", code="isa_time", bad_value=isa[10], **where(10)))
-    if not isa[12].isdigit():
+    if not digits(isa[12]):
         diags.append(error(f"ISA12 version {isa[12]!r} is not 5 digits", code="isa_version",
                            bad_value=isa[12], **where(12)))
     if isa[14] not in ("0", "1"):
@@ -70,7 +71,7 @@ def check_isa(isa: list[str], position: int) -> list[Diagnostic]:
 def check_iea(iea: list[str], position: int, control_number: str, groups: int) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     count = _element(iea, 1)
-    if count != str(groups) and not (count.isdigit() and int(count) == groups):
+    if count != str(groups) and not (digits(count) and int(count) == groups):
         diags.append(error(f"count {count or 'missing'} but {groups} functional groups", code="iea_count",
                            bad_value=count, **_at(Level.INTERCHANGE, position, "IEA", 1, ack_code="021")))
     ref = _element(iea, 2)
@@ -87,7 +88,7 @@ def check_gs(gs: list[str], position: int, seen_controls: set[str]) -> list[Diag
         diags.append(error(f"GS has {len(gs) - 1} elements, at least 8 are required", code="gs_elements",
                            **_at(Level.GROUP, position, "GS", len(gs), ack_code="")))
     control = _element(gs, 6)
-    if not (control.isdigit() and len(control) <= 9):
+    if not (digits(control) and len(control) <= 9):
         diags.append(error(f"GS06 group control number {control!r} is not 1-9 digits", code="gs_control",
                            bad_value=control, **_at(Level.GROUP, position, "GS", 6, ack_code="6")))
     elif control in seen_controls:
@@ -107,11 +108,11 @@ def check_gs(gs: list[str], position: int, seen_controls: set[str]) -> list[Diag
 def check_ge(ge: list[str], position: int, gs_control: str, sets: int) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     count = _element(ge, 1)
-    if not (count.isdigit() and int(count) == sets):
+    if not (digits(count) and int(count) == sets):
         diags.append(error(f"count {count or 'missing'} but {sets} transaction sets", code="ge_count",
                            bad_value=count, **_at(Level.GROUP, position, "GE", 1, ack_code="5")))
     ref = _element(ge, 2)
-    if ref != gs_control and not (ref.isdigit() and gs_control.isdigit() and int(ref) == int(gs_control)):
+    if ref != gs_control and not (digits(ref) and digits(gs_control) and int(ref) == int(gs_control)):
         diags.append(error(f"control number {ref!r} does not match GS06 {gs_control!r}", code="ge_control",
                            bad_value=ref, **_at(Level.GROUP, position, "GE", 2, ack_code="4")))
     return diags
@@ -138,7 +139,7 @@ def check_st(st: list[str], position: int, seen_controls: set[str]) -> list[Diag
 def check_se(se: list[str], position: int, st_control: str, segments: int) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     count = _element(se, 1)
-    if not (count.isdigit() and int(count) == segments):
+    if not (digits(count) and int(count) == segments):
         diags.append(error(f"count {count or 'missing'} but {segments} segments", code="se_count",
                            bad_value=count,
                            **_at(Level.TRANSACTION, position, "SE", 1, ack_code="4", set_position=segments)))

@@ -11,7 +11,9 @@
 - ``ack: auto`` — per interchange: records it in the interchange log (duplicate → TA1 025 and a
   ``duplicate_interchange`` business exception), builds the TA1/997/999 the partner expects
   and appends it to ``ex.side_outputs`` for the ack endpoint (step config ``endpoint``, else
-  the partner's ``outbound_endpoints["997"|"999"|"TA1"|"ack"]``).
+  the partner's ``outbound_endpoints["997"|"999"|"TA1"|"ack"]``). Inbound TA1/997/999 are
+  matched to what the hub sent and their result recorded (``record_ack``); a rejection or an
+  ack of something never sent is an ``ack_missing_or_negative`` business exception.
 - transforms ``x12.850_to_purchase_order``, ``x12.855_to_purchase_order_ack``,
   ``x12.856_to_ship_notice``, ``x12.810_to_invoice``, ``x12.846_to_inventory_snapshot``,
   ``x12.832_to_price_catalog`` (a list of entries), ``x12.acks_to_ack_result`` and
@@ -26,13 +28,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from edi.common.ack_results import AckResult
 from edi.common.control_numbers import ControlNumbers
 from edi.common.diagnostics import EdiError
-from edi.common.interchanges import GroupInfo, Party, register_inbound, register_outbound
+from edi.common.ack_results import AckResult
+from edi.common.interchanges import GroupInfo, Party, record_ack, register_inbound, register_outbound
 from edi.common.route_steps import AckConfig, BodyHandlers, register_body
 from edi.x12.acks import build_reply
 from edi.x12.engine import map_set
+from edi.x12.mapping.acks import ta1_results
 from edi.x12.profile import X12Profile
 from edi.x12.reader import Interchange, ParsedX12, TransactionSet, read_x12
 from edi.x12.writer import AllocatedNumbers, NumberSource, PreviewNumbers
@@ -109,8 +112,12 @@ def _acknowledge(parsed: ParsedX12, ex: Exchange, config: AckConfig, env: RouteE
     for entry in parsed.interchanges:
         interchange = entry.interchange
         for ts in entry.transactions:
-            if ts.set_id not in ("997", "999"):
-                map_set(ts)  # syntax errors found by the mapping go into the 997/999 (AK3/AK4)
+            docs = map_set(ts)  # syntax errors found by the mapping go into the 997/999 (AK3/AK4)
+            if db is not None and docs and ts.set_id in ("997", "999") and not ts.errors:
+                _record_inbound_ack(db, docs[0], interchange, ts.group, ex, env)
+        if db is not None and not interchange.errors:
+            for result in ta1_results(interchange)[0]:
+                _record_inbound_ack(db, result, interchange, None, ex, env)
         partner = partners.by_isa(interchange.sender_qualifier, interchange.sender_id) if partners else None
         duplicate = _log_inbound(db, interchange, ex, env) if db is not None else False
         if duplicate:
@@ -132,6 +139,29 @@ def _acknowledge(parsed: ParsedX12, ex: Exchange, config: AckConfig, env: RouteE
                                   test=reply_profile.test, message_id=ex.message_id, groups=written.groups)
     ex.headers["x12_duplicate_interchanges"] = duplicates
     return outputs
+
+
+def _record_inbound_ack(db: Any, result: AckResult, interchange: Interchange, group: Any, ex: Exchange,
+                        env: RouteEnv) -> None:
+    """Match an inbound TA1/997/999 to what the hub sent and store its result; a rejection or
+    an ack for nothing we sent becomes a business exception (domain.md C #8)."""
+    from hub.business_exceptions import record_exception
+
+    with db.session() as session:
+        match = record_ack(session, result, ack_sender=Party(interchange.sender_qualifier, interchange.sender_id),
+                           ack_receiver=Party(interchange.receiver_qualifier, interchange.receiver_id),
+                           group_sender_id=group.sender_id if group else None,
+                           group_receiver_id=group.receiver_id if group else None, message_id=ex.message_id)
+        problems = [f"{result.ack_kind} acknowledges {what} the hub has no record of sending"
+                    for what in match.unmatched]
+        if result.rejected:
+            problems.append(f"{result.ack_kind} from {interchange.sender_id} rejects what the hub sent")
+        for message in problems:
+            record_exception(session, kind="ack_missing_or_negative", message=message, document_type="ack_result",
+                             document_key=interchange.control_number, partner_id=interchange.sender_id,
+                             message_id=ex.message_id, route=env.route_name,
+                             detail={"ack": result.model_dump(mode="json", exclude_none=True)})
+            ex.exceptions.append({"kind": "ack_missing_or_negative", "message": message})
 
 
 def _log_inbound(db: Any, interchange: Interchange, ex: Exchange, env: RouteEnv) -> bool:
@@ -161,8 +191,6 @@ register_body(ParsedX12, BodyHandlers(split=_split, acknowledge=_acknowledge))
 
 # -- transforms ------------------------------------------------------------------------------
 def _documents(body: Any, ex: Exchange, set_ids: tuple[str, ...] | None, name: str) -> list[BaseModel]:
-    from hub.canonical import get_model
-
     if not isinstance(body, TransactionSet):
         raise StepError(f"{name} needs one X12 transaction set (use 'split: transaction' first), got "
                         f"{type(body).__name__}", code="x12_body")
@@ -175,12 +203,7 @@ def _documents(body: Any, ex: Exchange, set_ids: tuple[str, ...] | None, name: s
         first = body.errors[0]
         raise StepError(first.reason, location=first.location() or None, code=first.code or "x12_mapping")
     ex.headers["envelope"] = body.envelope_info()
-    out = []
-    for doc in docs:
-        doc.pop("envelope", None)
-        model = AckResult if doc["document_type"] == "ack_result" else get_model(doc["document_type"])
-        out.append(model.model_validate(doc))
-    return out
+    return docs
 
 
 def _single(name: str, set_id: str, emits: str):

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 if TYPE_CHECKING:
     from edi.x12.reader import Interchange
 
 from edi.x12.tokenizer import Delimiters
+from edi.common.text import digits
 
 AckKind = Literal["997", "999", "TA1", "none"]
 
@@ -87,13 +88,15 @@ class X12Profile(BaseModel):
                    else f"{interchange.version}0")
         repetition = d.repetition or (base.repetition_separator if base else "^")
         values = (base.model_dump() if base else {}) | {
-            "sender_qualifier": interchange.receiver_qualifier or "ZZ", "sender_id": interchange.receiver_id,
-            "receiver_qualifier": interchange.sender_qualifier or "ZZ", "receiver_id": interchange.sender_id,
-            "gs_sender_id": first_group.receiver_id if first_group else None,
-            "gs_receiver_id": first_group.sender_id if first_group else None,
-            "version": version if version[:6].isdigit() else "004010",
+            "sender_qualifier": _fit(interchange.receiver_qualifier, 2, "ZZ"),
+            "sender_id": _fit(interchange.receiver_id, 15, "UNKNOWN"),
+            "receiver_qualifier": _fit(interchange.sender_qualifier, 2, "ZZ"),
+            "receiver_id": _fit(interchange.sender_id, 15, "UNKNOWN"),
+            "gs_sender_id": _fit(first_group.receiver_id, 15, None) if first_group else None,
+            "gs_receiver_id": _fit(first_group.sender_id, 15, None) if first_group else None,
+            "version": version if digits(version[:6]) else "004010",
             "interchange_version": interchange.version if len(interchange.version) == 5
-            and interchange.version.isdigit() else None,
+            and digits(interchange.version) else None,
             "element_separator": d.element, "component_separator": d.component or ">",
             "segment_terminator": d.segment, "line_break": bool(d.suffix), "test": interchange.is_test,
         }
@@ -102,4 +105,22 @@ class X12Profile(BaseModel):
         values["repetition_separator"] = repetition
         if values["component_separator"] in (d.element, d.segment):
             values["component_separator"] = next(c for c in ">:^|" if c not in (d.element, d.segment, repetition))
-        return cls(**values)
+        delimiters = {d.element, d.segment, values["component_separator"], repetition, "*", "~", ">", "^"}
+        for key in ("sender_id", "receiver_id", "gs_sender_id", "gs_receiver_id"):
+            if values[key]:
+                values[key] = "".join(c for c in values[key] if c not in delimiters) or "UNKNOWN"
+        try:
+            return cls(**values)
+        except ValidationError:
+            # The inbound envelope is too broken to mirror (that is what the TA1 will say):
+            # answer with standard delimiters and version, to the parties as far as readable.
+            for key in ("element_separator", "component_separator", "repetition_separator", "segment_terminator",
+                        "version", "interchange_version"):
+                values.pop(key, None)
+            return cls(**values)
+
+
+def _fit(value: str, width: int, default: str | None) -> str | None:
+    """An envelope value as the reply can carry it: printable ASCII, at most ``width`` long."""
+    text = "".join(c for c in value if c.isascii() and c.isprintable()).strip()[:width]
+    return text if text and (width != 2 or len(text) == 2) else default

@@ -208,6 +208,8 @@ class _State:
         self.current: TransactionSet | None = None
         self.group_controls: set[str] = set()
         self.set_controls: set[str] = set()
+        # Segment ids seen and found well-formed (2-3 letters/digits), envelope ids excluded.
+        self.body_tags: set[str] = set()
 
     def take(self, diagnostics: list[Diagnostic]) -> None:
         for diag in diagnostics:
@@ -224,26 +226,43 @@ class _State:
         interchange.diagnostics.extend(envelope.check_isa(interchange.isa, interchange.position))
 
     def feed(self, segments: list[list[str]], first_position: int) -> Iterator[TransactionSet]:
-        current = self.current
-        body = current.segments if current is not None else None
-        for i, seg in enumerate(segments):
+        # Hot path: runs of body segments whose ids were seen (and checked) before are copied
+        # into the open set as slices; only the other segments are looked at one by one.
+        known = self.body_tags
+        marks = [i for i, seg in enumerate(segments) if seg[0] not in known]
+        start = 0
+        for i in marks:
+            if i > start:
+                self._body(segments, start, i, first_position)
+            seg = segments[i]
             tag = seg[0]
-            if body is not None and tag not in _CONTROL:
-                body.append(seg)
-                if len(tag) > 3 or not tag.isalnum():
-                    self._bad_segment_id(seg, first_position + i)
-                continue
-            done = self._control(seg, tag, first_position + i)
-            if done is not None:
-                yield done
-            current = self.current
-            body = current.segments if current is not None else None
+            if tag in _CONTROL:
+                done = self._control(seg, tag, first_position + i)
+                if done is not None:
+                    yield done
+            else:
+                if len(tag) <= 3 and tag.isalnum():
+                    known.add(tag)
+                elif self.current is not None:
+                    self._bad_segment_id(seg, first_position + i, len(self.current.segments) + 1)
+                self._body(segments, i, i + 1, first_position)
+            start = i + 1
+        if start < len(segments):
+            self._body(segments, start, len(segments), first_position)
 
-    def _bad_segment_id(self, seg: list[str], position: int) -> None:
+    def _body(self, segments: list[list[str]], start: int, end: int, first_position: int) -> None:
+        current = self.current
+        if current is None:
+            for i in range(start, end):
+                self._outside_set(segments[i], segments[i][0], first_position + i)
+        else:
+            current.segments.extend(segments[start:end])
+
+    def _bad_segment_id(self, seg: list[str], position: int, set_position: int) -> None:
         assert self.current is not None
         self.current.summary.diagnostics.append(error(
             f"{seg[0][:20]!r} is not a segment id", segment_position=position, segment_id=seg[0][:20],
-            set_position=len(self.current.segments), code="bad_segment_id", ack_code="1"))
+            set_position=set_position, code="bad_segment_id", ack_code="1"))
 
     def _control(self, seg: list[str], tag: str, position: int) -> TransactionSet | None:
         if tag == "ST":

@@ -328,8 +328,10 @@ class Tokenizer:
 
     def _split(self, region: str, delims: Delimiters, strip: str) -> list[list[str]]:
         term, sep = delims.segment, delims.element
-        pieces = [p.strip(strip) for p in region.split(term)]
-        if term not in "\r\n" and _inner_break(region, term):
+        pieces = _fast_pieces(region, term)
+        if pieces is None:
+            pieces = [p.strip(strip) for p in region.split(term)]
+        if term not in "\r\n" and _inner_break(pieces):
             pieces = self._mend_line_breaks(pieces, sep)
         return [p.split(sep) for p in pieces if p]
 
@@ -372,9 +374,28 @@ def _boundary_pattern(delims: Delimiters) -> re.Pattern[str]:
     return re.compile(f"{term}[{re.escape(_SPACE)}]*(IEA|ISA){sep}")
 
 
-def _inner_break(region: str, term: str) -> bool:
-    """Is there a line break with segment text on both sides (not just between segments)?"""
-    if "\n" not in region and "\r" not in region:
-        return False
-    t = re.escape(term)
-    return re.search(f"[^\\s{t}][ \\t]*[\\r\\n]+\\s*[^\\s{t}]", region) is not None
+def _fast_pieces(region: str, term: str) -> list[str] | None:
+    """Split a region whose terminators are all followed by the same line break and which has
+    no other blanks around segments (the common layout) without a strip per segment; None when
+    the region needs the general path. Every test is one C-level scan of the region."""
+    count = region.count(term)
+    if not count:
+        return None
+    for suffix in ("\r\n", "\n", ""):
+        if region.count(term + suffix) == count:
+            break
+    joint = term + suffix
+    if region[:1] in _SPACE or any(joint + c in region for c in " \t\r\n\x0b\x0c\x00\x1a"):
+        return None
+    if any(c + term in region for c in " \t\r\n"):
+        return None
+    tail = region.rsplit(joint, 1)[-1] if region.endswith(joint) is False else ""
+    if tail and (tail[-1:] in _SPACE):
+        return None
+    return region.split(joint)
+
+
+def _inner_break(pieces: list[str]) -> bool:
+    """Is there a line break inside a (stripped) segment, not just between segments?"""
+    joined = "".join(pieces)
+    return "\n" in joined or "\r" in joined

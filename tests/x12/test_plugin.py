@@ -121,3 +121,34 @@ def test_duplicate_invoice_is_held_and_recorded(pg_db: Database) -> None:
         row = s.scalars(select(BusinessException).where(BusinessException.document_key == invoice_number)).one()
     assert row.kind == "duplicate_document" and row.message_id == second.message_id
     assert row.detail["first_message_id"] == first.message_id
+
+
+@pytest.mark.postgres
+def test_inbound_997_is_matched_to_the_sent_interchange_and_a_rejection_recorded(pg_db: Database) -> None:
+    from edi.common.interchanges import InterchangeRecord
+    from edi.x12.writer import AllocatedNumbers, write_documents
+    from edi.common.control_numbers import ControlNumbers
+    from edi.x12.profile import X12Profile
+    from tests.x12.test_roundtrip import PO
+
+    hospital = f"H{secrets.token_hex(4)}"
+    profile = X12Profile(sender_id=hospital, receiver_id="ACME")
+    written = write_documents([PO], profile, AllocatedNumbers(ControlNumbers(pg_db), profile))
+    with pg_db.session() as s:
+        from edi.common.interchanges import Party, register_outbound
+
+        sent = register_outbound(s, standard="X12", sender=Party("ZZ", hospital), receiver=Party("ZZ", "ACME"),
+                                 control_number=written.interchange_control_number, groups=written.groups,
+                                 ack_expected="997").id
+    (group,) = written.groups
+    ack = (f"ISA*00*          *00*          *ZZ*ACME           *ZZ*{hospital.ljust(15)}*250311*1200*U*00401*"
+           f"000000077*0*P*>~GS*FA*ACME*{hospital}*20250311*1200*77*X*004010~ST*997*0001~"
+           f"AK1*PO*{group.control_number}~AK2*850*{group.sets[0][1]}~AK3*PO1*9**8~AK4*2**6*X~AK5*R*5~"
+           f"AK9*R*1*1*0~SE*8*0001~GE*1*77~IEA*1*000000077~").encode()
+    ex = exchange(parse(ack))
+    AckStep(AckConfig(endpoint="acks"), RouteEnv("acks-in", services={"db": pg_db})).process(ex)
+    assert ex.side_outputs == []  # acks are never acknowledged
+    assert [e["kind"] for e in ex.exceptions] == ["ack_missing_or_negative"]
+    with pg_db.session() as s:
+        record = s.get(InterchangeRecord, sent)
+        assert record.ack_status == "REJECTED" and record.groups[0].sets[0]["ack_codes"] == ["5"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from hub.canonical import PurchaseOrderAck
 from hub.canonical.codes import (
     ack_date_field_from_x12,
@@ -20,6 +22,7 @@ from hub.canonical.enums import AckLineStatus, AckType
 
 from edi.x12.mapping.base import SetView, mapper
 from edi.x12.mapping.common import optional_purpose, item_pairs, parties, reference, validate
+from edi.common.text import digits
 
 # BAK02 codes seen in real 855s beyond the canonical table (element 587).
 EXTRA_ACK_TYPES = {"AP": AckType.ACCEPTED}  # acknowledge - product replenishment
@@ -31,7 +34,7 @@ LINE_END = ("PO1", "CTT", "SE")
 
 
 @mapper("855")
-def map_855(view: SetView) -> dict[str, Any]:
+def map_855(view: SetView) -> BaseModel:
     bak_i, bak = view.require("BAK")
     type_raw = view.need(bak_i, 2, "BAK02 acknowledgment type")
     ack_type = ack_type_from_x12.get(type_raw) or EXTRA_ACK_TYPES.get(type_raw.upper())
@@ -80,8 +83,8 @@ def _header(view: SetView, ack: dict[str, Any], stop: int) -> None:
 
 
 def _gs_date(value: str) -> str | None:
-    digits = value if len(value) == 8 else ("20" + value if len(value) == 6 else "")
-    return f"{digits[:4]}-{digits[4:6]}-{digits[6:]}" if digits.isdigit() else None
+    ymd = value if len(value) == 8 else ("20" + value if len(value) == 6 else "")
+    return f"{ymd[:4]}-{ymd[4:6]}-{ymd[6:]}" if digits(ymd) else None
 
 
 def _lines(view: SetView, index: int, ordinal: int, ack_type: AckType) -> list[dict[str, Any]]:

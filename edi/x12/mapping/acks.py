@@ -8,10 +8,11 @@ from edi.common.ack_results import AckError, AckedGroup, AckedSet, AckResult, x1
 from edi.common.diagnostics import Diagnostic, Level, error
 from edi.x12.mapping.base import MappingError, SetView, mapper
 from edi.x12.reader import Interchange
+from edi.common.text import digits
 
 
 @mapper("997", "999")
-def map_functional_ack(view: SetView) -> dict[str, Any]:
+def map_functional_ack(view: SetView) -> AckResult:
     index, ak1 = view.require("AK1")
     group = AckedGroup(functional_id=view.need(index, 1, "AK101 functional identifier code"),
                        control_number=view.need(index, 2, "AK102 group control number"),
@@ -49,14 +50,14 @@ def map_functional_ack(view: SetView) -> dict[str, Any]:
     if group.status is None:
         view.require("AK9")
     kind = "999" if view.ts.set_id == "999" else "997"
-    return AckResult(standard="X12", ack_kind=kind, groups=[group]).model_dump(mode="json", exclude_none=True)
+    return AckResult(standard="X12", ack_kind=kind, groups=[group])
 
 
 def _position(view: SetView, index: int) -> int | None:
     """AK302/IK302 is informational for us: a partner's malformed value is kept as a warning
     rather than losing the whole acknowledgement."""
     raw = view.value(view.segments[index], 2)
-    if raw.isdigit():
+    if digits(raw):
         return int(raw)
     if raw:
         view.warn(index, 2, f"segment position {raw[:40]!r} is not a number; ignored")
@@ -72,7 +73,7 @@ def _in_set(view: SetView, index: int, current: AckedSet | None) -> AckedSet:
 def _element_error(view: SetView, index: int, seg: list[str], set_ack: AckedSet,
                    last: AckError | None) -> AckError:
     where = view.components(seg, 1)
-    if not where[0].isdigit():
+    if not digits(where[0]):
         raise view.fail(index, 1, f"element position {where[0]!r} is not a number", element_code="6",
                         bad_value=where[0])
     found = last if last is not None and last.element_position is None else None
@@ -83,7 +84,7 @@ def _element_error(view: SetView, index: int, seg: list[str], set_ack: AckedSet,
                          segment_code=last.segment_code if last else None)
         set_ack.errors.append(found)
     found.element_position = int(where[0])
-    found.component_position = int(where[1]) if len(where) > 1 and where[1].isdigit() else None
+    found.component_position = int(where[1]) if len(where) > 1 and digits(where[1]) else None
     found.element_reference = view.opt(seg, 2)
     found.element_code = view.need(index, 3, f"{seg[0]}03 data element syntax error code")
     found.bad_value = view.opt(seg, 4)
@@ -98,7 +99,7 @@ def _status(view: SetView, index: int, raw: str):
     return status
 
 
-def ta1_results(interchange: Interchange) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
+def ta1_results(interchange: Interchange) -> tuple[list[AckResult], list[Diagnostic]]:
     """Each TA1 segment of an interchange as an ``AckResult`` document, or a located error."""
     docs, problems = [], []
     for position, seg in interchange.service_segments:
@@ -116,7 +117,7 @@ def ta1_results(interchange: Interchange) -> tuple[list[dict[str, Any]], list[Di
         docs.append(AckResult(standard="X12", ack_kind="TA1", interchange_control_number=values[1],
                               interchange_date=values[2] or None, interchange_time=values[3] or None,
                               interchange_status=status, interchange_status_raw=values[4],
-                              note_code=values[5]).model_dump(mode="json", exclude_none=True))
+                              note_code=values[5]))
     return docs, problems
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from hub.canonical import ShipNotice
 from hub.canonical.codes import ack_line_status_from_x12
 
@@ -30,10 +32,11 @@ class _Level:
     code: str
     index: int
     segments: list[int] = field(default_factory=list)
+    po_number: str | None = None  # an order level's PRF01, read once for all its items
 
 
 @mapper("856")
-def map_856(view: SetView) -> dict[str, Any]:
+def map_856(view: SetView) -> BaseModel:
     bsn_i, bsn = view.require("BSN")
     levels, order = _levels(view)
     shipment = next((lv for lv in levels.values() if lv.code == "S"), None)
@@ -69,19 +72,22 @@ def _levels(view: SetView) -> tuple[dict[str, _Level], list[_Level]]:
     levels: dict[str, _Level] = {}
     order: list[_Level] = []
     current: _Level | None = None
-    for i, seg in view.iter():
-        if seg[0] == "HL":
-            hl_id = view.need(i, 1, "HL01 hierarchical id")
+    for i, seg in enumerate(view.segments):
+        tag = seg[0]
+        if tag == "HL":
+            hl_id, parent, code = (seg[n].strip() if len(seg) > n else "" for n in (1, 2, 3))
+            if not hl_id or not code:
+                raise view.fail(i, 1 if not hl_id else 3, "HL01 hierarchical id and HL03 level code are required",
+                                element_code="1")
             if hl_id in levels:
                 raise view.fail(i, 1, f"HL01 {hl_id} is used twice", element_code="7", bad_value=hl_id)
-            parent = view.opt(seg, 2)
-            if parent is not None and parent not in levels:
+            if parent and parent not in levels:
                 raise view.fail(i, 2, f"HL02 parent {parent} is not an earlier HL01", element_code="7",
                                 bad_value=parent)
-            current = _Level(hl_id, parent, view.need(i, 3, "HL03 level code"), i)
+            current = _Level(hl_id, parent or None, code, i)
             levels[hl_id] = current
             order.append(current)
-        elif current is not None and seg[0] not in ("CTT", "SE"):
+        elif current is not None and tag != "CTT" and tag != "SE":
             current.segments.append(i)
     return levels, order
 
@@ -179,8 +185,11 @@ def _sscc(view: SetView, index: int) -> str | None:
     from hub.canonical.identifiers import validate_sscc
 
     raw = view.need(index, 2, "MAN02 SSCC")
+    value = raw[2:] if len(raw) == 20 and raw.startswith("00") else raw
+    if not view.precheck_ids:
+        return value  # the model checks it; a refusal re-maps with this check first
     try:
-        return validate_sscc(raw[2:] if len(raw) == 20 and raw.startswith("00") else raw)
+        return validate_sscc(value)
     except ValueError as exc:
         view.warn(index, 2, f"SSCC {raw!r} kept as a reference, not as the pack's SSCC: {exc}")
         return None
@@ -190,9 +199,11 @@ def _line(view: SetView, level: _Level, levels: dict[str, _Level], packs: dict[s
     line: dict[str, Any] = {"line_id": level.hl_id, "refs": []}
     order = _ancestor(levels, level, ("O",))
     if order is not None:
-        prf = next((i for i in order.segments if view.segments[i][0] == "PRF"), None)
-        if prf is not None:
-            line["po_number"] = view.need(prf, 1, "PRF01 purchase order number")
+        if order.po_number is None:
+            prf = next((i for i in order.segments if view.segments[i][0] == "PRF"), None)
+            order.po_number = view.need(prf, 1, "PRF01 purchase order number") if prf is not None else ""
+        if order.po_number:
+            line["po_number"] = order.po_number
     pack = _ancestor(levels, level, ("T", "P"))
     if pack is not None:
         line["pack_id"] = pack.hl_id
@@ -200,29 +211,33 @@ def _line(view: SetView, level: _Level, levels: dict[str, _Level], packs: dict[s
     lots: dict[str, list[str]] = {"lot_number": [], "serial_number": []}
     expiry = production = None
     lin_index = None
+    segments = view.segments
     for i in level.segments:
-        seg = view.segments[i]
+        seg = segments[i]
         tag = seg[0]
         if tag == "LIN":
             lin_index = i
             found = item_pairs(view, i, 2, line=line)
-            for key in lots:
-                lots[key] += found[key]
+            lots["lot_number"] += found["lot_number"]
+            lots["serial_number"] += found["serial_number"]
         elif tag == "SN1":
             _sn1(view, i, line)
+        elif tag == "DTM":
+            qualifier = seg[1].strip() if len(seg) > 1 else ""
+            if qualifier == "036":
+                expiry = view.date(i, 2)
+            elif qualifier in ("405", "094"):
+                production = view.date(i, 2)
+        elif tag == "PID":
+            if len(seg) > 5 and seg[5].strip() and "description" not in line:
+                line["description"] = seg[5].strip()
         elif tag == "PRF" and "po_number" not in line:
             line["po_number"] = view.need(i, 1, "PRF01 purchase order number")
-        elif tag == "PID" and view.value(seg, 5) and "description" not in line:
-            line["description"] = view.value(seg, 5)
         elif tag == "REF" and (ref := reference(view, seg)):
             if ref["qualifier"] in LOT_REFS:
                 lots[LOT_REFS[ref["qualifier"]]].append(ref["value"])
             else:
                 line["refs"].append(ref)
-        elif tag == "DTM" and view.value(seg, 1) == "036":
-            expiry = view.date(i, 2)
-        elif tag == "DTM" and view.value(seg, 1) in ("405", "094"):
-            production = view.date(i, 2)
     if lin_index is None:
         raise view.fail(level.index, None, f"item level HL {level.hl_id} has no LIN segment", element_code="1")
     require_item_ids(view, lin_index, line, "item_ids")
@@ -237,12 +252,14 @@ def _line(view: SetView, level: _Level, levels: dict[str, _Level], packs: dict[s
 
 def _sn1(view: SetView, index: int, line: dict[str, Any]) -> None:
     seg = view.segments[index]
-    line["po_line_number"] = view.opt(seg, 1)
+    size = len(seg)
+    line["po_line_number"] = (seg[1].strip() or None) if size > 1 else None
     line["qty_shipped"] = view.decimal(index, 2, required=True)
-    line["uom"] = view.opt(seg, 3)
-    line["qty_ordered"] = view.decimal(index, 5)
-    line["uom_ordered"] = view.opt(seg, 6)
-    raw = view.opt(seg, 8)
+    line["uom"] = (seg[3].strip() or None) if size > 3 else None
+    if size > 5:
+        line["qty_ordered"] = view.decimal(index, 5)
+        line["uom_ordered"] = (seg[6].strip() or None) if size > 6 else None
+    raw = seg[8].strip() if size > 8 else ""
     if raw:
         line["line_status_raw"] = raw
         status = ack_line_status_from_x12.get(raw)

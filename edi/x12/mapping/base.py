@@ -14,12 +14,13 @@ from datetime import date, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from edi.common.diagnostics import Diagnostic, Level, error, warning
 from edi.x12.reader import TransactionSet
+from edi.common.text import digits
 
-Mapper = Callable[["SetView"], dict[str, Any] | list[dict[str, Any]]]
+Mapper = Callable[["SetView"], "BaseModel | list[BaseModel]"]
 MAPPERS: dict[str, Mapper] = {}
 # Which module maps which set; imported on first use so importing the engine stays cheap.
 MAPPER_MODULES = {"850": "po850", "855": "ack855", "856": "asn856", "810": "inv810", "846": "inv846",
@@ -58,6 +59,9 @@ class SetView:
         self.component = ts.delimiters.component
         self.repetition = ts.delimiters.repetition
         self.warnings: list[Diagnostic] = []
+        # Identifiers are first left to the canonical model to check (one pass); when it refuses
+        # one, the set is mapped again with every identifier checked by the mapping itself.
+        self.precheck_ids = False
 
     # -- access ----------------------------------------------------------------------------
     def iter(self, *ids: str) -> Iterator[tuple[int, list[str]]]:
@@ -117,11 +121,11 @@ class SetView:
             if required:
                 raise self.fail(index, n, "date is missing", element_code="1")
             return None
-        digits = raw if len(raw) == 8 else ("20" + raw if len(raw) == 6 else raw)
+        ymd = raw if len(raw) == 8 else ("20" + raw if len(raw) == 6 else raw)
         try:
-            if not digits.isdigit() or len(digits) != 8:
+            if not digits(ymd) or len(ymd) != 8:
                 raise ValueError
-            return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+            return date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:]))
         except ValueError:
             raise self.fail(index, n, f"{raw!r} is not a CCYYMMDD date", element_code="8",
                             bad_value=raw) from None
@@ -131,7 +135,7 @@ class SetView:
         if not raw:
             return None
         try:
-            if not raw.isdigit() or len(raw) not in (4, 6, 8):
+            if not digits(raw) or len(raw) not in (4, 6, 8):
                 raise ValueError
             return time(int(raw[:2]), int(raw[2:4]), int(raw[4:6] or 0))
         except ValueError:
@@ -144,7 +148,7 @@ class SetView:
             if required:
                 raise self.fail(index, n, "number is missing", element_code="1")
             return None
-        if not raw.isdigit():
+        if not digits(raw):
             raise self.fail(index, n, f"{raw!r} is not a whole number", element_code="6", bad_value=raw)
         return int(raw)
 
@@ -157,7 +161,7 @@ class SetView:
             return None
         try:
             number = Decimal(raw)
-            if not number.is_finite() or (implied and not raw.lstrip("-").isdigit()):
+            if not number.is_finite() or (implied and not digits(raw.lstrip("-"))):
                 raise InvalidOperation
         except InvalidOperation:
             kind = f"an N{implied} number (implied decimals)" if implied else "a number"

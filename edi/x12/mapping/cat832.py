@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from hub.canonical.catalog import PriceCatalogEntry
 from hub.canonical.enums import CatalogAction, ConversionSource, PriceType
 
 from edi.x12.mapping.base import SetView, mapper
 from edi.x12.mapping.common import item_pairs, parties, reference, require_item_ids, validate
+from edi.common.text import digits
 
 # G53 maintenance type (element 875): 001 change, 002 delete, 003 add (verify per partner).
 G53_ACTIONS = {"001": CatalogAction.CHANGE, "002": CatalogAction.DELETE, "003": CatalogAction.ADD,
@@ -24,7 +27,7 @@ CATALOG_PRICES = {"CAT", "LPR", "RES", "MSR", "RTL", "WHL", "DIS", "PBQ"}
 
 
 @mapper("832")
-def map_832(view: SetView) -> list[dict[str, Any]]:
+def map_832(view: SetView) -> list[BaseModel]:
     bct_i, bct = view.require("BCT")
     first_line = next((i for i, _ in view.iter("LIN")), len(view.segments))
     header = _header(view, bct_i, bct, first_line)
@@ -64,7 +67,7 @@ def _header(view: SetView, bct_i: int, bct: list[str], stop: int) -> dict[str, A
     return header
 
 
-def _entries(view: SetView, lin_i: int, end: int, header: dict[str, Any]) -> list[dict[str, Any]]:
+def _entries(view: SetView, lin_i: int, end: int, header: dict[str, Any]) -> list[BaseModel]:
     item: dict[str, Any] = {}
     item_pairs(view, lin_i, 2, line=item)
     require_item_ids(view, lin_i, item, "item_ids")
@@ -143,12 +146,12 @@ def _conversion(view: SetView, index: int) -> dict[str, Any] | None:
     return conversion
 
 
-def _entry(view: SetView, lin_i: int, data: dict[str, Any], header: dict[str, Any]) -> dict[str, Any]:
+def _entry(view: SetView, lin_i: int, data: dict[str, Any], header: dict[str, Any]) -> BaseModel:
     if "valid_from" not in data:
         group_date = header.get("group_date") or ""
-        digits = group_date if len(group_date) == 8 else "20" + group_date
-        if not digits.isdigit() or len(digits) != 8:
+        ymd = group_date if len(group_date) == 8 else "20" + group_date
+        if not digits(ymd) or len(ymd) != 8:
             raise view.fail(lin_i, None, "no effective date for this price (DTM*007)", element_code="1")
-        data["valid_from"] = f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"
+        data["valid_from"] = f"{ymd[:4]}-{ymd[4:6]}-{ymd[6:]}"
         view.warn(lin_i, None, f"no DTM*007 effective date: the group date {group_date} is used")
     return validate(view, PriceCatalogEntry, data, {"": lin_i})

@@ -45,6 +45,8 @@ SAC_CHARGE_TYPES = {"D240": ChargeType.FREIGHT, "D242": ChargeType.FREIGHT, "G83
                     "F050": ChargeType.FUEL, "C310": ChargeType.DISCOUNT, "H850": ChargeType.TAX,
                     "H770": ChargeType.TAX}
 PARTY_LOOP = ("N1", "N2", "N3", "N4", "PER", "REF")
+# Qualifier → scheme, looked up once per pair on the hot path (the code table normalises case).
+ITEM_SCHEMES = {**{code: scheme for code, scheme in item_scheme_from_x12.codes.items()}, **EXTRA_ITEM_SCHEMES}
 
 
 def item_pairs(view: SetView, index: int, start: int, *, line: dict[str, Any],
@@ -55,7 +57,7 @@ def item_pairs(view: SetView, index: int, start: int, *, line: dict[str, Any],
     lots: dict[str, list[str]] = {"lot_number": [], "serial_number": []}
     ids = line.setdefault(ids_field, [])
     for n in range(start, len(seg) - 1, 2):
-        qualifier, value = view.value(seg, n), seg[n + 1].strip()
+        qualifier, value = seg[n].strip(), seg[n + 1].strip()
         if not qualifier and not value:
             continue
         if not value:
@@ -64,7 +66,11 @@ def item_pairs(view: SetView, index: int, start: int, *, line: dict[str, Any],
         if qualifier in LOT_QUALIFIERS_X12:
             lots[LOT_QUALIFIERS_X12[qualifier]].append(value)
             continue
-        scheme = item_scheme_from_x12.get(qualifier) or EXTRA_ITEM_SCHEMES.get(qualifier)
+        scheme = ITEM_SCHEMES.get(qualifier) or ITEM_SCHEMES.get(qualifier.upper())
+        if scheme is not None and not view.precheck_ids:
+            # Optimistic: the model normalises and checks; a refusal re-maps with checks here.
+            ids.append({"scheme": scheme.value, "value": value, "qualifier": qualifier})
+            continue
         if scheme is not None:
             try:
                 ids.append({"scheme": scheme.value, "value": normalize_item_identifier(scheme, value),
@@ -256,12 +262,22 @@ def date_of(view: SetView, qualifier: str, segments: Iterable[int]) -> Any:
     return None
 
 
-def validate(view: SetView, model: type[BaseModel], data: dict[str, Any], index_of: dict[str, int]) -> dict[str, Any]:
-    """Validate with the canonical model and return its JSON form; errors name the field path
-    and the segment the field came from."""
+IDENTIFIER_FIELDS = {"item_ids", "item_ids_sent", "substitute_item_ids", "sscc"}
+
+
+class RecheckIdentifiers(Exception):
+    """The optimistic pass handed an identifier the model refused: map again with every
+    identifier checked first, so a bad one becomes a warning and a reference."""
+
+
+def validate(view: SetView, model: type[BaseModel], data: dict[str, Any], index_of: dict[str, int]) -> BaseModel:
+    """Validate with the canonical model; errors name the field path and the segment the field
+    came from."""
     try:
-        return model.model_validate(data).model_dump(mode="json", exclude_none=True)
+        return model.model_validate(data)
     except ValidationError as exc:
+        if not view.precheck_ids and any(IDENTIFIER_FIELDS & {str(p) for p in e["loc"]} for e in exc.errors()):
+            raise RecheckIdentifiers() from None
         first = exc.errors()[0]
         loc = [str(p) for p in first["loc"]]
         index = _index_for(loc, index_of)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from hub.canonical import Invoice
 from hub.canonical.codes import invoice_type_from_x12
 
@@ -18,7 +20,7 @@ SUPPLIER_ROLES = ("SU", "SE", "VN", "II")
 
 
 @mapper("810")
-def map_810(view: SetView) -> dict[str, Any]:
+def map_810(view: SetView) -> BaseModel:
     big_i, big = view.require("BIG")
     type_raw = view.value(big, 7)
     invoice_type = invoice_type_from_x12.get(type_raw)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from hub.canonical.inventory import InventorySnapshot
 from hub.canonical.enums import SnapshotBasis
 
@@ -20,7 +22,7 @@ AVAILABLE, ON_HAND = "33", "17"
 
 
 @mapper("846")
-def map_846(view: SetView) -> dict[str, Any]:
+def map_846(view: SetView) -> BaseModel:
     bia_i, bia = view.require("BIA")
     first_line = next((i for i, _ in view.iter("LIN")), len(view.segments))
     found = parties(view, 0, first_line)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from hub.canonical import PurchaseOrder
 from hub.canonical.codes import UnknownCode, po_purpose_from_x12, po_type_from_x12
 from hub.canonical.enums import PoType
@@ -27,7 +29,7 @@ SUPPLIER_ROLES = ("SE", "VN", "SU")
 
 
 @mapper("850")
-def map_850(view: SetView) -> dict[str, Any]:
+def map_850(view: SetView) -> BaseModel:
     beg_i, beg = view.require("BEG")
     first_line = next((i for i, s in view.iter("PO1")), len(view.segments))
     po: dict[str, Any] = {

@@ -1,0 +1,213 @@
+"""X12 engine benchmark: throughput of tokenize / tokenize + envelope / full translate against a
+plain ``str.split`` tokenizer and pyx12's ``X12Reader``, all in the same run, plus peak RSS of
+translating a ~100 MB file in a subprocess.
+
+    .venv/bin/python benchmarks/x12.py                 # 50,000-segment 856 + 100 MB memory run
+    .venv/bin/python benchmarks/x12.py --segments 20000 --memory-mb 0
+
+Figures are ratios to the plain tokenizer measured in the same process, so they hold on any
+machine; absolute MB/s and segments/s are printed for context. Goals (issue 4):
+tokenize + envelope >= 0.4x, full translate >= 0.25x, 100 MB translated with peak RSS < 150 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hub.canonical.identifiers import gs1_check_digit  # noqa: E402
+
+
+def _gs1(body: str) -> str:
+    return body + str(gs1_check_digit(body))
+
+
+def ship_notice_sets(count: int, items_per_pack: int = 4, packs: int = 3) -> Iterator[str]:
+    """Healthcare-shaped 856 sets (S/O/P/I with SSCC, GTIN, lot and expiry), as text."""
+    for n in range(1, count + 1):
+        st = f"{n:06d}"
+        body = [f"BSN*00*ASN{n:08d}*20250312*1205*0001", "HL*1**S", "TD1*CTN25*12****G*48.5*LB",
+                "TD5**2*UPSN", f"REF*BM*BOL{n:08d}", "DTM*011*20250312", "N1*ST*Central Receiving*UL*0614141000036",
+                "N3*100 Main St", "N4*Springfield*IL*62701*US", "N1*SF*Acme DC*UL*0614141000029", "HL*2*1*O",
+                f"PRF*4500{n:06d}***20250310"]
+        hl = 2
+        for p in range(packs):
+            hl += 1
+            pack_hl = hl
+            body += [f"HL*{pack_hl}*2*P", f"MAN*GM*{_gs1(f'0061414{n:07d}{p:03d}')}"]
+            for i in range(items_per_pack):
+                hl += 1
+                line = p * items_per_pack + i + 1
+                body += [f"HL*{hl}*{pack_hl}*I", f"LIN**VP*VP-{line:05d}*UK*{_gs1(f'106{n % 10000:04d}{line:06d}')}*LT*L{n}{line}",
+                         f"SN1*{line}*2*BX**2*BX**IA", "PID*F****Sterile suture kit",
+                         "DTM*036*20270930"]
+        body.append(f"CTT*{hl}")
+        yield "".join(s + "~\n" for s in [f"ST*856*{st}", *body, f"SE*{len(body) + 2}*{st}"])
+
+
+def interchange_header() -> str:
+    return ("ISA*00*          *00*          *ZZ*ACME           *ZZ*HOSPITAL       *250312*1205*^*00501*"
+            "000000001*0*P*>~\nGS*SH*ACME*HOSPITAL*20250312*1205*1*X*004010~\n")
+
+
+def build(segments: int) -> bytes:
+    sets = []
+    total = 4  # ISA, GS, GE, IEA
+    for text in ship_notice_sets(10**9):
+        sets.append(text)
+        total += text.count("~")
+        if total >= segments:
+            break
+    trailer = f"GE*{len(sets)}*1~\nIEA*1*000000001~\n"
+    return (interchange_header() + "".join(sets) + trailer).encode()
+
+
+def write_file(path: Path, megabytes: int) -> int:
+    """Stream a file of about ``megabytes`` MB to disk (never held in memory)."""
+    limit = megabytes * 1_000_000
+    written, sets = 0, 0
+    with path.open("w") as f:
+        f.write(interchange_header())
+        for text in ship_notice_sets(10**9):
+            f.write(text)
+            written += len(text)
+            sets += 1
+            if written >= limit:
+                break
+        f.write(f"GE*{sets}*1~\nIEA*1*000000001~\n")
+    return path.stat().st_size
+
+
+# -- measured operations -----------------------------------------------------------------------
+def plain_split(data: bytes) -> int:
+    """The baseline: decode, split segments, strip, split elements into a list of lists (what
+    a tokenizer hands on), knowing the delimiters in advance and checking nothing."""
+    text = data.decode("utf-8")
+    segments = [s.strip().split("*") for s in text.split("~")]
+    return len(segments) - (segments[-1] == [""])
+
+
+def tokenize(data: bytes) -> int:
+    from edi.x12.tokenizer import Tokenizer
+
+    return sum(len(batch.segments) for batch in Tokenizer(io.BytesIO(data)))
+
+
+def tokenize_envelope(data: bytes) -> int:
+    from edi.x12.reader import TransactionSet, X12Reader
+
+    reader = X12Reader(io.BytesIO(data))
+    sets = sum(1 for item in reader if isinstance(item, TransactionSet))
+    assert sets > 0
+    return reader.tokenizer.position
+
+
+def translate_all(data: bytes) -> int:
+    """Read, validate envelopes, map every set to validated canonical pydantic documents."""
+    from edi.x12.engine import translate_models
+
+    last, sets, segments = None, 0, 4  # ISA, GS, GE, IEA around the sets
+    for _doc, ts in translate_models(io.BytesIO(data)):
+        if ts is not last:
+            last, sets, segments = ts, sets + 1, segments + len(ts.segments)
+    assert sets == data.count(b"ST*856*"), "benchmark input does not translate completely"
+    return segments
+
+
+def validation_only(data: bytes) -> int:
+    """Only the canonical pydantic validation translate performs (documents rebuilt from their
+    dumps): how much of translate's time the canonical model itself takes."""
+    from edi.x12.engine import translate_models
+
+    global _DUMPS
+    if _DUMPS is None or _DUMPS[0] is not data:
+        _DUMPS = (data, [(type(doc), doc.model_dump()) for doc, _ts in translate_models(io.BytesIO(data))])
+    for model, dump in _DUMPS[1]:
+        model.model_validate(dump)
+    return data.count(b"~")
+
+
+_DUMPS: tuple[bytes, list] | None = None
+
+
+def pyx12_reader(data: bytes) -> int:
+    import pyx12.x12file
+
+    with tempfile.NamedTemporaryFile("wb", suffix=".x12", delete=False) as f:
+        f.write(data)
+    try:
+        return sum(1 for _ in pyx12.x12file.X12Reader(f.name))
+    finally:
+        os.unlink(f.name)
+
+
+def measure(fn: Callable[[bytes], int], data: bytes, repeat: int) -> tuple[float, int]:
+    best, count = float("inf"), 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        count = fn(data)
+        best = min(best, time.perf_counter() - start)
+    return best, count
+
+
+def peak_rss_of_translate(path: Path) -> tuple[float, float, int]:
+    """Translate ``path`` in a fresh interpreter; (peak RSS MB, seconds, documents)."""
+    code = (
+        "import resource, sys, time\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from edi.common.diagnostics import Diagnostic\n"
+        "from edi.x12.engine import translate\n"
+        "start = time.perf_counter(); docs = 0\n"
+        f"with open({str(path)!r}, 'rb') as f:\n"
+        "    for item in translate(f):\n"
+        "        if isinstance(item, Diagnostic):\n"
+        "            assert not item.is_error, str(item)\n"
+        "        else:\n"
+        "            docs += 1\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.perf_counter() - start, docs)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    return float(out[0]), float(out[1]), int(out[2])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--segments", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--memory-mb", type=int, default=100, help="size of the RSS run's file; 0 skips it")
+    args = parser.parse_args()
+
+    data = build(args.segments)
+    mb = len(data) / 1e6
+    rows = [("plain str.split (baseline)", plain_split), ("tokenize", tokenize),
+            ("tokenize + envelope", tokenize_envelope), ("full translate to canonical", translate_all),
+            ("  of which model validation", validation_only), ("pyx12 X12Reader", pyx12_reader)]
+    print(f"input: 856 interchange, {mb:.2f} MB, best of {args.repeat}")
+    baseline = None
+    print(f"{'operation':32} {'segments':>9} {'seg/s':>11} {'MB/s':>8} {'ratio':>7}")
+    for name, fn in rows:
+        seconds, count = measure(fn, data, 1 if fn is pyx12_reader else args.repeat)
+        rate = count / seconds
+        baseline = baseline or rate
+        print(f"{name:32} {count:9d} {rate:11,.0f} {mb / seconds:8.2f} {rate / baseline:7.3f}x")
+    if args.memory_mb:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "big.x12"
+            size = write_file(path, args.memory_mb)
+            rss, seconds, docs = peak_rss_of_translate(path)
+        print(f"memory: translated {size / 1e6:.1f} MB ({docs} ship notices) in {seconds:.1f} s, "
+              f"peak RSS {rss:.1f} MB (goal < 150 MB)")
+
+
+if __name__ == "__main__":
+    main()
