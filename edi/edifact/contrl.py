@@ -29,6 +29,7 @@ from pydifact.segments import Segment
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from edi.common.text import digits
 from edi.common.ack_results import EDIFACT_STATUS, AckedGroup, AckedSet, AckError, AckResult, AckStatus
 from edi.common.diagnostics import Diagnostic
 from edi.common.interchanges import AckMatch, InterchangeRecord, Party, record_ack
@@ -248,7 +249,7 @@ def _group_status(group: AckedGroup, interchange: AckStatus | None) -> AckStatus
 
 
 def _int(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
+    return int(text) if digits(text) else None
 
 
 def aperak_result(message: ReadMessage) -> dict[str, Any]:

@@ -192,8 +192,8 @@ def _check_value(tag: str, comp: Component, text: str, index: int, cindex: int |
     if comp.numeric:
         if not _NUMBER.match(text):
             return ("not_numeric", f"{tag} {comp.ref} {text!r} is not a number", SyntaxCode.INVALID_CHARACTER_TYPE, *where)
-        digits = sum(ch.isdigit() for ch in text)
-        if digits > comp.max_length:
+        count = sum(ch in "0123456789" for ch in text)
+        if count > comp.max_length:
             return ("too_long", f"{tag} {comp.ref} {text!r} has more than {comp.max_length} digits", SyntaxCode.TOO_LONG, *where)
         return None
     if comp.alpha and not text.isalpha():

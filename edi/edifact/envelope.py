@@ -13,6 +13,7 @@ from typing import Any
 
 from pydifact.segments import Segment
 
+from edi.common.text import digits
 from edi.edifact.charsets import CHARSETS
 from edi.edifact.diagnostics import Level, SyntaxCode
 from edi.edifact.model import ReadGroup, ReadInterchange, ReadMessage, composite, element, locate
@@ -34,7 +35,7 @@ def parse_unb_datetime(date: str, time: str) -> datetime | None:
     """UNB S004: YYMMDD (syntax 1-3) or CCYYMMDD (syntax 4) and HHMM; None when invalid."""
     formats = {6: "%y%m%d", 8: "%Y%m%d"}
     fmt = formats.get(len(date))
-    if fmt is None or len(time) != 4 or not (date + time).isdigit():
+    if fmt is None or len(time) != 4 or not digits(date + time):
         return None
     try:
         return datetime.strptime(date + time, fmt + "%H%M")
@@ -125,8 +126,9 @@ def _check_unb(check: _Checker, ic: ReadInterchange) -> None:
             element=1,
             component=2,
         )
-    check.missing(unb, pos, 1, 0, "sender identification (S002/0004)")
-    check.missing(unb, pos, 2, 0, "recipient identification (S003/0010)")
+    for index, what in ((1, "sender"), (2, "recipient")):
+        if check.missing(unb, pos, index, 0, f"{what} identification (S00{index + 1})"):
+            _check_party(check, unb, pos, index, what)
     if check.missing(unb, pos, 3, 0, "date of preparation (S004/0017)"):
         date, time = element(unb, 3, 0), element(unb, 3, 1)
         ic.timestamp = parse_unb_datetime(date, time)
@@ -141,6 +143,16 @@ def _check_unb(check: _Checker, ic: ReadInterchange) -> None:
             )
     if check.missing(unb, pos, 4, 0, "interchange control reference (0020)"):
         _check_reference_length(check, ic.reference, pos, "UNB", 5)
+
+
+def _check_party(check: _Checker, unb: Segment, position: int, index: int, what: str) -> None:
+    """S002/S003: identification an..35, code qualifier an..4."""
+    for component, limit in ((0, 35), (1, 4)):
+        value = element(unb, index, component)
+        if len(value) > limit:
+            check.error("too_long", f"UNB {what} {'identification' if component == 0 else 'qualifier'} {value!r} "
+                        f"is longer than {limit} characters", SyntaxCode.TOO_LONG, position=position, tag="UNB",
+                        element=index + 1, component=component + 1)
 
 
 def _check_reference_length(check: _Checker, ref: str, position: int, tag: str, index: int, **where) -> None:
@@ -160,7 +172,7 @@ def _check_count(check: _Checker, seg: Segment, position: int, actual: int, what
     stated = element(seg, 0)
     if not check.missing(seg, position, 0, 0, "control count", **where):
         return
-    if stated != str(actual) and not (stated.isdigit() and int(stated) == actual):
+    if stated != str(actual) and not (digits(stated) and int(stated) == actual):
         check.error(
             "control_count",
             f"{seg.tag} control count is {stated} but the {what} is {actual}",

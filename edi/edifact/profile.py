@@ -94,12 +94,13 @@ class EdifactProfile(BaseModel):
     def reply_to(cls, interchange: ReadInterchange, base: EdifactProfile | None = None) -> EdifactProfile:
         """A profile answering ``interchange``: its recipient becomes our sender, its syntax and
         delimiters are reused; ``base`` (the partner's profile) keeps its other settings."""
-        d = interchange.delimiters
+        # A broken UNA cannot be answered in kind: the CONTRL then uses the defaults.
+        d = interchange.delimiters if interchange.delimiters.problem is None else Delimiters()
         values: dict[str, Any] = (base.model_dump() if base else {}) | {
-            "sender_id": interchange.recipient_id or "UNKNOWN",
-            "sender_qualifier": interchange.recipient_qualifier or None,
-            "receiver_id": interchange.sender_id or "UNKNOWN",
-            "receiver_qualifier": interchange.sender_qualifier or None,
+            "sender_id": interchange.recipient_id[:35] or "UNKNOWN",
+            "sender_qualifier": _qualifier(interchange.recipient_qualifier),
+            "receiver_id": interchange.sender_id[:35] or "UNKNOWN",
+            "receiver_qualifier": _qualifier(interchange.sender_qualifier),
             "syntax_id": interchange.syntax_id if interchange.syntax_id in CHARSETS else "UNOC",
             "syntax_version": interchange.syntax_version if interchange.syntax_version in "1234" and
             interchange.syntax_version else "3",
@@ -136,3 +137,9 @@ class EdifactProfile(BaseModel):
             if d.repetition:
                 values["repetition"] = d.repetition
         return cls(**values)
+
+
+def _qualifier(value: str) -> str | None:
+    """An inbound UNB qualifier to echo, when it is one (an..4; longer ones are reported by the
+    envelope checks and left out of the answer)."""
+    return value if value and len(value) <= 4 else None

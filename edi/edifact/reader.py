@@ -268,24 +268,32 @@ class _Builder:
         self.loose.append(self._diag(code, reason, position, tag, SyntaxCode.OUTSIDE_MESSAGE, level=Level.FILE))
 
     def _interchange_error(self, code: str, reason: str, position: int, tag: str) -> None:
-        assert self.interchange is not None
+        if self.interchange is None:
+            self._loose_error(code, f"{reason} (and outside any interchange)", position, tag)
+            return
         self.interchange.diagnostics.append(self._diag(code, reason, position, tag, SyntaxCode.OUTSIDE_MESSAGE))
 
 
 def _attach(found: list[Diagnostic], file: EdifactFile) -> None:
-    """Give tokenizer diagnostics to the message (errors) or the file (recoveries) they concern."""
+    """Give tokenizer diagnostics to what they concern: errors to their message, else to their
+    interchange (a UNA belongs to the interchange after it), recoveries to the file."""
     for d in found:
-        message = _message_at(file, d.segment_position or 0) if d.is_error else None
-        if message is None:
-            file.diagnostics.append(d)
-            continue
-        message.diagnostics.append(
-            dataclasses.replace(
-                d,
-                extra={"interchange": message.interchange.reference, "message": message.reference_number},
-                set_position=(d.segment_position or 0) - message.position + 1,
+        position = d.segment_position or 0
+        message = _message_at(file, position) if d.is_error else None
+        if message is not None:
+            message.diagnostics.append(
+                dataclasses.replace(
+                    d,
+                    extra={"interchange": message.interchange.reference, "message": message.reference_number},
+                    set_position=position - message.position + 1,
+                )
             )
-        )
+            continue
+        interchange = next((ic for ic in file.interchanges if ic.position - 1 <= position <= ic.end_position), None)
+        if d.is_error and interchange is not None:
+            interchange.diagnostics.append(dataclasses.replace(d, extra={"interchange": interchange.reference}))
+        else:
+            file.diagnostics.append(d)
 
 
 def _message_at(file: EdifactFile, position: int) -> ReadMessage | None:

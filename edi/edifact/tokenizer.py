@@ -65,6 +65,20 @@ class Delimiters:
             segment_terminator=self.terminator,
         )
 
+    @property
+    def problem(self) -> str | None:
+        """Why these service characters cannot work, or None."""
+        chars = [self.component, self.element, self.terminator]
+        if self.has_release:
+            chars.append(self.release)
+        if self.repetition != " ":
+            chars.append(self.repetition)
+        if len(set(chars)) != len(chars):
+            return f"service characters repeat: {''.join(chars)!r}"
+        if any(c.isalnum() for c in chars):
+            return f"a letter or digit cannot be a service character: {''.join(chars)!r}"
+        return None
+
     def escapable(self) -> str:
         chars = self.component + self.element + self.terminator
         if self.has_release:
@@ -125,6 +139,10 @@ def tokenize(text: str, acceptors: Callable[[Delimiters], dict[str, re.Pattern[s
     for start, end, delimiters, has_una in _sections(text):
         state.sections.append(Section(len(state.segments) + 1, delimiters, has_una))
         if has_una:
+            if delimiters.problem:
+                state.errors.append(Diagnostic(Severity.ERROR, f"UNA {delimiters.problem}", Level.INTERCHANGE,
+                                               segment_position=len(state.segments) + 1, segment_id="UNA",
+                                               code="bad_una", ack_code=SyntaxCode.INVALID_SERVICE_CHARACTER))
             state.segments.append(make_segment("UNA", [delimiters.una[3:]]))
         _tokenize_section(text[start:end], delimiters, state)
     return Tokens(

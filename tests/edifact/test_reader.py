@@ -344,3 +344,18 @@ def test_directory_check_finds(raw: str, code: str) -> None:
     (seg,) = tokenize(raw + "'").segments
     assert code in {problem[0] for problem in check_segment(seg)}
     assert acceptors(Delimiters())[seg.tag].match(raw) is None
+
+
+def test_una_with_repeated_service_characters_rejects_its_interchange() -> None:
+    file = read(interchange("BGM+220+1'", una="UNA:+.: '"))  # release = component separator
+    (error,) = [d for d in file.errors if d.code == "bad_una"]
+    assert (error.segment_id, error.ack_code, error.segment_position) == ("UNA", "20", 1)
+    assert file.interchanges[0].rejected
+
+
+def test_segments_outside_any_interchange_are_located() -> None:
+    file = read(b"UNT+2+1'" + interchange("BGM+220+1'") + b"UNE+1+9'")
+    assert {(d.code, d.segment_id, d.segment_position) for d in file.errors} == {
+        ("unt_without_unh", "UNT", 1),
+        ("une_without_ung", "UNE", 7),
+    }

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydifact.segments import Segment
 
+from edi.common.text import digits as ascii_digits
 from edi.edifact.diagnostics import Diagnostic, Level, SyntaxCode
 from edi.edifact.model import ReadMessage
 from hub.canonical.codes import CodeTable, UnknownCode
@@ -119,7 +120,7 @@ class MessageView:
         """A decimal as canonical JSON text ('12,50' → '12.50'); None when empty."""
         if not text:
             return None
-        if text.isdigit():  # the common case, without a Decimal round trip
+        if ascii_digits(text):  # the common case, without a Decimal round trip
             return text.lstrip("0") or "0"
         try:
             value = Decimal(text.replace(",", "."))
@@ -174,7 +175,7 @@ def parse_dtm(text: str, fmt: str) -> str | None:
     if size is None or len(text) < size:
         return None
     digits = text[:size]
-    if not digits.isdigit():
+    if not ascii_digits(digits):
         return None
     if size == 6:
         digits = "20" + digits

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from edi.common.text import digits
 from edi.edifact.mapping.base import MessageView, comp, drop_empty, first_composite, texts
 from hub.canonical.codes import (
     LOT_QUALIFIERS_EDIFACT,
@@ -183,7 +184,7 @@ def item_identifier(
 
 
 def _looks_like_gtin(value: str) -> bool:
-    if not value.isdigit() or len(value) not in (8, 12, 13, 14):
+    if not digits(value) or len(value) not in (8, 12, 13, 14):
         return False
     return gs1_check_digit(value[:-1]) == int(value[-1])
 

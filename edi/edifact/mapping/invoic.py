@@ -17,6 +17,7 @@ from typing import Any
 
 from pydifact.segments import Segment
 
+from edi.common.text import digits
 from edi.edifact.mapping.base import MessageView, comp, drop_empty, mapper
 from edi.edifact.mapping.common import best_price, reference, supplier_id
 from edi.edifact.mapping.orders import payment_terms
@@ -99,7 +100,7 @@ def _terms(view: MessageView, parts: MessageParts, header: Part) -> dict[str, An
     for index in parts.pat:
         seg = view.segments[index]
         # C112: time reference 2475, relation 2009, period unit 2151 (D = days), number 2152.
-        if comp(seg, 0, 0) == "1" and comp(seg, 2, 2) == "D" and comp(seg, 2, 3).isdigit():
+        if comp(seg, 0, 0) == "1" and comp(seg, 2, 2) == "D" and digits(comp(seg, 2, 3)):
             net_days = int(comp(seg, 2, 3))
     discount = next((c.get("percent") for c in header.charges if c.get("indicator") == "A" and c.get("percent")), None)
     return drop_empty({"description": text, "net_days": net_days, "discount_pct": discount})

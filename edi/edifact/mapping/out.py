@@ -10,6 +10,7 @@ from typing import Any
 
 from pydifact.segments import Segment
 
+from edi.common.text import digits
 from edi.edifact.profile import EdifactProfile
 from edi.edifact.writer import seg
 from edi.edifact.mapping.common import EXTRA_ITEM_SCHEMES
@@ -142,7 +143,7 @@ class Out:
 
 def _agency(identifier: dict[str, Any]) -> str:
     stored = identifier.get("qualifier") or ""
-    return stored if stored.isdigit() or not stored and identifier["scheme"] not in PARTY_AGENCIES else (
+    return stored if digits(stored) or not stored and identifier["scheme"] not in PARTY_AGENCIES else (
         PARTY_AGENCIES.get(identifier["scheme"], ""))
 
 
