@@ -209,3 +209,13 @@ def test_invalid_gtin_is_kept_unverified_with_a_warning() -> None:
 )
 def test_dtm_formats(text: str, fmt: str, expected: str | None) -> None:
     assert parse_dtm(text, fmt) == expected
+
+
+def test_package_level_translate_and_acknowledge() -> None:
+    import edi.edifact
+
+    (asn,) = edi.edifact.translate(HEALTHCARE_DESADV)
+    assert asn["document_type"] == "ship_notice" and asn["envelope"]["interchange_control_number"] == "77"
+    assert edi.edifact.acknowledge(HEALTHCARE_DESADV) == b""
+    asked = HEALTHCARE_DESADV.replace(b"+240301:0800+77'", b"+240301:0800+77++++1'")
+    assert b"UCI+77+" in edi.edifact.acknowledge(asked)
