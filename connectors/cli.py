@@ -3,13 +3,15 @@
 - ``api`` (a command: ``hub api``): serve the inbound HTTP API with uvicorn;
 - ``sftp_app`` (``hub sftp``): ``poll`` the SFTP channels;
 - ``api_key_app`` (``hub partners api-key``): ``create``, ``list``, ``revoke`` partner API keys;
-- ``security_app`` (``hub security``): ``events``, the refused attempts.
+- ``security_app`` (``hub security``): ``events``, the refused attempts;
+- ``acks_app`` (``hub acks``): ``overdue``, sent interchanges whose expected ack is late.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -19,10 +21,12 @@ from hub.cli_errors import reported
 sftp_app = typer.Typer(help="SFTP channels: poll partners' remote folders.", no_args_is_help=True)
 api_key_app = typer.Typer(help="API keys of partners for the inbound API (stored hashed).", no_args_is_help=True)
 security_app = typer.Typer(help="Refused inbound attempts (security events).", no_args_is_help=True)
+acks_app = typer.Typer(help="Acknowledgements partners owe for what the hub sent.", no_args_is_help=True)
 
 
 @sftp_app.callback()
 @security_app.callback()
+@acks_app.callback()
 def _group() -> None:
     """(A callback keeps one-command apps as groups: `hub sftp poll`, not `hub sftp`.)"""
 
@@ -187,3 +191,28 @@ def security_events_cmd(
         typer.echo(f"{e.at:%Y-%m-%d %H:%M:%S}  {e.kind:<22} partner={e.partner_id or '-':<10} "
                    f"claimed={e.claimed or '-':<24} from={e.remote_addr or '-':<15} {e.reason}"
                    + (f"  (bytes kept: sha256 {e.sha256[:16]}…)" if e.sha256 else ""))
+
+
+@acks_app.command("overdue")
+def acks_overdue(
+    fail: Annotated[bool, typer.Option("--fail", help="Exit 1 when any ack is overdue (for monitoring)")] = False,
+    at: Annotated[datetime | None, typer.Option(help="Judge as of this time (UTC), e.g. tomorrow's 08:00")] = None,
+) -> None:
+    """Sent interchanges whose 997/999/TA1/CONTRL has not come within the partner's window."""
+    from connectors.edi_out import overdue_acks
+
+    db = _db()
+    try:
+        with reported("listing overdue acknowledgements"):
+            rows = overdue_acks(db, now=at.replace(tzinfo=at.tzinfo or UTC) if at else None)
+    finally:
+        db.dispose()
+    if not rows:
+        typer.echo("no overdue acknowledgements")
+    for r in rows:
+        hours = r["overdue_seconds"] / 3600
+        typer.echo(f"{r['partner_id'] or '-':<10} {r['standard']:<8} {r['receiver']:<22} control {r['control_number']:<10}"
+                   f" {r['document_type']} {r['document_key'] or '-':<16} sent {r['sent_at']:%Y-%m-%d %H:%M}"
+                   f"  {r['ack_expected']} due {r['due_at']:%Y-%m-%d %H:%M}  overdue {hours:.1f} h  message {r['message_id']}")
+    if rows and fail:
+        raise typer.Exit(1)

@@ -35,11 +35,12 @@ def _mount_component_apps() -> None:
     app.add_typer(xref_app, name="xref")
     app.add_typer(partners_app, name="partners")
 
-    from connectors.cli import api, api_key_app, security_app, sftp_app
+    from connectors.cli import acks_app, api, api_key_app, security_app, sftp_app
 
     partners_app.add_typer(api_key_app, name="api-key")
     app.add_typer(sftp_app, name="sftp")
     app.add_typer(security_app, name="security")
+    app.add_typer(acks_app, name="acks")
     app.command("api")(api)
 
 

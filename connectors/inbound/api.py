@@ -9,7 +9,8 @@
   ``inbound_documents`` (when listed): otherwise 403 and a recorded security event. Larger than ``HUB_MAX_MESSAGE_BYTES``: 413.
   On success 202 with the message id once the message is committed, and whether it is published
   yet (while the broker is away the outbox relay publishes it later).
-  ``?ack=sync`` returns the acknowledgement (997/999/TA1, CONTRL) in the response as well.
+  ``?ack=sync`` returns the acknowledgement (997/999/TA1, CONTRL) in the response as well
+  (``acks``: kind, control number, content type, text), see ``connectors.inbound.syncack``.
 - ``GET /api/v1/messages/{id}``: status and trace of one of the partner's own messages.
 - ``/healthz`` (the process answers), ``/readyz`` (database and broker), ``/metrics``
   (Prometheus, computed from the store so every process reports the same numbers).
@@ -25,15 +26,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import FastAPI, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.inbound.envelopes import EnvelopeError, EnvelopeSender, envelope_senders
+from connectors.inbound.syncack import SyncAckError, acknowledge_now, forget
 from connectors.security import partner_for_certificate, partner_for_key, record_event
 from hub.canonical.enums import PartnerStatus
+from hub.ids import new_id
 from hub.ingest import Inbound, Ingest, MessageTooLarge
 from hub.partners import PartnerConfig, PartnerRegistry
 from hub.sniff import peek
@@ -168,7 +171,7 @@ class InboundApi:
         return senders
 
     def accept(self, caller: Caller, raw: bytes, *, fmt: str, doctype: str | None, filename: str | None,
-               peer: str | None, correlation_id: str | None) -> dict[str, Any]:
+               peer: str | None, correlation_id: str | None, ack_sync: bool = False) -> dict[str, Any]:
         senders = self.check_senders(caller, raw, fmt, peer)
         seen = peek(raw)
         doctype = doctype or seen.doctype or (_xml_root(raw) if fmt == "xml" else None) or "unknown"
@@ -179,17 +182,33 @@ class InboundApi:
                           partner_id=caller.partner.id, claimed=doctype, remote_addr=peer, raw=raw)
         sender = senders[0].identifier if senders else caller.partner.id
         receiver = senders[0].receiver if senders else None
-        accepted = self.ingest.accept(Inbound(
-            raw=raw, format=fmt, doctype=doctype, sender=sender, receiver=receiver, channel="api", filename=filename,
-            correlation_id=correlation_id,
-            headers={"channel": "api", "partner_id": caller.partner.id, "auth": caller.method,
-                     **({"filename": filename} if filename else {})},
-        ))
-        return {"message_id": accepted.message_id, "partner_id": caller.partner.id, "format": fmt,
-                "doctype": doctype, "sender": sender, "routing_key": accepted.routing_key,
-                "published": accepted.published, "routed": accepted.routed,
-                "status": "published" if accepted.published else "stored",
-                "status_url": f"/api/v1/messages/{accepted.message_id}"}
+        message_id = new_id()
+        acks, ack_headers = self._sync_ack(raw, fmt, message_id) if ack_sync else (None, {})
+        try:
+            accepted = self.ingest.accept(Inbound(
+                raw=raw, format=fmt, doctype=doctype, sender=sender, receiver=receiver, channel="api",
+                filename=filename, correlation_id=correlation_id, message_id=message_id,
+                headers={"channel": "api", "partner_id": caller.partner.id, "auth": caller.method,
+                         **({"filename": filename} if filename else {}), **ack_headers},
+            ))
+        except Exception:
+            if ack_sync:
+                forget(self.hub, message_id)  # not stored: its retry must not look like a duplicate
+            raise
+        result = {"message_id": accepted.message_id, "partner_id": caller.partner.id, "format": fmt,
+                  "doctype": doctype, "sender": sender, "routing_key": accepted.routing_key,
+                  "published": accepted.published, "routed": accepted.routed,
+                  "status": "published" if accepted.published else "stored",
+                  "status_url": f"/api/v1/messages/{accepted.message_id}"}
+        if ack_sync:
+            result["acks"] = acks
+        return result
+
+    def _sync_ack(self, raw: bytes, fmt: str, message_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        try:
+            return acknowledge_now(self.hub, raw, fmt, message_id)
+        except SyncAckError as exc:
+            raise Refused(exc.status, exc.reason) from None
 
     def record(self, refused: Refused) -> None:
         if refused.kind is not None:
@@ -285,9 +304,7 @@ def create_app(hub, settings: ApiSettings | None = None) -> FastAPI:
             raise Refused(400, "empty body")
         fmt = format_of(request.headers.get("content-type"), format, raw)
         result = await run_in_threadpool(api.accept, caller, raw, fmt=fmt, doctype=doctype, filename=filename,
-                                         peer=peer(request), correlation_id=correlation_id)
-        if ack == "sync":
-            result["ack"] = await run_in_threadpool(sync_ack, hub, raw, fmt, result["message_id"])
+                                         peer=peer(request), correlation_id=correlation_id, ack_sync=ack == "sync")
         response.headers["Location"] = result["status_url"]
         return result
 
@@ -362,6 +379,3 @@ def readiness(hub) -> dict[str, Any]:
     body["accepting"] = body["database"] == "ok"
     return body
 
-
-def sync_ack(hub, raw: bytes, fmt: str, message_id: str) -> dict[str, Any]:
-    raise Refused(501, "?ack=sync needs the EDI engines' acknowledgements, which this build lacks")

@@ -69,8 +69,8 @@ class AckStep(Step):
 
     def process(self, ex: Exchange) -> list[Exchange]:
         config: AckConfig = self.config  # type: ignore[assignment]
-        if config.mode == "none":
-            return [ex]
+        if config.mode == "none" or ex.headers.get("ack") == "sync":
+            return [ex]  # (sync: the inbound API already answered with the ack, connectors.inbound.syncack)
         ex.side_outputs.extend(_handlers(ex.body, "ack").acknowledge(ex.body, ex, config, self.env))
         return [ex]
 

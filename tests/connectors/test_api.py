@@ -276,3 +276,52 @@ def test_api_key_commands(api_hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None
         assert "claimed=X12 ZZ:SOMEONE" in listing and "from=192.0.2.1" in listing
     finally:
         get_settings.cache_clear()
+
+
+def test_sync_ack_returns_the_997_and_a_resend_gets_ta1_025(client: TestClient, api_hub: Hub,
+                                                            keys: dict[str, str]) -> None:
+    from edi.common.interchanges import InterchangeRecord
+    from edi.x12.engine import translate
+
+    interchange = isa("ACMEMED", control="000000555")
+    resp = post(client, interchange, keys["P-0042"], "application/edi-x12", ack="sync")
+    assert resp.status_code == 202, resp.text
+    body = resp.json()
+    kinds = [a["document_type"] for a in body["acks"]]
+    assert "997" in kinds  # P-0042 expects 997s (and TA1s: partners.yaml)
+    ack997 = next(a for a in body["acks"] if a["document_type"] == "997")
+    assert ack997["content_type"] == "application/edi-x12" and ack997["data"].startswith("ISA*")
+    results = [d for d in translate(ack997["data"].encode()) if isinstance(d, dict)]
+    assert results[0]["ack_kind"] == "997" and results[0]["groups"][0]["control_number"] == "1"
+    msg = message(api_hub, body["message_id"])
+    assert msg.headers["ack"] == "sync" and msg.headers["x12_duplicate_interchanges"] == []
+    with api_hub.db.session() as s:
+        logged = s.scalars(select(InterchangeRecord).where(InterchangeRecord.message_id == body["message_id"])).all()
+    assert sorted((r.direction, r.control_number) for r in logged)[0] == ("in", "000000555")
+    # The same interchange again: a duplicate, refused at the envelope (TA1 025), stored and flagged.
+    again = post(client, interchange, keys["P-0042"], "application/edi-x12", ack="sync").json()
+    (ta1,) = again["acks"]
+    assert ta1["document_type"] == "TA1" and "TA1*000000555*" in ta1["data"] and "*R*025" in ta1["data"]
+    assert message(api_hub, again["message_id"]).headers["x12_duplicate_interchanges"] == [1]  # 1st interchange
+
+
+def test_sync_ack_contrl_for_edifact_and_refused_for_csv(client: TestClient, keys: dict[str, str]) -> None:
+    unb = UNB.replace(b"+42'", b"+4711'")  # its own interchange reference (UNB and UNZ)
+    resp = client.post("/api/v1/messages", content=unb, params={"ack": "sync"},
+                       headers={"X-API-Key": keys["P-0107"], "Content-Type": "application/edifact"})
+    assert resp.status_code == 202, resp.text
+    (contrl,) = resp.json()["acks"]
+    assert contrl["document_type"] == "CONTRL" and "UCI+4711+" in contrl["data"]
+    csv = post(client, b"a,b\n", keys["P-0042"], doctype="x", ack="sync")
+    assert csv.status_code == 400 and csv.json()["error"] == "?ack=sync is for X12 and EDIFACT messages, not csv"
+
+
+def test_the_route_does_not_acknowledge_twice_after_a_sync_ack() -> None:
+    from edi.common.route_steps import AckStep
+    from hub.exchange import Exchange
+    from hub.registry import RouteEnv
+
+    step = AckStep(AckStep.configure("auto"), RouteEnv("r"))
+    ex = Exchange(message_id="m", body=object(), format="x12", doctype="855", sender="ACMEMED",
+                  headers={"ack": "sync"})
+    assert step.process(ex) == [ex] and ex.side_outputs == []  # the body is not even looked at
