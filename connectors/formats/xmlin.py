@@ -8,6 +8,10 @@ declarative XPath field map (like the csv column map of ``hub.steps.flatfile``).
           fields:
             po_number:  {path: "o:Number"}
             order_date: {path: "@date", type: date}
+            po_type:    {value: STANDARD}   # a constant
+            ship_to:                        # a nested object
+              object: "o:ShipTo"
+              fields: {name: {path: "o:Name"}}
             lines:                          # a nested list: its own record path and fields
               list: "o:Line"
               fields:
@@ -23,7 +27,7 @@ field path, all at once (``line 12, field 'lines[2].qty' (o:Qty): 'ten' is not a
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, Literal
 
 from lxml import etree
 from pydantic import Field, model_validator
@@ -67,23 +71,39 @@ def root_name(raw: bytes) -> str | None:
 
 
 class XmlField(StrictModel):
-    path: str = Field(description="XPath relative to the record: an element, @attribute or text()")
+    path: str | None = Field(None, description="XPath relative to the record: an element, @attribute or text()")
+    value: str | None = Field(None, description="A constant instead of a path (po_type: STANDARD)")
     type: CellType = "string"
     format: str | None = Field(None, description="strptime format for date/datetime; default ISO 8601")
     required: bool = True
     default: str | None = None
     strip: bool = True
 
+    @model_validator(mode="after")
+    def _path_or_value(self) -> XmlField:
+        if (self.path is None) == (self.value is None):
+            raise ValueError("give exactly one of path or value")
+        return self
+
 
 class XmlList(StrictModel):
     list: str = Field(description="XPath, relative to the record, of the list's entries")
-    fields: dict[str, XmlField | XmlList] = Field(min_length=1)
+    fields: dict[str, XmlField | XmlList | XmlObject] = Field(min_length=1)
+
+
+class XmlObject(StrictModel):
+    object: str = Field(".", description="XPath of the element the nested fields are relative to")
+    fields: dict[str, XmlField | XmlList | XmlObject] = Field(min_length=1)
+    required: bool = Field(True, description="false: null when the element is absent")
 
 
 class XmlOptions(StrictModel):
     namespaces: dict[str, str] = Field(default_factory=dict, description="prefix → namespace URI for the paths")
     record: str | None = Field(None, description="XPath of the records; omit to map the root element once")
-    fields: dict[str, XmlField | XmlList] = Field(min_length=1)
+    fields: dict[str, XmlField | XmlList | XmlObject] = Field(min_length=1)
+    lines_as: Literal["_line", "meta.source_ref", "none"] = Field(
+        "_line", description="Where each record's source line goes: a _line key (like csv rows), meta.source_ref "
+        "of a record that is a canonical document (validate: reports it), or nowhere")
 
     @model_validator(mode="after")
     def _paths_compile(self) -> XmlOptions:
@@ -98,15 +118,19 @@ class XmlOptions(StrictModel):
 
 
 XmlList.model_rebuild()
+XmlObject.model_rebuild()
 XmlOptions.model_rebuild()
 
+Spec = XmlField | XmlList | XmlObject
 
-def _paths(fields: dict[str, XmlField | XmlList]):
+
+def _paths(fields: dict[str, Spec]):
     for spec in fields.values():
         if isinstance(spec, XmlField):
-            yield spec.path
+            if spec.path is not None:
+                yield spec.path
         else:
-            yield spec.list
+            yield spec.list if isinstance(spec, XmlList) else spec.object
             yield from _paths(spec.fields)
 
 
@@ -117,28 +141,45 @@ def _text(node: Any) -> str:
 
 
 def _value(element: etree._Element, name: str, spec: XmlField, ns: dict[str, str], errors: Errors) -> Any:
-    found = element.xpath(spec.path, namespaces=ns)
-    where = f"line {element.sourceline}, field '{name}' ({spec.path})"
-    if isinstance(found, list):
-        if len(found) > 1:
-            errors.add(f"{where}: {len(found)} nodes match; the path must select one")
-            return None
-        cell = _text(found[0]) if found else None
-    else:  # a number, string or boolean from an XPath function
-        cell = _text(found)
+    where = f"line {element.sourceline}, field '{name}' ({spec.path or 'value'})"
+    if spec.path is None:
+        cell: str | None = spec.value
+    else:
+        found = element.xpath(spec.path, namespaces=ns)
+        if isinstance(found, list):
+            if len(found) > 1:
+                errors.add(f"{where}: {len(found)} nodes match; the path must select one")
+                return None
+            cell = _text(found[0]) if found else None
+        else:  # a number, string or boolean from an XPath function
+            cell = _text(found)
     if cell is not None and spec.strip:
         cell = cell.strip()
     value = field_value(cell, spec, where, errors, convert)
     return None if value is SKIP else value
 
 
-def _record(element: etree._Element, fields: dict[str, XmlField | XmlList], ns: dict[str, str], errors: Errors,
+def _nested(element: etree._Element, label: str, spec: XmlObject, ns: dict[str, str], errors: Errors) -> Any:
+    found = [e for e in element.xpath(spec.object, namespaces=ns) if isinstance(e, etree._Element)]
+    if len(found) == 1:
+        record = _record(found[0], spec.fields, ns, errors, f"{label}.")
+        record.pop("_line")
+        return record
+    if found or spec.required:
+        what = f"{len(found)} elements match" if found else "no element matches"
+        errors.add(f"line {element.sourceline}, field '{label}' ({spec.object}): {what}; the path must select one")
+    return None
+
+
+def _record(element: etree._Element, fields: dict[str, Spec], ns: dict[str, str], errors: Errors,
             prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {"_line": element.sourceline}
     for name, spec in fields.items():
         label = f"{prefix}{name}"
         if isinstance(spec, XmlField):
             out[name] = _value(element, label, spec, ns, errors)
+        elif isinstance(spec, XmlObject):
+            out[name] = _nested(element, label, spec, ns, errors)
         else:
             out[name] = [_record(entry, spec.fields, ns, errors, f"{label}[{i}].")
                          for i, entry in enumerate(element.xpath(spec.list, namespaces=ns))
@@ -157,4 +198,19 @@ def parse_xml(raw: bytes, options: XmlOptions, ex: Exchange) -> dict[str, Any] |
         records = [e for e in root.xpath(options.record, namespaces=options.namespaces) if isinstance(e, etree._Element)]
         result = [_record(e, options.fields, options.namespaces, errors) for e in records]
     errors.raise_if_any()
+    if options.lines_as != "_line":
+        for record in result if isinstance(result, list) else [result]:
+            _move_lines(record, options.lines_as == "meta.source_ref")
     return result
+
+
+def _move_lines(record: dict[str, Any], to_meta: bool) -> None:
+    """Drop ``_line`` keys (canonical models refuse unknown keys); keep the record's own line
+    in ``meta.source_ref`` when asked."""
+    line = record.pop("_line", None)
+    if to_meta and line is not None:
+        record["meta"] = {"source_ref": f"line {line}"}
+    for value in record.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict):
+                _move_lines(item, False)
