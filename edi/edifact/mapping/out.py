@@ -1,0 +1,159 @@
+"""Segment builders the canonical → EDIFACT writers share: the inverse of ``common`` and
+``parts`` (NAD with RFF+VA / CTA / COM, LIN + PIA item identifiers, QTY, PRI, MOA, DTM, RFF,
+CUX, PAT). Numbers are written with the profile's decimal mark; whatever a message cannot
+carry is a ``WriteError`` naming the document field, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydifact.segments import Segment
+
+from edi.common.text import digits
+from edi.edifact.profile import EdifactProfile
+from edi.edifact.writer import seg
+from edi.edifact.mapping.common import EXTRA_ITEM_SCHEMES
+from hub.canonical.codes import item_scheme_from_edifact
+
+# Scheme → the EDIFACT 7143 code written when the stored qualifier is not an EDIFACT code.
+ITEM_QUALIFIERS = {"GTIN": "SRV", "UPC": "UP", "VENDOR_PART": "SA", "VENDOR_CATALOG": "SA", "BUYER_ITEM": "IN",
+                   "MFR_PART": "MF", "HIBC": "AC", "NDC11": "NDC"}
+_EDIFACT_ITEM_CODES = set(item_scheme_from_edifact.codes) | set(EXTRA_ITEM_SCHEMES)
+_GS1_CODES = {"SRV", "EN", "UP"}
+# Scheme → NAD C082 3055 when the stored qualifier is not an EDIFACT agency code (X12 "UL").
+PARTY_AGENCIES = {"GLN": "9", "DUNS": "16"}
+
+
+class Out:
+    """Collects the body segments of one message."""
+
+    def __init__(self, profile: EdifactProfile) -> None:
+        self.profile = profile
+        self.segments: list[Segment] = []
+
+    def add(self, tag: str, *elements: Any) -> None:
+        self.segments.append(seg(tag, *elements))
+
+    def number(self, value: Any) -> str:
+        text = str(value)
+        return text.replace(".", self.profile.decimal) if self.profile.decimal != "." else text
+
+    def dtm(self, qualifier: str, value: str | None) -> None:
+        """A date (or the date of an ISO datetime) as format 102 CCYYMMDD."""
+        if value:
+            self.add("DTM", [qualifier, value[:10].replace("-", ""), "102"])
+
+    def rff(self, qualifier: str, value: str | None) -> None:
+        if value:
+            self.add("RFF", [qualifier, value])
+
+    def refs(self, refs: list[dict[str, Any]], skip: tuple[str, ...] = ()) -> None:
+        for ref in refs:
+            if ref["qualifier"] not in skip:
+                self.rff(ref["qualifier"], ref["value"])
+
+    def qty(self, qualifier: str, amount: Any, uom: str | None = None) -> None:
+        if amount is not None:
+            self.add("QTY", [qualifier, self.number(amount), uom or ""])
+
+    def moa(self, qualifier: str, amount: Any) -> None:
+        if amount is not None:
+            self.add("MOA", [qualifier, self.number(amount)])
+
+    def pri(self, price: Any, basis: str | None = None, uom: str | None = None, qualifier: str = "AAA") -> None:
+        if price is not None:
+            self.add("PRI", [qualifier, self.number(price), "", basis or "", "", uom or ""])
+
+    def currency(self, code: str | None) -> None:
+        if code:
+            self.add("CUX", ["2", code, "9"])
+
+    def party(self, role: str, data: dict[str, Any] | None, written: list[dict[str, Any]]) -> None:
+        """NAD (+ RFF+VA, CTA, COM). The party's own role wins over the slot's; a party written
+        already (a slot the reader fills from another one) is not repeated."""
+        if not data or data in written:
+            return
+        written.append(data)
+        # NAD C082 holds one identifier (a GLN when there is one); further ones follow as
+        # RFF+API (additional party identification), which the reader adds back.
+        ids = sorted((i for i in data.get("identifiers", []) if i["scheme"] != "VAT"), key=lambda i: i["scheme"] != "GLN")
+        c082 = [ids[0]["value"], "", _agency(ids[0])] if ids else ""
+        address = data.get("address") or {}
+        name = data.get("name")
+        self.add(
+            "NAD",
+            data.get("role") or role,
+            c082,
+            "",
+            [name] if name else "",
+            address.get("lines", [])[:4] or "",
+            address.get("city"),
+            address.get("region"),
+            address.get("postal_code"),
+            address.get("country"),
+        )
+        for identifier in ids[1:]:
+            self.rff("API", identifier["value"])
+        for identifier in data.get("identifiers", []):
+            if identifier["scheme"] == "VAT":
+                self.rff("VA", identifier["value"])
+        contact = data.get("contact")
+        if contact:
+            self.add("CTA", contact.get("function"), ["", contact["name"]] if contact.get("name") else "")
+            if contact.get("phone"):
+                self.add("COM", [contact["phone"], "TE"])
+            if contact.get("email"):
+                self.add("COM", [contact["email"], "EM"])
+
+    def line_item(self, number: str | None, action: str | None, ids: list[dict[str, Any]],
+                  lots: list[str] = (), serials: list[str] = ()) -> None:
+        """LIN with the first GS1 identifier, PIA for the others, lots (NB) and serials (SN)."""
+        coded = [(i["value"], _qualifier(i)) for i in ids]
+        gs1 = next((c for c in coded if c[1] in _GS1_CODES or (c[1] == "" and _is_gtin_scheme(ids, c))), None)
+        self.add("LIN", number, action, [gs1[0], gs1[1]] if gs1 else "")
+        rest = [list(c) for c in coded if c is not gs1]
+        if rest:
+            self.add("PIA", "5", *rest[:5])
+        for start in range(5, len(rest), 5):
+            self.add("PIA", "1", *rest[start : start + 5])
+        batches = [[lot, "NB"] for lot in lots] + [[serial, "SN"] for serial in serials]
+        for start in range(0, len(batches), 5):
+            self.add("PIA", "1", *batches[start : start + 5])
+
+    def description(self, text: str | None) -> None:
+        if text:
+            self.add("IMD", "F", "", ["", "", "", text])
+
+    def payment_terms(self, text: str | None) -> None:
+        """PAT from the reader's 'type:reference:relation:unit:number' form, else FTX+AAB."""
+        if not text:
+            return
+        for part in text.split("; "):
+            fields = part.split(":")
+            if len(fields) <= 5 and all(len(f) <= 3 for f in fields):
+                self.add("PAT", fields[0], "", fields[1:])
+            else:
+                self.add("FTX", "AAB", "", "", [part])
+
+    def summary(self, lines: int) -> None:
+        self.add("UNS", "S")
+        self.add("CNT", ["2", str(lines)])
+
+
+def _agency(identifier: dict[str, Any]) -> str:
+    stored = identifier.get("qualifier") or ""
+    return stored if digits(stored) or not stored and identifier["scheme"] not in PARTY_AGENCIES else (
+        PARTY_AGENCIES.get(identifier["scheme"], ""))
+
+
+def _qualifier(identifier: dict[str, Any]) -> str:
+    stored = identifier.get("qualifier") or ""
+    if stored in _EDIFACT_ITEM_CODES or not stored and identifier["scheme"] != "UPN":
+        # Kept as sent (a number without code type stays without one, and reads back the same).
+        return stored
+    return ITEM_QUALIFIERS.get(identifier["scheme"], stored)
+
+
+def _is_gtin_scheme(ids: list[dict[str, Any]], coded: tuple[str, str]) -> bool:
+    return any(i["value"] == coded[0] and i["scheme"] == "GTIN" for i in ids)

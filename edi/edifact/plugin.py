@@ -1,0 +1,261 @@
+"""EDIFACT route components (registered through the ``supply_hub.plugins`` entry point
+``edifact``):
+
+- ``parse: edifact`` — raw bytes → ``EdifactFile`` (pydifact interchanges and messages with the
+  hub's diagnostics). Envelope and syntax errors raise ``StepError`` with their location
+  (``envelope_errors: fail``, the default) or stay on the body for ``ack`` to report them in the
+  CONTRL (``envelope_errors: keep``); recovered defects become ``ex.warnings``.
+- ``split: transaction`` (shared with X12, ``edi.common.route_steps``) — one part per message;
+  the part's body is the ``ReadMessage`` (it keeps its interchange and group). Rejected messages
+  and every message of a duplicate interchange are not split out: each adds to ``ex.exceptions``.
+- ``ack: auto`` (shared) — per interchange: records it in the interchange log (a duplicate gets
+  UCI action 4 / error 26 and a ``duplicate_interchange`` business exception), builds the CONTRL
+  when UNB 0031 = 1, the partner's agreement lists CONTRL or ``ack: {kind: CONTRL}`` asks, logs
+  it as sent and appends it to ``ex.side_outputs`` (endpoint: step config, else the partner's
+  ``outbound_endpoints["CONTRL"|"ack"]``).
+- ``edifact_ack_log`` — for an inbound CONTRL or APERAK message: matches it to the interchange
+  the hub sent and records the result; the body becomes the ``AckResult`` (CONTRL) or the
+  APERAK record.
+- transforms ``edifact.orders_to_purchase_order``, ``edifact.ordrsp_to_purchase_order_ack``,
+  ``edifact.desadv_to_ship_notice``, ``edifact.invoic_to_invoice``,
+  ``edifact.invrpt_to_inventory_snapshot``, ``edifact.pricat_to_price_catalog`` (a list),
+  ``edifact.contrl_to_ack_result`` and ``edifact.to_canonical`` (chooses by UNH message type).
+
+Route order: ``parse: edifact`` → ``ack: auto`` → ``split: transaction`` → ``transform: ...``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from edi.common.ack_results import AckResult
+from edi.common.control_numbers import ControlNumbers
+from edi.common.interchanges import GroupInfo, Party, register_inbound
+from edi.common.route_steps import AckConfig, BodyHandlers, register_body
+from edi.edifact.contrl import aperak_result, build_contrl, contrl_due, contrl_result, record_aperak, record_contrl
+from edi.edifact.contrl import register_sent
+from edi.edifact.diagnostics import EdifactError, describe
+from edi.edifact.engine import map_message
+from edi.edifact.mapping.base import MappingOptions
+from edi.edifact.model import EdifactFile, ReadInterchange, ReadMessage
+from edi.edifact.profile import EdifactProfile
+from edi.edifact.reader import read
+from edi.edifact.writer import AllocatedNumbers, NumberSource, PreviewNumbers
+from hub.exchange import Exchange, SideOutput
+from hub.registry import RouteEnv, Step, StepError, StrictModel, parser, step, transform
+
+CONTENT_TYPE = "application/edifact"
+
+
+class EdifactParseConfig(StrictModel):
+    envelope_errors: Literal["fail", "keep"] = "fail"
+
+
+@parser("edifact", config=EdifactParseConfig)
+def parse_edifact(raw: bytes, config: EdifactParseConfig | None, ex: Exchange) -> EdifactFile:
+    """Raw EDIFACT bytes → interchanges with their messages (pydifact model + diagnostics)."""
+    try:
+        file = read(raw, filename=ex.filename)
+    except EdifactError as exc:
+        raise StepError(exc.diagnostic.reason, location=exc.diagnostic.location() or None,
+                        code=exc.diagnostic.code or "edifact_unreadable") from None
+    diagnostics = file.all_diagnostics()
+    ex.warnings.extend(describe(d) for d in diagnostics if not d.is_error)
+    errors = [d for d in diagnostics if d.is_error]
+    if errors and (config is None or config.envelope_errors == "fail"):
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
+        raise StepError(first.reason + more, location=first.location() or None, code=first.code or "edifact_envelope")
+    ex.headers["edifact_interchanges"] = [ic.envelope_info() for ic in file.interchanges]
+    return file
+
+
+def _split(file: EdifactFile, ex: Exchange) -> list[ReadMessage]:
+    duplicates = set(ex.headers.get("edifact_duplicate_interchanges") or [])
+    parts = []
+    for index, interchange in enumerate(file.interchanges):
+        for message in interchange.messages:
+            name = f"{message.type} {message.reference_number}"
+            if index in duplicates:
+                ex.exceptions.append({"kind": "duplicate_interchange", "message_ref": name,
+                                      "message": f"interchange {interchange.reference} was already received"})
+            elif message.rejected:
+                first = (message.errors or interchange.errors)[0]
+                ex.exceptions.append({"kind": "syntax_error", "message_ref": name, "location": first.location(),
+                                      "message": first.reason})
+            else:
+                parts.append(message)
+    return parts
+
+
+def _partner(env: RouteEnv, interchange: ReadInterchange) -> Any:
+    partners = env.services.get("partners")
+    return partners.by_unb(interchange.sender_id, interchange.sender_qualifier or None) if partners else None
+
+
+def _wants_contrl(partner: Any, config: AckConfig) -> bool:
+    if config.kind is not None:
+        return config.kind.upper() == "CONTRL"
+    acks = partner.edifact.acks if partner is not None and partner.edifact else []
+    return any(str(getattr(a.kind, "value", a.kind)) == "CONTRL" for a in acks)
+
+
+def _endpoint(config: AckConfig, partner: Any) -> str:
+    endpoints = partner.outbound_endpoints if partner is not None else {}
+    endpoint = config.endpoint or endpoints.get("CONTRL") or endpoints.get("ack")
+    if not endpoint:
+        raise StepError("no endpoint for the CONTRL: set 'ack: {endpoint: ...}' or the partner's "
+                        "outbound_endpoints['CONTRL']", code="ack_endpoint")
+    return endpoint
+
+
+def _acknowledge(file: EdifactFile, ex: Exchange, config: AckConfig, env: RouteEnv) -> list[SideOutput]:
+    db = env.services.get("db")
+    outputs: list[SideOutput] = []
+    duplicates: list[int] = []
+    for index, interchange in enumerate(file.interchanges):
+        partner = _partner(env, interchange)
+        options = MappingOptions(default_currency=partner.default_currency) if partner is not None and \
+            partner.default_currency else None
+        for message in interchange.messages:
+            if message.type not in ("CONTRL", "APERAK"):
+                map_message(message, options)  # mapping errors go into the CONTRL too (UCS/UCD)
+        duplicate = _log_inbound(db, interchange, ex, env) if db is not None else False
+        if duplicate:
+            duplicates.append(index)
+        agreed = EdifactProfile(sender_id="-", receiver_id="-", contrl=_wants_contrl(partner, config))
+        if not (contrl_due(interchange, agreed) or (duplicate and interchange.ack_requested)):
+            continue
+        reply = EdifactProfile.reply_to(interchange, agreed)
+        numbers: NumberSource = AllocatedNumbers(ControlNumbers(db), reply) if db is not None else PreviewNumbers()
+        written = build_contrl(interchange, reply, numbers, duplicate=duplicate)
+        outputs.append(SideOutput(_endpoint(config, partner), written.data, CONTENT_TYPE, document_type="CONTRL",
+                                  document_key=written.reference))
+        if db is not None:
+            with db.session() as session:
+                register_sent(session, written, reply, message_id=ex.message_id)
+    ex.headers["edifact_duplicate_interchanges"] = duplicates
+    return outputs
+
+
+def _log_inbound(db: Any, interchange: ReadInterchange, ex: Exchange, env: RouteEnv) -> bool:
+    from hub.business_exceptions import record_exception
+
+    groups = [GroupInfo(t, interchange.reference, sets=tuple((m.type, m.reference_number)
+                                                              for m in interchange.messages if m.type == t))
+              for t in dict.fromkeys(m.type for m in interchange.messages)]
+    with db.session() as session:
+        record = register_inbound(session, standard="EDIFACT",
+                                  sender=Party(interchange.sender_qualifier, interchange.sender_id),
+                                  receiver=Party(interchange.recipient_qualifier, interchange.recipient_id),
+                                  control_number=interchange.reference,
+                                  version=f"{interchange.syntax_id}:{interchange.syntax_version}",
+                                  test=interchange.test, message_id=ex.message_id, groups=groups)
+        if not record.duplicate:
+            return False
+        message = (f"interchange {interchange.reference} from {interchange.sender_qualifier}:{interchange.sender_id} "
+                   f"was already received (record {record.duplicate_of}); refused with CONTRL UCI 4 / 26")
+        record_exception(session, kind="duplicate_interchange", message=message,
+                         document_type="edifact_interchange", document_key=interchange.reference,
+                         partner_id=interchange.sender_id, message_id=ex.message_id, route=env.route_name)
+    ex.exceptions.append({"kind": "duplicate_interchange", "message": message})
+    return True
+
+
+register_body(EdifactFile, BodyHandlers(split=_split, acknowledge=_acknowledge))
+
+
+class AckLogConfig(StrictModel):
+    on_unmatched: Literal["warn", "fail"] = "warn"
+
+
+@step
+class EdifactAckLogStep(Step):
+    kind = "edifact_ack_log"
+    Config = AckLogConfig
+    shorthand = "on_unmatched"
+    summary = "Match an inbound CONTRL / APERAK to the interchange the hub sent and record its result"
+
+    def process(self, ex: Exchange) -> list[Exchange]:
+        message = ex.body
+        if not isinstance(message, ReadMessage) or message.type not in ("CONTRL", "APERAK"):
+            raise StepError("edifact_ack_log needs one CONTRL or APERAK message (use 'split: transaction' first), "
+                            f"got {type(message).__name__}", code="edifact_body")
+        db = self.env.service("db")
+        with db.session() as session:
+            if message.type == "CONTRL":
+                result = contrl_result(message)
+                match = record_contrl(session, message.interchange, result, message_id=ex.message_id)
+                matched, unmatched = match.interchange_ids, match.unmatched
+            else:
+                result = aperak_result(message)
+                matched = record_aperak(session, message.interchange, result, message_id=ex.message_id)
+                unmatched = [] if matched else [f"APERAK refs {result['refs']}"]
+        ex.headers["ack_matched_interchanges"] = matched
+        if unmatched:
+            text = f"{message.type} {message.reference_number} matches nothing the hub sent: {', '.join(unmatched)}"
+            if self.config.on_unmatched == "fail":  # type: ignore[attr-defined]
+                raise StepError(text, code="ack_unmatched")
+            ex.warnings.append(text)
+        body = AckResult.model_validate(result) if message.type == "CONTRL" else result
+        return [ex.derive(body, doctype="ack_result" if message.type == "CONTRL" else "aperak")]
+
+
+# -- transforms ---------------------------------------------------------------------------------
+
+
+def _documents(body: Any, ex: Exchange, types: tuple[str, ...] | None, name: str) -> list[BaseModel]:
+    from hub.canonical import get_model
+
+    if not isinstance(body, ReadMessage):
+        raise StepError(f"{name} needs one EDIFACT message (use 'split: transaction' first), got "
+                        f"{type(body).__name__}", code="edifact_body")
+    if types and body.type not in types:
+        raise StepError(f"{name} maps {'/'.join(types)} messages, got {body.type}",
+                        location=f"segment {body.position} (UNH), element 2", code="edifact_wrong_message")
+    seen = len(body.diagnostics)
+    docs = [contrl_result(body)] if body.type == "CONTRL" else map_message(body)
+    ex.warnings.extend(describe(d) for d in body.diagnostics[seen:] if not d.is_error)
+    if not docs:
+        first = body.errors[0]
+        raise StepError(first.reason, location=first.location() or None, code=first.code or "edifact_mapping")
+    ex.headers["envelope"] = body.envelope_info()
+    out = []
+    for doc in docs:
+        doc.pop("envelope", None)
+        model = AckResult if doc["document_type"] == "ack_result" else get_model(doc["document_type"])
+        out.append(model.model_validate(doc))
+    return out
+
+
+def _single(name: str, message_type: str, emits: str):
+    @transform(name, emits=emits)
+    def fn(body: Any, ex: Exchange) -> BaseModel:
+        return _documents(body, ex, (message_type,), name)[0]
+
+    fn.__doc__ = f"EDIFACT {message_type} message → canonical {emits}."
+    fn.__name__ = name.replace(".", "_")
+    return fn
+
+
+edifact_orders_to_purchase_order = _single("edifact.orders_to_purchase_order", "ORDERS", "purchase_order")
+edifact_ordrsp_to_purchase_order_ack = _single("edifact.ordrsp_to_purchase_order_ack", "ORDRSP", "purchase_order_ack")
+edifact_desadv_to_ship_notice = _single("edifact.desadv_to_ship_notice", "DESADV", "ship_notice")
+edifact_invoic_to_invoice = _single("edifact.invoic_to_invoice", "INVOIC", "invoice")
+edifact_invrpt_to_inventory_snapshot = _single("edifact.invrpt_to_inventory_snapshot", "INVRPT", "inventory_snapshot")
+edifact_contrl_to_ack_result = _single("edifact.contrl_to_ack_result", "CONTRL", "ack_result")
+
+
+@transform("edifact.pricat_to_price_catalog", emits="price_catalog_entry")
+def edifact_pricat_to_price_catalog(body: Any, ex: Exchange) -> list[BaseModel]:
+    """EDIFACT PRICAT → one PriceCatalogEntry per item line (a list)."""
+    return _documents(body, ex, ("PRICAT",), "edifact.pricat_to_price_catalog")
+
+
+@transform("edifact.to_canonical")
+def edifact_to_canonical(body: Any, ex: Exchange) -> BaseModel | list[BaseModel]:
+    """Any supported EDIFACT message → its canonical document(s), chosen by UNH message type."""
+    docs = _documents(body, ex, None, "edifact.to_canonical")
+    return docs[0] if len(docs) == 1 else docs

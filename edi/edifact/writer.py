@@ -1,0 +1,220 @@
+"""Write EDIFACT: canonical documents → one interchange (UNA, UNB, UNH..UNT per message, UNZ).
+
+Message bodies are built as pydifact ``Segment`` objects (``edi.edifact.mapping.*`` ``build_*``)
+and serialised with pydifact's ``Serializer`` — extended to escape the syntax-4 repetition
+separator — in the partner's syntax level, delimiters and directory (``EdifactProfile``).
+Interchange and message references come from the shared control-number allocator
+(``edi.common.control_numbers``) through a ``NumberSource``; ``PreviewNumbers`` numbers from 1
+without reserving anything (CLI previews, tests).
+
+Every value is checked against the declared character set before writing: a character the
+partner's syntax cannot carry is a ``WriteError`` naming the segment and element.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+from pydifact.control import Characters
+from pydifact.segments import Segment
+from pydifact.serializer import Serializer
+
+from edi.common.control_numbers import INTERCHANGE, TRANSACTION, ControlNumbers, CounterKey, party
+from edi.common.interchanges import GroupInfo
+from edi.edifact.charsets import CHARSETS, outside_pattern
+from edi.edifact.profile import EdifactProfile
+from edi.edifact.tokenizer import make_segment
+
+Element = str | list[str]
+
+
+class WriteError(ValueError):
+    pass
+
+
+class NumberSource(Protocol):
+    def take(self, kind: str, scope: str, n: int = 1) -> list[int]: ...
+
+
+class PreviewNumbers:
+    """In-memory numbering from 1 (nothing is reserved)."""
+
+    def __init__(self) -> None:
+        self._next: dict[tuple[str, str], int] = {}
+
+    def take(self, kind: str, scope: str, n: int = 1) -> list[int]:
+        start = self._next.get((kind, scope), 1)
+        self._next[(kind, scope)] = start + n
+        return list(range(start, start + n))
+
+
+class AllocatedNumbers:
+    """References from the shared allocator, per sender/receiver pair of the profile:
+    interchange (UNB 0020) and message (UNH 0062, scope = message type) counters."""
+
+    def __init__(self, allocator: ControlNumbers, profile: EdifactProfile) -> None:
+        self.allocator = allocator
+        self.sender = party(profile.sender_qualifier or "", profile.sender_id)
+        self.receiver = party(profile.receiver_qualifier or "", profile.receiver_id)
+
+    def take(self, kind: str, scope: str, n: int = 1) -> list[int]:
+        return self.allocator.allocate(CounterKey("EDIFACT", kind, self.sender, self.receiver, scope), n)
+
+
+@dataclass
+class OutMessage:
+    message_type: str
+    body: list[Segment]
+    document_key: str | None = None
+    # UNH S009 when it is not the profile's directory (CONTRL names the syntax version).
+    identifier: list[str] | None = None
+
+
+@dataclass
+class Written:
+    data: bytes
+    reference: str
+    messages: list[tuple[str, str]] = field(default_factory=list)  # (type, UNH reference)
+    document_keys: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reference, key)
+
+    def groups(self) -> list[GroupInfo]:
+        """The interchange log's view: EDIFACT without UNG has no groups, so each message
+        type becomes one pseudo-group keyed by the interchange reference (CONTRL UCMs are
+        matched the same way, see ``edi.edifact.contrl``)."""
+        by_type: dict[str, list[tuple[str, str]]] = {}
+        for message_type, reference in self.messages:
+            by_type.setdefault(message_type, []).append((message_type, reference))
+        return [GroupInfo(t, self.reference, sets=tuple(sets)) for t, sets in by_type.items()]
+
+
+def seg(tag: str, *elements: Element | None) -> Segment:
+    """A pydifact segment without trailing empty elements or components."""
+    values: list[Element] = []
+    for value in elements:
+        if value is None:
+            value = ""
+        if isinstance(value, list):
+            value = [v or "" for v in value]
+            while len(value) > 1 and value[-1] == "":
+                value.pop()
+            if len(value) == 1:
+                value = value[0]
+        values.append(value)
+    while values and values[-1] in ("", []):
+        values.pop()
+    return make_segment(tag, values)
+
+
+class HubSerializer(Serializer):
+    """pydifact's serializer, also escaping the repetition separator (syntax 4 '*')."""
+
+    def __init__(self, characters: Characters, repetition: str) -> None:
+        super().__init__(characters)
+        if repetition != " ":
+            self.replace_map[repetition] = characters.escape_character + repetition
+            self.regexp = re.compile("|".join(map(re.escape, sorted(self.replace_map, key=len, reverse=True))))
+
+
+def unb_datetime(profile: EdifactProfile, now: datetime) -> list[str]:
+    """S004: YYMMDD before syntax 4, CCYYMMDD from syntax 4; HHMM."""
+    date = now.strftime("%Y%m%d" if profile.syntax_version == "4" else "%y%m%d")
+    return [date, now.strftime("%H%M")]
+
+
+def render_interchange(profile: EdifactProfile, messages: Sequence[OutMessage], numbers: NumberSource, *,
+                       now: datetime | None = None) -> Written:
+    now = now or datetime.now()
+    reference = str(numbers.take(INTERCHANGE, "")[0])
+    segments: list[Segment] = [
+        seg(
+            "UNB",
+            [profile.syntax_id, profile.syntax_version],
+            [profile.sender_id, profile.sender_qualifier or ""],
+            [profile.receiver_id, profile.receiver_qualifier or ""],
+            unb_datetime(profile, now),
+            reference,
+            "",
+            "",
+            "",
+            "1" if profile.request_contrl else "",
+            "",
+            "1" if profile.test else "",
+        )
+    ]
+    written = Written(b"", reference)
+    for message in messages:
+        ref = str(numbers.take(TRANSACTION, message.message_type)[0])
+        segments.append(seg("UNH", ref, message.identifier or profile.message_identifier(message.message_type)))
+        segments.extend(message.body)
+        segments.append(seg("UNT", str(len(message.body) + 2), ref))
+        written.messages.append((message.message_type, ref))
+        if message.document_key:
+            written.document_keys.append((message.message_type, ref, message.document_key))
+    segments.append(seg("UNZ", str(len(messages)), reference))
+    written.data = serialize(segments, profile)
+    return written
+
+
+def serialize(segments: list[Segment], profile: EdifactProfile) -> bytes:
+    d = profile.delimiters
+    _check_characters(segments, profile)
+    serializer = HubSerializer(d.characters(), d.repetition)
+    text = serializer.serialize(segments, with_una_header=profile.write_una, break_lines=profile.line_break)
+    return text.encode(CHARSETS[profile.syntax_id].codec)
+
+
+def _check_characters(segments: list[Segment], profile: EdifactProfile) -> None:
+    pattern = outside_pattern(profile.syntax_id, profile.delimiters.escapable())
+    for position, segment in enumerate(segments, start=1):
+        for element, value in enumerate(segment.elements, start=1):
+            for component, text in enumerate(value if isinstance(value, list) else [value], start=1):
+                bad = pattern.search(text) if pattern is not None else None
+                if bad is None and ("\r" in text or "\n" in text):
+                    bad = re.search(r"[\r\n]", text)
+                if bad is not None:
+                    raise WriteError(
+                        f"segment {position} ({segment.tag}), element {element}, component {component}: "
+                        f"character {bad.group()!r} cannot be written in {profile.syntax_id}"
+                    )
+
+
+Builder = Callable[[dict[str, Any], EdifactProfile], tuple[str, list[Segment], str | None]]
+
+
+def _builders() -> dict[str, Builder]:
+    from edi.edifact.mapping.desadv import build_desadv
+    from edi.edifact.mapping.invoic import build_invoic
+    from edi.edifact.mapping.orders import build_orders
+    from edi.edifact.mapping.ordrsp import build_ordrsp
+    from edi.edifact.mapping.recadv import build_recadv
+
+    return {
+        "purchase_order": build_orders,
+        "purchase_order_ack": build_ordrsp,
+        "ship_notice": build_desadv,
+        "invoice": build_invoic,
+        "goods_receipt": build_recadv,
+    }
+
+
+def write_documents(documents: Sequence[dict | BaseModel], profile: EdifactProfile, numbers: NumberSource, *,
+                    now: datetime | None = None) -> Written:
+    """One interchange with one message per canonical document (ORDERS, ORDRSP, DESADV,
+    INVOIC, RECADV), in the order given."""
+    builders = _builders()
+    messages = []
+    for position, document in enumerate(documents, start=1):
+        data = document.model_dump(mode="json", exclude_none=True) if isinstance(document, BaseModel) else document
+        kind = data.get("document_type")
+        builder = builders.get(kind)
+        if builder is None:
+            raise WriteError(f"document {position}: no EDIFACT message for document type {kind!r} "
+                             f"(writable: {', '.join(sorted(builders))})")
+        message_type, body, key = builder(data, profile)
+        messages.append(OutMessage(message_type, body, key))
+    return render_interchange(profile, messages, numbers, now=now)
