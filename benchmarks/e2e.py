@@ -96,6 +96,16 @@ def consumers(queue: str) -> int:
         conn.close()
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """Warm shutdown, then kill: a worker holding prefetched messages may take long to stop."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 def wait(predicate, timeout: float, interval: float = 0.02):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -175,8 +185,7 @@ def bench_empty_task(n: int, ns: str, pool: str, concurrency: int, prefetch: int
             elapsed = time.perf_counter() - t0
             rate = (n - left) / elapsed
     finally:
-        proc.terminate()
-        proc.wait(30)
+        stop(proc)
         with Connection(AMQP) as conn:
             q.bind(conn.default_channel).delete()
     return {"pool": pool, "tasks_per_s": rate, "seconds": elapsed}
@@ -226,8 +235,7 @@ class HubBench:
 
     def stop_worker(self) -> None:
         if self.proc:
-            self.proc.terminate()
-            self.proc.wait(30)
+            stop(self.proc)
             self.proc = None
 
     def ingest(self, start: int, count: int, batch: int = 200) -> None:

@@ -27,10 +27,12 @@ app.add_typer(db_app, name="db")
 
 def _mount_component_apps() -> None:
     """Sub-commands that live with their component (canonical model, crosswalks, partners)."""
+    from edi.cli import app as edi_app
     from hub.canonical.cli import schema_app
     from hub.canonical.xref_cli import xref_app
     from hub.partners_cli import partners_app
 
+    app.add_typer(edi_app, name="edi", help="EDI (X12, EDIFACT): translate to canonical JSON, show acks.")
     app.add_typer(schema_app, name="schema")
     app.add_typer(xref_app, name="xref")
     app.add_typer(partners_app, name="partners")

@@ -79,13 +79,22 @@ class HubEnv:
             wait_for(lambda: all(consumers(q) > 0 for q in queues), 60, 0.2, "worker consuming every queue")
         return proc
 
-    def kill(self, proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
-        """Signal the whole process group: a prefork worker and its children."""
+    def kill(self, proc: subprocess.Popen) -> None:
+        """SIGKILL the whole process group: a prefork worker and its children, mid-work."""
         try:
-            os.killpg(proc.pid, sig)
+            os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         proc.wait(30)
+
+    def stop(self, proc: subprocess.Popen) -> None:
+        """Warm shutdown: SIGTERM to the main process only (signalling the pool children too can
+        leave the parent waiting on a lock a dying child held); SIGKILL if it takes too long."""
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.kill(proc)
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace")[-4000:] for p in sorted(self.root.glob("*.log")))
@@ -217,7 +226,7 @@ def embedded_hub(tmp_path: Path, namespace: str, erp_stub: ErpStub) -> Iterator[
 def _teardown(env: HubEnv) -> None:
     for proc in env.procs:
         if proc.poll() is None:
-            env.kill(proc, signal.SIGTERM)
+            env.stop(proc)
     env.hub.db.dispose()
 
 

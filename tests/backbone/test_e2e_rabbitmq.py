@@ -53,7 +53,7 @@ def test_queue_arguments_on_the_broker(amqp_hub: HubEnv) -> None:
 def test_csv_flow_to_http_and_folder(amqp_hub: HubEnv) -> None:
     amqp_hub.start_worker()
     message_id = amqp_hub.push(EXAMPLE, filename="counts.csv")
-    deliveries = amqp_hub.wait_delivered(message_id, 6)
+    deliveries = amqp_hub.wait_delivered(message_id, 6, timeout=60)
     assert {d.endpoint for d in deliveries} == {"erp-inventory", "warehouse-folder"}
     # The ERP got three canonical InventoryAdjustments, each applied once.
     assert len(amqp_hub.stub.applied) == 3

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 2dde5ff7759b
+Revision ID: 714383770feb
 Revises: 
-Create Date: 2026-11-22 15:30:29.014671
+Create Date: 2026-11-22 15:47:19.008667
 """
 from alembic import op
 import sqlalchemy as sa
@@ -62,6 +62,59 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_dead_letters_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_dead_letters_message_id'), ['message_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_dead_letters_queue'), ['queue'], unique=False)
+
+    op.create_table('edi_business_documents',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('document_type', sa.String(length=64), nullable=False),
+    sa.Column('partner', sa.String(length=128), nullable=False),
+    sa.Column('document_key', sa.String(length=256), nullable=False),
+    sa.Column('message_id', sa.String(length=36), nullable=True),
+    sa.Column('first_seen_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('times_seen', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_edi_business_documents'))
+    )
+    with op.batch_alter_table('edi_business_documents', schema=None) as batch_op:
+        batch_op.create_index('ix_edi_business_documents_key', ['document_type', 'partner', 'document_key'], unique=True)
+
+    op.create_table('edi_control_counters',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('standard', sa.String(length=16), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('sender', sa.String(length=64), nullable=False),
+    sa.Column('receiver', sa.String(length=64), nullable=False),
+    sa.Column('scope', sa.String(length=32), nullable=False),
+    sa.Column('next_value', sa.BigInteger(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_edi_control_counters')),
+    sa.UniqueConstraint('standard', 'kind', 'sender', 'receiver', 'scope', name='uq_edi_control_counters_key')
+    )
+    op.create_table('edi_interchanges',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('standard', sa.String(length=16), nullable=False),
+    sa.Column('direction', sa.String(length=3), nullable=False),
+    sa.Column('sender_qualifier', sa.String(length=8), nullable=False),
+    sa.Column('sender_id', sa.String(length=64), nullable=False),
+    sa.Column('receiver_qualifier', sa.String(length=8), nullable=False),
+    sa.Column('receiver_id', sa.String(length=64), nullable=False),
+    sa.Column('control_number', sa.String(length=32), nullable=False),
+    sa.Column('version', sa.String(length=32), nullable=True),
+    sa.Column('test', sa.Boolean(), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('message_id', sa.String(length=36), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('duplicate', sa.Boolean(), nullable=False),
+    sa.Column('duplicate_of', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('ack_expected', sa.String(length=8), nullable=True),
+    sa.Column('ack_status', sa.String(length=32), nullable=True),
+    sa.Column('ack_codes', sa.JSON(), nullable=True),
+    sa.Column('ack_received_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('ack_message_id', sa.String(length=36), nullable=True),
+    sa.Column('detail', sa.JSON(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_edi_interchanges'))
+    )
+    with op.batch_alter_table('edi_interchanges', schema=None) as batch_op:
+        batch_op.create_index('ix_edi_interchanges_key', ['standard', 'direction', 'sender_id', 'receiver_id', 'control_number'], unique=False)
+        batch_op.create_index(batch_op.f('ix_edi_interchanges_message_id'), ['message_id'], unique=False)
 
     op.create_table('messages',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -231,6 +284,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_deliveries_endpoint'), ['endpoint'], unique=False)
         batch_op.create_index(batch_op.f('ix_deliveries_message_id'), ['message_id'], unique=False)
 
+    op.create_table('edi_interchange_groups',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('interchange_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('functional_id', sa.String(length=8), nullable=False),
+    sa.Column('control_number', sa.String(length=32), nullable=False),
+    sa.Column('sender_id', sa.String(length=64), nullable=False),
+    sa.Column('receiver_id', sa.String(length=64), nullable=False),
+    sa.Column('version', sa.String(length=32), nullable=True),
+    sa.Column('sets', sa.JSON(), nullable=False),
+    sa.Column('ack_status', sa.String(length=32), nullable=True),
+    sa.Column('ack_codes', sa.JSON(), nullable=True),
+    sa.ForeignKeyConstraint(['interchange_id'], ['edi_interchanges.id'], name=op.f('fk_edi_interchange_groups_interchange_id_edi_interchanges')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_edi_interchange_groups'))
+    )
+    with op.batch_alter_table('edi_interchange_groups', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_edi_interchange_groups_interchange_id'), ['interchange_id'], unique=False)
+        batch_op.create_index('ix_edi_interchange_groups_key', ['functional_id', 'control_number'], unique=False)
+
     op.create_table('message_stages',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('message_id', sa.String(length=36), nullable=False),
@@ -276,6 +347,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_message_stages_message_id'))
 
     op.drop_table('message_stages')
+    with op.batch_alter_table('edi_interchange_groups', schema=None) as batch_op:
+        batch_op.drop_index('ix_edi_interchange_groups_key')
+        batch_op.drop_index(batch_op.f('ix_edi_interchange_groups_interchange_id'))
+
+    op.drop_table('edi_interchange_groups')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deliveries_message_id'))
         batch_op.drop_index(batch_op.f('ix_deliveries_endpoint'))
@@ -316,6 +392,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_messages_correlation_id'))
 
     op.drop_table('messages')
+    with op.batch_alter_table('edi_interchanges', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_edi_interchanges_message_id'))
+        batch_op.drop_index('ix_edi_interchanges_key')
+
+    op.drop_table('edi_interchanges')
+    op.drop_table('edi_control_counters')
+    with op.batch_alter_table('edi_business_documents', schema=None) as batch_op:
+        batch_op.drop_index('ix_edi_business_documents_key')
+
+    op.drop_table('edi_business_documents')
     with op.batch_alter_table('dead_letters', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_dead_letters_queue'))
         batch_op.drop_index(batch_op.f('ix_dead_letters_message_id'))
