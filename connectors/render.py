@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, GetJsonSchemaHandler, ValidationError
 
 from hub.exchange import Exchange
 from hub.payloads import RenderedDocument, identity
@@ -49,6 +49,18 @@ def renderer(name: str, *, config: type[BaseModel] | None = None) -> Callable:
 class RenderConfig(StrictModel):
     renderer: str
     options: dict[str, Any] = {}
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        # The route-file schema (hub routes schema) describes what YAML says — `render: fixed` or
+        # `render: {fixed: {options}}` — not this normalised form.
+        forms: list[dict[str, Any]] = [{"type": "string", "enum": sorted(RENDERERS),
+                                        "description": "renderer with default options"}]
+        for name, spec in sorted(RENDERERS.items()):
+            value = handler(spec.Config.__pydantic_core_schema__) if spec.Config else {"type": "null"}
+            forms.append({"type": "object", "properties": {name: value}, "required": [name],
+                          "additionalProperties": False})
+        return {"anyOf": forms}
 
 
 @step
