@@ -109,11 +109,20 @@ class InboundApi:
     # -- who is calling ----------------------------------------------------------------------
 
     def _all_partners(self) -> list[PartnerConfig]:
+        """The registry, re-read every PARTNER_CACHE_SECONDS: a suspension or a new certificate
+        reaches the API within that time (a revoked API key stops at once: keys are not cached)."""
         at, partners = self._partners
         if time.monotonic() - at > PARTNER_CACHE_SECONDS:
             partners = self.registry.all()
             self._partners = (time.monotonic(), partners)
         return partners
+
+    def _partner(self, partner_id: str) -> PartnerConfig | None:
+        found = next((p for p in self._all_partners() if p.id == partner_id), None)
+        if found is None:  # loaded since the last read: look once more before refusing
+            self._partners = (0.0, [])
+            found = next((p for p in self._all_partners() if p.id == partner_id), None)
+        return found
 
     def _trusted(self, peer: str | None) -> bool:
         try:
@@ -126,7 +135,7 @@ class InboundApi:
         key = headers.get("x-api-key") or _api_key_from_authorization(headers.get("authorization"))
         if key:
             partner_id = partner_for_key(self.hub.db, key)
-            partner = self.registry.by_id(partner_id) if partner_id else None
+            partner = self._partner(partner_id) if partner_id else None
             if partner is None:
                 raise Refused(401, "invalid or revoked API key", "auth_failed", remote_addr=peer)
             return self._usable(Caller(partner, "api_key"), peer)

@@ -6,9 +6,10 @@ the agreed rate. The state is therefore kept in the hub's database (the one stor
 process already shares; no Redis needed), in three small tables keyed by endpoint name:
 
 - ``endpoint_rate_limits``: one row per endpoint holding the GCRA "theoretical arrival time"
-  (the generic cell rate algorithm, a token bucket in one number). A caller locks the row,
-  reserves the next send time and commits: concurrent callers queue on the row lock, so the
-  limit holds across every process and host. The caller then sleeps until its reserved time.
+  (the generic cell rate algorithm, a token bucket in one number). A caller books the next
+  send time with one ``UPDATE ... RETURNING`` (the ``gcra`` rule in SQL): concurrent callers
+  queue on the row lock, so the limit holds across every process and host. The caller then
+  sleeps until its booked time.
 - ``endpoint_slots``: ``max_concurrency`` rows per endpoint, leased by callers for the length
   of one call (lease = timeout + margin, so a killed worker's slot frees itself).
 - ``endpoint_circuits``: closed → open after N consecutive failed calls → after the cool-down
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from sqlalchemy import Float, Integer, String, or_, select, update
+from sqlalchemy import Connection, Float, Integer, String, case, cast, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -177,16 +178,16 @@ class LocalGuards:
             slot = _free_slot(held, slots, now)
             if slot is None:
                 return None
-            token = f"{slot}:{uuid.uuid4().hex}"
+            token = uuid.uuid4().hex
             held[slot] = (token, now + lease)
             return token
 
     def release(self, endpoint: str, token: str) -> None:
         with self._lock:
             held = self._slots.get(endpoint, {})
-            slot = int(token.split(":", 1)[0])
-            if held.get(slot, (None, None))[0] == token:
-                held[slot] = (None, None)
+            for slot, (holder, _) in list(held.items()):
+                if holder == token:
+                    held[slot] = (None, None)
 
     def admit(self, endpoint: str, cooldown: float, probe_lease: float) -> Admission:
         with self._lock:
@@ -200,6 +201,20 @@ class LocalGuards:
         return self._circuits.get(endpoint, Circuit())
 
 
+def _clock(conn: Connection):
+    """Epoch seconds as the database sees them when the expression runs (PostgreSQL evaluates
+    it after waiting for the row lock); SQLite writers are serialised before the statement, so
+    this process's clock read inside the transaction is as fresh."""
+    if conn.dialect.name == "postgresql":
+        return cast(func.extract("epoch", func.clock_timestamp()), Float(precision=53))
+    return literal(time.time(), Float(precision=53))
+
+
+def _insert_missing(conn: Connection, model: type[Base], rows: list[dict]) -> None:
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(insert(model).values(rows).on_conflict_do_nothing())
+
+
 class DatabaseGuards:
     """The guards' state in the hub's database, shared by every process (see module doc)."""
 
@@ -207,51 +222,55 @@ class DatabaseGuards:
         self.db = db
         self._slots_made: set[tuple[str, int]] = set()
 
-    def _insert_missing(self, session: Session, model: type[Base], rows: list[dict]) -> None:
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        session.execute(insert(model).values(rows).on_conflict_do_nothing())
-
     def _locked(self, session: Session, model: type[Base], key, **defaults):
-        self._insert_missing(session, model, [defaults])
-        query = select(model).where(*(getattr(model, k) == v for k, v in key.items()))
-        return session.scalars(query if self.db.is_sqlite else query.with_for_update()).one()
+        query = select(model).where(*(getattr(model, k) == v for k, v in key.items())).with_for_update()
+        row = session.scalars(query).first()
+        if row is None:
+            _insert_missing(session.connection(), model, [defaults])
+            row = session.scalars(query).one()
+        return row
 
     def reserve(self, endpoint: str, per_second: float, burst: int, max_wait: float) -> float | None:
-        with self.db.session() as session:
-            row = self._locked(session, EndpointRate, {"endpoint": endpoint}, endpoint=endpoint, tat=0.0)
-            got = gcra(row.tat, time.time(), per_second, burst, max_wait)
-            if got is None:
-                return None
-            row.tat = got[0]
-            return got[1]
+        # ``gcra`` in one UPDATE ... RETURNING, on the database's clock: the row lock makes
+        # concurrent bookings queue, and "now" is read after the lock, never before it (a
+        # stale "now" would anchor the schedule in the past and let a burst through).
+        interval = 1.0 / per_second
+        tolerance = (burst - 1) * interval
+        with self.db.engine.begin() as conn:
+            now = _clock(conn)
+            start = case((EndpointRate.tat > now, EndpointRate.tat), else_=now)
+            book = (update(EndpointRate)
+                    .where(EndpointRate.endpoint == endpoint, start - tolerance - now <= max_wait)
+                    .values(tat=start + interval).returning(EndpointRate.tat, now))
+            booked = conn.execute(book).first()
+            if booked is None:  # no row yet (first call) or booked beyond max_wait: make sure, then once more
+                _insert_missing(conn, EndpointRate, [{"endpoint": endpoint, "tat": 0.0}])
+                booked = conn.execute(book).first()
+        if booked is None:
+            return None
+        tat, at = booked
+        return max(0.0, tat - interval - tolerance - at)
 
     def acquire(self, endpoint: str, slots: int, lease: float) -> str | None:
-        with self.db.session() as session:
+        now = time.time()
+        token = uuid.uuid4().hex
+        free = (select(EndpointSlot.slot)
+                .where(EndpointSlot.endpoint == endpoint, EndpointSlot.slot < slots,
+                       or_(EndpointSlot.holder.is_(None), EndpointSlot.expires_at < now))
+                .order_by(EndpointSlot.slot).limit(1).with_for_update(skip_locked=True).scalar_subquery())
+        take = (update(EndpointSlot).where(EndpointSlot.endpoint == endpoint, EndpointSlot.slot == free)
+                .values(holder=token, expires_at=now + lease).returning(EndpointSlot.slot))
+        with self.db.engine.begin() as conn:
             if (endpoint, slots) not in self._slots_made:
-                self._insert_missing(session, EndpointSlot, [{"endpoint": endpoint, "slot": i} for i in range(slots)])
+                _insert_missing(conn, EndpointSlot, [{"endpoint": endpoint, "slot": i} for i in range(slots)])
                 self._slots_made.add((endpoint, slots))
-            now = time.time()
-            query = (select(EndpointSlot)
-                     .where(EndpointSlot.endpoint == endpoint, EndpointSlot.slot < slots,
-                            or_(EndpointSlot.holder.is_(None), EndpointSlot.expires_at < now))
-                     .order_by(EndpointSlot.slot).limit(1))
-            if not self.db.is_sqlite:
-                query = query.with_for_update(skip_locked=True)
-            row = session.scalars(query).first()
-            if row is None:
-                return None
-            token = f"{row.slot}:{uuid.uuid4().hex}"
-            row.holder, row.expires_at = token, now + lease
-            return token
+            slot = conn.execute(take).scalar_one_or_none()
+        return None if slot is None else token
 
     def release(self, endpoint: str, token: str) -> None:
-        slot = int(token.split(":", 1)[0])
-        with self.db.session() as session:
-            session.execute(update(EndpointSlot)
-                            .where(EndpointSlot.endpoint == endpoint, EndpointSlot.slot == slot,
-                                   EndpointSlot.holder == token)
-                            .values(holder=None, expires_at=None))
+        with self.db.engine.begin() as conn:
+            conn.execute(update(EndpointSlot).where(EndpointSlot.endpoint == endpoint, EndpointSlot.holder == token)
+                         .values(holder=None, expires_at=None))
 
     def _circuit_op(self, endpoint: str, change):
         with self.db.session() as session:

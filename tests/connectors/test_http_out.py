@@ -279,3 +279,19 @@ def test_connection_refused_is_a_retry_and_counts_for_the_breaker() -> None:
     assert [sender.send(payload(i)).outcome for i in range(2)] == ["retry", "retry"]
     assert guards.circuit("down").state == "open"
     assert sender.send(payload(3)).error.startswith("not sent: circuit open")
+
+
+@pytest.mark.parametrize("kind", ["database", "local"])
+def test_both_guard_stores_book_like_the_gcra_rule(kind: str, db: Database) -> None:
+    guards = DatabaseGuards(db) if kind == "database" else LocalGuards()
+    name = unique("rate")
+
+    def book(max_wait: float) -> float | None:
+        wait = guards.reserve(name, 2.0, 2, max_wait)
+        return None if wait is None else time.time() + wait  # when this caller will send
+
+    sends = [book(10.0) for _ in range(5)]
+    # Relative to the first: two at once (burst 2), then one every 0.5 s.
+    assert [t - sends[0] for t in sends] == pytest.approx([0.0, 0.0, 0.5, 1.0, 1.5], abs=0.02)
+    assert book(1.0) is None  # the next free time is ~2 s after the first send
+    assert book(10.0) - sends[0] == pytest.approx(2.0, abs=0.02)  # the refusal booked nothing
