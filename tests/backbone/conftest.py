@@ -34,6 +34,25 @@ routes:
       - parse: text
     to: [crash-folder]
 
+  - name: counts-resolved
+    description: cycle counts resolved against master data before delivery
+    from: {format: csv, doctype: cycle_count_xref}
+    steps:
+      - parse:
+          csv:
+            columns:
+              facility:    {column: Facility}
+              location:    {column: Location}
+              item:        {column: Item}
+              counted_qty: {column: Counted Qty, type: decimal}
+              uom:         {column: UOM}
+      - transform: inventory.cycle_count_to_adjustments
+      - split: body
+      - crosswalk: hold
+      - uom_convert: hold
+      - validate: InventoryAdjustment
+    to: [erp-inventory]
+
 endpoints:
   crash-folder:
     file:

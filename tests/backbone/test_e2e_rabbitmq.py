@@ -233,3 +233,26 @@ def test_flower_shows_the_hub_tasks(amqp_hub: HubEnv) -> None:
                              "hub.deliver.erp-inventory", "hub.deliver.warehouse-folder"} and tasks(), 60,
                     interval=0.5, what="Flower listing the hub's tasks")
     assert any(t["args"] == f"['{message_id}']" for t in seen.values())
+
+
+def test_crosswalk_and_uom_convert_through_the_broker(amqp_hub: HubEnv) -> None:
+    """Known item: resolved and converted to its base unit, delivered. Unknown item: held with a
+    business exception record. Nothing lost: the raw file is kept and the hold is traced."""
+    from hub.business_exceptions import BusinessException
+
+    amqp_hub.hub_cli("xref", "load", str(ROOT / "examples/xref/crosswalk.yaml"))
+    amqp_hub.start_worker()
+    raw = (b"Facility,Location,Item,Counted Qty,UOM\n"
+           b"HOSP1,CENTRAL-A03,778899,14,BX\n"
+           b"HOSP1,CENTRAL-A03,NO-SUCH-ITEM,2,EA\n")
+    message_id = amqp_hub.push(raw, doctype="cycle_count_xref", filename="counts-xref.csv")
+    (delivery,) = amqp_hub.wait_delivered(message_id, 1)
+    doc = json.loads(amqp_hub.stub.applied[delivery.idempotency_key])
+    assert (doc["item_id"], doc["qty"], doc["uom"], doc["base_qty"], doc["base_uom"]) == (
+        "ST-10022", "14", "BX", "140", "EA")
+    held = wait_for(lambda: [s for s in amqp_hub.stages(message_id) if s.stage == "held"], 10, what="the held stage")
+    assert held[0].detail["exceptions"][0]["kind"] == "unknown_item"
+    with amqp_hub.hub.db.session() as s:
+        (record,) = s.query(BusinessException).filter(BusinessException.kind == "unknown_item").all()
+        assert record.offending_value == "BUYER_ITEM:NO-SUCH-ITEM" and record.document_type == "inventory_adjustment"
+    assert amqp_hub.hub.store.raw(amqp_hub.message(message_id)) == raw
