@@ -228,7 +228,7 @@ class HubBench:
 
     def start_worker(self) -> None:
         self.log = open(self.work / "worker.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", "hub", "worker", "--loglevel", "WARNING"], cwd=ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "hub", "worker", "--loglevel", os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING")], cwd=ROOT,
                                      env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         queues = [q.name for q in self.hub.topology.work_queues()]
         wait(lambda: all(consumers(q) > 0 for q in queues), 60, 0.05)
@@ -342,7 +342,10 @@ def main() -> None:
     finally:
         bench.close()
         stub.terminate()
-        shutil.rmtree(work, ignore_errors=True)
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print("kept", work)
 
 
 if __name__ == "__main__":

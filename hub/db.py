@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, Executable, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Stable constraint names make Alembic migrations reproducible across SQLite and PostgreSQL.
@@ -115,6 +115,27 @@ class Database:
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn, \
                 Session(bind=conn, expire_on_commit=False) as session:
             yield session
+
+    def write(self, statements: list[Executable]) -> None:
+        """Run INSERT/UPDATE statements atomically, in as few round trips as possible.
+
+        PostgreSQL: one statement — every statement but the last becomes a data-modifying CTE
+        of the last (``WITH w0 AS (INSERT …), w1 AS (INSERT …) UPDATE …``), sent in autocommit
+        mode: one network round trip instead of BEGIN + one per statement + COMMIT. A single
+        statement is atomic, so a conflict anywhere (IntegrityError) writes nothing.
+        SQLite: one transaction, statement by statement."""
+        if not statements:
+            return
+        if self.is_sqlite:
+            with self.session() as session:
+                for stmt in statements:
+                    session.execute(stmt)
+            return
+        *ctes, last = statements
+        for i, stmt in enumerate(ctes):
+            last = last.add_cte(stmt.cte(f"w{i}"))
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(last)
 
     def create_schema(self) -> None:
         """Create or upgrade every table (see ``hub.migrate``)."""

@@ -131,29 +131,39 @@ def _commit_outcome(hub, route_name: str, message_id: str, outcome: RouteOutcome
             "id": delivery_id, "message_id": message_id, "route": route_name, "endpoint": endpoint, "seq": seq,
             "document_type": doc_type, "document_key": doc_key, "payload": body, "content_type": ctype, "headers": {},
             "idempotency_key": delivery_id, "status": "pending", "attempts": 0, "created_at": now})
+    marker = {"message_id": message_id, "route": route_name, "status": "done", "outputs": len(rendered),
+              "finished_at": now}
+    if ctx.replay is None:
+        statements = [insert(RouteRun).values([marker])]
+        if deliveries:
+            statements.append(insert(Delivery).values(deliveries))
+        statements += [insert(Stage).values(stages),
+                       update(Message).where(Message.id == message_id).values(status="transformed")]
+        hub.db.write(statements)  # a concurrent run of the same message fails on the marker's key
+    else:
+        _commit_replay(hub, marker, deliveries, stages)
+    return [(d["endpoint"], d["id"]) for d in deliveries]
+
+
+def _commit_replay(hub, marker: dict[str, Any], deliveries: list[dict[str, Any]], stages: list[dict[str, Any]]) -> None:
+    """A replay renders the same deliveries again: same ids, same idempotency keys."""
+    message_id, route_name = marker["message_id"], marker["route"]
     with hub.db.session() as session:
-        if ctx.replay is None:
-            session.execute(insert(RouteRun), [{"message_id": message_id, "route": route_name, "status": "done",
-                                                "outputs": len(rendered), "finished_at": now}])
-            fresh = deliveries
+        run = session.get(RouteRun, (message_id, route_name))
+        if run is None:
+            session.execute(insert(RouteRun), [marker])
         else:
-            # A replay renders the same deliveries again: same ids, same idempotency keys.
-            session.execute(update(RouteRun).where(RouteRun.message_id == message_id, RouteRun.route == route_name)
-                            .values(status="done", outputs=len(rendered), finished_at=now))
-            existing = set(session.scalars(select(Delivery.id).where(Delivery.id.in_([d["id"] for d in deliveries]))))
-            for d in deliveries:
-                if d["id"] in existing:
-                    session.execute(update(Delivery).where(Delivery.id == d["id"]).values(
-                        payload=d["payload"], content_type=d["content_type"], status="pending"))
-            fresh = [d for d in deliveries if d["id"] not in existing]
-            if session.get(RouteRun, (message_id, route_name)) is None:
-                session.add(RouteRun(message_id=message_id, route=route_name, status="done",
-                                     outputs=len(rendered), finished_at=now))
+            run.status, run.outputs, run.finished_at = "done", marker["outputs"], marker["finished_at"]
+        existing = set(session.scalars(select(Delivery.id).where(Delivery.id.in_([d["id"] for d in deliveries]))))
+        for d in deliveries:
+            if d["id"] in existing:
+                session.execute(update(Delivery).where(Delivery.id == d["id"]).values(
+                    payload=d["payload"], content_type=d["content_type"], status="pending"))
+        fresh = [d for d in deliveries if d["id"] not in existing]
         if fresh:
             session.execute(insert(Delivery), fresh)
         session.execute(insert(Stage), stages)
         session.execute(update(Message).where(Message.id == message_id).values(status="transformed"))
-    return [(d["endpoint"], d["id"]) for d in deliveries]
 
 
 def _publish_deliveries(hub, deliveries: list[tuple[str, str]], replay: str | None) -> None:
@@ -250,18 +260,20 @@ def _record_attempt(hub, payload: Payload, route_name: str, attempt: int, starte
         detail["duration_ms"] = round((finished - started).total_seconds() * 1000, 3)
     else:
         detail["outcome"] = result.outcome
-    with hub.db.session() as session:
-        session.execute(update(Delivery).where(Delivery.id == payload.delivery_id).values(**values))
-        session.execute(insert(DeliveryAttempt), [{
+    statements = [
+        update(Delivery).where(Delivery.id == payload.delivery_id).values(**values),
+        insert(DeliveryAttempt).values([{
             "delivery_id": payload.delivery_id, "attempt": attempt, "started_at": started, "finished_at": finished,
             "outcome": result.outcome, "status_code": result.status_code, "response": result.response,
-            "error": result.error}])
-        session.execute(insert(Stage), [_stage(
+            "error": result.error}]),
+        insert(Stage).values([_stage(
             payload.message_id, "delivered" if delivered else "failed", finished, route=route_name,
             endpoint=payload.endpoint, delivery_id=payload.delivery_id, detail=detail,
-            error=None if delivered else result.summary()[:2000])])
-        if delivered:
-            session.execute(update(Message).where(Message.id == payload.message_id).values(status="delivered"))
+            error=None if delivered else result.summary()[:2000])]),
+    ]
+    if delivered:
+        statements.append(update(Message).where(Message.id == payload.message_id).values(status="delivered"))
+    hub.db.write(statements)
 
 
 def _policy(hub, endpoint: str, route_name: str) -> ErrorPolicy:
