@@ -198,11 +198,10 @@ def _retry_or_park(hub, policy: ErrorPolicy, ctx: TaskContext, task_name: str, a
         countdown = policy.backoff.delay(ctx.retries, random.random())
         route = task_name.removeprefix("hub.route.") if delivery_id is None else None
         endpoint = task_name.removeprefix("hub.deliver.") if delivery_id else None
-        with hub.db.session() as session:
-            session.execute(insert(Stage), [_stage(
-                message_id, "retrying", utcnow(), route=route, endpoint=endpoint, delivery_id=delivery_id,
-                detail={"retry": ctx.retries + 1, "of": policy.retries, "in_seconds": round(countdown, 3)},
-                error=error[:2000])])
+        hub.db.write([insert(Stage).values([_stage(
+            message_id, "retrying", utcnow(), route=route, endpoint=endpoint, delivery_id=delivery_id,
+            detail={"retry": ctx.retries + 1, "of": policy.retries, "in_seconds": round(countdown, 3)},
+            error=error[:2000])])])
         raise Retry(countdown, error)
     dead_letter(hub, task_name=task_name, task_args=args, message_id=message_id, delivery_id=delivery_id,
                 reason="retries_exhausted", error=f"after {ctx.retries} retries: {error}")
