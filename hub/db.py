@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, Executable, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Stable constraint names make Alembic migrations reproducible across SQLite and PostgreSQL.
@@ -46,12 +46,19 @@ def make_engine(url: str, **kwargs) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         # SQLite's driver opens transactions lazily and never for SELECT; emit BEGIN ourselves
         # so "SELECT then UPDATE" is atomic across processes (BEGIN IMMEDIATE takes the write lock).
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pool_pre_ping: it costs a round trip on every checkout. A connection that went stale
+    # (database restarted) fails its first statement; tasks treat that as a transient error.
+    kwargs.setdefault("pool_recycle", 1800)
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 10)
     return create_engine(url, **kwargs)
+
+
+def _sqlite_begin(conn) -> None:
+    if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -99,6 +106,36 @@ class Database:
         assert self._sessions is not None
         with self._sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reads that need no transaction (one statement): autocommit, so no
+        BEGIN/COMMIT round trips and, on SQLite, no write lock."""
+        self.engine  # noqa: B018
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn, \
+                Session(bind=conn, expire_on_commit=False) as session:
+            yield session
+
+    def write(self, statements: list[Executable]) -> None:
+        """Run INSERT/UPDATE statements atomically, in as few round trips as possible.
+
+        PostgreSQL: one statement — every statement but the last becomes a data-modifying CTE
+        of the last (``WITH w0 AS (INSERT …), w1 AS (INSERT …) UPDATE …``), sent in autocommit
+        mode: one network round trip instead of BEGIN + one per statement + COMMIT. A single
+        statement is atomic, so a conflict anywhere (IntegrityError) writes nothing.
+        SQLite: one transaction, statement by statement."""
+        if not statements:
+            return
+        if self.is_sqlite:
+            with self.session() as session:
+                for stmt in statements:
+                    session.execute(stmt)
+            return
+        *ctes, last = statements
+        for i, stmt in enumerate(ctes):
+            last = last.add_cte(stmt.cte(f"w{i}"))
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(last)
 
     def create_schema(self) -> None:
         """Create or upgrade every table (see ``hub.migrate``)."""

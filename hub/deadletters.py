@@ -70,7 +70,8 @@ def dead_letter(hub, *, task_name: str, task_args: list[Any], message_id: str, r
         rows += _notify_rows(hub, session, route, message_id, dl_id, reason, error, dlq)
         session.add_all(rows)
     publish_rows(hub, rows)
-    log.warning("dead-lettered %s for message %s: %s: %s", task_name, message_id, reason, error[:200])
+    # The error text may quote document values (a cell, a field): it stays in the store, out of logs.
+    log.warning("dead-lettered %s for message %s: %s (dead letter %s)", task_name, message_id, reason, dl_id)
     return dl_id
 
 

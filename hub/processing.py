@@ -72,7 +72,7 @@ def _stage(message_id: str, stage: str, at: datetime, *, route: str | None = Non
 def run_route(hub, route_name: str, message_id: str, ctx: TaskContext) -> str:
     compiled = hub.compiled[route_name]
     task_name = f"hub.route.{route_name}"
-    with hub.db.session() as session:
+    with hub.db.read() as session:
         row = session.execute(
             select(Message, RouteRun.status)
             .outerjoin(RouteRun, and_(RouteRun.message_id == Message.id, RouteRun.route == route_name))
@@ -131,29 +131,39 @@ def _commit_outcome(hub, route_name: str, message_id: str, outcome: RouteOutcome
             "id": delivery_id, "message_id": message_id, "route": route_name, "endpoint": endpoint, "seq": seq,
             "document_type": doc_type, "document_key": doc_key, "payload": body, "content_type": ctype, "headers": {},
             "idempotency_key": delivery_id, "status": "pending", "attempts": 0, "created_at": now})
+    marker = {"message_id": message_id, "route": route_name, "status": "done", "outputs": len(rendered),
+              "finished_at": now}
+    if ctx.replay is None:
+        statements = [insert(RouteRun).values([marker])]
+        if deliveries:
+            statements.append(insert(Delivery).values(deliveries))
+        statements += [insert(Stage).values(stages),
+                       update(Message).where(Message.id == message_id).values(status="transformed")]
+        hub.db.write(statements)  # a concurrent run of the same message fails on the marker's key
+    else:
+        _commit_replay(hub, marker, deliveries, stages)
+    return [(d["endpoint"], d["id"]) for d in deliveries]
+
+
+def _commit_replay(hub, marker: dict[str, Any], deliveries: list[dict[str, Any]], stages: list[dict[str, Any]]) -> None:
+    """A replay renders the same deliveries again: same ids, same idempotency keys."""
+    message_id, route_name = marker["message_id"], marker["route"]
     with hub.db.session() as session:
-        if ctx.replay is None:
-            session.execute(insert(RouteRun), [{"message_id": message_id, "route": route_name, "status": "done",
-                                                "outputs": len(rendered), "finished_at": now}])
-            fresh = deliveries
+        run = session.get(RouteRun, (message_id, route_name))
+        if run is None:
+            session.execute(insert(RouteRun), [marker])
         else:
-            # A replay renders the same deliveries again: same ids, same idempotency keys.
-            session.execute(update(RouteRun).where(RouteRun.message_id == message_id, RouteRun.route == route_name)
-                            .values(status="done", outputs=len(rendered), finished_at=now))
-            existing = set(session.scalars(select(Delivery.id).where(Delivery.id.in_([d["id"] for d in deliveries]))))
-            for d in deliveries:
-                if d["id"] in existing:
-                    session.execute(update(Delivery).where(Delivery.id == d["id"]).values(
-                        payload=d["payload"], content_type=d["content_type"], status="pending"))
-            fresh = [d for d in deliveries if d["id"] not in existing]
-            if session.get(RouteRun, (message_id, route_name)) is None:
-                session.add(RouteRun(message_id=message_id, route=route_name, status="done",
-                                     outputs=len(rendered), finished_at=now))
+            run.status, run.outputs, run.finished_at = "done", marker["outputs"], marker["finished_at"]
+        existing = set(session.scalars(select(Delivery.id).where(Delivery.id.in_([d["id"] for d in deliveries]))))
+        for d in deliveries:
+            if d["id"] in existing:
+                session.execute(update(Delivery).where(Delivery.id == d["id"]).values(
+                    payload=d["payload"], content_type=d["content_type"], status="pending"))
+        fresh = [d for d in deliveries if d["id"] not in existing]
         if fresh:
             session.execute(insert(Delivery), fresh)
         session.execute(insert(Stage), stages)
         session.execute(update(Message).where(Message.id == message_id).values(status="transformed"))
-    return [(d["endpoint"], d["id"]) for d in deliveries]
 
 
 def _publish_deliveries(hub, deliveries: list[tuple[str, str]], replay: str | None) -> None:
@@ -188,11 +198,10 @@ def _retry_or_park(hub, policy: ErrorPolicy, ctx: TaskContext, task_name: str, a
         countdown = policy.backoff.delay(ctx.retries, random.random())
         route = task_name.removeprefix("hub.route.") if delivery_id is None else None
         endpoint = task_name.removeprefix("hub.deliver.") if delivery_id else None
-        with hub.db.session() as session:
-            session.execute(insert(Stage), [_stage(
-                message_id, "retrying", utcnow(), route=route, endpoint=endpoint, delivery_id=delivery_id,
-                detail={"retry": ctx.retries + 1, "of": policy.retries, "in_seconds": round(countdown, 3)},
-                error=error[:2000])])
+        hub.db.write([insert(Stage).values([_stage(
+            message_id, "retrying", utcnow(), route=route, endpoint=endpoint, delivery_id=delivery_id,
+            detail={"retry": ctx.retries + 1, "of": policy.retries, "in_seconds": round(countdown, 3)},
+            error=error[:2000])])])
         raise Retry(countdown, error)
     dead_letter(hub, task_name=task_name, task_args=args, message_id=message_id, delivery_id=delivery_id,
                 reason="retries_exhausted", error=f"after {ctx.retries} retries: {error}")
@@ -212,7 +221,7 @@ def sender(hub, endpoint: str):
 
 def deliver(hub, endpoint: str, delivery_id: str, ctx: TaskContext) -> str:
     task_name = f"hub.deliver.{endpoint}"
-    with hub.db.session() as session:
+    with hub.db.read() as session:
         d = session.get(Delivery, delivery_id)
         if d is None:
             raise LookupError(f"delivery {delivery_id} is not in the store")
@@ -250,18 +259,20 @@ def _record_attempt(hub, payload: Payload, route_name: str, attempt: int, starte
         detail["duration_ms"] = round((finished - started).total_seconds() * 1000, 3)
     else:
         detail["outcome"] = result.outcome
-    with hub.db.session() as session:
-        session.execute(update(Delivery).where(Delivery.id == payload.delivery_id).values(**values))
-        session.execute(insert(DeliveryAttempt), [{
+    statements = [
+        update(Delivery).where(Delivery.id == payload.delivery_id).values(**values),
+        insert(DeliveryAttempt).values([{
             "delivery_id": payload.delivery_id, "attempt": attempt, "started_at": started, "finished_at": finished,
             "outcome": result.outcome, "status_code": result.status_code, "response": result.response,
-            "error": result.error}])
-        session.execute(insert(Stage), [_stage(
+            "error": result.error}]),
+        insert(Stage).values([_stage(
             payload.message_id, "delivered" if delivered else "failed", finished, route=route_name,
             endpoint=payload.endpoint, delivery_id=payload.delivery_id, detail=detail,
-            error=None if delivered else result.summary()[:2000])])
-        if delivered:
-            session.execute(update(Message).where(Message.id == payload.message_id).values(status="delivered"))
+            error=None if delivered else result.summary()[:2000])]),
+    ]
+    if delivered:
+        statements.append(update(Message).where(Message.id == payload.message_id).values(status="delivered"))
+    hub.db.write(statements)
 
 
 def _policy(hub, endpoint: str, route_name: str) -> ErrorPolicy:

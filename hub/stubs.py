@@ -42,6 +42,11 @@ class ErpStub:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real ERP APIs do
+            # Headers and body go out in separate writes; without TCP_NODELAY the body waits
+            # for the client's delayed ACK (≈40 ms per request).
+            disable_nagle_algorithm = True
+
             def do_POST(self) -> None:  # noqa: N802 - http.server naming
                 stub._handle(self)
 
