@@ -202,17 +202,21 @@ def adjustment(i: int) -> bytes:
 
 
 class HubBench:
-    def __init__(self, n: int, ns: str, concurrency: int, prefetch: int, work: Path, erp_url: str, events: bool):
-        self.n, self.ns, self.work = n, ns, work
+    def __init__(self, n: int, ns: str, concurrency: int, prefetch: int, work: Path, erp_url: str, events: bool,
+                 embedded: bool = False):
+        self.n, self.ns, self.work, self.embedded = n, ns, work, embedded
         self.schema = f"bench_{secrets.token_hex(4)}"
         routes = work / "routes"
         routes.mkdir()
         (routes / "bench.yaml").write_text(ROUTE)
         self.admin = create_engine(normalise_url(PG), isolation_level="AUTOCOMMIT")
-        with self.admin.connect() as c:
-            c.execute(text(f'CREATE SCHEMA "{self.schema}"'))
-        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
-                    "HUB_BROKER_URL": AMQP, "HUB_DATABASE_URL": f"{PG}?options={quote(f'-csearch_path={self.schema}')}",
+        servers = {}
+        if not embedded:
+            with self.admin.connect() as c:
+                c.execute(text(f'CREATE SCHEMA "{self.schema}"'))
+            servers = {"HUB_BROKER_URL": AMQP,
+                       "HUB_DATABASE_URL": f"{PG}?options={quote(f'-csearch_path={self.schema}')}"}
+        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("HUB_")}, **servers,
                     "HUB_NAMESPACE": ns, "HUB_ROUTES_DIR": str(routes), "HUB_DATA_DIR": str(work / "data"),
                     "HUB_WORKER_CONCURRENCY": str(concurrency), "HUB_PREFETCH_MULTIPLIER": str(prefetch),
                     "HUB_TASK_EVENTS": "1" if events else "0", "BENCH_ERP_URL": erp_url, "PYTHONPATH": str(ROOT)}
@@ -230,8 +234,11 @@ class HubBench:
         self.log = open(self.work / "worker.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen([sys.executable, "-m", "hub", "worker", "--loglevel", os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING")], cwd=ROOT,
                                      env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
-        queues = [q.name for q in self.hub.topology.work_queues()]
-        wait(lambda: all(consumers(q) > 0 for q in queues), 60, 0.05)
+        if self.embedded:
+            time.sleep(3)  # no consumer count to watch on the embedded transport
+        else:
+            queues = [q.name for q in self.hub.topology.work_queues()]
+            wait(lambda: all(consumers(q) > 0 for q in queues), 60, 0.05)
 
     def stop_worker(self) -> None:
         if self.proc:
@@ -284,6 +291,9 @@ class HubBench:
 
     def close(self) -> None:
         self.stop_worker()
+        self.hub.db.dispose()
+        if self.embedded:
+            return
         conn = pika.BlockingConnection(pika_params())
         ch = conn.channel()
         t = self.hub.topology
@@ -292,7 +302,6 @@ class HubBench:
         for x in (t.ingress, t.egress, t.dlx):
             ch.exchange_delete(x.name)
         conn.close()
-        self.hub.db.dispose()
         with self.admin.connect() as c:
             c.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
 
@@ -314,12 +323,15 @@ def main() -> None:
     ap.add_argument("--pools", default="prefork", help="pools for the empty-task reference, e.g. prefork,solo,threads")
     ap.add_argument("--events", action="store_true", help="hub worker sends task events (as with Flower)")
     ap.add_argument("--hub-only", action="store_true", help="skip the references (for profiling the hub)")
+    ap.add_argument("--embedded", action="store_true", help="measure the hub on its embedded default (SQLite + "
+                    "hubdb://) instead of RabbitMQ + PostgreSQL; implies --hub-only")
     args = ap.parse_args()
     ns = f"bench{secrets.token_hex(3)}"
     work = Path(tempfile.mkdtemp(prefix="hub-bench-"))
-    print(f"n={args.n} concurrency={args.concurrency} prefetch={args.prefetch} broker={AMQP.split('@')[-1]}")
+    where = "embedded (SQLite + hubdb://)" if args.embedded else f"broker={AMQP.split('@')[-1]}"
+    print(f"n={args.n} concurrency={args.concurrency} prefetch={args.prefetch} {where}")
     raw, reference = {"both_per_s": float("nan")}, float("nan")
-    if not args.hub_only:
+    if not (args.hub_only or args.embedded):
         raw = bench_raw(args.n, ns)
         print(f"raw RabbitMQ (quorum, persistent, confirm window 256): publish {raw['publish_per_s']:,.0f}/s, "
               f"consume {raw['consume_per_s']:,.0f}/s, publish+consume {raw['both_per_s']:,.0f}/s")
@@ -331,11 +343,12 @@ def main() -> None:
         reference = next((e for e in empties if e["pool"] == "prefork"), empties[0])["tasks_per_s"]
     stub = erp_stub_process(work / "port")
     bench = HubBench(args.n, ns, args.concurrency, args.prefetch, work,
-                     f"http://127.0.0.1:{(work / 'port').read_text()}/erp", args.events)
+                     f"http://127.0.0.1:{(work / 'port').read_text()}/erp", args.events, args.embedded)
     try:
         d = bench.drained()
-        print(f"hub, drained (route task + delivery task + store per document): {d['docs_per_s']:,.0f} docs/s "
-              f"= {d['docs_per_s'] / reference:.2f}× the empty task, {d['docs_per_s'] / raw['both_per_s']:.3f}× raw AMQP")
+        ratios = "" if reference != reference else (  # NaN: references skipped
+            f" = {d['docs_per_s'] / reference:.2f}× the empty task, {d['docs_per_s'] / raw['both_per_s']:.3f}× raw AMQP")
+        print(f"hub, drained (route task + delivery task + store per document): {d['docs_per_s']:,.0f} docs/s{ratios}")
         live = bench.live()
         print(f"hub, live (ingest while processing): {live['docs_per_s']:,.0f} docs/s; ingest→delivered lag "
               f"p50 {live['p50_ms']:.0f} ms, p99 {live['p99_ms']:.0f} ms, max {live['max_ms']:.0f} ms")

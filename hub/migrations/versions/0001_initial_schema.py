@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 714383770feb
+Revision ID: a1a720c353fa
 Revises: 
-Create Date: 2026-11-22 15:47:19.008667
+Create Date: 2026-11-22 16:41:52.668634
 """
 from alembic import op
 import sqlalchemy as sa
@@ -116,6 +116,27 @@ def upgrade() -> None:
         batch_op.create_index('ix_edi_interchanges_key', ['standard', 'direction', 'sender_id', 'receiver_id', 'control_number'], unique=False)
         batch_op.create_index(batch_op.f('ix_edi_interchanges_message_id'), ['message_id'], unique=False)
 
+    op.create_table('endpoint_circuits',
+    sa.Column('endpoint', sa.String(length=128), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('failures', sa.Integer(), nullable=False),
+    sa.Column('opened_at', sa.Float(precision=53), nullable=True),
+    sa.Column('probe_until', sa.Float(precision=53), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('endpoint', name=op.f('pk_endpoint_circuits'))
+    )
+    op.create_table('endpoint_rate_limits',
+    sa.Column('endpoint', sa.String(length=128), nullable=False),
+    sa.Column('tat', sa.Float(precision=53), nullable=False),
+    sa.PrimaryKeyConstraint('endpoint', name=op.f('pk_endpoint_rate_limits'))
+    )
+    op.create_table('endpoint_slots',
+    sa.Column('endpoint', sa.String(length=128), nullable=False),
+    sa.Column('slot', sa.Integer(), nullable=False),
+    sa.Column('holder', sa.String(length=64), nullable=True),
+    sa.Column('expires_at', sa.Float(precision=53), nullable=True),
+    sa.PrimaryKeyConstraint('endpoint', 'slot', name=op.f('pk_endpoint_slots'))
+    )
     op.create_table('messages',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
@@ -158,6 +179,20 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbox_message_id'), ['message_id'], unique=False)
         batch_op.create_index('ix_outbox_pending', ['id'], unique=False, postgresql_where=sa.text('published_at IS NULL'), sqlite_where=sa.text('published_at IS NULL'))
+
+    op.create_table('partner_api_keys',
+    sa.Column('key_id', sa.String(length=16), nullable=False),
+    sa.Column('partner_id', sa.String(length=128), nullable=False),
+    sa.Column('secret_sha256', sa.String(length=64), nullable=False),
+    sa.Column('label', sa.String(length=200), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_by', sa.String(length=128), nullable=True),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('key_id', name=op.f('pk_partner_api_keys'))
+    )
+    with op.batch_alter_table('partner_api_keys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_partner_api_keys_partner_id'), ['partner_id'], unique=False)
 
     op.create_table('partner_identifiers',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -202,6 +237,26 @@ def upgrade() -> None:
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('message_id', 'route', name=op.f('pk_route_runs'))
     )
+    op.create_table('security_events',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('channel', sa.String(length=64), nullable=False),
+    sa.Column('partner_id', sa.String(length=128), nullable=True),
+    sa.Column('claimed', sa.String(length=200), nullable=True),
+    sa.Column('remote_addr', sa.String(length=64), nullable=True),
+    sa.Column('reason', sa.String(length=500), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=True),
+    sa.Column('size', sa.BigInteger(), nullable=True),
+    sa.Column('blob', sa.String(length=200), nullable=True),
+    sa.Column('detail', sa.JSON(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_security_events'))
+    )
+    with op.batch_alter_table('security_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_security_events_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_security_events_kind'), ['kind'], unique=False)
+        batch_op.create_index(batch_op.f('ix_security_events_partner_id'), ['partner_id'], unique=False)
+
     op.create_table('xref_item_identifiers',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('scheme', sa.String(length=32), nullable=False),
@@ -371,6 +426,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_xref_item_identifiers_item_id'))
 
     op.drop_table('xref_item_identifiers')
+    with op.batch_alter_table('security_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_security_events_partner_id'))
+        batch_op.drop_index(batch_op.f('ix_security_events_kind'))
+        batch_op.drop_index(batch_op.f('ix_security_events_at'))
+
+    op.drop_table('security_events')
     op.drop_table('route_runs')
     with op.batch_alter_table('replays', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_replays_message_id'))
@@ -381,6 +442,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_partner_identifiers_partner_id'))
 
     op.drop_table('partner_identifiers')
+    with op.batch_alter_table('partner_api_keys', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_partner_api_keys_partner_id'))
+
+    op.drop_table('partner_api_keys')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_pending', postgresql_where=sa.text('published_at IS NULL'), sqlite_where=sa.text('published_at IS NULL'))
         batch_op.drop_index(batch_op.f('ix_outbox_message_id'))
@@ -392,6 +457,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_messages_correlation_id'))
 
     op.drop_table('messages')
+    op.drop_table('endpoint_slots')
+    op.drop_table('endpoint_rate_limits')
+    op.drop_table('endpoint_circuits')
     with op.batch_alter_table('edi_interchanges', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_edi_interchanges_message_id'))
         batch_op.drop_index('ix_edi_interchanges_key')
