@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from hub.conditions import Condition
 from hub.registry import PARSERS, STEPS, load_plugins
 from hub.routes.model import RouteFile
 
@@ -18,6 +19,7 @@ def route_file_schema() -> dict[str, Any]:
     models: list[type[BaseModel]] = [RouteFile]
     models += [cls.Config for cls in STEPS.values()]
     models += [p.Config for p in PARSERS.values() if p.Config is not None]
+    models.append(Condition)
     keys, top = models_json_schema([(m, "validation") for m in dict.fromkeys(models)],
                                    ref_template="#/$defs/{model}")
     defs = top["$defs"]
@@ -33,6 +35,8 @@ def route_file_schema() -> dict[str, Any]:
                 *({"type": "object", "properties": {name: ref(p.Config) if p.Config else {"type": "null"}},
                    "required": [name], "additionalProperties": False} for name, p in sorted(PARSERS.items())),
             ]}
+        elif kind == "filter":  # `filter: {when: …}` or the condition itself
+            value = {"anyOf": [ref(cls.Config), ref(Condition)]}
         elif cls.shorthand:
             shorthand_type = cls.Config.model_json_schema()["properties"][cls.shorthand]
             value = {"anyOf": [ref(cls.Config), {k: v for k, v in shorthand_type.items() if k != "title"}]}

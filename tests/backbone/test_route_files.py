@@ -163,6 +163,13 @@ def test_project_routes_are_valid_and_match_the_schema() -> None:
         jsonschema.validate(data, schema)
 
 
+def test_schema_accepts_both_filter_forms() -> None:
+    schema = route_file_schema()
+    cond = {"path": "body.qty", "op": "gt", "value": 0}
+    for step in ({"filter": cond}, {"filter": {"when": cond}}):
+        jsonschema.validate({"routes": [{"name": "x", "from": {}, "steps": [step]}]}, schema)
+
+
 def test_schema_rejects_an_unknown_step() -> None:
     schema = route_file_schema()
     bad = {"routes": [{"name": "x", "from": {"format": "csv"}, "steps": [{"frobnicate": True}], "to": []}]}
