@@ -18,11 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, GetJsonSchemaHandler, ValidationError
+from pydantic import BaseModel, GetJsonSchemaHandler
 
 from hub.exchange import Exchange
 from hub.payloads import RenderedDocument, identity
-from hub.registry import RouteEnv, Step, StepError, StrictModel, step
+from hub.registry import RouteEnv, Step, StepError, StrictModel, configure_named, step
 
 
 @dataclass(frozen=True)
@@ -71,18 +71,7 @@ class RenderStep(Step):
 
     @classmethod
     def configure(cls, value: Any) -> BaseModel:
-        name, options = _named(value)
-        spec = RENDERERS.get(name)
-        if spec is None:
-            raise ValueError(f"unknown renderer {name!r} (known renderers: {', '.join(sorted(RENDERERS)) or 'none'})")
-        if spec.Config is None and options:
-            raise ValueError(f"renderer {name!r} takes no options")
-        try:
-            if spec.Config is not None:
-                spec.Config.model_validate(options)
-        except ValidationError as err:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-            raise ValueError(f"render {name}: {problems}") from None
+        name, options = configure_named("render", value, RENDERERS, "renderer")
         return RenderConfig(renderer=name, options=options)
 
     def __init__(self, config: RenderConfig, env: RouteEnv) -> None:
@@ -95,16 +84,6 @@ class RenderStep(Step):
             raise StepError(f"render {self.config.renderer}: the body is already bytes; render once, after the "
                             "transforms", code="render_error")
         return [ex.derive(self.spec.fn(ex.body, self.options, ex, self.env))]
-
-
-def _named(value: Any) -> tuple[str, dict[str, Any]]:
-    """``render: name`` or ``render: {name: {options}}`` → (name, options)."""
-    if isinstance(value, str):
-        return value, {}
-    if isinstance(value, dict) and len(value) == 1:
-        (name, options), = value.items()
-        return str(name), options or {}
-    raise ValueError("write '- render: <renderer>' or '- render: {<renderer>: {options}}'")
 
 
 def rendered(data: bytes, content_type: str, body: Any) -> RenderedDocument:

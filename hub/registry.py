@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 if TYPE_CHECKING:
     from hub.exchange import Exchange
@@ -89,6 +89,37 @@ class Step(ABC):
     @abstractmethod
     def process(self, ex: Exchange) -> list[Exchange]:
         """Return the exchanges that go on: [] filters, [ex] passes, several split."""
+
+
+def configure_named(kind: str, value: Any, components: dict[str, Any], what: str) -> tuple[str, dict[str, Any]]:
+    """``<kind>: name`` or ``<kind>: {name: {options}}`` → (name, options), the options checked
+    against the named component's ``Config``; option errors are located under the name, so
+    the YAML loader points at the exact line. Used by ``parse`` (parsers) and ``render``."""
+    if isinstance(value, str):
+        name, options = value, {}
+    elif isinstance(value, dict) and len(value) == 1:
+        (name, options), = value.items()
+        name, options = str(name), options or {}
+    else:
+        raise ValueError(f"write '- {kind}: <{what}>' or '- {kind}: {{<{what}>: {{options}}}}'")
+    spec = components.get(name)
+    if spec is None:
+        raise ValueError(f"unknown {what} {name!r} (known {what}s: {', '.join(sorted(components)) or 'none'})")
+    if spec.Config is None:
+        if options:
+            raise ValueError(f"{what} {name!r} takes no options")
+    else:
+        try:
+            spec.Config.model_validate(options)
+        except ValidationError as err:
+            errors = [{**e, "loc": (name, *e["loc"])} for e in err.errors()]
+            for e in errors:
+                e.pop("url", None)
+                if "error" in e.get("ctx", {}):
+                    e["ctx"] = {**e["ctx"], "error": str(e["ctx"]["error"])}
+                    e["type"] = "value_error"
+            raise ValidationError.from_exception_data(err.title, errors) from None  # type: ignore[arg-type]
+    return name, options
 
 
 STEPS: dict[str, type[Step]] = {}

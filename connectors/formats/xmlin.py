@@ -35,7 +35,7 @@ from pydantic import Field, model_validator
 from hub.exchange import Exchange
 from hub.registry import StepError, StrictModel, parser
 from connectors.formats.errors import SKIP, Errors, field_value
-from hub.steps.flatfile import CellType, convert
+from hub.steps.flatfile import TypedValue, convert
 
 
 def safe_parser() -> etree.XMLParser:
@@ -70,14 +70,9 @@ def root_name(raw: bytes) -> str | None:
     return None
 
 
-class XmlField(StrictModel):
+class XmlField(TypedValue):
     path: str | None = Field(None, description="XPath relative to the record: an element, @attribute or text()")
     value: str | None = Field(None, description="A constant instead of a path (po_type: STANDARD)")
-    type: CellType = "string"
-    format: str | None = Field(None, description="strptime format for date/datetime; default ISO 8601")
-    required: bool = True
-    default: str | None = None
-    strip: bool = True
 
     @model_validator(mode="after")
     def _path_or_value(self) -> XmlField:

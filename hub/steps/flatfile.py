@@ -32,9 +32,10 @@ MAX_REPORTED = 20
 CellType = Literal["string", "decimal", "integer", "date", "datetime", "boolean"]
 
 
-class Column(StrictModel):
-    column: str | None = Field(None, description="Header name (when header: true)")
-    index: int | None = Field(None, ge=0, description="0-based position (when header: false)")
+class TypedValue(StrictModel):
+    """How a text value becomes a typed one; shared by csv columns, XML fields and fixed-width
+    fields so every flat format converts (and reports) the same way (see ``convert``)."""
+
     type: CellType = "string"
     format: str | None = Field(None, description="strptime format for date/datetime; default ISO 8601")
     required: bool = True
@@ -42,11 +43,20 @@ class Column(StrictModel):
     strip: bool = True
 
     @model_validator(mode="after")
+    def _format_fits_type(self) -> TypedValue:
+        if self.format and self.type not in ("date", "datetime"):
+            raise ValueError("format applies to date and datetime values only")
+        return self
+
+
+class Column(TypedValue):
+    column: str | None = Field(None, description="Header name (when header: true)")
+    index: int | None = Field(None, ge=0, description="0-based position (when header: false)")
+
+    @model_validator(mode="after")
     def _where(self) -> Column:
         if (self.column is None) == (self.index is None):
             raise ValueError("give exactly one of column (header name) or index (position)")
-        if self.format and self.type not in ("date", "datetime"):
-            raise ValueError("format applies to date and datetime columns only")
         return self
 
 
@@ -160,7 +170,7 @@ def _row(record: list[str], line: int, options: CsvOptions, positions: dict[str,
     return row
 
 
-def convert(cell: str, col: Column) -> Any:
+def convert(cell: str, col: TypedValue) -> Any:
     match col.type:
         case "string":
             return cell

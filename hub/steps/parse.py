@@ -15,10 +15,10 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from hub.exchange import Exchange
-from hub.registry import PARSERS, Step, StepError, StrictModel, parser, step
+from hub.registry import PARSERS, Step, StepError, StrictModel, configure_named, parser, step
 
 
 class ParseConfig(StrictModel):
@@ -34,23 +34,7 @@ class ParseStep(Step):
 
     @classmethod
     def configure(cls, value: Any) -> BaseModel:
-        if isinstance(value, str):
-            name, options = value, {}
-        elif isinstance(value, dict) and len(value) == 1:
-            (name, options), = value.items()
-            options = options or {}
-        else:
-            raise ValueError("write '- parse: <parser>' or '- parse: {<parser>: {options}}'")
-        if name not in PARSERS:
-            raise ValueError(f"unknown parser {name!r} (known parsers: {', '.join(sorted(PARSERS))})")
-        spec = PARSERS[name]
-        if spec.Config is not None:
-            try:
-                spec.Config.model_validate(options)
-            except ValidationError as err:
-                raise _prefixed(err, name) from None
-        elif options:
-            raise ValueError(f"parser {name!r} takes no options")
+        name, options = configure_named("parse", value, PARSERS, "parser")
         return ParseConfig(parser=name, options=options)
 
     def __init__(self, config: ParseConfig, env) -> None:
@@ -65,17 +49,6 @@ class ParseStep(Step):
         if not isinstance(raw, (bytes, bytearray)):
             raise StepError(f"parse {self.config.parser}: the body is already parsed ({type(ex.body).__name__})")
         return [ex.derive(self.spec.fn(bytes(raw), self.options, ex))]
-
-
-def _prefixed(err: ValidationError, name: str) -> ValidationError:
-    """Re-raise a parser's option errors with the parser name in front of each location."""
-    errors = [{**e, "loc": (name, *e["loc"])} for e in err.errors()]
-    for e in errors:
-        e.pop("url", None)
-        if "ctx" in e and "error" in e["ctx"]:
-            e["ctx"] = {**e["ctx"], "error": str(e["ctx"]["error"])}
-            e["type"] = "value_error"
-    return ValidationError.from_exception_data(err.title, errors)  # type: ignore[arg-type]
 
 
 def decode(raw: bytes, encoding: str) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from pydantic import ValidationError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -304,5 +305,7 @@ def test_render_step_config_errors() -> None:
     load_plugins()
     with pytest.raises(ValueError, match="unknown renderer 'nope'"):
         RenderStep.configure("nope")
-    with pytest.raises(ValueError, match="render fixed: layout"):
+    # Option errors are located under the renderer's name, like a parser's (file:line in YAML).
+    with pytest.raises(ValidationError) as err:
         RenderStep.configure({"fixed": {}})
+    assert err.value.errors()[0]["loc"] == ("fixed", "layout")
