@@ -26,7 +26,7 @@ def expand(value: str) -> str:
 
 
 def test_services_are_there_with_health_checks_and_volumes() -> None:
-    assert {"rabbitmq", "postgres", "ingest", "worker", "flower", "migrate"} <= set(SERVICES)
+    assert {"rabbitmq", "postgres", "ingest", "api", "worker", "flower", "migrate"} <= set(SERVICES)
     assert "management" in SERVICES["rabbitmq"]["image"]
     for name, service in SERVICES.items():
         if name != "migrate":  # a one-shot job
@@ -36,7 +36,13 @@ def test_services_are_there_with_health_checks_and_volumes() -> None:
 
 
 def test_hub_environment_names_real_settings() -> None:
-    fields = {f"HUB_{name.upper()}" for name in Settings.model_fields}
+    from connectors.edi_out import EdiSettings
+    from connectors.inbound.api import ApiSettings
+
+    fields = set()
+    for model in (Settings, ApiSettings, EdiSettings):
+        prefix = model.model_config["env_prefix"]
+        fields |= {f"{prefix}{name}".upper() for name in model.model_fields}
     for name, service in HUB_SERVICES.items():
         for key in service["environment"]:
             if key.startswith("HUB_"):
@@ -65,6 +71,9 @@ def test_ports_agree_with_settings() -> None:
     assert SERVICES["flower"]["environment"]["HUB_FLOWER_PORT"] == str(defaults.flower_port)
     assert "5672:5672" in SERVICES["rabbitmq"]["ports"] and "5432:5432" in SERVICES["postgres"]["ports"]
     assert str(defaults.flower_port) in " ".join(SERVICES["flower"]["healthcheck"]["test"])
+    assert f"{defaults.api_port}:{defaults.api_port}" in SERVICES["api"]["ports"]
+    assert SERVICES["api"]["environment"]["HUB_API_PORT"] == str(defaults.api_port)
+    assert f":{defaults.api_port}/readyz" in " ".join(SERVICES["api"]["healthcheck"]["test"])
 
 
 @pytest.mark.parametrize("name", sorted(HUB_SERVICES))
