@@ -10,7 +10,7 @@ CONTRL answers in the sender's own syntax.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -37,6 +37,7 @@ EANCOM_ASSOCIATION = {
 
 class EdifactProfile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    STANDARD: ClassVar[str] = "EDIFACT"
 
     # Our side (UNB S002) and theirs (S003).
     sender_id: str = Field(min_length=1, max_length=35)

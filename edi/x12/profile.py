@@ -9,7 +9,7 @@ used when no partner profile is configured and to make an ack follow the inbound
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -24,6 +24,7 @@ AckKind = Literal["997", "999", "TA1", "none"]
 
 class X12Profile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    STANDARD: ClassVar[str] = "X12"
 
     # Our side (ISA05/06, GS02) and theirs (ISA07/08, GS03).
     sender_qualifier: str = Field("ZZ", min_length=2, max_length=2)
