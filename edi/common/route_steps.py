@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from edi.common.control_numbers import AllocatedNumbers, ControlNumbers, EnvelopeProfile, NumberSource, PreviewNumbers
 from edi.common.diagnostics import Diagnostic, EdiError
 from edi.common.interchanges import GroupInfo, Party, register_document, register_inbound
+from hub.canonical.steps import INVALID_IDENTIFIER_LOCATIONS
 from hub.exchange import Exchange, SideOutput
 from hub.registry import RouteEnv, Step, StepError, StrictModel, splitter, step, transform
 
@@ -262,6 +263,19 @@ def single_document_transform(name: str, kind: str, emits: str, documents: Docum
     fn.__doc__ = doc
     fn.__name__ = name.replace(".", "_")
     return fn
+
+
+def note_invalid_identifiers(ex: Exchange, diagnostics: Sequence[Diagnostic]) -> None:
+    """Leave the places of identifiers kept although they failed their check (warnings coded
+    ``invalid_identifier``) for the ``identifier_check`` step, which records them."""
+    places = list(ex.headers.get(INVALID_IDENTIFIER_LOCATIONS) or [])
+    for d in diagnostics:
+        if d.code == "invalid_identifier" and d.bad_value is not None:
+            place = {"value": d.bad_value, "location": d.location()}
+            if place not in places:
+                places.append(place)
+    if places:
+        ex.headers[INVALID_IDENTIFIER_LOCATIONS] = places
 
 
 def one_or_many(documents: Sequence[BaseModel]) -> BaseModel | list[BaseModel]:

@@ -41,6 +41,7 @@ from edi.common.route_steps import (
     InterchangeView,
     Part,
     Reply,
+    note_invalid_identifiers,
     one_or_many,
     parse_checked,
     register_body,
@@ -186,6 +187,7 @@ def _documents(body: Any, ex: Exchange, types: tuple[str, ...] | None, name: str
     seen = len(body.diagnostics)
     docs = [contrl_result(body)] if body.type == "CONTRL" else map_message(body)
     ex.warnings.extend(describe(d) for d in body.diagnostics[seen:] if not d.is_error)
+    note_invalid_identifiers(ex, body.diagnostics[seen:])
     if not docs:
         raise step_error(body.errors[0], "edifact_mapping")
     ex.headers["envelope"] = body.envelope_info()

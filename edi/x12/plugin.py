@@ -39,6 +39,7 @@ from edi.common.route_steps import (
     InterchangeView,
     Part,
     Reply,
+    note_invalid_identifiers,
     one_or_many,
     parse_checked,
     register_body,
@@ -170,6 +171,7 @@ def _documents(body: Any, ex: Exchange, set_ids: tuple[str, ...] | None, name: s
                         location=f"segment {body.position} (ST), element 1", code="x12_wrong_set")
     docs = map_set(body)
     ex.warnings.extend(str(d) for d in body.diagnostics if not d.is_error)
+    note_invalid_identifiers(ex, body.diagnostics)
     if docs is None:
         raise step_error(body.errors[0], "x12_mapping")
     ex.headers["envelope"] = body.envelope_info()

@@ -31,6 +31,15 @@ class IdentifierError(ValueError):
     """An identifier fails its format or check-digit rule."""
 
 
+# Models that carry a value which failed its check (ItemIdentifier, PartyIdentifier, a pack's
+# SSCC) describe the field that says why with this text.
+INVALID_REASON_DESCRIPTION = (
+    "Why the value failed its format or check-digit rule (domain.md C #12). When set, the value is "
+    "kept exactly as sent, not normalised, and the document is reported as an invalid_identifier "
+    "business exception for review."
+)
+
+
 # ---------------------------------------------------------------- GS1 mod 10
 
 def gs1_check_digit(body: str) -> int:
