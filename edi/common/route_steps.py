@@ -75,7 +75,8 @@ class Part:
 
 @dataclass
 class InterchangeView:
-    """An inbound interchange as the shared steps see it; ``source`` is the engine's object."""
+    """An inbound interchange as the shared steps see it; ``source`` is the engine's object
+    (it gets the sender's registry entry as ``source.partner``)."""
 
     sender: Party
     receiver: Party
@@ -85,6 +86,7 @@ class InterchangeView:
     groups: list[GroupInfo]
     parts: list[Part]
     source: Any
+    sender_location: str  # where the sender id stands: "segment 1 (ISA), element 6"
 
 
 @dataclass
@@ -112,8 +114,8 @@ class EdiAdapter(ABC):
         """The interchanges of a parsed body, in file order."""
 
     @abstractmethod
-    def partner(self, env: RouteEnv, view: InterchangeView) -> Any:
-        """The sender's partner registry entry (``PartnerConfig``), or None."""
+    def partner(self, registry: Any, view: InterchangeView) -> Any:
+        """The sender's entry in the partner registry (``PartnerConfig``), or None."""
 
     @abstractmethod
     def inspect(self, view: InterchangeView, partner: Any, ex: Exchange, env: RouteEnv) -> None:
@@ -154,9 +156,9 @@ def split_transactions(body: Any, ex: Exchange) -> list[Any]:
     for index, view in enumerate(adapter.interchanges(body)):
         kind = refused.get(str(index))
         for part in view.parts:
-            if kind == "duplicate_interchange":
+            if kind is not None:
                 ex.exceptions.append({"kind": kind, adapter.part_key: part.name,
-                                      "message": f"interchange {view.control_number} was already received"})
+                                      "message": _REFUSALS[kind].format(view=view)})
             elif part.error is not None:
                 ex.exceptions.append({"kind": "syntax_error", adapter.part_key: part.name,
                                       "location": part.error.location(), "message": part.error.reason})
@@ -165,15 +167,26 @@ def split_transactions(body: Any, ex: Exchange) -> list[Any]:
     return parts
 
 
+_REFUSALS = {
+    "duplicate_interchange": "interchange {view.control_number} was already received",
+    "unknown_partner": "interchange {view.control_number} was refused: its sender {view.sender} is not in the "
+                       "partner registry",
+}
+
+
 # -- ack: auto -----------------------------------------------------------------------------------
 
 
 class AckConfig(StrictModel):
     mode: Literal["auto", "none"] = "auto"
-    # Where the ack goes; default: the partner's endpoint for acks (profile / partner registry).
+    # Where acks go for a sender whose registry entry names no endpoint for them (the
+    # partner's outbound_endpoints[<kind>] / ["ack"] come first).
     endpoint: str | None = None
     # Override the partner's ack kind (997, 999, TA1 for X12; CONTRL for EDIFACT).
     kind: str | None = None
+    # A sender the partner registry does not know (domain.md C #4): its interchange is refused
+    # and recorded as an unknown_partner business exception; 'accept' only warns.
+    unknown_sender: Literal["refuse", "accept"] = "refuse"
 
 
 @step
@@ -192,9 +205,11 @@ class AckStep(Step):
 
 
 def acknowledge(adapter: EdiAdapter, body: Any, ex: Exchange, config: AckConfig, env: RouteEnv) -> list[SideOutput]:
-    """Per interchange: log it (a duplicate is refused and recorded), build the ack the partner
-    expects and address it to the partner's ack endpoint."""
+    """Per interchange: identify the sender in the partner registry (unknown → refused and
+    recorded), log it (a duplicate is refused and recorded), build the ack the partner expects
+    and address it to the partner's ack endpoint."""
     db = env.services.get("db")
+    registry = partner_registry(env)
     outputs: list[SideOutput] = []
     refused: dict[str, str] = {}
 
@@ -202,7 +217,11 @@ def acknowledge(adapter: EdiAdapter, body: Any, ex: Exchange, config: AckConfig,
         return AllocatedNumbers(ControlNumbers(db), profile) if db is not None else PreviewNumbers()
 
     for index, view in enumerate(adapter.interchanges(body)):
-        partner = adapter.partner(env, view)
+        partner = adapter.partner(registry, view) if registry is not None else None
+        if registry is not None and partner is None and _unknown_sender(adapter, config, db, view, ex, env):
+            refused[str(index)] = "unknown_partner"
+            continue
+        view.source.partner = partner
         adapter.inspect(view, partner, ex, env)
         duplicate = _log_inbound(adapter, db, view, ex, env) if db is not None else False
         if duplicate:
@@ -210,7 +229,7 @@ def acknowledge(adapter: EdiAdapter, body: Any, ex: Exchange, config: AckConfig,
         reply = adapter.reply(view, partner, config, numbers, duplicate)
         if reply is None:
             continue
-        outputs.append(SideOutput(ack_endpoint(config, partner, reply.kind), reply.data, adapter.content_type,
+        outputs.append(SideOutput(ack_endpoint(config, partner, reply.kind, env), reply.data, adapter.content_type,
                                   document_type=reply.kind, document_key=reply.key))
         if db is not None:
             with db.session() as session:
@@ -219,12 +238,50 @@ def acknowledge(adapter: EdiAdapter, body: Any, ex: Exchange, config: AckConfig,
     return outputs
 
 
-def ack_endpoint(config: AckConfig, partner: Any, kind: str) -> str:
-    endpoints = partner.outbound_endpoints if partner is not None else {}
-    endpoint = config.endpoint or endpoints.get(kind) or endpoints.get("ack")
+def partner_registry(env: RouteEnv) -> Any:
+    """The ``partners`` service, else the registry in the ``db`` service's database; None
+    without either (the sender is then not checked)."""
+    from hub.partners import PartnerRegistry
+
+    registry = env.services.get("partners")
+    if registry is None and env.services.get("db") is not None:
+        registry = PartnerRegistry(env.services["db"])
+    return registry
+
+
+def _unknown_sender(adapter: EdiAdapter, config: AckConfig, db: Any, view: InterchangeView, ex: Exchange,
+                    env: RouteEnv) -> bool:
+    """Report a sender the registry does not know; True when its interchange is refused."""
+    from hub.business_exceptions import record_exception
+
+    message = (f"{view.sender_location}: sender {view.sender} of interchange {view.control_number} is not in the "
+               f"partner registry")
+    if config.unknown_sender == "accept":
+        ex.warnings.append(message)
+        return False
+    message += "; the interchange is refused (no acknowledgement is sent to an unknown party)"
+    if db is not None:
+        with db.session() as session:
+            record_exception(session, kind="unknown_partner", message=message,
+                             document_type=f"{adapter.standard.lower()}_interchange",
+                             document_key=view.control_number, offending_value=str(view.sender),
+                             message_id=ex.message_id, route=env.route_name,
+                             detail={"location": view.sender_location, "receiver": str(view.receiver)})
+    ex.exceptions.append({"kind": "unknown_partner", "location": view.sender_location, "message": message})
+    return True
+
+
+def ack_endpoint(config: AckConfig, partner: Any, kind: str, env: RouteEnv) -> str:
+    """The partner's endpoint for ``kind`` (or for acks), else the step's; it must be defined."""
+    endpoint = (partner.ack_endpoint(kind) if partner is not None else None) or config.endpoint
     if not endpoint:
-        raise StepError(f"no endpoint for the {kind} acknowledgement: set 'ack: {{endpoint: ...}}' or the "
-                        f"partner's outbound_endpoints['{kind}']", code="ack_endpoint")
+        raise StepError(f"no endpoint for the {kind} acknowledgement: set 'ack: {{endpoint: ...}}' or the partner's "
+                        f"outbound_endpoints['{kind}'] (or ['ack']) in the partner registry", code="ack_endpoint")
+    hub = env.services.get("hub")
+    if hub is not None and endpoint not in hub.routes.endpoints:
+        whose = f"partner {partner.id}'s" if partner is not None else "the ack step's"
+        raise StepError(f"{whose} endpoint {endpoint!r} for the {kind} acknowledgement is not defined in any route "
+                        "file", code="ack_endpoint")
     return endpoint
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pydifact.segmentcollection import Interchange, Message
 from pydifact.segments import Segment
@@ -164,6 +165,8 @@ class ReadInterchange(Interchange):
         self.groups: list[ReadGroup] = []
         self.messages: list[ReadMessage] = []
         self.diagnostics: list[Diagnostic] = []
+        # The sender's partner registry entry, once the ack step has identified it.
+        self.partner: Any = None
 
     @property
     def syntax_id(self) -> str:

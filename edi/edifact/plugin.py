@@ -97,15 +97,14 @@ class EdifactAdapter(EdiAdapter):
         return InterchangeView(Party(interchange.sender_qualifier, interchange.sender_id),
                                Party(interchange.recipient_qualifier, interchange.recipient_id),
                                interchange.reference, f"{interchange.syntax_id}:{interchange.syntax_version}",
-                               interchange.test, groups, parts, interchange)
+                               interchange.test, groups, parts, interchange,
+                               f"segment {interchange.position} (UNB), element 2, component 1")
 
-    def partner(self, env: RouteEnv, view: InterchangeView) -> Any:
-        partners = env.services.get("partners")
-        return partners.by_unb(view.sender.identifier, view.sender.qualifier or None) if partners else None
+    def partner(self, registry: Any, view: InterchangeView) -> Any:
+        return registry.by_unb(view.sender.identifier, view.sender.qualifier or None)
 
     def inspect(self, view: InterchangeView, partner: Any, ex: Exchange, env: RouteEnv) -> None:
-        options = MappingOptions(default_currency=partner.default_currency) if partner is not None and \
-            partner.default_currency else None
+        options = _options(partner)
         for part in view.parts:
             message: ReadMessage = part.body
             if message.type not in ("CONTRL", "APERAK"):
@@ -114,7 +113,7 @@ class EdifactAdapter(EdiAdapter):
     def reply(self, view: InterchangeView, partner: Any, config: AckConfig,
               numbers: Callable[[EnvelopeProfile], NumberSource], duplicate: bool) -> Reply | None:
         interchange: ReadInterchange = view.source
-        agreed = EdifactProfile(sender_id="-", receiver_id="-", contrl=_wants_contrl(partner, config))
+        agreed = _agreed_profile(interchange, partner, config)
         if not (contrl_due(interchange, agreed) or (duplicate and interchange.ack_requested)):
             return None
         profile = EdifactProfile.reply_to(interchange, agreed)
@@ -126,11 +125,24 @@ class EdifactAdapter(EdiAdapter):
         return Reply(written.data, "CONTRL", written.reference, register)
 
 
-def _wants_contrl(partner: Any, config: AckConfig) -> bool:
+def _agreed_profile(interchange: ReadInterchange, partner: Any, config: AckConfig) -> EdifactProfile:
+    """The partner's registry profile (CONTRL agreement, ack endpoint), the step's ``kind``
+    forcing or declining a CONTRL; ``reply_to`` then answers in the inbound syntax."""
+    if partner is None:
+        profile = EdifactProfile(sender_id="-", receiver_id="-")
+    else:
+        profile = EdifactProfile.from_partner(partner, our_id=interchange.recipient_id[:35] or "-",
+                                              our_qualifier=interchange.recipient_qualifier[:4] or None)
     if config.kind is not None:
-        return config.kind.upper() == "CONTRL"
-    acks = partner.edifact.acks if partner is not None and partner.edifact else []
-    return any(str(getattr(a.kind, "value", a.kind)) == "CONTRL" for a in acks)
+        profile = profile.model_copy(update={"contrl": config.kind.upper() == "CONTRL"})
+    return profile
+
+
+def _options(partner: Any) -> MappingOptions | None:
+    """The partner agreement's values a message may leave out (EANCOM often omits CUX)."""
+    if partner is None or not partner.default_currency:
+        return None
+    return MappingOptions(default_currency=partner.default_currency)
 
 
 register_body(EdifactFile, EdifactAdapter())
@@ -185,12 +197,15 @@ def _documents(body: Any, ex: Exchange, types: tuple[str, ...] | None, name: str
         raise StepError(f"{name} maps {'/'.join(types)} messages, got {body.type}",
                         location=f"segment {body.position} (UNH), element 2", code="edifact_wrong_message")
     seen = len(body.diagnostics)
-    docs = [contrl_result(body)] if body.type == "CONTRL" else map_message(body)
+    partner = body.interchange.partner
+    docs = [contrl_result(body)] if body.type == "CONTRL" else map_message(body, _options(partner))
     ex.warnings.extend(describe(d) for d in body.diagnostics[seen:] if not d.is_error)
     note_invalid_identifiers(ex, body.diagnostics[seen:])
     if not docs:
         raise step_error(body.errors[0], "edifact_mapping")
     ex.headers["envelope"] = body.envelope_info()
+    if partner is not None:
+        ex.headers["partner_id"] = partner.id
     out = []
     for doc in docs:
         doc.pop("envelope", None)

@@ -88,11 +88,10 @@ class X12Adapter(EdiAdapter):
         return InterchangeView(Party(interchange.sender_qualifier, interchange.sender_id),
                                Party(interchange.receiver_qualifier, interchange.receiver_id),
                                interchange.control_number, interchange.version, interchange.is_test, groups, parts,
-                               interchange)
+                               interchange, f"segment {interchange.position} (ISA), element 6")
 
-    def partner(self, env: RouteEnv, view: InterchangeView) -> Any:
-        partners = env.services.get("partners")
-        return partners.by_isa(view.sender.qualifier, view.sender.identifier) if partners else None
+    def partner(self, registry: Any, view: InterchangeView) -> Any:
+        return registry.by_isa(view.sender.qualifier, view.sender.identifier)
 
     def inspect(self, view: InterchangeView, partner: Any, ex: Exchange, env: RouteEnv) -> None:
         db = env.services.get("db")
@@ -109,7 +108,7 @@ class X12Adapter(EdiAdapter):
     def reply(self, view: InterchangeView, partner: Any, config: AckConfig,
               numbers: Callable[[EnvelopeProfile], NumberSource], duplicate: bool) -> Reply | None:
         interchange: Interchange = view.source
-        base = _ack_profile(partner, config)
+        base = _ack_profile(interchange, partner, config)
         profile = X12Profile.reply_to(interchange, base)
         written = build_reply(interchange, base, numbers=numbers(profile), duplicate=duplicate)
         if written is None:
@@ -125,14 +124,14 @@ class X12Adapter(EdiAdapter):
         return Reply(written.data, kind, written.interchange_control_number, register)
 
 
-def _ack_profile(partner: Any, config: AckConfig) -> X12Profile | None:
-    """The partner's ack preferences as a base profile (parties are filled by ``reply_to``)."""
-    kinds = [a.kind.value if hasattr(a.kind, "value") else str(a.kind)
-             for a in (partner.x12.acks if partner is not None and partner.x12 else [])]
-    kind = config.kind or next((k for k in kinds if k in ("997", "999", "TA1")), None)
-    if kind is None and partner is None:
-        return None
-    return X12Profile(sender_id="-", receiver_id="-", ack_kind=kind or "997", always_ta1="TA1" in kinds)
+def _ack_profile(interchange: Interchange, partner: Any, config: AckConfig) -> X12Profile | None:
+    """The partner's registry profile (its ack kind, TA1 agreement, ack endpoint), the step's
+    ``kind`` overriding the ack kind; ``reply_to`` then mirrors the inbound envelope."""
+    if partner is None:
+        return X12Profile(sender_id="-", receiver_id="-", ack_kind=config.kind) if config.kind else None
+    profile = X12Profile.from_partner(partner, our_id=interchange.receiver_id[:15] or "-",
+                                      our_qualifier=interchange.receiver_qualifier[:2].ljust(2, "Z"))
+    return profile.model_copy(update={"ack_kind": config.kind}) if config.kind else profile
 
 
 def _record_inbound_ack(db: Any, result: AckResult, interchange: Interchange, group: Any, ex: Exchange,
@@ -175,6 +174,8 @@ def _documents(body: Any, ex: Exchange, set_ids: tuple[str, ...] | None, name: s
     if docs is None:
         raise step_error(body.errors[0], "x12_mapping")
     ex.headers["envelope"] = body.envelope_info()
+    if body.interchange.partner is not None:
+        ex.headers["partner_id"] = body.interchange.partner.id
     return docs
 
 

@@ -39,6 +39,20 @@ def test_same_sender_receiver_and_control_number_is_a_duplicate_within_the_windo
     assert not other.duplicate
 
 
+def test_the_same_message_run_again_is_not_a_duplicate_of_itself(pg_db: Database) -> None:
+    sender, receiver = _parties()
+    with pg_db.session() as s:
+        first = register_inbound(s, standard="X12", sender=sender, receiver=receiver, control_number="9",
+                                 message_id="msg-a")
+    with pg_db.session() as s:  # the route ran again for msg-a (retry after a crash, or a replay)
+        rerun = register_inbound(s, standard="X12", sender=sender, receiver=receiver, control_number="9",
+                                 message_id="msg-a")
+        resent = register_inbound(s, standard="X12", sender=sender, receiver=receiver, control_number="9",
+                                  message_id="msg-b")
+    assert rerun.id == first.id and not rerun.duplicate
+    assert resent.duplicate and resent.duplicate_of == first.id
+
+
 def test_outside_the_retention_window_it_is_not_a_duplicate(pg_db: Database) -> None:
     sender, receiver = _parties()
     long_ago = utcnow() - timedelta(days=45)
