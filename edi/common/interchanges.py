@@ -290,11 +290,14 @@ def _worst(statuses: list[str | None]) -> str | None:
 
 def register_document(session: Session, *, document_type: str, partner: str, key: str,
                       message_id: str | None = None) -> BusinessDocument | None:
-    """Record a business document key; returns the earlier sighting when it is a duplicate."""
+    """Record a business document key; returns the earlier sighting when it is a duplicate.
+    The same stored message seen again (a retry or replay of its route) is no duplicate."""
     _lock(session, "document", document_type, partner, key)
     earlier = session.scalars(select(BusinessDocument).where(
         BusinessDocument.document_type == document_type, BusinessDocument.partner == partner,
         BusinessDocument.document_key == key)).first()
+    if earlier is not None and message_id is not None and earlier.message_id == message_id:
+        return None
     if earlier is not None:
         earlier.times_seen += 1
         session.flush()

@@ -16,6 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel
@@ -124,8 +125,10 @@ class EdiAdapter(ABC):
 
     @abstractmethod
     def reply(self, view: InterchangeView, partner: Any, config: AckConfig,
-              numbers: Callable[[EnvelopeProfile], NumberSource], duplicate: bool) -> Reply | None:
-        """The acknowledgement due for this interchange, or None."""
+              numbers: Callable[[EnvelopeProfile], NumberSource], duplicate: bool,
+              now: datetime | None) -> Reply | None:
+        """The acknowledgement due for this interchange (dated ``now``, default the current
+        time), or None."""
 
 
 _ADAPTERS: dict[type, EdiAdapter] = {}
@@ -210,6 +213,7 @@ def acknowledge(adapter: EdiAdapter, body: Any, ex: Exchange, config: AckConfig,
     and address it to the partner's ack endpoint."""
     db = env.services.get("db")
     registry = partner_registry(env)
+    clock = env.services.get("clock")  # a fixed clock in `hub routes test`, so acks compare equal
     outputs: list[SideOutput] = []
     refused: dict[str, str] = {}
 
@@ -226,7 +230,7 @@ def acknowledge(adapter: EdiAdapter, body: Any, ex: Exchange, config: AckConfig,
         duplicate = _log_inbound(adapter, db, view, ex, env) if db is not None else False
         if duplicate:
             refused[str(index)] = "duplicate_interchange"
-        reply = adapter.reply(view, partner, config, numbers, duplicate)
+        reply = adapter.reply(view, partner, config, numbers, duplicate, clock() if clock else None)
         if reply is None:
             continue
         outputs.append(SideOutput(ack_endpoint(config, partner, reply.kind, env), reply.data, adapter.content_type,

@@ -27,6 +27,7 @@ Route order: ``parse: edifact`` → ``ack: auto`` → ``split: transaction`` →
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -111,13 +112,14 @@ class EdifactAdapter(EdiAdapter):
                 map_message(message, options)  # mapping errors go into the CONTRL too (UCS/UCD)
 
     def reply(self, view: InterchangeView, partner: Any, config: AckConfig,
-              numbers: Callable[[EnvelopeProfile], NumberSource], duplicate: bool) -> Reply | None:
+              numbers: Callable[[EnvelopeProfile], NumberSource], duplicate: bool,
+              now: datetime | None) -> Reply | None:
         interchange: ReadInterchange = view.source
         agreed = _agreed_profile(interchange, partner, config)
         if not (contrl_due(interchange, agreed) or (duplicate and interchange.ack_requested)):
             return None
         profile = EdifactProfile.reply_to(interchange, agreed)
-        written = build_contrl(interchange, profile, numbers(profile), duplicate=duplicate)
+        written = build_contrl(interchange, profile, numbers(profile), duplicate=duplicate, now=now)
 
         def register(session: Session, message_id: str) -> None:
             register_sent(session, written, profile, message_id=message_id)
@@ -133,6 +135,8 @@ def _agreed_profile(interchange: ReadInterchange, partner: Any, config: AckConfi
     else:
         profile = EdifactProfile.from_partner(partner, our_id=interchange.recipient_id[:35] or "-",
                                               our_qualifier=interchange.recipient_qualifier[:4] or None)
+        # A CONTRL never asks for a CONTRL (UNB 0031 stays empty).
+        profile = profile.model_copy(update={"request_contrl": False})
     if config.kind is not None:
         profile = profile.model_copy(update={"contrl": config.kind.upper() == "CONTRL"})
     return profile

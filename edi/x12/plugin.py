@@ -25,6 +25,7 @@ Route order: ``parse: x12`` → ``ack: auto`` → ``split: transaction`` → ``t
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -106,11 +107,12 @@ class X12Adapter(EdiAdapter):
                 _record_inbound_ack(db, result, interchange, None, ex, env)
 
     def reply(self, view: InterchangeView, partner: Any, config: AckConfig,
-              numbers: Callable[[EnvelopeProfile], NumberSource], duplicate: bool) -> Reply | None:
+              numbers: Callable[[EnvelopeProfile], NumberSource], duplicate: bool,
+              now: datetime | None) -> Reply | None:
         interchange: Interchange = view.source
         base = _ack_profile(interchange, partner, config)
         profile = X12Profile.reply_to(interchange, base)
-        written = build_reply(interchange, base, numbers=numbers(profile), duplicate=duplicate)
+        written = build_reply(interchange, base, numbers=numbers(profile), duplicate=duplicate, now=now)
         if written is None:
             return None
 
@@ -131,7 +133,11 @@ def _ack_profile(interchange: Interchange, partner: Any, config: AckConfig) -> X
         return X12Profile(sender_id="-", receiver_id="-", ack_kind=config.kind) if config.kind else None
     profile = X12Profile.from_partner(partner, our_id=interchange.receiver_id[:15] or "-",
                                       our_qualifier=interchange.receiver_qualifier[:2].ljust(2, "Z"))
-    return profile.model_copy(update={"ack_kind": config.kind}) if config.kind else profile
+    # An acknowledgement asks for no TA1 of its own: acks are never acknowledged.
+    changes: dict[str, Any] = {"request_ta1": False}
+    if config.kind:
+        changes["ack_kind"] = config.kind
+    return profile.model_copy(update=changes)
 
 
 def _record_inbound_ack(db: Any, result: AckResult, interchange: Interchange, group: Any, ex: Exchange,

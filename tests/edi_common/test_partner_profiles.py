@@ -51,7 +51,7 @@ def test_x12_profile_from_the_registry_entry() -> None:
     assert (profile.sender_id, profile.group_sender, profile.version) == ("HOSPITAL", "HOSPGS", "004010")
     assert (profile.element_separator, profile.component_separator, profile.segment_terminator) == ("*", ">", "~")
     assert profile.ack_kind == "997" and profile.always_ta1 and profile.request_ta1
-    assert profile.ack_within_seconds == 86400 and profile.ack_endpoint is None  # no ack endpoint in the example
+    assert profile.ack_within_seconds == 86400 and profile.ack_endpoint == "acme-acks"
     with pytest.raises(ValueError, match="no X12 identity"):
         X12Profile.from_partner(NORDMED, our_id="HOSPITAL")
 
