@@ -22,7 +22,7 @@ dev-venv: $(VENV)/.installed-dev
 
 ## make run: start the hub on the embedded default (SQLite + embedded broker) with the example routes
 run: venv
-	$(BIN)/hub run
+	$(BIN)/hub run --demo-erp
 
 ## make test: the whole pytest suite (needs RabbitMQ and PostgreSQL, see DEVELOPERS.md)
 test: dev-venv

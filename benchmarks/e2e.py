@@ -313,19 +313,22 @@ def main() -> None:
     ap.add_argument("--prefetch", type=int, default=8, help="prefetch multiplier (hub default 8)")
     ap.add_argument("--pools", default="prefork", help="pools for the empty-task reference, e.g. prefork,solo,threads")
     ap.add_argument("--events", action="store_true", help="hub worker sends task events (as with Flower)")
+    ap.add_argument("--hub-only", action="store_true", help="skip the references (for profiling the hub)")
     args = ap.parse_args()
     ns = f"bench{secrets.token_hex(3)}"
     work = Path(tempfile.mkdtemp(prefix="hub-bench-"))
     print(f"n={args.n} concurrency={args.concurrency} prefetch={args.prefetch} broker={AMQP.split('@')[-1]}")
-    raw = bench_raw(args.n, ns)
-    print(f"raw RabbitMQ (quorum, persistent, confirm window 256): publish {raw['publish_per_s']:,.0f}/s, "
-          f"consume {raw['consume_per_s']:,.0f}/s, publish+consume {raw['both_per_s']:,.0f}/s")
-    empties = []
-    for pool in args.pools.split(","):
-        e = bench_empty_task(args.n, ns, pool, args.concurrency, args.prefetch, work)
-        empties.append(e)
-        print(f"empty Celery task, {pool:<8} pool, late acks: {e['tasks_per_s']:,.0f} tasks/s")
-    reference = next((e for e in empties if e["pool"] == "prefork"), empties[0])["tasks_per_s"]
+    raw, reference = {"both_per_s": float("nan")}, float("nan")
+    if not args.hub_only:
+        raw = bench_raw(args.n, ns)
+        print(f"raw RabbitMQ (quorum, persistent, confirm window 256): publish {raw['publish_per_s']:,.0f}/s, "
+              f"consume {raw['consume_per_s']:,.0f}/s, publish+consume {raw['both_per_s']:,.0f}/s")
+        empties = []
+        for pool in args.pools.split(","):
+            e = bench_empty_task(args.n, ns, pool, args.concurrency, args.prefetch, work)
+            empties.append(e)
+            print(f"empty Celery task, {pool:<8} pool, late acks: {e['tasks_per_s']:,.0f} tasks/s")
+        reference = next((e for e in empties if e["pool"] == "prefork"), empties[0])["tasks_per_s"]
     stub = erp_stub_process(work / "port")
     bench = HubBench(args.n, ns, args.concurrency, args.prefetch, work,
                      f"http://127.0.0.1:{(work / 'port').read_text()}/erp", args.events)

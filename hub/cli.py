@@ -57,6 +57,7 @@ def _hub() -> Hub:
 
 def _logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # schema checks at start are not news
 
 
 # -- running ---------------------------------------------------------------------------------

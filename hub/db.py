@@ -46,12 +46,19 @@ def make_engine(url: str, **kwargs) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         # SQLite's driver opens transactions lazily and never for SELECT; emit BEGIN ourselves
         # so "SELECT then UPDATE" is atomic across processes (BEGIN IMMEDIATE takes the write lock).
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pool_pre_ping: it costs a round trip on every checkout. A connection that went stale
+    # (database restarted) fails its first statement; tasks treat that as a transient error.
+    kwargs.setdefault("pool_recycle", 1800)
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 10)
     return create_engine(url, **kwargs)
+
+
+def _sqlite_begin(conn) -> None:
+    if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -98,6 +105,15 @@ class Database:
         self.engine  # noqa: B018 - make sure the factory exists in this process
         assert self._sessions is not None
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reads that need no transaction (one statement): autocommit, so no
+        BEGIN/COMMIT round trips and, on SQLite, no write lock."""
+        self.engine  # noqa: B018
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn, \
+                Session(bind=conn, expire_on_commit=False) as session:
             yield session
 
     def create_schema(self) -> None:

@@ -72,7 +72,7 @@ def _stage(message_id: str, stage: str, at: datetime, *, route: str | None = Non
 def run_route(hub, route_name: str, message_id: str, ctx: TaskContext) -> str:
     compiled = hub.compiled[route_name]
     task_name = f"hub.route.{route_name}"
-    with hub.db.session() as session:
+    with hub.db.read() as session:
         row = session.execute(
             select(Message, RouteRun.status)
             .outerjoin(RouteRun, and_(RouteRun.message_id == Message.id, RouteRun.route == route_name))
@@ -212,7 +212,7 @@ def sender(hub, endpoint: str):
 
 def deliver(hub, endpoint: str, delivery_id: str, ctx: TaskContext) -> str:
     task_name = f"hub.deliver.{endpoint}"
-    with hub.db.session() as session:
+    with hub.db.read() as session:
         d = session.get(Delivery, delivery_id)
         if d is None:
             raise LookupError(f"delivery {delivery_id} is not in the store")

@@ -42,6 +42,8 @@ class ErpStub:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real ERP APIs do
+
             def do_POST(self) -> None:  # noqa: N802 - http.server naming
                 stub._handle(self)
 

@@ -15,11 +15,13 @@ worker that touches it.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from collections.abc import Iterable
 
 from celery import Celery, Task, bootsteps
 from celery.exceptions import Reject
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from hub import processing
 from hub.app import Hub
@@ -85,6 +87,14 @@ def _context(task: Task) -> processing.TaskContext:
     return processing.TaskContext(retries=task.request.retries or 0, replay=getattr(task.request, "hub_replay", None))
 
 
+def _database_away(task: Task, queue: str, exc: Exception):
+    """The database is unreachable (or a pooled connection went stale after a restart): wait and
+    try again, without spending the route's business retry budget."""
+    countdown = min(60.0, 2.0 ** min(task.request.retries or 0, 6))
+    log.warning("database unavailable (%s); retrying %s in %.0fs", type(exc).__name__, task.name, countdown)
+    raise task.retry(countdown=countdown, max_retries=None, queue=queue, exchange="", routing_key=queue)
+
+
 def _retry(task: Task, queue: str, retry: processing.Retry):
     # Straight back to this queue through the default exchange (not through ingress: that
     # would fan the message out to every matching route again).
@@ -103,6 +113,8 @@ def _register_route(app: Celery, hub: Hub, route: str) -> None:
         except processing.PublishFailed as exc:
             # Back to the queue, not to the DLQ: the redelivery republishes the committed work.
             raise Reject(str(exc), requeue=True) from exc
+        except (OperationalError, InterfaceError) as exc:
+            _database_away(self, queue, exc)
 
 
 def _register_endpoint(app: Celery, hub: Hub, endpoint: str) -> None:
@@ -114,6 +126,8 @@ def _register_endpoint(app: Celery, hub: Hub, endpoint: str) -> None:
             return processing.deliver(_hub(), endpoint, delivery_id, _context(self))
         except processing.Retry as retry:
             _retry(self, queue, retry)
+        except (OperationalError, InterfaceError) as exc:
+            _database_away(self, queue, exc)
 
 
 class RelayStep(bootsteps.StartStopStep):
@@ -164,7 +178,9 @@ def start_worker(hub: Hub, *, routes: Iterable[str] | None = None, endpoints: It
     worker = app.Worker(
         queues=queues, pool=pool, concurrency=concurrency or hub.settings.worker_concurrency, loglevel=loglevel,
         without_mingle=True, without_gossip=True, without_heartbeat=embedded, optimization="fair",
-        hostname=hostname or f"hub@{socket.gethostname()}",
+        # Unique per process: Celery's remote-control queue is exclusive to a node name, so two
+        # workers on one host (or two hubs on one broker) must not share one.
+        hostname=hostname or f"{hub.settings.namespace}-{os.getpid()}@{socket.gethostname()}",
     )
     worker.start()
     return worker.exitcode or 0

@@ -34,6 +34,25 @@ routes:
       - parse: text
     to: [crash-folder]
 
+  - name: counts-resolved
+    description: cycle counts resolved against master data before delivery
+    from: {format: csv, doctype: cycle_count_xref}
+    steps:
+      - parse:
+          csv:
+            columns:
+              facility:    {column: Facility}
+              location:    {column: Location}
+              item:        {column: Item}
+              counted_qty: {column: Counted Qty, type: decimal}
+              uom:         {column: UOM}
+      - transform: inventory.cycle_count_to_adjustments
+      - split: body
+      - crosswalk: hold
+      - uom_convert: hold
+      - validate: InventoryAdjustment
+    to: [erp-inventory]
+
 endpoints:
   crash-folder:
     file:
@@ -135,8 +154,13 @@ class HubEnv:
             return list(s.query(DeadLetter).filter(DeadLetter.message_id == message_id))
 
     def wait_delivered(self, message_id: str, count: int, timeout: float = 30) -> list[Delivery]:
-        return wait_for(lambda: (ds := self.deliveries(message_id)) and len(ds) == count
-                        and all(d.status == "delivered" for d in ds) and ds, timeout, what=f"{count} deliveries")
+        try:
+            return wait_for(lambda: (ds := self.deliveries(message_id)) and len(ds) == count
+                            and all(d.status == "delivered" for d in ds) and ds, timeout, what=f"{count} deliveries")
+        except AssertionError as exc:
+            states = [(d.endpoint, d.status, d.attempts) for d in self.deliveries(message_id)]
+            stages = [(s.stage, s.route, s.endpoint, s.error) for s in self.stages(message_id)]
+            raise AssertionError(f"{exc}\ndeliveries: {states}\nstages: {stages}\nlogs:\n{self.logs()}") from None
 
     def wait_status(self, message_id: str, status: str, timeout: float = 30) -> Message:
         return wait_for(lambda: (m := self.message(message_id)) is not None and m.status == status and m,

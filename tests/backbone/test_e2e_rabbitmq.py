@@ -187,3 +187,72 @@ def test_broker_outage_at_ingest_is_caught_up_by_the_relay(amqp_hub: HubEnv) -> 
     amqp_hub.start_worker()  # its relay republishes the outbox row
     amqp_hub.wait_delivered(accepted.message_id, 2, timeout=40)
     assert [s.stage for s in amqp_hub.stages(accepted.message_id)][:2] == ["received", "published"]
+
+
+def test_replay_a_whole_dlq_since_a_time(amqp_hub: HubEnv) -> None:
+    amqp_hub.start_worker()
+    amqp_hub.stub.answer(400, 400)
+    first, second = amqp_hub.push(ONE_ROW), amqp_hub.push(ONE_ROW)
+    wait_for(lambda: amqp_hub.dead_letters(first) and amqp_hub.dead_letters(second), 30, what="two dead letters")
+    queue = amqp_hub.hub.topology.dlq_name("endpoint", "erp-inventory")
+    future = "2100-01-01T00:00:00"
+    out = amqp_hub.hub_cli("replay", "--dlq", queue, "--since", future, "--reason", "nothing that new").stdout
+    assert "replayed 0 dead letter(s)" in out and len(dlq_messages(queue)) == 2
+    out = amqp_hub.hub_cli("replay", "--dlq", queue, "--since", "2000-01-01T00:00:00", "--reason", "ERP fixed").stdout
+    assert "replayed 2 dead letter(s)" in out
+    wait_for(lambda: len(amqp_hub.stub.applied) == 2, 30, what="both replayed deliveries applied")
+    assert dlq_messages(queue) == []
+
+
+def test_flower_shows_the_hub_tasks(amqp_hub: HubEnv) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    amqp_hub.env["HUB_FLOWER_PORT"] = str(port)
+    amqp_hub.env["FLOWER_BASIC_AUTH"] = "ops:s3cret"  # Flower's API refuses to serve unauthenticated
+    amqp_hub.spawn("flower", log="flower")
+    amqp_hub.start_worker()
+    message_id = amqp_hub.push(ONE_ROW)
+    amqp_hub.wait_delivered(message_id, 2)
+
+    import base64
+
+    def tasks() -> dict:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/tasks", headers={
+            "Authorization": "Basic " + base64.b64encode(b"ops:s3cret").decode()})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as resp:
+                return json.loads(resp.read())
+        except OSError:
+            return {}
+
+    seen = wait_for(lambda: {t["name"] for t in tasks().values()} >= {"hub.route.cycle-counts",
+                             "hub.deliver.erp-inventory", "hub.deliver.warehouse-folder"} and tasks(), 60,
+                    interval=0.5, what="Flower listing the hub's tasks")
+    assert any(t["args"] == f"['{message_id}']" for t in seen.values())
+
+
+def test_crosswalk_and_uom_convert_through_the_broker(amqp_hub: HubEnv) -> None:
+    """Known item: resolved and converted to its base unit, delivered. Unknown item: held with a
+    business exception record. Nothing lost: the raw file is kept and the hold is traced."""
+    from hub.business_exceptions import BusinessException
+
+    amqp_hub.hub_cli("xref", "load", str(ROOT / "examples/xref/crosswalk.yaml"))
+    amqp_hub.start_worker()
+    raw = (b"Facility,Location,Item,Counted Qty,UOM\n"
+           b"HOSP1,CENTRAL-A03,778899,14,BX\n"
+           b"HOSP1,CENTRAL-A03,NO-SUCH-ITEM,2,EA\n")
+    message_id = amqp_hub.push(raw, doctype="cycle_count_xref", filename="counts-xref.csv")
+    (delivery,) = amqp_hub.wait_delivered(message_id, 1)
+    doc = json.loads(amqp_hub.stub.applied[delivery.idempotency_key])
+    assert (doc["item_id"], doc["qty"], doc["uom"], doc["base_qty"], doc["base_uom"]) == (
+        "ST-10022", "14", "BX", "140", "EA")
+    held = wait_for(lambda: [s for s in amqp_hub.stages(message_id) if s.stage == "held"], 10, what="the held stage")
+    assert held[0].detail["exceptions"][0]["kind"] == "unknown_item"
+    with amqp_hub.hub.db.session() as s:
+        (record,) = s.query(BusinessException).filter(BusinessException.kind == "unknown_item").all()
+        assert record.offending_value == "BUYER_ITEM:NO-SUCH-ITEM" and record.document_type == "inventory_adjustment"
+    assert amqp_hub.hub.store.raw(amqp_hub.message(message_id)) == raw

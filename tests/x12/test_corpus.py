@@ -139,6 +139,8 @@ def test_ack_never_crashes(path: Path) -> None:
 @pytest.mark.corpus
 def test_every_x12_file_in_malformed_is_covered() -> None:
     """No X12 file of corpus/malformed escapes the table above."""
+    if not corpus_files("malformed"):
+        pytest.skip("../shared/corpus is absent: nothing to compare the table with")
     x12_like = set()
     for path in corpus_files("malformed"):
         head = path.read_bytes()[:64]
