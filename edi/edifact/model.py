@@ -54,6 +54,11 @@ class ReadMessage(Message):
         self.interchange = interchange
         self.group = group
         self.diagnostics: list[Diagnostic] = []
+        # Documents an earlier route step mapped (ack: auto maps every message for the CONTRL),
+        # handed to the next ``map_message`` call instead of mapping and validating again.
+        self.premapped: list[dict[str, Any]] | None = None
+        # Where the mapping's own diagnostics start in ``diagnostics`` (after reading's).
+        self.mapping_start: int | None = None
 
     @property
     def type(self) -> str:  # pydifact's raises IndexError on an empty S009

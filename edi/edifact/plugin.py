@@ -109,7 +109,9 @@ class EdifactAdapter(EdiAdapter):
         for part in view.parts:
             message: ReadMessage = part.body
             if message.type not in ("CONTRL", "APERAK"):
-                map_message(message, options)  # mapping errors go into the CONTRL too (UCS/UCD)
+                # Mapping errors go into the CONTRL too (UCS/UCD); the transform after split
+                # takes the documents instead of mapping again.
+                message.premapped = map_message(message, options) or None
 
     def reply(self, view: InterchangeView, partner: Any, config: AckConfig,
               numbers: Callable[[EnvelopeProfile], NumberSource], duplicate: bool,
@@ -200,11 +202,12 @@ def _documents(body: Any, ex: Exchange, types: tuple[str, ...] | None, name: str
     if types and body.type not in types:
         raise StepError(f"{name} maps {'/'.join(types)} messages, got {body.type}",
                         location=f"segment {body.position} (UNH), element 2", code="edifact_wrong_message")
-    seen = len(body.diagnostics)
     partner = body.interchange.partner
     docs = [contrl_result(body)] if body.type == "CONTRL" else map_message(body, _options(partner))
-    ex.warnings.extend(describe(d) for d in body.diagnostics[seen:] if not d.is_error)
-    note_invalid_identifiers(ex, body.diagnostics[seen:])
+    # The mapping's findings (reading's went to ex.warnings at parse), also when the ack step mapped.
+    found = body.diagnostics[body.mapping_start:] if body.mapping_start is not None else []
+    ex.warnings.extend(describe(d) for d in found if not d.is_error)
+    note_invalid_identifiers(ex, found)
     if not docs:
         raise step_error(body.errors[0], "edifact_mapping")
     ex.headers["envelope"] = body.envelope_info()

@@ -102,6 +102,7 @@ class X12Adapter(EdiAdapter):
             docs = map_set(ts)  # syntax errors found by the mapping go into the 997/999 (AK3/AK4)
             if db is not None and docs and ts.set_id in ("997", "999") and not ts.errors:
                 _record_inbound_ack(db, docs[0], interchange, ts.group, ex, env)
+            ts.premapped = docs  # the transform after split takes them instead of mapping again
         if db is not None and not interchange.errors:
             for result in ta1_results(interchange)[0]:
                 _record_inbound_ack(db, result, interchange, None, ex, env)

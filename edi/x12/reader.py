@@ -133,6 +133,9 @@ class TransactionSet:
     position: int
     segments: list[list[str]]
     summary: SetSummary
+    # Documents an earlier route step mapped (ack: auto maps every set for the 997), handed
+    # to the next ``map_set`` call instead of mapping and validating the set again.
+    premapped: list[Any] | None = None
 
     set_id = property(lambda self: self.summary.set_id)
     control_number = property(lambda self: self.summary.control_number)

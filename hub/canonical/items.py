@@ -23,7 +23,8 @@ _NORMALISERS: dict[ItemIdScheme, Callable[[str], str]] = {
 
 def normalize_item_identifier(scheme: ItemIdScheme | str, value: str) -> str:
     """The stored form of ``value`` under ``scheme`` (GTIN 14 digits, NDC 11 digits ...)."""
-    normaliser = _NORMALISERS.get(ItemIdScheme(scheme))
+    # A scheme already validated by the model skips the enum lookup (this runs per identifier).
+    normaliser = _NORMALISERS.get(scheme if scheme.__class__ is ItemIdScheme else ItemIdScheme(scheme))
     return normaliser(value) if normaliser else value.strip()
 
 
@@ -47,9 +48,10 @@ class ItemIdentifier(CanonicalModel):
     @field_validator("value")
     @classmethod
     def _normalise(cls, value: str, info: ValidationInfo) -> str:
-        if info.data.get("invalid_reason") is not None:
+        data = info.data
+        if data.get("invalid_reason") is not None:
             return value
-        scheme = info.data.get("scheme")
+        scheme = data.get("scheme")
         return normalize_item_identifier(scheme, value) if scheme is not None else value.strip()
 
 

@@ -30,10 +30,14 @@ def gs1(body: str) -> str:
     return body + str(gs1_check_digit(body))
 
 
-def run_route(raw: bytes, fmt: str, transform: str, env: RouteEnv, on_exception: str = "hold") -> Exchange:
-    """parse → split → transform → identifier_check, as a route runs them."""
+def run_route(raw: bytes, fmt: str, transform: str, env: RouteEnv, on_exception: str = "hold",
+              ack: bool = False) -> Exchange:
+    """parse → (ack) → split → transform → identifier_check, as a route runs them."""
     ex = Exchange(message_id=f"m-{secrets.token_hex(4)}", body=raw, format=fmt, doctype="-", sender="S")
     parsed = PARSERS[fmt].fn(raw, None, ex)
+    if ack:  # maps every part for the acknowledgement; the transform then takes those documents
+        ex.body = parsed
+        STEPS["ack"](STEPS["ack"].Config(endpoint="acks", unknown_sender="accept"), env).process(ex)
     (part,) = SPLITTERS["transaction"].fn(parsed, ex)
     doc_ex = ex.derive(part, part=0)
     doc_ex = doc_ex.derive(TRANSFORMS[transform].fn(part, doc_ex))
@@ -63,10 +67,12 @@ def test_models_keep_a_flagged_value_as_sent_and_still_check_the_others() -> Non
 
 
 @pytest.mark.postgres
-def test_x12_bad_gtin_and_gln_are_held_as_invalid_identifier_exceptions(pg_db: Database) -> None:
+@pytest.mark.parametrize("ack", [False, True], ids=["without-ack", "after-ack"])
+def test_x12_bad_gtin_and_gln_are_held_as_invalid_identifier_exceptions(pg_db: Database, ack: bool) -> None:
     body = [s.replace("UK*00612345678907", f"UK*{BAD_GTIN}").replace("UL*0614141000012", f"UL*{BAD_GLN}")
             for s in PO_850]
-    out = run_route(interchange([("850", body)]), "x12", "x12.850_to_purchase_order", RouteEnv("po-in", {"db": pg_db}))
+    raw = interchange([("850", body)], sender=f"S{secrets.token_hex(4)}")
+    out = run_route(raw, "x12", "x12.850_to_purchase_order", RouteEnv("po-in", {"db": pg_db}), ack=ack)
     assert out.held
     assert out.body.lines[0].item_ids_sent[2].value == BAD_GTIN and out.body.buyer_org.identifiers[0].value == BAD_GLN
     rows = recorded(pg_db, out.message_id)
@@ -82,12 +88,14 @@ def test_x12_bad_gtin_and_gln_are_held_as_invalid_identifier_exceptions(pg_db: D
 
 
 @pytest.mark.postgres
-def test_edifact_bad_sscc_is_recorded_and_forwarded_when_the_route_says_so(pg_db: Database) -> None:
+@pytest.mark.parametrize("ack", [False, True], ids=["without-ack", "after-ack"])
+def test_edifact_bad_sscc_is_recorded_and_forwarded_when_the_route_says_so(pg_db: Database, ack: bool) -> None:
     good = gs1("35412345000000001")
     bad = good[:-1] + str((int(good[-1]) + 5) % 10)
     raw = HEALTHCARE_DESADV.replace(good.encode(), bad.encode())
+    raw = raw.replace(b"UNB+UNOC:3+", b"UNB+UNOC:3+S" + secrets.token_hex(4).encode())  # a fresh interchange
     out = run_route(raw, "edifact", "edifact.desadv_to_ship_notice", RouteEnv("asn-in", {"db": pg_db}),
-                    on_exception="forward")
+                    on_exception="forward", ack=ack)
     assert not out.held and out.body.packs[0].sscc == bad
     (row,) = recorded(pg_db, out.message_id)
     assert (row.kind, row.field_path, row.offending_value) == ("invalid_identifier", "packs.0.sscc", bad)

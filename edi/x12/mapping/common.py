@@ -48,8 +48,10 @@ SAC_CHARGE_TYPES = {"D240": ChargeType.FREIGHT, "D242": ChargeType.FREIGHT, "G83
                     "F050": ChargeType.FUEL, "C310": ChargeType.DISCOUNT, "H850": ChargeType.TAX,
                     "H770": ChargeType.TAX}
 PARTY_LOOP = ("N1", "N2", "N3", "N4", "PER", "REF")
-# Qualifier → scheme, looked up once per pair on the hot path (the code table normalises case).
+# Qualifier → scheme, looked up once per pair on the hot path (the code table normalises case);
+# and → the scheme's value, so the hot path does not go through the enum's value property.
 ITEM_SCHEMES = {**{code: scheme for code, scheme in item_scheme_from_x12.codes.items()}, **EXTRA_ITEM_SCHEMES}
+ITEM_SCHEME_VALUES = {code: scheme.value for code, scheme in ITEM_SCHEMES.items()}
 
 
 def item_pairs(view: SetView, index: int, start: int, *, line: dict[str, Any],
@@ -69,9 +71,12 @@ def item_pairs(view: SetView, index: int, start: int, *, line: dict[str, Any],
         if qualifier in LOT_QUALIFIERS_X12:
             lots[LOT_QUALIFIERS_X12[qualifier]].append(value)
             continue
+        if not view.precheck_ids and (name := ITEM_SCHEME_VALUES.get(qualifier)) is not None:
+            # Optimistic: the model normalises and checks; a refusal re-maps with checks here.
+            ids.append({"scheme": name, "value": value, "qualifier": qualifier})
+            continue
         scheme = ITEM_SCHEMES.get(qualifier) or ITEM_SCHEMES.get(qualifier.upper())
         if scheme is not None and not view.precheck_ids:
-            # Optimistic: the model normalises and checks; a refusal re-maps with checks here.
             ids.append({"scheme": scheme.value, "value": value, "qualifier": qualifier})
             continue
         if scheme is not None:
