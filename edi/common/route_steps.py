@@ -38,12 +38,21 @@ REFUSED_HEADER = "edi_refused_interchanges"
 # -- parsing -------------------------------------------------------------------------------------
 
 
-def parse_checked(ex: Exchange, keep_errors: bool, read: Callable[[], Body],
+class EnvelopeParseConfig(StrictModel):
+    """Options of ``parse: x12`` and ``parse: edifact``: ``fail`` (default) turns the first
+    envelope/syntax error into a located StepError; ``keep`` leaves the errors on the body for
+    ``ack: auto`` to report (the rejected parts are not split out)."""
+
+    envelope_errors: Literal["fail", "keep"] = "fail"
+
+
+def parse_checked(ex: Exchange, config: EnvelopeParseConfig | None, read: Callable[[], Body],
                   diagnostics: Callable[[Body], list[Diagnostic]], describe: Callable[[Diagnostic], str],
                   unreadable_code: str, error_code: str) -> Body:
-    """Run an engine's reader for ``parse: x12|edifact``: unreadable input and (unless
-    ``keep_errors``) the first envelope/syntax error become a located ``StepError``; recovered
-    defects become ``ex.warnings``."""
+    """Run an engine's reader for ``parse: x12|edifact``: unreadable input and (unless the
+    config keeps them) the first envelope/syntax error become a located ``StepError``;
+    recovered defects become ``ex.warnings``."""
+    keep_errors = config is not None and config.envelope_errors == "keep"
     try:
         body = read()
     except EdiError as exc:

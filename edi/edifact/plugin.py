@@ -39,6 +39,7 @@ from edi.common.interchanges import GroupInfo, Party
 from edi.common.route_steps import (
     AckConfig,
     EdiAdapter,
+    EnvelopeParseConfig,
     InterchangeView,
     Part,
     Reply,
@@ -63,15 +64,13 @@ from hub.registry import RouteEnv, Step, StepError, StrictModel, parser, step, t
 CONTENT_TYPE = "application/edifact"
 
 
-class EdifactParseConfig(StrictModel):
-    envelope_errors: Literal["fail", "keep"] = "fail"
+EdifactParseConfig = EnvelopeParseConfig  # parse: edifact options
 
 
 @parser("edifact", config=EdifactParseConfig)
 def parse_edifact(raw: bytes, config: EdifactParseConfig | None, ex: Exchange) -> EdifactFile:
     """Raw EDIFACT bytes → interchanges with their messages (pydifact model + diagnostics)."""
-    keep = config is not None and config.envelope_errors == "keep"
-    file = parse_checked(ex, keep, lambda: read(raw, filename=ex.filename), EdifactFile.all_diagnostics, describe,
+    file = parse_checked(ex, config, lambda: read(raw, filename=ex.filename), EdifactFile.all_diagnostics, describe,
                          "edifact_unreadable", "edifact_envelope")
     ex.headers["edifact_interchanges"] = [ic.envelope_info() for ic in file.interchanges]
     return file

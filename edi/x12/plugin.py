@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -37,6 +37,7 @@ from edi.common.interchanges import GroupInfo, Party, record_ack, register_outbo
 from edi.common.route_steps import (
     AckConfig,
     EdiAdapter,
+    EnvelopeParseConfig,
     InterchangeView,
     Part,
     Reply,
@@ -53,20 +54,18 @@ from edi.x12.mapping.acks import ta1_results
 from edi.x12.profile import X12Profile
 from edi.x12.reader import Interchange, ParsedX12, TransactionSet, read_x12
 from hub.exchange import Exchange
-from hub.registry import RouteEnv, StepError, StrictModel, parser, transform
+from hub.registry import RouteEnv, StepError, parser, transform
 
 CONTENT_TYPE = "application/edi-x12"
 
 
-class X12ParseConfig(StrictModel):
-    envelope_errors: Literal["fail", "keep"] = "fail"
+X12ParseConfig = EnvelopeParseConfig  # parse: x12 options
 
 
 @parser("x12", config=X12ParseConfig)
 def parse_x12(raw: bytes, config: X12ParseConfig | None, ex: Exchange) -> ParsedX12:
     """Raw X12 bytes → interchanges with their transaction sets."""
-    keep = config is not None and config.envelope_errors == "keep"
-    parsed = parse_checked(ex, keep, lambda: read_x12(raw), ParsedX12.diagnostics, str, "x12_unreadable",
+    parsed = parse_checked(ex, config, lambda: read_x12(raw), ParsedX12.diagnostics, str, "x12_unreadable",
                            "x12_envelope")
     ex.headers["x12_interchanges"] = [p.interchange.envelope_info() for p in parsed.interchanges]
     return parsed
