@@ -99,6 +99,9 @@ class EdifactIdentity(CanonicalModel):
     unb_id: Code = Field(max_length=35)
     unb_qualifier: Code | None = Field(None, max_length=4, description="UNB S002 0007: 14 GLN, ZZZ mutually defined ...")
     version: Code = Field("D96A", description="UNH S009 version/release")
+    syntax_id: Code = Field("UNOC", pattern=r"^UNO[A-Z]$", description="UNB S001 0001: the character set (syntax level)")
+    syntax_version: Code = Field("3", pattern=r"^[1-4]$", description="UNB S001 0002")
+    decimal_mark: Code = Field(".", pattern=r"^[.,]$", description="UNA3")
     delimiters: Delimiters | None = None
     acks: list[AckExpectation] = Field(default_factory=list)
 
@@ -176,6 +179,11 @@ class PartnerConfig(CanonicalModel):
         if self.preferred_standard == EdiStandard.EDIFACT and self.edifact is None:
             raise ValueError("preferred_standard EDIFACT needs an edifact section (UNB ID)")
         return self
+
+    def ack_endpoint(self, kind: str) -> str | None:
+        """Where acknowledgements of ``kind`` (TA1, 997, 999, CONTRL) go back to this partner:
+        ``outbound_endpoints[kind]``, else ``outbound_endpoints["ack"]``."""
+        return self.outbound_endpoints.get(kind) or self.outbound_endpoints.get("ack")
 
     def all_identifiers(self) -> list[tuple[str, str, str]]:
         """(scheme, qualifier, value) rows for lookups, envelope identities included."""

@@ -11,12 +11,17 @@ SET next_value = ... RETURNING next_value`` reserves ``n`` numbers. PostgreSQL's
 concurrent updates queue; on SQLite the engine opens every transaction with ``BEGIN IMMEDIATE``
 (``hub.db``), which serialises writers the same way. So concurrent workers never reuse or skip
 a number, and a range (``n > 1``) is contiguous except where it wraps.
+
+Writers take numbers from a ``NumberSource``: ``AllocatedNumbers`` (this allocator, per
+sender/receiver pair of an engine profile: what the hub uses when it sends) or
+``PreviewNumbers`` (in memory from 1, nothing reserved: CLI previews and tests).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar, Protocol
 
 from sqlalchemy import BigInteger, String, UniqueConstraint, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -118,3 +123,44 @@ class ControlNumbers:
         return (insert(ControlCounter.__table__)
                 .values(**key.values(), next_value=1, updated_at=utcnow())
                 .on_conflict_do_nothing(index_elements=["standard", "kind", "sender", "receiver", "scope"]))
+
+
+class NumberSource(Protocol):
+    def take(self, kind: str, scope: str, n: int = 1) -> list[int]: ...
+
+
+class PreviewNumbers:
+    """In-memory numbering from 1 (nothing is reserved)."""
+
+    def __init__(self) -> None:
+        self._next: dict[tuple[str, str], int] = {}
+
+    def take(self, kind: str, scope: str, n: int = 1) -> list[int]:
+        start = self._next.get((kind, scope), 1)
+        self._next[(kind, scope)] = start + n
+        return list(range(start, start + n))
+
+
+class EnvelopeProfile(Protocol):
+    """What ``AllocatedNumbers`` needs of an engine profile (``X12Profile``, ``EdifactProfile``)."""
+
+    STANDARD: ClassVar[str]
+    sender_qualifier: str | None
+    sender_id: str
+    receiver_qualifier: str | None
+    receiver_id: str
+
+
+class AllocatedNumbers:
+    """Numbers from the database allocator, one counter set per standard and sender/receiver
+    pair of the profile: interchange (ISA13 / UNB 0020), group (GS06) and transaction (ST02 /
+    UNH 0062) numbers, the scope naming the functional id or message type."""
+
+    def __init__(self, allocator: ControlNumbers, profile: EnvelopeProfile) -> None:
+        self.allocator = allocator
+        self.standard = profile.STANDARD
+        self.sender = party(profile.sender_qualifier or "", profile.sender_id)
+        self.receiver = party(profile.receiver_qualifier or "", profile.receiver_id)
+
+    def take(self, kind: str, scope: str, n: int = 1) -> list[int]:
+        return self.allocator.allocate(CounterKey(self.standard, kind, self.sender, self.receiver, scope), n)

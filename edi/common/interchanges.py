@@ -151,7 +151,9 @@ def register_inbound(session: Session, *, standard: str, sender: Party, receiver
                      message_id: str | None = None, groups: list[GroupInfo] | None = None,
                      retention: timedelta = DEFAULT_RETENTION, now: datetime | None = None) -> InterchangeRecord:
     """Record an inbound interchange; ``.duplicate`` is set when it was seen within
-    ``retention`` (the caller then refuses it: TA1 025 / CONTRL 26)."""
+    ``retention`` (the caller then refuses it: TA1 025 / CONTRL 26). The same stored message
+    seen again (a route retried after a crash, or replayed) is not a duplicate of itself: its
+    first record is returned."""
     now = now or utcnow()
     _lock(session, standard, INBOUND, str(sender), str(receiver), control_number)
     original = session.scalars(
@@ -164,6 +166,8 @@ def register_inbound(session: Session, *, standard: str, sender: Party, receiver
             InterchangeRecord.at >= now - retention,
         ).order_by(InterchangeRecord.at.desc()).limit(1)
     ).first()
+    if original is not None and message_id is not None and original.message_id == message_id:
+        return original
     record = InterchangeRecord(
         standard=standard, direction=INBOUND, sender_qualifier=sender.qualifier, sender_id=sender.identifier,
         receiver_qualifier=receiver.qualifier, receiver_id=receiver.identifier, control_number=control_number,
@@ -286,11 +290,14 @@ def _worst(statuses: list[str | None]) -> str | None:
 
 def register_document(session: Session, *, document_type: str, partner: str, key: str,
                       message_id: str | None = None) -> BusinessDocument | None:
-    """Record a business document key; returns the earlier sighting when it is a duplicate."""
+    """Record a business document key; returns the earlier sighting when it is a duplicate.
+    The same stored message seen again (a retry or replay of its route) is no duplicate."""
     _lock(session, "document", document_type, partner, key)
     earlier = session.scalars(select(BusinessDocument).where(
         BusinessDocument.document_type == document_type, BusinessDocument.partner == partner,
         BusinessDocument.document_key == key)).first()
+    if earlier is not None and message_id is not None and earlier.message_id == message_id:
+        return None
     if earlier is not None:
         earlier.times_seen += 1
         session.flush()

@@ -13,51 +13,192 @@ import an engine, so either engine can be installed alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
-from edi.common.interchanges import register_document
+from edi.common.control_numbers import AllocatedNumbers, ControlNumbers, EnvelopeProfile, NumberSource, PreviewNumbers
+from edi.common.diagnostics import Diagnostic, EdiError
+from edi.common.interchanges import GroupInfo, Party, register_document, register_inbound
+from hub.canonical.steps import INVALID_IDENTIFIER_LOCATIONS
 from hub.exchange import Exchange, SideOutput
-from hub.registry import RouteEnv, Step, StepError, StrictModel, splitter, step
+from hub.registry import RouteEnv, Step, StepError, StrictModel, splitter, step, transform
+
+Body = TypeVar("Body")
+# Exchange header: {"<interchange index>": "<exception kind>"} for interchanges the ack step
+# refused; the splitter turns their parts into exceptions instead of parts.
+REFUSED_HEADER = "edi_refused_interchanges"
 
 
-@dataclass(frozen=True)
-class BodyHandlers:
-    split: Callable[[Any, Exchange], list[Any]]
-    acknowledge: Callable[[Any, Exchange, AckConfig, RouteEnv], list[SideOutput]]
+# -- parsing -------------------------------------------------------------------------------------
 
 
-_HANDLERS: dict[type, BodyHandlers] = {}
+class EnvelopeParseConfig(StrictModel):
+    """Options of ``parse: x12`` and ``parse: edifact``: ``fail`` (default) turns the first
+    envelope/syntax error into a located StepError; ``keep`` leaves the errors on the body for
+    ``ack: auto`` to report (the rejected parts are not split out)."""
+
+    envelope_errors: Literal["fail", "keep"] = "fail"
 
 
-def register_body(body_type: type, handlers: BodyHandlers) -> None:
-    _HANDLERS[body_type] = handlers
+def parse_checked(ex: Exchange, config: EnvelopeParseConfig | None, read: Callable[[], Body],
+                  diagnostics: Callable[[Body], list[Diagnostic]], describe: Callable[[Diagnostic], str],
+                  unreadable_code: str, error_code: str) -> Body:
+    """Run an engine's reader for ``parse: x12|edifact``: unreadable input and (unless the
+    config keeps them) the first envelope/syntax error become a located ``StepError``;
+    recovered defects become ``ex.warnings``."""
+    keep_errors = config is not None and config.envelope_errors == "keep"
+    try:
+        body = read()
+    except EdiError as exc:
+        raise step_error(exc.diagnostic, unreadable_code) from None
+    found = diagnostics(body)
+    ex.warnings.extend(describe(d) for d in found if not d.is_error)
+    errors = [d for d in found if d.is_error]
+    if errors and not keep_errors:
+        more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
+        raise step_error(errors[0], error_code, more)
+    return body
 
 
-def _handlers(body: Any, what: str) -> BodyHandlers:
-    for body_type, handlers in _HANDLERS.items():
+def step_error(diagnostic: Diagnostic, default_code: str, suffix: str = "") -> StepError:
+    return StepError(diagnostic.reason + suffix, location=diagnostic.location() or None,
+                     code=diagnostic.code or default_code)
+
+
+# -- what each engine tells the shared steps -------------------------------------------------------
+
+
+@dataclass
+class Part:
+    """One transaction set / message of an interchange, as the splitter hands it on."""
+
+    name: str  # "850 0001", "DESADV ME0001"
+    body: Any
+    error: Diagnostic | None  # the first error that rejects it (its own, its group's or interchange's)
+
+
+@dataclass
+class InterchangeView:
+    """An inbound interchange as the shared steps see it; ``source`` is the engine's object
+    (it gets the sender's registry entry as ``source.partner``)."""
+
+    sender: Party
+    receiver: Party
+    control_number: str
+    version: str | None
+    test: bool
+    groups: list[GroupInfo]
+    parts: list[Part]
+    source: Any
+    sender_location: str  # where the sender id stands: "segment 1 (ISA), element 6"
+
+
+@dataclass
+class Reply:
+    """An acknowledgement to send: bytes, kind (TA1/997/999/CONTRL), key (its control number)
+    and how to log it as sent (``register(session, message_id)``)."""
+
+    data: bytes
+    kind: str
+    key: str
+    register: Callable[[Session, str], None]
+
+
+class EdiAdapter(ABC):
+    """An engine's side of the shared route steps. Each engine registers one for its parsed
+    body type with ``register_body``; the steps here never import an engine."""
+
+    standard: ClassVar[str]  # "X12" / "EDIFACT": interchange log and counters
+    content_type: ClassVar[str]
+    part_key: ClassVar[str]  # key naming the part in ex.exceptions entries ("set", "message_ref")
+    refusal: ClassVar[str]  # how a duplicate is refused ("TA1 025")
+
+    @abstractmethod
+    def interchanges(self, body: Any) -> list[InterchangeView]:
+        """The interchanges of a parsed body, in file order."""
+
+    @abstractmethod
+    def partner(self, registry: Any, view: InterchangeView) -> Any:
+        """The sender's entry in the partner registry (``PartnerConfig``), or None."""
+
+    @abstractmethod
+    def inspect(self, view: InterchangeView, partner: Any, ex: Exchange, env: RouteEnv) -> None:
+        """Before the ack is built: map the parts (mapping errors go into the ack) and record
+        inbound acknowledgements."""
+
+    @abstractmethod
+    def reply(self, view: InterchangeView, partner: Any, config: AckConfig,
+              numbers: Callable[[EnvelopeProfile], NumberSource], duplicate: bool,
+              now: datetime | None) -> Reply | None:
+        """The acknowledgement due for this interchange (dated ``now``, default the current
+        time), or None."""
+
+
+_ADAPTERS: dict[type, EdiAdapter] = {}
+
+
+def register_body(body_type: type, adapter: EdiAdapter) -> None:
+    _ADAPTERS[body_type] = adapter
+
+
+def _adapter(body: Any, what: str) -> EdiAdapter:
+    for body_type, adapter in _ADAPTERS.items():
         if isinstance(body, body_type):
-            return handlers
-    known = ", ".join(t.__name__ for t in _HANDLERS) or "none registered"
+            return adapter
+    known = ", ".join(t.__name__ for t in _ADAPTERS) or "none registered"
     raise StepError(f"{what} needs a parsed EDI body (parse: x12 or parse: edifact first), got "
                     f"{type(body).__name__}; known: {known}", code="edi_body")
+
+
+# -- split: transaction --------------------------------------------------------------------------
 
 
 @splitter("transaction")
 def split_transactions(body: Any, ex: Exchange) -> list[Any]:
     """One part per X12 transaction set / EDIFACT message; each keeps its envelope."""
-    return _handlers(body, "split: transaction").split(body, ex)
+    adapter = _adapter(body, "split: transaction")
+    refused: dict[str, str] = ex.headers.get(REFUSED_HEADER) or {}
+    parts = []
+    for index, view in enumerate(adapter.interchanges(body)):
+        kind = refused.get(str(index))
+        for part in view.parts:
+            if kind is not None:
+                ex.exceptions.append({"kind": kind, adapter.part_key: part.name,
+                                      "message": _REFUSALS[kind].format(view=view)})
+            elif part.error is not None:
+                ex.exceptions.append({"kind": "syntax_error", adapter.part_key: part.name,
+                                      "location": part.error.location(), "message": part.error.reason})
+            else:
+                parts.append(part.body)
+    return parts
+
+
+_REFUSALS = {
+    "duplicate_interchange": "interchange {view.control_number} was already received",
+    "unknown_partner": "interchange {view.control_number} was refused: its sender {view.sender} is not in the "
+                       "partner registry",
+}
+
+
+# -- ack: auto -----------------------------------------------------------------------------------
 
 
 class AckConfig(StrictModel):
     mode: Literal["auto", "none"] = "auto"
-    # Where the ack goes; default: the partner's endpoint for acks (profile / partner registry).
+    # Where acks go for a sender whose registry entry names no endpoint for them (the
+    # partner's outbound_endpoints[<kind>] / ["ack"] come first).
     endpoint: str | None = None
     # Override the partner's ack kind (997, 999, TA1 for X12; CONTRL for EDIFACT).
     kind: str | None = None
+    # A sender the partner registry does not know (domain.md C #4): its interchange is refused
+    # and recorded as an unknown_partner business exception; 'accept' only warns.
+    unknown_sender: Literal["refuse", "accept"] = "refuse"
 
 
 @step
@@ -71,8 +212,144 @@ class AckStep(Step):
         config: AckConfig = self.config  # type: ignore[assignment]
         if config.mode == "none" or ex.headers.get("ack") == "sync":
             return [ex]  # (sync: the inbound API already answered with the ack, connectors.inbound.syncack)
-        ex.side_outputs.extend(_handlers(ex.body, "ack").acknowledge(ex.body, ex, config, self.env))
+        ex.side_outputs.extend(acknowledge(_adapter(ex.body, "ack"), ex.body, ex, config, self.env))
         return [ex]
+
+
+def acknowledge(adapter: EdiAdapter, body: Any, ex: Exchange, config: AckConfig, env: RouteEnv) -> list[SideOutput]:
+    """Per interchange: identify the sender in the partner registry (unknown → refused and
+    recorded), log it (a duplicate is refused and recorded), build the ack the partner expects
+    and address it to the partner's ack endpoint."""
+    db = env.services.get("db")
+    registry = partner_registry(env)
+    clock = env.services.get("clock")  # a fixed clock in `hub routes test`, so acks compare equal
+    outputs: list[SideOutput] = []
+    refused: dict[str, str] = {}
+
+    def numbers(profile: EnvelopeProfile) -> NumberSource:
+        return AllocatedNumbers(ControlNumbers(db), profile) if db is not None else PreviewNumbers()
+
+    for index, view in enumerate(adapter.interchanges(body)):
+        partner = adapter.partner(registry, view) if registry is not None else None
+        if registry is not None and partner is None and _unknown_sender(adapter, config, db, view, ex, env):
+            refused[str(index)] = "unknown_partner"
+            continue
+        view.source.partner = partner
+        adapter.inspect(view, partner, ex, env)
+        duplicate = _log_inbound(adapter, db, view, ex, env) if db is not None else False
+        if duplicate:
+            refused[str(index)] = "duplicate_interchange"
+        reply = adapter.reply(view, partner, config, numbers, duplicate, clock() if clock else None)
+        if reply is None:
+            continue
+        outputs.append(SideOutput(ack_endpoint(config, partner, reply.kind, env), reply.data, adapter.content_type,
+                                  document_type=reply.kind, document_key=reply.key))
+        if db is not None:
+            with db.session() as session:
+                reply.register(session, ex.message_id)
+    ex.headers[REFUSED_HEADER] = refused
+    return outputs
+
+
+def partner_registry(env: RouteEnv) -> Any:
+    """The ``partners`` service, else the registry in the ``db`` service's database; None
+    without either (the sender is then not checked)."""
+    from hub.partners import PartnerRegistry
+
+    registry = env.services.get("partners")
+    if registry is None and env.services.get("db") is not None:
+        registry = PartnerRegistry(env.services["db"])
+    return registry
+
+
+def _unknown_sender(adapter: EdiAdapter, config: AckConfig, db: Any, view: InterchangeView, ex: Exchange,
+                    env: RouteEnv) -> bool:
+    """Report a sender the registry does not know; True when its interchange is refused."""
+    from hub.business_exceptions import record_exception
+
+    message = (f"{view.sender_location}: sender {view.sender} of interchange {view.control_number} is not in the "
+               f"partner registry")
+    if config.unknown_sender == "accept":
+        ex.warnings.append(message)
+        return False
+    message += "; the interchange is refused (no acknowledgement is sent to an unknown party)"
+    if db is not None:
+        with db.session() as session:
+            record_exception(session, kind="unknown_partner", message=message,
+                             document_type=f"{adapter.standard.lower()}_interchange",
+                             document_key=view.control_number, offending_value=str(view.sender),
+                             message_id=ex.message_id, route=env.route_name,
+                             detail={"location": view.sender_location, "receiver": str(view.receiver)})
+    ex.exceptions.append({"kind": "unknown_partner", "location": view.sender_location, "message": message})
+    return True
+
+
+def ack_endpoint(config: AckConfig, partner: Any, kind: str, env: RouteEnv) -> str:
+    """The partner's endpoint for ``kind`` (or for acks), else the step's; it must be defined."""
+    endpoint = (partner.ack_endpoint(kind) if partner is not None else None) or config.endpoint
+    if not endpoint:
+        raise StepError(f"no endpoint for the {kind} acknowledgement: set 'ack: {{endpoint: ...}}' or the partner's "
+                        f"outbound_endpoints['{kind}'] (or ['ack']) in the partner registry", code="ack_endpoint")
+    hub = env.services.get("hub")
+    if hub is not None and endpoint not in hub.routes.endpoints:
+        whose = f"partner {partner.id}'s" if partner is not None else "the ack step's"
+        raise StepError(f"{whose} endpoint {endpoint!r} for the {kind} acknowledgement is not defined in any route "
+                        "file", code="ack_endpoint")
+    return endpoint
+
+
+def _log_inbound(adapter: EdiAdapter, db: Any, view: InterchangeView, ex: Exchange, env: RouteEnv) -> bool:
+    """Record the interchange in the log; a duplicate becomes a business exception."""
+    from hub.business_exceptions import record_exception
+
+    with db.session() as session:
+        record = register_inbound(session, standard=adapter.standard, sender=view.sender, receiver=view.receiver,
+                                  control_number=view.control_number, version=view.version, test=view.test,
+                                  message_id=ex.message_id, groups=view.groups)
+        if not record.duplicate:
+            return False
+        message = (f"interchange {view.control_number} from {view.sender} was already received "
+                   f"(record {record.duplicate_of}); refused with {adapter.refusal}")
+        record_exception(session, kind="duplicate_interchange", message=message,
+                         document_type=f"{adapter.standard.lower()}_interchange", document_key=view.control_number,
+                         partner_id=view.sender.identifier, message_id=ex.message_id, route=env.route_name)
+    ex.exceptions.append({"kind": "duplicate_interchange", "message": message})
+    return True
+
+
+# -- transforms ----------------------------------------------------------------------------------
+
+Documents = Callable[[Any, Exchange, "tuple[str, ...] | None", str], list[BaseModel]]
+
+
+def single_document_transform(name: str, kind: str, emits: str, documents: Documents, doc: str) -> Callable:
+    """Register a transform mapping one part of type ``kind`` (ST01 / UNH message type) to its
+    one canonical document."""
+
+    @transform(name, emits=emits)
+    def fn(body: Any, ex: Exchange) -> BaseModel:
+        return documents(body, ex, (kind,), name)[0]
+
+    fn.__doc__ = doc
+    fn.__name__ = name.replace(".", "_")
+    return fn
+
+
+def note_invalid_identifiers(ex: Exchange, diagnostics: Sequence[Diagnostic]) -> None:
+    """Leave the places of identifiers kept although they failed their check (warnings coded
+    ``invalid_identifier``) for the ``identifier_check`` step, which records them."""
+    places = list(ex.headers.get(INVALID_IDENTIFIER_LOCATIONS) or [])
+    for d in diagnostics:
+        if d.code == "invalid_identifier" and d.bad_value is not None:
+            place = {"value": d.bad_value, "location": d.location()}
+            if place not in places:
+                places.append(place)
+    if places:
+        ex.headers[INVALID_IDENTIFIER_LOCATIONS] = places
+
+
+def one_or_many(documents: Sequence[BaseModel]) -> BaseModel | list[BaseModel]:
+    return documents[0] if len(documents) == 1 else list(documents)
 
 
 class DuplicateCheckConfig(StrictModel):

@@ -23,6 +23,9 @@ from edi.edifact.reader import gc_paused, read
 def map_message(message: ReadMessage, options: MappingOptions | None = None) -> list[dict[str, Any]]:
     """The canonical documents of one message; [] with the reason added to its diagnostics
     when it is rejected, unsupported or cannot be mapped."""
+    if message.premapped is not None:
+        docs, message.premapped = message.premapped, None  # handed on once: the taker may change them
+        return docs
     if message.rejected:
         return []
     fn = mapper_for(message.type)
@@ -30,6 +33,7 @@ def map_message(message: ReadMessage, options: MappingOptions | None = None) -> 
         message.diagnostics.append(unsupported(message))
         return []
     view = MessageView(message, options)
+    message.mapping_start = len(message.diagnostics)
     try:
         docs = fn(view)
     except MappingError as exc:

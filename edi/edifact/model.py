@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pydifact.segmentcollection import Interchange, Message
 from pydifact.segments import Segment
@@ -53,6 +54,11 @@ class ReadMessage(Message):
         self.interchange = interchange
         self.group = group
         self.diagnostics: list[Diagnostic] = []
+        # Documents an earlier route step mapped (ack: auto maps every message for the CONTRL),
+        # handed to the next ``map_message`` call instead of mapping and validating again.
+        self.premapped: list[dict[str, Any]] | None = None
+        # Where the mapping's own diagnostics start in ``diagnostics`` (after reading's).
+        self.mapping_start: int | None = None
 
     @property
     def type(self) -> str:  # pydifact's raises IndexError on an empty S009
@@ -164,6 +170,8 @@ class ReadInterchange(Interchange):
         self.groups: list[ReadGroup] = []
         self.messages: list[ReadMessage] = []
         self.diagnostics: list[Diagnostic] = []
+        # The sender's partner registry entry, once the ack step has identified it.
+        self.partner: Any = None
 
     @property
     def syntax_id(self) -> str:

@@ -26,145 +26,131 @@ Route order: ``parse: edifact`` → ``ack: auto`` → ``split: transaction`` →
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from edi.common.ack_results import AckResult
-from edi.common.control_numbers import ControlNumbers
-from edi.common.interchanges import GroupInfo, Party, register_inbound
-from edi.common.route_steps import AckConfig, BodyHandlers, register_body
+from edi.common.control_numbers import EnvelopeProfile, NumberSource
+from edi.common.interchanges import GroupInfo, Party
+from edi.common.route_steps import (
+    AckConfig,
+    EdiAdapter,
+    EnvelopeParseConfig,
+    InterchangeView,
+    Part,
+    Reply,
+    note_invalid_identifiers,
+    one_or_many,
+    parse_checked,
+    register_body,
+    single_document_transform,
+    step_error,
+)
 from edi.edifact.contrl import aperak_result, build_contrl, contrl_due, contrl_result, record_aperak, record_contrl
 from edi.edifact.contrl import register_sent
-from edi.edifact.diagnostics import EdifactError, describe
+from edi.edifact.diagnostics import describe
 from edi.edifact.engine import map_message
 from edi.edifact.mapping.base import MappingOptions
 from edi.edifact.model import EdifactFile, ReadInterchange, ReadMessage
 from edi.edifact.profile import EdifactProfile
 from edi.edifact.reader import read
-from edi.edifact.writer import AllocatedNumbers, NumberSource, PreviewNumbers
-from hub.exchange import Exchange, SideOutput
+from hub.exchange import Exchange
 from hub.registry import RouteEnv, Step, StepError, StrictModel, parser, step, transform
 
 CONTENT_TYPE = "application/edifact"
 
 
-class EdifactParseConfig(StrictModel):
-    envelope_errors: Literal["fail", "keep"] = "fail"
+EdifactParseConfig = EnvelopeParseConfig  # parse: edifact options
 
 
 @parser("edifact", config=EdifactParseConfig)
 def parse_edifact(raw: bytes, config: EdifactParseConfig | None, ex: Exchange) -> EdifactFile:
     """Raw EDIFACT bytes → interchanges with their messages (pydifact model + diagnostics)."""
-    try:
-        file = read(raw, filename=ex.filename)
-    except EdifactError as exc:
-        raise StepError(exc.diagnostic.reason, location=exc.diagnostic.location() or None,
-                        code=exc.diagnostic.code or "edifact_unreadable") from None
-    diagnostics = file.all_diagnostics()
-    ex.warnings.extend(describe(d) for d in diagnostics if not d.is_error)
-    errors = [d for d in diagnostics if d.is_error]
-    if errors and (config is None or config.envelope_errors == "fail"):
-        first = errors[0]
-        more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
-        raise StepError(first.reason + more, location=first.location() or None, code=first.code or "edifact_envelope")
+    file = parse_checked(ex, config, lambda: read(raw, filename=ex.filename), EdifactFile.all_diagnostics, describe,
+                         "edifact_unreadable", "edifact_envelope")
     ex.headers["edifact_interchanges"] = [ic.envelope_info() for ic in file.interchanges]
     return file
 
 
-def _split(file: EdifactFile, ex: Exchange) -> list[ReadMessage]:
-    duplicates = set(ex.headers.get("edifact_duplicate_interchanges") or [])
-    parts = []
-    for index, interchange in enumerate(file.interchanges):
-        for message in interchange.messages:
-            name = f"{message.type} {message.reference_number}"
-            if index in duplicates:
-                ex.exceptions.append({"kind": "duplicate_interchange", "message_ref": name,
-                                      "message": f"interchange {interchange.reference} was already received"})
-            elif message.rejected:
-                first = (message.errors or interchange.errors)[0]
-                ex.exceptions.append({"kind": "syntax_error", "message_ref": name, "location": first.location(),
-                                      "message": first.reason})
-            else:
-                parts.append(message)
-    return parts
+class EdifactAdapter(EdiAdapter):
+    standard = "EDIFACT"
+    content_type = CONTENT_TYPE
+    part_key = "message_ref"
+    refusal = "CONTRL UCI 4 / 26"
 
+    def interchanges(self, body: EdifactFile) -> list[InterchangeView]:
+        return [self._view(interchange) for interchange in body.interchanges]
 
-def _partner(env: RouteEnv, interchange: ReadInterchange) -> Any:
-    partners = env.services.get("partners")
-    return partners.by_unb(interchange.sender_id, interchange.sender_qualifier or None) if partners else None
+    @staticmethod
+    def _view(interchange: ReadInterchange) -> InterchangeView:
+        messages = interchange.messages
+        # Without UNG, the log keeps one pseudo-group per message type (as CONTRL matching does).
+        groups = [GroupInfo(t, interchange.reference, sets=tuple((m.type, m.reference_number)
+                                                                  for m in messages if m.type == t))
+                  for t in dict.fromkeys(m.type for m in messages)]
+        parts = [Part(f"{m.type} {m.reference_number}", m,
+                      (m.errors or interchange.errors)[0] if m.rejected else None) for m in messages]
+        return InterchangeView(Party(interchange.sender_qualifier, interchange.sender_id),
+                               Party(interchange.recipient_qualifier, interchange.recipient_id),
+                               interchange.reference, f"{interchange.syntax_id}:{interchange.syntax_version}",
+                               interchange.test, groups, parts, interchange,
+                               f"segment {interchange.position} (UNB), element 2, component 1")
 
+    def partner(self, registry: Any, view: InterchangeView) -> Any:
+        return registry.by_unb(view.sender.identifier, view.sender.qualifier or None)
 
-def _wants_contrl(partner: Any, config: AckConfig) -> bool:
-    if config.kind is not None:
-        return config.kind.upper() == "CONTRL"
-    acks = partner.edifact.acks if partner is not None and partner.edifact else []
-    return any(str(getattr(a.kind, "value", a.kind)) == "CONTRL" for a in acks)
-
-
-def _endpoint(config: AckConfig, partner: Any) -> str:
-    endpoints = partner.outbound_endpoints if partner is not None else {}
-    endpoint = config.endpoint or endpoints.get("CONTRL") or endpoints.get("ack")
-    if not endpoint:
-        raise StepError("no endpoint for the CONTRL: set 'ack: {endpoint: ...}' or the partner's "
-                        "outbound_endpoints['CONTRL']", code="ack_endpoint")
-    return endpoint
-
-
-def _acknowledge(file: EdifactFile, ex: Exchange, config: AckConfig, env: RouteEnv) -> list[SideOutput]:
-    db = env.services.get("db")
-    outputs: list[SideOutput] = []
-    duplicates: list[int] = []
-    for index, interchange in enumerate(file.interchanges):
-        partner = _partner(env, interchange)
-        options = MappingOptions(default_currency=partner.default_currency) if partner is not None and \
-            partner.default_currency else None
-        for message in interchange.messages:
+    def inspect(self, view: InterchangeView, partner: Any, ex: Exchange, env: RouteEnv) -> None:
+        options = _options(partner)
+        for part in view.parts:
+            message: ReadMessage = part.body
             if message.type not in ("CONTRL", "APERAK"):
-                map_message(message, options)  # mapping errors go into the CONTRL too (UCS/UCD)
-        duplicate = _log_inbound(db, interchange, ex, env) if db is not None else False
-        if duplicate:
-            duplicates.append(index)
-        agreed = EdifactProfile(sender_id="-", receiver_id="-", contrl=_wants_contrl(partner, config))
+                # Mapping errors go into the CONTRL too (UCS/UCD); the transform after split
+                # takes the documents instead of mapping again.
+                message.premapped = map_message(message, options) or None
+
+    def reply(self, view: InterchangeView, partner: Any, config: AckConfig,
+              numbers: Callable[[EnvelopeProfile], NumberSource], duplicate: bool,
+              now: datetime | None) -> Reply | None:
+        interchange: ReadInterchange = view.source
+        agreed = _agreed_profile(interchange, partner, config)
         if not (contrl_due(interchange, agreed) or (duplicate and interchange.ack_requested)):
-            continue
-        reply = EdifactProfile.reply_to(interchange, agreed)
-        numbers: NumberSource = AllocatedNumbers(ControlNumbers(db), reply) if db is not None else PreviewNumbers()
-        written = build_contrl(interchange, reply, numbers, duplicate=duplicate)
-        outputs.append(SideOutput(_endpoint(config, partner), written.data, CONTENT_TYPE, document_type="CONTRL",
-                                  document_key=written.reference))
-        if db is not None:
-            with db.session() as session:
-                register_sent(session, written, reply, message_id=ex.message_id)
-    ex.headers["edifact_duplicate_interchanges"] = duplicates
-    return outputs
+            return None
+        profile = EdifactProfile.reply_to(interchange, agreed)
+        written = build_contrl(interchange, profile, numbers(profile), duplicate=duplicate, now=now)
+
+        def register(session: Session, message_id: str) -> None:
+            register_sent(session, written, profile, message_id=message_id)
+
+        return Reply(written.data, "CONTRL", written.reference, register)
 
 
-def _log_inbound(db: Any, interchange: ReadInterchange, ex: Exchange, env: RouteEnv) -> bool:
-    from hub.business_exceptions import record_exception
-
-    groups = [GroupInfo(t, interchange.reference, sets=tuple((m.type, m.reference_number)
-                                                              for m in interchange.messages if m.type == t))
-              for t in dict.fromkeys(m.type for m in interchange.messages)]
-    with db.session() as session:
-        record = register_inbound(session, standard="EDIFACT",
-                                  sender=Party(interchange.sender_qualifier, interchange.sender_id),
-                                  receiver=Party(interchange.recipient_qualifier, interchange.recipient_id),
-                                  control_number=interchange.reference,
-                                  version=f"{interchange.syntax_id}:{interchange.syntax_version}",
-                                  test=interchange.test, message_id=ex.message_id, groups=groups)
-        if not record.duplicate:
-            return False
-        message = (f"interchange {interchange.reference} from {interchange.sender_qualifier}:{interchange.sender_id} "
-                   f"was already received (record {record.duplicate_of}); refused with CONTRL UCI 4 / 26")
-        record_exception(session, kind="duplicate_interchange", message=message,
-                         document_type="edifact_interchange", document_key=interchange.reference,
-                         partner_id=interchange.sender_id, message_id=ex.message_id, route=env.route_name)
-    ex.exceptions.append({"kind": "duplicate_interchange", "message": message})
-    return True
+def _agreed_profile(interchange: ReadInterchange, partner: Any, config: AckConfig) -> EdifactProfile:
+    """The partner's registry profile (CONTRL agreement, ack endpoint), the step's ``kind``
+    forcing or declining a CONTRL; ``reply_to`` then answers in the inbound syntax."""
+    if partner is None:
+        profile = EdifactProfile(sender_id="-", receiver_id="-")
+    else:
+        profile = EdifactProfile.from_partner(partner, our_id=interchange.recipient_id[:35] or "-",
+                                              our_qualifier=interchange.recipient_qualifier[:4] or None)
+        # A CONTRL never asks for a CONTRL (UNB 0031 stays empty).
+        profile = profile.model_copy(update={"request_contrl": False})
+    if config.kind is not None:
+        profile = profile.model_copy(update={"contrl": config.kind.upper() == "CONTRL"})
+    return profile
 
 
-register_body(EdifactFile, BodyHandlers(split=_split, acknowledge=_acknowledge))
+def _options(partner: Any) -> MappingOptions | None:
+    """The partner agreement's values a message may leave out (EANCOM often omits CUX)."""
+    if partner is None or not partner.default_currency:
+        return None
+    return MappingOptions(default_currency=partner.default_currency)
+
+
+register_body(EdifactFile, EdifactAdapter())
 
 
 class AckLogConfig(StrictModel):
@@ -215,13 +201,17 @@ def _documents(body: Any, ex: Exchange, types: tuple[str, ...] | None, name: str
     if types and body.type not in types:
         raise StepError(f"{name} maps {'/'.join(types)} messages, got {body.type}",
                         location=f"segment {body.position} (UNH), element 2", code="edifact_wrong_message")
-    seen = len(body.diagnostics)
-    docs = [contrl_result(body)] if body.type == "CONTRL" else map_message(body)
-    ex.warnings.extend(describe(d) for d in body.diagnostics[seen:] if not d.is_error)
+    partner = body.interchange.partner
+    docs = [contrl_result(body)] if body.type == "CONTRL" else map_message(body, _options(partner))
+    # The mapping's findings (reading's went to ex.warnings at parse), also when the ack step mapped.
+    found = body.diagnostics[body.mapping_start:] if body.mapping_start is not None else []
+    ex.warnings.extend(describe(d) for d in found if not d.is_error)
+    note_invalid_identifiers(ex, found)
     if not docs:
-        first = body.errors[0]
-        raise StepError(first.reason, location=first.location() or None, code=first.code or "edifact_mapping")
+        raise step_error(body.errors[0], "edifact_mapping")
     ex.headers["envelope"] = body.envelope_info()
+    if partner is not None:
+        ex.headers["partner_id"] = partner.id
     out = []
     for doc in docs:
         doc.pop("envelope", None)
@@ -230,14 +220,9 @@ def _documents(body: Any, ex: Exchange, types: tuple[str, ...] | None, name: str
     return out
 
 
-def _single(name: str, message_type: str, emits: str):
-    @transform(name, emits=emits)
-    def fn(body: Any, ex: Exchange) -> BaseModel:
-        return _documents(body, ex, (message_type,), name)[0]
-
-    fn.__doc__ = f"EDIFACT {message_type} message → canonical {emits}."
-    fn.__name__ = name.replace(".", "_")
-    return fn
+def _single(name: str, message_type: str, emits: str) -> Callable:
+    return single_document_transform(name, message_type, emits, _documents,
+                                     f"EDIFACT {message_type} message → canonical {emits}.")
 
 
 edifact_orders_to_purchase_order = _single("edifact.orders_to_purchase_order", "ORDERS", "purchase_order")
@@ -257,5 +242,4 @@ def edifact_pricat_to_price_catalog(body: Any, ex: Exchange) -> list[BaseModel]:
 @transform("edifact.to_canonical")
 def edifact_to_canonical(body: Any, ex: Exchange) -> BaseModel | list[BaseModel]:
     """Any supported EDIFACT message → its canonical document(s), chosen by UNH message type."""
-    docs = _documents(body, ex, None, "edifact.to_canonical")
-    return docs[0] if len(docs) == 1 else docs
+    return one_or_many(_documents(body, ex, None, "edifact.to_canonical"))

@@ -10,7 +10,7 @@ CONTRL answers in the sender's own syntax.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -37,6 +37,7 @@ EANCOM_ASSOCIATION = {
 
 class EdifactProfile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    STANDARD: ClassVar[str] = "EDIFACT"
 
     # Our side (UNB S002) and theirs (S003).
     sender_id: str = Field(min_length=1, max_length=35)
@@ -59,6 +60,8 @@ class EdifactProfile(BaseModel):
     associations: dict[str, str] = Field(default_factory=dict)
     request_contrl: bool = False  # our outbound UNB 0031
     contrl: bool = False  # the partner expects a CONTRL for what it sends, even without 0031 = 1
+    # How long the partner has to send its CONTRL for what the hub sends (registry acks[].within).
+    ack_within_seconds: int | None = Field(None, ge=0)
     test: bool = False
     ack_endpoint: str | None = None
 
@@ -117,17 +120,28 @@ class EdifactProfile(BaseModel):
 
     @classmethod
     def from_partner(cls, partner: Any, *, our_id: str, our_qualifier: str | None = None) -> EdifactProfile:
-        """A profile for sending to a partner of the registry (``PartnerConfig`` with ``edifact``)."""
+        """A profile for a partner of the registry (``PartnerConfig`` with ``edifact``): its UNB
+        id/qualifier as the receiver, syntax identifier and version, decimal mark, delimiters,
+        directory, and its ack agreement — ``acks`` naming CONTRL means a CONTRL each way (the
+        hub asks for one with UNB 0031 and sends one for what the partner sends) — with the ack
+        endpoint from ``outbound_endpoints``."""
         identity = partner.edifact
         if identity is None:
             raise ValueError(f"partner {partner.id} has no EDIFACT identity (edifact: unb_id ...)")
+        expectations = {str(getattr(a.kind, "value", a.kind)): a.seconds for a in identity.acks}
         values: dict[str, Any] = {
             "sender_id": our_id,
             "sender_qualifier": our_qualifier,
             "receiver_id": identity.unb_id,
             "receiver_qualifier": identity.unb_qualifier,
+            "syntax_id": identity.syntax_id,
+            "syntax_version": identity.syntax_version,
+            "decimal": identity.decimal_mark,
             "directory": identity.version,
-            "contrl": any(str(getattr(a.kind, "value", a.kind)) == "CONTRL" for a in identity.acks),
+            "contrl": "CONTRL" in expectations,
+            "request_contrl": "CONTRL" in expectations,
+            "ack_within_seconds": expectations.get("CONTRL"),
+            "ack_endpoint": partner.ack_endpoint("CONTRL"),
         }
         if identity.delimiters is not None:
             d = identity.delimiters

@@ -17,14 +17,15 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel
 from pydifact.control import Characters
 from pydifact.segments import Segment
 from pydifact.serializer import Serializer
 
-from edi.common.control_numbers import INTERCHANGE, TRANSACTION, ControlNumbers, CounterKey, party
+from edi.common.control_numbers import INTERCHANGE, TRANSACTION, NumberSource
+from edi.common.control_numbers import AllocatedNumbers, PreviewNumbers  # noqa: F401 - the writer's number sources
 from edi.common.interchanges import GroupInfo
 from edi.edifact.charsets import CHARSETS, outside_pattern
 from edi.edifact.profile import EdifactProfile
@@ -35,35 +36,6 @@ Element = str | list[str]
 
 class WriteError(ValueError):
     pass
-
-
-class NumberSource(Protocol):
-    def take(self, kind: str, scope: str, n: int = 1) -> list[int]: ...
-
-
-class PreviewNumbers:
-    """In-memory numbering from 1 (nothing is reserved)."""
-
-    def __init__(self) -> None:
-        self._next: dict[tuple[str, str], int] = {}
-
-    def take(self, kind: str, scope: str, n: int = 1) -> list[int]:
-        start = self._next.get((kind, scope), 1)
-        self._next[(kind, scope)] = start + n
-        return list(range(start, start + n))
-
-
-class AllocatedNumbers:
-    """References from the shared allocator, per sender/receiver pair of the profile:
-    interchange (UNB 0020) and message (UNH 0062, scope = message type) counters."""
-
-    def __init__(self, allocator: ControlNumbers, profile: EdifactProfile) -> None:
-        self.allocator = allocator
-        self.sender = party(profile.sender_qualifier or "", profile.sender_id)
-        self.receiver = party(profile.receiver_qualifier or "", profile.receiver_id)
-
-    def take(self, kind: str, scope: str, n: int = 1) -> list[int]:
-        return self.allocator.allocate(CounterKey("EDIFACT", kind, self.sender, self.receiver, scope), n)
 
 
 @dataclass

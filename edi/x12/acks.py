@@ -14,6 +14,8 @@ The reply follows the inbound file (ISA12, GS08 and delimiters) and the partner'
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from typing import BinaryIO
 
 from edi.common.diagnostics import Diagnostic, Level
@@ -121,7 +123,8 @@ def _segment_error(diag: Diagnostic, seg_tag: str, elem_tag: str, d) -> list[lis
 
 
 def build_reply(interchange: Interchange, profile: X12Profile | None = None, *,
-                numbers: NumberSource | None = None, duplicate: bool = False) -> Written | None:
+                numbers: NumberSource | None = None, duplicate: bool = False,
+                now: datetime | None = None) -> Written | None:
     """The reply interchange (TA1 and/or 997/999) for one inbound interchange, or None."""
     reply_profile = X12Profile.reply_to(interchange, profile)
     ta1 = ta1_segment(interchange, reply_profile, duplicate=duplicate)
@@ -130,7 +133,7 @@ def build_reply(interchange: Interchange, profile: X12Profile | None = None, *,
     if ta1 is None and not groups:
         return None
     return render_interchange(reply_profile, groups, numbers or PreviewNumbers(),
-                              service_segments=[ta1] if ta1 else [])
+                              service_segments=[ta1] if ta1 else [], now=now)
 
 
 def acknowledge_file(stream: BinaryIO | bytes, profile: X12Profile | None = None, *,

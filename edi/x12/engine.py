@@ -32,6 +32,9 @@ def unsupported(ts: TransactionSet) -> Diagnostic:
 def map_set(ts: TransactionSet) -> list[BaseModel] | None:
     """The canonical documents of a set (an 832 gives one per price), or None with the reason
     added to the set's diagnostics."""
+    if ts.premapped is not None:
+        docs, ts.premapped = ts.premapped, None  # handed on once: the taker may change them
+        return docs
     if ts.errors:
         return None
     fn = mapper_for(ts.set_id)

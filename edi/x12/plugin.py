@@ -24,121 +24,120 @@ Route order: ``parse: x12`` → ``ack: auto`` → ``split: transaction`` → ``t
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
-from edi.common.control_numbers import ControlNumbers
-from edi.common.diagnostics import EdiError
 from edi.common.ack_results import AckResult
-from edi.common.interchanges import GroupInfo, Party, record_ack, register_inbound, register_outbound
-from edi.common.route_steps import AckConfig, BodyHandlers, register_body
+from edi.common.control_numbers import EnvelopeProfile, NumberSource
+from edi.common.interchanges import GroupInfo, Party, record_ack, register_outbound
+from edi.common.route_steps import (
+    AckConfig,
+    EdiAdapter,
+    EnvelopeParseConfig,
+    InterchangeView,
+    Part,
+    Reply,
+    note_invalid_identifiers,
+    one_or_many,
+    parse_checked,
+    register_body,
+    single_document_transform,
+    step_error,
+)
 from edi.x12.acks import build_reply
 from edi.x12.engine import map_set
 from edi.x12.mapping.acks import ta1_results
 from edi.x12.profile import X12Profile
 from edi.x12.reader import Interchange, ParsedX12, TransactionSet, read_x12
-from edi.x12.writer import AllocatedNumbers, NumberSource, PreviewNumbers
-from hub.exchange import Exchange, SideOutput
-from hub.registry import RouteEnv, StepError, StrictModel, parser, transform
+from hub.exchange import Exchange
+from hub.registry import RouteEnv, StepError, parser, transform
 
 CONTENT_TYPE = "application/edi-x12"
 
 
-class X12ParseConfig(StrictModel):
-    envelope_errors: Literal["fail", "keep"] = "fail"
+X12ParseConfig = EnvelopeParseConfig  # parse: x12 options
 
 
 @parser("x12", config=X12ParseConfig)
 def parse_x12(raw: bytes, config: X12ParseConfig | None, ex: Exchange) -> ParsedX12:
     """Raw X12 bytes → interchanges with their transaction sets."""
-    try:
-        parsed = read_x12(raw)
-    except EdiError as exc:
-        raise StepError(exc.diagnostic.reason, location=exc.diagnostic.location() or None,
-                        code=exc.diagnostic.code or "x12_unreadable") from None
-    diagnostics = parsed.diagnostics()
-    ex.warnings.extend(str(d) for d in diagnostics if not d.is_error)
-    errors = [d for d in diagnostics if d.is_error]
-    if errors and (config is None or config.envelope_errors == "fail"):
-        first = errors[0]
-        more = f" (and {len(errors) - 1} more envelope errors)" if len(errors) > 1 else ""
-        raise StepError(first.reason + more, location=first.location() or None, code=first.code or "x12_envelope")
+    parsed = parse_checked(ex, config, lambda: read_x12(raw), ParsedX12.diagnostics, str, "x12_unreadable",
+                           "x12_envelope")
     ex.headers["x12_interchanges"] = [p.interchange.envelope_info() for p in parsed.interchanges]
     return parsed
 
 
-def _split(parsed: ParsedX12, ex: Exchange) -> list[TransactionSet]:
-    duplicates = ex.headers.get("x12_duplicate_interchanges") or []
-    parts = []
-    for entry in parsed.interchanges:
-        for ts in entry.transactions:
-            if entry.interchange.index in duplicates:
-                ex.exceptions.append({"kind": "duplicate_interchange", "set": f"{ts.set_id} {ts.control_number}",
-                                      "message": f"interchange {entry.interchange.control_number} was already received"})
-            elif ts.errors:
-                first = ts.errors[0]
-                ex.exceptions.append({"kind": "syntax_error", "set": f"{ts.set_id} {ts.control_number}",
-                                      "location": first.location(), "message": first.reason})
-            else:
-                parts.append(ts)
-    return parts
+class X12Adapter(EdiAdapter):
+    standard = "X12"
+    content_type = CONTENT_TYPE
+    part_key = "set"
+    refusal = "TA1 025"
 
+    def interchanges(self, body: ParsedX12) -> list[InterchangeView]:
+        return [self._view(entry.interchange, entry.transactions) for entry in body.interchanges]
 
-def _ack_profile(partner: Any, config: AckConfig) -> X12Profile | None:
-    """The partner's ack preferences as a base profile (parties are filled by ``reply_to``)."""
-    kinds = [a.kind.value if hasattr(a.kind, "value") else str(a.kind)
-             for a in (partner.x12.acks if partner is not None and partner.x12 else [])]
-    kind = config.kind or next((k for k in kinds if k in ("997", "999", "TA1")), None)
-    if kind is None and partner is None:
-        return None
-    return X12Profile(sender_id="-", receiver_id="-", ack_kind=kind or "997", always_ta1="TA1" in kinds)
+    @staticmethod
+    def _view(interchange: Interchange, sets: list[TransactionSet]) -> InterchangeView:
+        groups = [GroupInfo(g.functional_id, g.control_number, g.sender_id, g.receiver_id, g.version,
+                            tuple((s.set_id, s.control_number) for s in g.sets)) for g in interchange.groups]
+        parts = [Part(f"{ts.set_id} {ts.control_number}", ts, ts.errors[0] if ts.errors else None) for ts in sets]
+        return InterchangeView(Party(interchange.sender_qualifier, interchange.sender_id),
+                               Party(interchange.receiver_qualifier, interchange.receiver_id),
+                               interchange.control_number, interchange.version, interchange.is_test, groups, parts,
+                               interchange, f"segment {interchange.position} (ISA), element 6")
 
+    def partner(self, registry: Any, view: InterchangeView) -> Any:
+        return registry.by_isa(view.sender.qualifier, view.sender.identifier)
 
-def _endpoint(config: AckConfig, partner: Any, kind: str) -> str:
-    endpoints = partner.outbound_endpoints if partner is not None else {}
-    endpoint = config.endpoint or endpoints.get(kind) or endpoints.get("ack")
-    if not endpoint:
-        raise StepError(f"no endpoint for the {kind} acknowledgement: set 'ack: {{endpoint: ...}}' or the "
-                        f"partner's outbound_endpoints['{kind}']", code="ack_endpoint")
-    return endpoint
-
-
-def _acknowledge(parsed: ParsedX12, ex: Exchange, config: AckConfig, env: RouteEnv) -> list[SideOutput]:
-    db = env.services.get("db")
-    partners = env.services.get("partners")
-    outputs: list[SideOutput] = []
-    duplicates: list[int] = []
-    for entry in parsed.interchanges:
-        interchange = entry.interchange
-        for ts in entry.transactions:
+    def inspect(self, view: InterchangeView, partner: Any, ex: Exchange, env: RouteEnv) -> None:
+        db = env.services.get("db")
+        interchange: Interchange = view.source
+        for part in view.parts:
+            ts: TransactionSet = part.body
             docs = map_set(ts)  # syntax errors found by the mapping go into the 997/999 (AK3/AK4)
             if db is not None and docs and ts.set_id in ("997", "999") and not ts.errors:
                 _record_inbound_ack(db, docs[0], interchange, ts.group, ex, env)
+            ts.premapped = docs  # the transform after split takes them instead of mapping again
         if db is not None and not interchange.errors:
             for result in ta1_results(interchange)[0]:
                 _record_inbound_ack(db, result, interchange, None, ex, env)
-        partner = partners.by_isa(interchange.sender_qualifier, interchange.sender_id) if partners else None
-        duplicate = _log_inbound(db, interchange, ex, env) if db is not None else False
-        if duplicate:
-            duplicates.append(interchange.index)
-        base = _ack_profile(partner, config)
-        reply_profile = X12Profile.reply_to(interchange, base)
-        numbers: NumberSource = AllocatedNumbers(ControlNumbers(db), reply_profile) if db else PreviewNumbers()
-        written = build_reply(interchange, base, numbers=numbers, duplicate=duplicate)
+
+    def reply(self, view: InterchangeView, partner: Any, config: AckConfig,
+              numbers: Callable[[EnvelopeProfile], NumberSource], duplicate: bool,
+              now: datetime | None) -> Reply | None:
+        interchange: Interchange = view.source
+        base = _ack_profile(interchange, partner, config)
+        profile = X12Profile.reply_to(interchange, base)
+        written = build_reply(interchange, base, numbers=numbers(profile), duplicate=duplicate, now=now)
         if written is None:
-            continue
-        kind = "TA1" if not written.groups else reply_profile.ack_kind
-        outputs.append(SideOutput(_endpoint(config, partner, kind), written.data, CONTENT_TYPE, document_type=kind,
-                                  document_key=written.interchange_control_number))
-        if db is not None:
-            with db.session() as session:
-                register_outbound(session, standard="X12", sender=Party(reply_profile.sender_qualifier, reply_profile.sender_id),
-                                  receiver=Party(reply_profile.receiver_qualifier, reply_profile.receiver_id),
-                                  control_number=written.interchange_control_number, version=reply_profile.isa_version,
-                                  test=reply_profile.test, message_id=ex.message_id, groups=written.groups)
-    ex.headers["x12_duplicate_interchanges"] = duplicates
-    return outputs
+            return None
+
+        def register(session: Session, message_id: str) -> None:
+            register_outbound(session, standard="X12", sender=Party(profile.sender_qualifier, profile.sender_id),
+                              receiver=Party(profile.receiver_qualifier, profile.receiver_id),
+                              control_number=written.interchange_control_number, version=profile.isa_version,
+                              test=profile.test, message_id=message_id, groups=written.groups)
+
+        kind = "TA1" if not written.groups else profile.ack_kind
+        return Reply(written.data, kind, written.interchange_control_number, register)
+
+
+def _ack_profile(interchange: Interchange, partner: Any, config: AckConfig) -> X12Profile | None:
+    """The partner's registry profile (its ack kind, TA1 agreement, ack endpoint), the step's
+    ``kind`` overriding the ack kind; ``reply_to`` then mirrors the inbound envelope."""
+    if partner is None:
+        return X12Profile(sender_id="-", receiver_id="-", ack_kind=config.kind) if config.kind else None
+    profile = X12Profile.from_partner(partner, our_id=interchange.receiver_id[:15] or "-",
+                                      our_qualifier=interchange.receiver_qualifier[:2].ljust(2, "Z"))
+    # An acknowledgement asks for no TA1 of its own: acks are never acknowledged.
+    changes: dict[str, Any] = {"request_ta1": False}
+    if config.kind:
+        changes["ack_kind"] = config.kind
+    return profile.model_copy(update=changes)
 
 
 def _record_inbound_ack(db: Any, result: AckResult, interchange: Interchange, group: Any, ex: Exchange,
@@ -164,29 +163,7 @@ def _record_inbound_ack(db: Any, result: AckResult, interchange: Interchange, gr
             ex.exceptions.append({"kind": "ack_missing_or_negative", "message": message})
 
 
-def _log_inbound(db: Any, interchange: Interchange, ex: Exchange, env: RouteEnv) -> bool:
-    from hub.business_exceptions import record_exception
-
-    groups = [GroupInfo(g.functional_id, g.control_number, g.sender_id, g.receiver_id, g.version,
-                        tuple((s.set_id, s.control_number) for s in g.sets)) for g in interchange.groups]
-    with db.session() as session:
-        record = register_inbound(session, standard="X12",
-                                  sender=Party(interchange.sender_qualifier, interchange.sender_id),
-                                  receiver=Party(interchange.receiver_qualifier, interchange.receiver_id),
-                                  control_number=interchange.control_number, version=interchange.version,
-                                  test=interchange.is_test, message_id=ex.message_id, groups=groups)
-        if not record.duplicate:
-            return False
-        message = (f"interchange {interchange.control_number} from {interchange.sender_qualifier}:"
-                   f"{interchange.sender_id} was already received (record {record.duplicate_of}); refused with TA1 025")
-        record_exception(session, kind="duplicate_interchange", message=message, document_type="x12_interchange",
-                         document_key=interchange.control_number, partner_id=interchange.sender_id,
-                         message_id=ex.message_id, route=env.route_name)
-    ex.exceptions.append({"kind": "duplicate_interchange", "message": message})
-    return True
-
-
-register_body(ParsedX12, BodyHandlers(split=_split, acknowledge=_acknowledge))
+register_body(ParsedX12, X12Adapter())
 
 
 # -- transforms ------------------------------------------------------------------------------
@@ -199,21 +176,18 @@ def _documents(body: Any, ex: Exchange, set_ids: tuple[str, ...] | None, name: s
                         location=f"segment {body.position} (ST), element 1", code="x12_wrong_set")
     docs = map_set(body)
     ex.warnings.extend(str(d) for d in body.diagnostics if not d.is_error)
+    note_invalid_identifiers(ex, body.diagnostics)
     if docs is None:
-        first = body.errors[0]
-        raise StepError(first.reason, location=first.location() or None, code=first.code or "x12_mapping")
+        raise step_error(body.errors[0], "x12_mapping")
     ex.headers["envelope"] = body.envelope_info()
+    if body.interchange.partner is not None:
+        ex.headers["partner_id"] = body.interchange.partner.id
     return docs
 
 
-def _single(name: str, set_id: str, emits: str):
-    @transform(name, emits=emits)
-    def fn(body: Any, ex: Exchange) -> BaseModel:
-        return _documents(body, ex, (set_id,), name)[0]
-
-    fn.__doc__ = f"X12 {set_id} transaction set → canonical {emits}."
-    fn.__name__ = name.replace(".", "_")
-    return fn
+def _single(name: str, set_id: str, emits: str) -> Callable:
+    return single_document_transform(name, set_id, emits, _documents,
+                                     f"X12 {set_id} transaction set → canonical {emits}.")
 
 
 x12_850_to_purchase_order = _single("x12.850_to_purchase_order", "850", "purchase_order")
@@ -238,5 +212,4 @@ def x12_acks_to_ack_result(body: Any, ex: Exchange) -> BaseModel:
 @transform("x12.to_canonical")
 def x12_to_canonical(body: Any, ex: Exchange) -> BaseModel | list[BaseModel]:
     """Any supported X12 transaction set → its canonical document(s), chosen by ST01."""
-    docs = _documents(body, ex, None, "x12.to_canonical")
-    return docs[0] if len(docs) == 1 else docs
+    return one_or_many(_documents(body, ex, None, "x12.to_canonical"))

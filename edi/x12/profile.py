@@ -1,15 +1,16 @@
 """Per-partner X12 settings (``X12Profile``): who we are and who they are in the envelope,
 which version and delimiters they want, and which acknowledgement they expect.
 
-The partner registry (``hub.partners``) carries these settings in its EDI identities; this
-model is what the X12 writer and ack builder consume. ``X12Profile.reply_to(interchange)``
+The partner registry (``hub.partners``) carries these settings in its EDI identities;
+``X12Profile.from_partner`` turns a registry entry into this model, which the X12 writer and
+ack builder consume. ``X12Profile.reply_to(interchange)``
 derives a profile from an inbound interchange (parties swapped, its delimiters and version),
 used when no partner profile is configured and to make an ack follow the inbound file.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -24,6 +25,7 @@ AckKind = Literal["997", "999", "TA1", "none"]
 
 class X12Profile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    STANDARD: ClassVar[str] = "X12"
 
     # Our side (ISA05/06, GS02) and theirs (ISA07/08, GS03).
     sender_qualifier: str = Field("ZZ", min_length=2, max_length=2)
@@ -45,6 +47,8 @@ class X12Profile(BaseModel):
     # Send a TA1 for every interchange (besides the ones ISA14=1 asks for and rejections).
     always_ta1: bool = False
     request_ta1: bool = False  # our outbound ISA14
+    # How long the partner has to acknowledge what the hub sends (partner registry acks[].within).
+    ack_within_seconds: int | None = Field(None, ge=0)
     test: bool = False
     ack_endpoint: str | None = None
 
@@ -76,6 +80,34 @@ class X12Profile(BaseModel):
     @property
     def group_receiver(self) -> str:
         return self.gs_receiver_id or self.receiver_id
+
+    @classmethod
+    def from_partner(cls, partner: Any, *, our_id: str, our_qualifier: str = "ZZ",
+                     our_gs_id: str | None = None) -> X12Profile:
+        """The profile for a partner of the registry (``hub.partners.PartnerConfig`` with ``x12``):
+        its ISA qualifier/ID and GS ID as the receiver, its version and delimiters, and its ack
+        agreement — ``acks`` naming 997 or 999 sets the functional ack the hub sends and expects
+        (997 when neither is named), TA1 asks for a TA1 each way — with the ack endpoint from
+        ``outbound_endpoints``."""
+        identity = partner.x12
+        if identity is None:
+            raise ValueError(f"partner {partner.id} has no X12 identity (x12: isa_qualifier, isa_id ...)")
+        expectations = {str(getattr(a.kind, "value", a.kind)): a.seconds for a in identity.acks}
+        functional = next((k for k in expectations if k in ("997", "999")), "997")
+        values: dict[str, Any] = {
+            "sender_qualifier": our_qualifier, "sender_id": our_id, "gs_sender_id": our_gs_id,
+            "receiver_qualifier": identity.isa_qualifier, "receiver_id": identity.isa_id,
+            "gs_receiver_id": identity.gs_id, "version": identity.version, "ack_kind": functional,
+            "always_ta1": "TA1" in expectations, "request_ta1": "TA1" in expectations,
+            "ack_within_seconds": expectations.get(functional), "ack_endpoint": partner.ack_endpoint(functional),
+        }
+        if identity.delimiters is not None:
+            d = identity.delimiters
+            values.update(element_separator=d.element, component_separator=d.component,
+                          segment_terminator=d.segment)
+            if d.repetition:
+                values["repetition_separator"] = d.repetition
+        return cls(**values)
 
     @classmethod
     def reply_to(cls, interchange: Interchange, base: X12Profile | None = None) -> X12Profile:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from edi.common.diagnostics import Diagnostic, Level, error
 from edi.x12 import envelope
@@ -44,6 +44,8 @@ class Interchange:
     service_segments: list[tuple[int, list[str]]] = field(default_factory=list)
     iea: list[str] | None = None
     iea_position: int | None = None
+    # The sender's partner registry entry, once the ack step has identified it.
+    partner: Any = None
 
     sender_qualifier = property(lambda self: _element(self.isa, 5))
     sender_id = property(lambda self: _element(self.isa, 6))
@@ -131,6 +133,9 @@ class TransactionSet:
     position: int
     segments: list[list[str]]
     summary: SetSummary
+    # Documents an earlier route step mapped (ack: auto maps every set for the 997), handed
+    # to the next ``map_set`` call instead of mapping and validating the set again.
+    premapped: list[Any] | None = None
 
     set_id = property(lambda self: self.summary.set_id)
     control_number = property(lambda self: self.summary.control_number)

@@ -7,9 +7,10 @@ release character, so a value containing one of the delimiters cannot be written
 ``WriteError`` names the segment and element instead of sending a corrupted file. Trailing
 empty elements are dropped.
 
-Control numbers: ``AllocatedNumbers`` takes them from the shared database allocator
-(``edi.common.control_numbers``) — what the hub uses when it sends; ``PreviewNumbers`` counts
-from 1 in memory, for ``hub edi ack`` previews and tests that must not consume real numbers.
+Control numbers come from a ``NumberSource`` (``edi.common.control_numbers``):
+``AllocatedNumbers`` (the shared database allocator — what the hub uses when it sends) or
+``PreviewNumbers`` (from 1 in memory, for ``hub edi ack`` previews and tests that must not
+consume real numbers); both are importable from here.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 from pydantic import BaseModel
 
-from edi.common.control_numbers import GROUP, INTERCHANGE, TRANSACTION, ControlNumbers, CounterKey, party
+from edi.common.control_numbers import GROUP, INTERCHANGE, TRANSACTION, NumberSource
+from edi.common.control_numbers import AllocatedNumbers, PreviewNumbers  # noqa: F401 - the writer's number sources
 from edi.common.interchanges import GroupInfo
 from edi.x12.profile import X12Profile
 from edi.x12.tokenizer import Delimiters
@@ -32,34 +33,6 @@ Element = str | Sequence[str]
 
 class WriteError(ValueError):
     pass
-
-
-class NumberSource(Protocol):
-    def take(self, kind: str, scope: str, n: int = 1) -> list[int]: ...
-
-
-class PreviewNumbers:
-    """In-memory numbering from 1 (nothing is reserved)."""
-
-    def __init__(self) -> None:
-        self._next: dict[tuple[str, str], int] = {}
-
-    def take(self, kind: str, scope: str, n: int = 1) -> list[int]:
-        start = self._next.get((kind, scope), 1)
-        self._next[(kind, scope)] = start + n
-        return list(range(start, start + n))
-
-
-class AllocatedNumbers:
-    """Numbers from the database allocator, per sender/receiver pair of the profile."""
-
-    def __init__(self, allocator: ControlNumbers, profile: X12Profile) -> None:
-        self.allocator = allocator
-        self.sender = party(profile.sender_qualifier, profile.sender_id)
-        self.receiver = party(profile.receiver_qualifier, profile.receiver_id)
-
-    def take(self, kind: str, scope: str, n: int = 1) -> list[int]:
-        return self.allocator.allocate(CounterKey("X12", kind, self.sender, self.receiver, scope), n)
 
 
 @dataclass

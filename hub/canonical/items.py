@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints, ValidationInfo, field_validator, 
 
 from hub.canonical.base import CanonicalModel, Document
 from hub.canonical.enums import ItemIdScheme, ItemStatus, ItemType, LotSource, LotStatus
-from hub.canonical.identifiers import normalize_gtin, normalize_ndc, validate_hibc, validate_upc
+from hub.canonical.identifiers import INVALID_REASON_DESCRIPTION, normalize_gtin, normalize_ndc, validate_hibc, validate_upc
 from hub.canonical.types import Code, IsoDate, Text
 
 # Scheme → normaliser. Schemes not listed are partner-assigned codes kept as sent.
@@ -23,15 +23,19 @@ _NORMALISERS: dict[ItemIdScheme, Callable[[str], str]] = {
 
 def normalize_item_identifier(scheme: ItemIdScheme | str, value: str) -> str:
     """The stored form of ``value`` under ``scheme`` (GTIN 14 digits, NDC 11 digits ...)."""
-    normaliser = _NORMALISERS.get(ItemIdScheme(scheme))
+    # A scheme already validated by the model skips the enum lookup (this runs per identifier).
+    normaliser = _NORMALISERS.get(scheme if scheme.__class__ is ItemIdScheme else ItemIdScheme(scheme))
     return normaliser(value) if normaliser else value.strip()
 
 
 class ItemIdentifier(CanonicalModel):
     """An identifier of an item, normalised: GTIN → 14 digits, NDC → 11 digits (5-4-2),
-    HIBC → primary data with '+', all check digits verified."""
+    HIBC → primary data with '+', all check digits verified — unless ``invalid_reason`` says
+    why the value failed its check: then it is carried as sent, never relabelled or dropped."""
 
     scheme: ItemIdScheme
+    # Declared before ``value`` so that the value's validator sees it.
+    invalid_reason: Text | None = Field(None, description=INVALID_REASON_DESCRIPTION)
     # Not trimmed by the type: an HIBC check character may be a space; the normaliser trims.
     value: Annotated[str, StringConstraints(strict=True, strip_whitespace=False, min_length=1, max_length=256)]
     qualifier: Code | None = Field(None, description="Qualifier as sent (X12 235 / EDIFACT 7143), e.g. UP, VP, SRV")
@@ -44,7 +48,10 @@ class ItemIdentifier(CanonicalModel):
     @field_validator("value")
     @classmethod
     def _normalise(cls, value: str, info: ValidationInfo) -> str:
-        scheme = info.data.get("scheme")
+        data = info.data
+        if data.get("invalid_reason") is not None:
+            return value
+        scheme = data.get("scheme")
         return normalize_item_identifier(scheme, value) if scheme is not None else value.strip()
 
 

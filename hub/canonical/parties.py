@@ -15,14 +15,17 @@ from hub.canonical.enums import (
     PartnerStatus,
     PartyIdScheme,
 )
-from hub.canonical.identifiers import validate_gln
+from hub.canonical.identifiers import INVALID_REASON_DESCRIPTION, validate_gln
 from hub.canonical.types import Code, Currency, IsoDate, Text
 
 
 class PartyIdentifier(CanonicalModel):
-    """One identifier of a partner or location. GLNs are check-digit validated."""
+    """One identifier of a partner or location. GLNs are check-digit validated, unless
+    ``invalid_reason`` says why the value failed: then it is carried as sent."""
 
     scheme: PartyIdScheme
+    # Declared before ``value`` so that the value's validator sees it.
+    invalid_reason: Text | None = Field(None, description=INVALID_REASON_DESCRIPTION)
     value: Code
     qualifier: Code | None = Field(None, description="As sent: ISA05 ZZ/01/14, N103 92/UL/21, NAD 3055 ...")
     assigned_by: Code | None = Field(None, description="partner_id of the assigning party (account numbers)")
@@ -32,7 +35,7 @@ class PartyIdentifier(CanonicalModel):
     @field_validator("value")
     @classmethod
     def _check_value(cls, value: str, info: ValidationInfo) -> str:
-        if info.data.get("scheme") == PartyIdScheme.GLN:
+        if info.data.get("scheme") == PartyIdScheme.GLN and info.data.get("invalid_reason") is None:
             return validate_gln(value)
         return value
 

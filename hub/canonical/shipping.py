@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from hub.canonical.base import CanonicalModel, Document, Reference
 from hub.canonical.enums import AckLineStatus, PackLevel, PoPurpose, ReceiptSource
-from hub.canonical.identifiers import normalize_gtin, validate_sscc
+from hub.canonical.identifiers import INVALID_REASON_DESCRIPTION, normalize_gtin, validate_sscc
 from hub.canonical.items import ItemIdentifier
 from hub.canonical.lines import ConvertibleLine, lots_validator
 from hub.canonical.parties import PartyRef
@@ -24,6 +24,7 @@ class DscsaTransactionStatement(CanonicalModel):
 class ShipNoticePack(CanonicalModel):
     pack_id: Code = Field(description="HL01 / CPS 7164")
     parent_pack_id: Code | None = None
+    sscc_invalid_reason: Text | None = Field(None, description=INVALID_REASON_DESCRIPTION)
     sscc: Code | None = Field(None, description="MAN*GM / GIN+BJ, 18 digits")
     level: PackLevel = PackLevel.PACK
     weight: NonNegDec | None = None
@@ -32,8 +33,10 @@ class ShipNoticePack(CanonicalModel):
 
     @field_validator("sscc")
     @classmethod
-    def _sscc(cls, value: str | None) -> str | None:
-        return validate_sscc(value) if value is not None else None
+    def _sscc(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or info.data.get("sscc_invalid_reason") is not None:
+            return value
+        return validate_sscc(value)
 
 
 class ShipNoticeLineLot(CanonicalModel):

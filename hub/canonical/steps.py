@@ -1,4 +1,4 @@
-"""Route steps over canonical documents: ``crosswalk`` and ``uom_convert``.
+"""Route steps over canonical documents: ``crosswalk``, ``uom_convert`` and ``identifier_check``.
 
 Both take the document as a model or as a dict (and hand back the same form), look things up in
 the crosswalk tables through the ``db`` service, and never drop or crash on missing master
@@ -10,6 +10,7 @@ YAML::
 
     - crosswalk: hold            # shorthand for {on_exception: hold}
     - uom_convert: {on_exception: forward}
+    - identifier_check: hold     # identifiers a mapper kept although they failed their check
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from hub.canonical.walk import (
     document_key,
     document_partner,
     identifiers_field,
+    invalid_identifiers,
     item_holders,
     join,
     party_refs,
@@ -85,6 +87,7 @@ class CanonicalStep(Step):
         db = self.env.service("db")
         partner = self.config.partner or document_partner(document) or ex.sender
         problems = self.apply(document, Crosswalk(db), partner, db)
+        self.locate(problems, ex)
         if problems:
             self._record(ex, db, document, partner, problems)
         ex.body = document.canonical_dict() if was_dict else document
@@ -93,6 +96,9 @@ class CanonicalStep(Step):
     @abstractmethod
     def apply(self, document: Document, crosswalk: Crosswalk, partner: str | None, db: Database) -> list[Problem]:
         """Fill what can be resolved on ``document`` in place; return what could not."""
+
+    def locate(self, problems: list[Problem], ex: Exchange) -> None:
+        """Add where in the input each problem came from, when an earlier step said so."""
 
     def _record(self, ex: Exchange, db: Database, document: Document, partner: str | None, problems: list[Problem]) -> None:
         already = {(e.get("kind"), e.get("field_path")) for e in ex.exceptions}
@@ -225,3 +231,33 @@ def _exact(value: Decimal) -> Decimal:
     if value == value.to_integral_value():
         return value.quantize(Decimal(1))
     return value.normalize()
+
+
+# Exchange header an EDI transform fills: [{"value": as sent, "location": "segment 7 (PO1), element 7"}]
+# for every identifier it kept although it failed its check, in file order.
+INVALID_IDENTIFIER_LOCATIONS = "invalid_identifier_locations"
+
+
+@step
+class IdentifierCheckStep(CanonicalStep):
+    """Identifiers the mappers kept as sent although they failed their format or check-digit
+    rule (``invalid_reason``; a pack's ``sscc_invalid_reason``) become ``invalid_identifier``
+    business exceptions (domain.md C #12, severity H), located in the input when the mapping
+    step left their places in the ``invalid_identifier_locations`` header."""
+
+    kind = "identifier_check"
+    summary = "Record identifiers that failed their format / check digit (kept as sent) as invalid_identifier exceptions"
+
+    def apply(self, document: Document, crosswalk: Crosswalk, partner: str | None, db: Database) -> list[Problem]:
+        return [Problem("invalid_identifier", path, value, f"{path}: {reason}; kept as sent for review", {"reason": reason})
+                for path, value, reason in invalid_identifiers(document)]
+
+    def locate(self, problems: list[Problem], ex: Exchange) -> None:
+        places = list(ex.headers.get(INVALID_IDENTIFIER_LOCATIONS) or [])
+        for problem in problems:
+            place = next((p for p in places if p.get("value") == problem.offending_value), None)
+            if place is None:
+                continue
+            places.remove(place)  # the same value on two lines: each takes the next place
+            problem.detail["location"] = place["location"]
+            problem.message = f"{place['location']}: {problem.message}"

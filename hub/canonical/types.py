@@ -24,12 +24,12 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BeforeValidator,
-    Field,
     PlainSerializer,
+    PlainValidator,
     StringConstraints,
     WithJsonSchema,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, PydanticKnownError
 
 from hub.canonical.identifiers import validate_currency
 
@@ -40,6 +40,15 @@ DECIMAL_PATTERN = r"^-?\d+(\.\d+)?$"
 
 def to_decimal(value: Any) -> Decimal:
     """Parse a Decimal from Decimal/int/str; refuse floats, bools, NaN and infinities."""
+    kind = value.__class__  # exact-type fast paths first: this runs for every amount and quantity
+    if kind is Decimal:
+        if not value.is_finite():
+            raise PydanticCustomError("decimal_finite", "decimal must be finite, got {value}", {"value": str(value)})
+        return value
+    if kind is str:
+        return _decimal_from_text(value)
+    if kind is int:
+        return Decimal(value)
     if isinstance(value, bool) or isinstance(value, float):
         raise PydanticCustomError(
             "decimal_not_float",
@@ -49,18 +58,28 @@ def to_decimal(value: Any) -> Decimal:
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise PydanticCustomError("decimal_finite", "decimal must be finite, got {value}", {"value": str(value)})
-        return value
+        return to_decimal(Decimal(value))
     if isinstance(value, str):
-        text = value.strip()
-        if not _DECIMAL_TEXT.match(text):
-            raise PydanticCustomError("decimal_text", "not a decimal number: {value!r}", {"value": value})
-        try:
-            return Decimal(text)
-        except InvalidOperation:  # pragma: no cover - the regex admits only parseable text
-            raise PydanticCustomError("decimal_text", "not a decimal number: {value!r}", {"value": value}) from None
+        return _decimal_from_text(str(value))
     raise PydanticCustomError("decimal_type", "expected a decimal string or integer, got {type}", {"type": type(value).__name__})
+
+
+def _decimal_from_text(value: str) -> Decimal:
+    text = value.strip()
+    if not _DECIMAL_TEXT.match(text):
+        raise PydanticCustomError("decimal_text", "not a decimal number: {value!r}", {"value": value})
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the regex admits only parseable text
+        raise PydanticCustomError("decimal_text", "not a decimal number: {value!r}", {"value": value}) from None
+
+
+def to_non_negative_decimal(value: Any) -> Decimal:
+    """``to_decimal`` and ``>= 0``, reported as pydantic's own ``greater_than_equal`` error."""
+    number = to_decimal(value)
+    if number < 0:
+        raise PydanticKnownError("greater_than_equal", {"ge": 0})
+    return number
 
 
 def decimal_text(value: Decimal) -> str:
@@ -112,16 +131,25 @@ def _iso(value: date | datetime) -> str:
     return value.isoformat()
 
 
+# Plain validators: the function is the whole check (no second pass by pydantic's own decimal or
+# date validator, whose work it already did), so each value costs one Python call.
+_DECIMAL_JSON = {"type": "string", "pattern": DECIMAL_PATTERN, "description": "Decimal as a string"}
 Dec = Annotated[
     Decimal,
-    BeforeValidator(to_decimal),
+    PlainValidator(to_decimal),
     PlainSerializer(decimal_text, return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "pattern": DECIMAL_PATTERN, "description": "Decimal as a string"}),
+    WithJsonSchema(_DECIMAL_JSON),
 ]
-NonNegDec = Annotated[Dec, Field(ge=0)]
+NonNegDec = Annotated[
+    Decimal,
+    PlainValidator(to_non_negative_decimal),
+    PlainSerializer(decimal_text, return_type=str, when_used="json"),
+    WithJsonSchema(_DECIMAL_JSON),
+]
 IsoDate = Annotated[
     date,
-    BeforeValidator(_to_date),
+    PlainValidator(_to_date),
+    PlainSerializer(_iso, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date"}),
 ]
 AwareDatetime = Annotated[

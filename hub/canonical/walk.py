@@ -89,3 +89,22 @@ def document_partner(document: Document) -> str | None:
         if isinstance(value, str):
             return value
     return None
+
+
+def invalid_identifiers(model: BaseModel, path: str = "") -> Iterator[tuple[str, str, str]]:
+    """(field path, value as sent, reason) of every identifier a mapper kept although it failed
+    its format or check-digit rule (``invalid_reason`` / ``sscc_invalid_reason``), in field order."""
+    fields = type(model).model_fields
+    reason = getattr(model, "invalid_reason", None) if "invalid_reason" in fields else None
+    if reason is not None:
+        yield join(path, "value"), model.value, reason  # type: ignore[attr-defined]
+    if "sscc_invalid_reason" in fields and model.sscc_invalid_reason is not None:  # type: ignore[attr-defined]
+        yield join(path, "sscc"), model.sscc, model.sscc_invalid_reason  # type: ignore[attr-defined]
+    for name in fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            yield from invalid_identifiers(value, join(path, name))
+        elif isinstance(value, list):
+            for index, element in enumerate(value):
+                if isinstance(element, BaseModel):
+                    yield from invalid_identifiers(element, join(join(path, name), index))

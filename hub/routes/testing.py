@@ -10,13 +10,21 @@ Layout (one folder per case)::
         expected/<endpoint>.txt    for raw payloads: deliveries separated by a line '----'
         expected/error.txt     instead: the route must fail, with a message containing this text
 
-No broker and no worker are involved; the route runs exactly as a worker would run it.
+No broker and no worker are involved; the route runs exactly as a worker would run it, with
+two differences that make a case give the same output on every run and keep it away from the
+hub's store: the ``db`` service is an empty SQLite database of the case's own (every table, plus
+the partner registry of ``<routes>/partners.yaml``), so control numbers start at 1, nothing is a
+duplicate of an earlier run and no business exception reaches the real store; and the
+``clock`` service is fixed at 2026-01-01T00:00Z (acknowledgements carry its date and time).
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +34,7 @@ from hub.exchange import Exchange
 from hub.registry import StepError
 from hub.routes.engine import CompiledRoute, render_outputs
 from hub.routes.loader import RouteSet
-from hub.yamlfile import load_yaml
+from hub.yamlfile import DataFileError, load_yaml
 
 FIXED_RECEIVED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 RAW_SEPARATOR = "\n----\n"
@@ -68,10 +76,13 @@ def run_case(routes: RouteSet, route_name: str, case: Path, services: dict[str, 
         return result
     expected_dir = case / "expected"
     expected_error = expected_dir / "error.txt"
-    compiled = CompiledRoute(loaded, services)
     try:
-        outcome = compiled.run(ex)
-        rendered = render_outputs(routes, compiled, outcome)
+        with case_services(routes, services) as isolated:
+            compiled = CompiledRoute(loaded, isolated)
+            outcome = compiled.run(ex)
+            rendered = render_outputs(routes, compiled, outcome)
+    except DataFileError as exc:
+        return CaseResult(route_name, case.name, False, [f"  {problem}" for problem in exc.problems])
     except StepError as exc:
         if expected_error.exists():
             want = expected_error.read_text().strip()
@@ -91,6 +102,25 @@ def run_case(routes: RouteSet, route_name: str, case: Path, services: dict[str, 
         actual.setdefault(endpoint, []).append(json.loads(body) if ctype == "application/json" else body.decode())
     _compare(expected_dir, actual, result, update)
     return result
+
+
+@contextmanager
+def case_services(routes: RouteSet, services: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
+    """``services`` with a database of the case's own and a fixed clock (see the module doc)."""
+    import hub.models  # noqa: F401 - every table on Base.metadata
+    from hub.db import Base, Database
+    from hub.partners import PartnerRegistry
+
+    with tempfile.TemporaryDirectory(prefix="hub-route-test-") as folder:
+        db = Database(f"sqlite:///{Path(folder) / 'case.sqlite3'}")
+        try:
+            Base.metadata.create_all(db.engine)
+            partners = routes.directory / "partners.yaml"
+            if partners.exists():
+                PartnerRegistry(db).load_file(partners)
+            yield {**(services or {}), "db": db, "clock": lambda: FIXED_RECEIVED_AT}
+        finally:
+            db.dispose()
 
 
 def _exchange(loaded, case: Path, input_file: Path, result: CaseResult) -> Exchange:

@@ -1,3 +1,3 @@
 """Built-in route steps. Importing this package registers them (see hub.registry)."""
 
-from hub.steps import basic, flatfile, parse, validate  # noqa: F401
+from hub.steps import basic, copy, flatfile, parse, validate  # noqa: F401

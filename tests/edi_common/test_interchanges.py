@@ -39,6 +39,20 @@ def test_same_sender_receiver_and_control_number_is_a_duplicate_within_the_windo
     assert not other.duplicate
 
 
+def test_the_same_message_run_again_is_not_a_duplicate_of_itself(pg_db: Database) -> None:
+    sender, receiver = _parties()
+    with pg_db.session() as s:
+        first = register_inbound(s, standard="X12", sender=sender, receiver=receiver, control_number="9",
+                                 message_id="msg-a")
+    with pg_db.session() as s:  # the route ran again for msg-a (retry after a crash, or a replay)
+        rerun = register_inbound(s, standard="X12", sender=sender, receiver=receiver, control_number="9",
+                                 message_id="msg-a")
+        resent = register_inbound(s, standard="X12", sender=sender, receiver=receiver, control_number="9",
+                                  message_id="msg-b")
+    assert rerun.id == first.id and not rerun.duplicate
+    assert resent.duplicate and resent.duplicate_of == first.id
+
+
 def test_outside_the_retention_window_it_is_not_a_duplicate(pg_db: Database) -> None:
     sender, receiver = _parties()
     long_ago = utcnow() - timedelta(days=45)
@@ -83,6 +97,8 @@ def test_duplicate_business_document_is_reported_with_the_first_sighting(pg_db: 
         earlier = register_document(s, document_type="invoice", partner=partner, key="INV-1", message_id="m2")
         assert earlier is not None and earlier.message_id == "m1" and earlier.times_seen == 2
         assert register_document(s, document_type="invoice", partner=partner, key="INV-2") is None
+    with pg_db.session() as s:  # the first message's route run again (retry, replay): not its own duplicate
+        assert register_document(s, document_type="invoice", partner=partner, key="INV-1", message_id="m1") is None
 
 
 def test_997_is_matched_to_the_sent_group_and_ta1_to_the_interchange(pg_db: Database) -> None:

@@ -185,14 +185,25 @@ def test_bad_numbers_and_missing_quantities_are_located() -> None:
     assert error.extra == {"interchange": "77", "message": "1"}
 
 
-def test_invalid_gtin_is_kept_unverified_with_a_warning() -> None:
-    data = HEALTHCARE_DESADV.replace(gs1("0541073800016").encode(), b"0541073800010")
-    if gs1("0541073800016") == "05410738000160":
-        pytest.skip("replacement happens to be valid")
+def test_identifiers_failing_their_check_are_kept_as_sent_with_the_reason() -> None:
+    """domain.md C #12: a bad GTIN, SSCC or GLN is neither dropped nor relabelled; the document
+    translates and each value carries why it failed, with a located warning."""
+    good_gtin, good_sscc, good_gln = gs1("0541073800016"), gs1("35412345000000002"), gs1("541234500002")
+    bad_gtin, bad_sscc, bad_gln = (v[:-1] + str((int(v[-1]) + 1) % 10) for v in (good_gtin, good_sscc, good_gln))
+    data = (HEALTHCARE_DESADV.replace(good_gtin.encode(), bad_gtin.encode())
+            .replace(good_sscc.encode(), bad_sscc.encode()).replace(good_gln.encode(), bad_gln.encode()))
     (asn,), diagnostics = run(data)
-    assert asn["lines"][1]["item_ids"][0] == {"scheme": "UPN", "value": "0541073800010", "qualifier": "SRV"}
-    (warning,) = [d for d in diagnostics if d.code == "invalid_identifier"]
-    assert (warning.segment_id, warning.element_position) == ("LIN", 3)
+    assert asn["lines"][1]["item_ids"][0] == {
+        "scheme": "GTIN", "invalid_reason": f"GTIN {bad_gtin} has check digit {bad_gtin[-1]}, expected {good_gtin[-1]}",
+        "value": bad_gtin, "qualifier": "SRV"}
+    (sibling,) = [p for p in asn["packs"] if p["pack_id"] == "1/1"]
+    assert sibling["sscc"] == bad_sscc and sibling["sscc_invalid_reason"].startswith(f"SSCC {bad_sscc} has check digit")
+    assert asn["ship_to"]["identifiers"][0]["value"] == bad_gln
+    assert asn["ship_to"]["identifiers"][0]["scheme"] == "GLN" and "check digit" in \
+        asn["ship_to"]["identifiers"][0]["invalid_reason"]
+    warnings = {(d.segment_id, d.element_position, d.component_position, d.bad_value)
+                for d in diagnostics if d.code == "invalid_identifier"}
+    assert warnings == {("LIN", 3, 1, bad_gtin), ("GIN", 3, 1, bad_sscc), ("NAD", 2, 1, bad_gln)}
 
 
 @pytest.mark.parametrize(

@@ -22,10 +22,12 @@ from hub.db import Database
 from hub.exchange import Exchange
 from hub.registry import PARSERS, SPLITTERS, TRANSFORMS, RouteEnv, StepError, load_plugins
 from tests.conftest import corpus_files
-from tests.edifact.test_mapping import HEALTHCARE_DESADV
+from tests.edi_common.partners import trading_partner
+from tests.edifact.test_mapping import HEALTHCARE_DESADV, gs1
 
 load_plugins()
 runner = CliRunner()
+SUPPLIER_GLN = gs1("541073800000")  # the UNB sender of HEALTHCARE_DESADV
 
 
 def exchange(body: object) -> Exchange:
@@ -33,9 +35,11 @@ def exchange(body: object) -> Exchange:
                     sender="SUPPLIER")
 
 
-def unique_desadv(**replace: bytes) -> bytes:
-    """The healthcare DESADV from a sender of its own (the interchange log is shared)."""
-    data = HEALTHCARE_DESADV.replace(b"UNB+UNOC:3+", b"UNB+UNOC:3+S" + secrets.token_hex(4).encode() + b"X")
+def unique_desadv(sender_prefix: str | None = None, **replace: bytes) -> bytes:
+    """The healthcare DESADV from a sender of its own (the interchange log is shared): the UNB
+    sender is ``sender_prefix`` followed by the sender id of the sample."""
+    prefix = sender_prefix or f"S{secrets.token_hex(4)}X"
+    data = HEALTHCARE_DESADV.replace(b"UNB+UNOC:3+", b"UNB+UNOC:3+" + prefix.encode())
     for old, new in replace.items():
         data = data.replace(old.encode(), new)
     return data
@@ -105,7 +109,9 @@ def test_rejected_messages_are_not_split_out() -> None:
 
 @pytest.mark.postgres
 def test_ack_step_sends_contrl_then_refuses_the_duplicate(pg_db: Database) -> None:
-    raw = unique_desadv(**{"+240301:0800+77'": b"+240301:0800+77++++1'"})  # UNB 0031 = 1
+    prefix = f"S{secrets.token_hex(4)}X"
+    raw = unique_desadv(prefix, **{"+240301:0800+77'": b"+240301:0800+77++++1'"})  # UNB 0031 = 1
+    trading_partner(pg_db, edifact={"unb_id": prefix + SUPPLIER_GLN, "unb_qualifier": "14"})
     env = RouteEnv("edifact-inbound", services={"db": pg_db})
     step = AckStep(AckConfig(endpoint="partner-acks"), env)
 
@@ -148,7 +154,8 @@ def test_ack_log_step_matches_an_inbound_contrl(pg_db: Database) -> None:
     env = RouteEnv("edifact-acks", services={"db": pg_db})
     # The partner's CONTRL for our ORDERS, built by the hub's own builder from the partner's side.
     contrl = PARSERS["edifact"].fn
-    reply = AckStep(AckConfig(endpoint="back", kind="CONTRL"), env)
+    # The hub plays the partner here: the sender (the hub itself) is no registered partner.
+    reply = AckStep(AckConfig(endpoint="back", kind="CONTRL", unknown_sender="accept"), env)
     ours = exchange(contrl(sent, EdifactParseConfig(), exchange(sent)))
     reply.process(ours)
     inbound = ours.side_outputs[0].body

@@ -4,6 +4,7 @@ files get located errors or recovery warnings — never a traceback."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -22,13 +23,22 @@ LOCATED = re.compile(r": segment \d+ \([A-Z0-9]{2,3}\)")
 # genuine content defects the corpus manifest's envelope-only check could not see.
 X12_EXPECTED_ERRORS = {
     "852_oopfactory_1.edi": ["unsupported transaction set 852"],
-    "850_bots_lfterm_1.x12": ["segment 7 (PO1): no usable item identifier",
-                              "UP identifier '234567890123' kept as a reference: GTIN 234567890123 has check digit 3"],
-    "856_edieng_lfterm_6.edi": ["segment 33 (LIN): no usable item identifier",
-                                "GTIN 0000000000831 has check digit 1, expected 3"],
     "mixed_bots_mailbag_1.x12": ["unsupported transaction set 820",
                                  "segment 155 (ST), element 2: ST02 control number 000000001 is used twice",
                                  "segment 176 (GS), element 6: GS06 group control number 5 is used twice"],
+}
+
+# Valid-corpus files carrying identifiers that fail their check digit: they translate, each bad
+# value kept as sent with its reason and a located warning (domain.md C #12, held for review).
+X12_INVALID_IDENTIFIERS = {
+    "850_bots_lfterm_1.x12": [("segment 7 (PO1), element 7", "234567890123", "GTIN 234567890123 has check digit 3, "
+                                                                             "expected 9"),
+                              ("segment 9 (PO1), element 7", "456789012345", "GTIN 456789012345 has check digit 5, "
+                                                                             "expected 3")],
+    "856_edieng_lfterm_6.edi": [("segment 26 (MAN), element 2", "00000715670002152360",
+                                 "SSCC 000715670002152360 has check digit 0, expected 3"),
+                                ("segment 33 (LIN), element 3", "0000000000831",
+                                 "GTIN 0000000000831 has check digit 1, expected 3")],
 }
 
 # Malformed X12 files: what each must report (errors make exit 1; recoveries are warnings).
@@ -81,6 +91,29 @@ def test_every_valid_x12_file_translates(path: Path) -> None:
         for text in expected:
             assert text in result.stderr, (text, result.stderr)
         assert all(LOCATED.search(line) for line in result.stderr.splitlines() if "warning" not in line)
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("path", [p for p in X12_FILES if p.name in X12_INVALID_IDENTIFIERS], ids=lambda p: p.name)
+def test_identifiers_failing_their_check_are_kept_as_sent_and_flagged(path: Path) -> None:
+    result = _translate(path)
+    assert result.exit_code == 0, result.output
+    documents = json.loads(result.stdout)
+    flagged = {(found.get("value") or found.get("sscc"), found.get("invalid_reason") or found.get("sscc_invalid_reason"))
+               for found in _walk(documents) if "invalid_reason" in found or "sscc_invalid_reason" in found}
+    for where, value, reason in X12_INVALID_IDENTIFIERS[path.name]:
+        assert (value, reason) in flagged
+        assert f"warning: {where}: " in result.stderr and f"{value!r} kept as sent, flagged invalid: {reason}" in \
+            result.stderr
+
+
+def _walk(data):
+    if isinstance(data, dict):
+        yield data
+        data = list(data.values())
+    if isinstance(data, list):
+        for value in data:
+            yield from _walk(value)
 
 
 @pytest.mark.corpus

@@ -16,6 +16,7 @@ from hub.canonical import PurchaseOrder
 from hub.db import Database
 from hub.exchange import Exchange
 from hub.registry import PARSERS, SPLITTERS, TRANSFORMS, RouteEnv, StepError, load_plugins
+from tests.edi_common.partners import trading_partner
 from tests.x12.helpers import PO_850, interchange
 
 load_plugins()
@@ -25,9 +26,9 @@ def exchange(body: object) -> Exchange:
     return Exchange(message_id=f"m-{secrets.token_hex(4)}", body=body, format="x12", doctype="850", sender="SUPPLIER")
 
 
-def unique_interchange(**kw) -> bytes:
+def unique_interchange(sender: str | None = None, **kw) -> bytes:
     # A sender of its own per test: the interchange log is shared by the session's tests.
-    return interchange([("850", PO_850)], sender=f"S{secrets.token_hex(4)}", **kw)
+    return interchange([("850", PO_850)], sender=sender or f"S{secrets.token_hex(4)}", **kw)
 
 
 def parse(raw: bytes, ex: Exchange | None = None, **config) -> ParsedX12:
@@ -77,7 +78,9 @@ def test_mapping_errors_in_a_transform_are_located() -> None:
 
 @pytest.mark.postgres
 def test_ack_step_sends_997_then_refuses_the_duplicate_with_ta1_025(pg_db: Database) -> None:
-    raw = unique_interchange()
+    sender = f"S{secrets.token_hex(4)}"
+    trading_partner(pg_db, x12={"isa_qualifier": "ZZ", "isa_id": sender})
+    raw = unique_interchange(sender)
     env = RouteEnv("x12-inbound", services={"db": pg_db})
     step = AckStep(AckConfig(endpoint="partner-acks"), env)
 
@@ -131,18 +134,19 @@ def test_inbound_997_is_matched_to_the_sent_interchange_and_a_rejection_recorded
     from edi.x12.profile import X12Profile
     from tests.x12.test_roundtrip import PO
 
-    hospital = f"H{secrets.token_hex(4)}"
-    profile = X12Profile(sender_id=hospital, receiver_id="ACME")
+    hospital, supplier = f"H{secrets.token_hex(4)}", f"A{secrets.token_hex(4)}"
+    trading_partner(pg_db, x12={"isa_qualifier": "ZZ", "isa_id": supplier})
+    profile = X12Profile(sender_id=hospital, receiver_id=supplier)
     written = write_documents([PO], profile, AllocatedNumbers(ControlNumbers(pg_db), profile))
     with pg_db.session() as s:
         from edi.common.interchanges import Party, register_outbound
 
-        sent = register_outbound(s, standard="X12", sender=Party("ZZ", hospital), receiver=Party("ZZ", "ACME"),
+        sent = register_outbound(s, standard="X12", sender=Party("ZZ", hospital), receiver=Party("ZZ", supplier),
                                  control_number=written.interchange_control_number, groups=written.groups,
                                  ack_expected="997").id
     (group,) = written.groups
-    ack = (f"ISA*00*          *00*          *ZZ*ACME           *ZZ*{hospital.ljust(15)}*250311*1200*U*00401*"
-           f"000000077*0*P*>~GS*FA*ACME*{hospital}*20250311*1200*77*X*004010~ST*997*0001~"
+    ack = (f"ISA*00*          *00*          *ZZ*{supplier.ljust(15)}*ZZ*{hospital.ljust(15)}*250311*1200*U*00401*"
+           f"000000077*0*P*>~GS*FA*{supplier}*{hospital}*20250311*1200*77*X*004010~ST*997*0001~"
            f"AK1*PO*{group.control_number}~AK2*850*{group.sets[0][1]}~AK3*PO1*9**8~AK4*2**6*X~AK5*R*5~"
            f"AK9*R*1*1*0~SE*8*0001~GE*1*77~IEA*1*000000077~").encode()
     ex = exchange(parse(ack))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from functools import lru_cache
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -112,8 +112,10 @@ class MessageView:
         component: int | None = None,
         *,
         code: str = "mapping_warning",
+        bad_value: str | None = None,
     ) -> None:
-        self.warnings.append(self._locate("warning", code, reason, "", index, element, component))
+        found = self._locate("warning", code, reason, "", index, element, component)
+        self.warnings.append(replace(found, bad_value=bad_value) if bad_value is not None else found)
 
     # -- values -------------------------------------------------------------------------
     def number(self, index: int, text: str, element: int, component: int | None = None) -> str | None:

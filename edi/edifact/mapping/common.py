@@ -2,10 +2,10 @@
 item identifiers from LIN and PIA, QTY, PRI, MOA, CUX, RFF.
 
 Identifier rules (domain.md 1.4, A.3): GTINs are check-digit verified and stored as 14
-digits; GLNs (NAD code list agency 9) are check-digit verified. A value sent under a GS1
-qualifier that fails its check is kept — never dropped — under a scheme that is not
-check-verified (``UPN`` for items, ``ACCOUNT_AT_PARTNER`` for parties) with the qualifier as
-sent, and a warning names its place (section C #12 "invalid identifier format").
+digits; GLNs (NAD code list agency 9) are check-digit verified. A value that fails its check
+is kept as sent under its own scheme with ``invalid_reason`` — never dropped nor relabelled —
+and a warning (code ``invalid_identifier``) names its place (section C #12 "invalid
+identifier format"); the route's ``identifier_check`` step holds the document for review.
 """
 
 from __future__ import annotations
@@ -21,7 +21,14 @@ from hub.canonical.codes import (
     po_purpose_from_edifact,
 )
 from hub.canonical.enums import ItemIdScheme, PartyIdScheme
-from hub.canonical.identifiers import IdentifierError, gs1_check_digit, normalize_gtin, validate_gln, validate_hibc
+from hub.canonical.identifiers import (
+    IdentifierError,
+    gs1_check_digit,
+    normalize_gtin,
+    validate_gln,
+    validate_hibc,
+    validate_sscc,
+)
 
 # EDIFACT 7143 codes beyond the canonical code table: buyer's part number, and "NDC" for US
 # National Drug Codes (no UN code exists; domain.md 1.4: a partner-agreed code).
@@ -67,12 +74,19 @@ def party_identifier(view: MessageView, index: int, value: str, agency: str) -> 
         try:
             value = validate_gln(value)
         except IdentifierError as exc:
-            view.warn(index, f"{exc}: kept as a partner-assigned code (qualifier {agency})", 2, 1,
-                      code="invalid_identifier")
-            scheme = PartyIdScheme.ACCOUNT_AT_PARTNER
+            return invalid_identifier(view, index, scheme.value, value, agency, exc, 2, 1)
     # Codes without a known agency are agreed between the partners.
     return drop_empty({"scheme": (scheme or PartyIdScheme.ACCOUNT_AT_PARTNER).value, "value": value,
                        "qualifier": agency or None})
+
+
+def invalid_identifier(view: MessageView, index: int, scheme: str, value: str, qualifier: str, exc: Exception,
+                       element: int, component: int) -> dict[str, Any]:
+    """An identifier that failed its check, kept as sent under its scheme with the reason
+    (domain.md C #12: held for review, never relabelled or dropped), and a located warning."""
+    view.warn(index, f"{qualifier or scheme} identifier {value!r} kept as sent, flagged invalid: {exc}", element,
+              component, code="invalid_identifier", bad_value=value)
+    return drop_empty({"scheme": scheme, "invalid_reason": str(exc), "value": value, "qualifier": qualifier or None})
 
 
 # RFF qualifiers after a NAD that identify the party: VAT number, additional party id.
@@ -176,9 +190,7 @@ def item_identifier(
         elif scheme is ItemIdScheme.HIBC:
             value = validate_hibc(value)
     except IdentifierError as exc:
-        view.warn(index, f"{exc}: kept unverified as UPN (qualifier {qualifier})", element, component,
-                  code="invalid_identifier")
-        scheme = ItemIdScheme.UPN
+        return invalid_identifier(view, index, scheme.value, value, qualifier, exc, element, component + 1)
     return {"scheme": scheme.value, "value": value, "qualifier": qualifier} if qualifier else {
         "scheme": scheme.value, "value": value}
 
@@ -203,8 +215,9 @@ def pia(view: MessageView, index: int, ids: ItemIds) -> None:
         ids.add(view, index, comp(seg, element, 0), comp(seg, element, 1), element + 1, 0)
 
 
-def gin(view: MessageView, index: int, ids: ItemIds) -> list[str]:
-    """GIN → the values; BX batch / BN serial go to ``ids`` lots, BJ (SSCC) are returned."""
+def gin(view: MessageView, index: int, ids: ItemIds) -> list[dict[str, str]]:
+    """GIN → BX batch / BN serial numbers go to ``ids``; BJ (SSCC) come back as pack fields
+    (``sscc`` and, when the check digit fails, ``sscc_invalid_reason``), in order."""
     seg = view.segments[index]
     kind = comp(seg, 0, 0)
     values = [v for element in range(1, len(seg.elements)) for v in texts(seg, element)]
@@ -212,7 +225,18 @@ def gin(view: MessageView, index: int, ids: ItemIds) -> list[str]:
         ids.lots.extend(values)
     elif kind == "BN":
         ids.serials.extend(values)
-    return values if kind == "BJ" else []
+    return [_sscc(view, index, value) for value in values] if kind == "BJ" else []
+
+
+def _sscc(view: MessageView, index: int, value: str) -> dict[str, str]:
+    try:
+        return {"sscc": validate_sscc(value)}
+    except IdentifierError as exc:
+        element = next((n + 1 for n in range(1, len(view.segments[index].elements))
+                        if value in texts(view.segments[index], n)), None)
+        view.warn(index, f"SSCC {value!r} kept as sent, flagged invalid: {exc}", element, 1,
+                  code="invalid_identifier", bad_value=value)
+        return {"sscc_invalid_reason": str(exc), "sscc": value}
 
 
 # -- amounts, quantities, references -----------------------------------------------------------

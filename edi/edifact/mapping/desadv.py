@@ -204,10 +204,10 @@ def _pack_detail(view: MessageView, index: int, pack: dict[str, Any], packs: dic
     elif tag == "GIN":
         for sscc in gin(view, index, ItemIds()):
             if "sscc" not in pack:
-                pack["sscc"] = sscc
+                pack.update(sscc)
                 continue
             sibling = f"{pack['pack_id']}/{sum(1 for p in packs if p.startswith(pack['pack_id'] + '/')) + 1}"
-            packs[sibling] = {"pack_id": sibling, "parent_pack_id": pack.get("parent_pack_id"), "sscc": sscc,
+            packs[sibling] = {"pack_id": sibling, "parent_pack_id": pack.get("parent_pack_id"), **sscc,
                               "level": pack["level"], "line_refs": []}
 
 

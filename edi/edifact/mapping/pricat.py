@@ -84,6 +84,6 @@ def _packs(line: LinePart) -> list[dict[str, Any]]:
     units = line.qtys.get("59")
     if units is None or units[0] is None:
         return []
-    gtin = next((i["value"] for i in line.ids.ids if i["scheme"] == "GTIN"), None)
+    gtin = next((i["value"] for i in line.ids.ids if i["scheme"] == "GTIN" and "invalid_reason" not in i), None)
     return [drop_empty({"uom": "TU", "gtin": gtin, "contains_uom": units[1] or "CU", "contains_qty": units[0],
                         "source": "PRICAT"})]

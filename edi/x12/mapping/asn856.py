@@ -53,7 +53,7 @@ def map_856(view: SetView) -> BaseModel:
     _shipment(view, asn, header_segments + shipment.segments)
     if not asn["asn_number"]:
         asn["asn_number"] = _fallback_asn_number(view, bsn_i, asn)
-    asn["packs"] = [_pack(view, lv, levels, asn["refs"]) for lv in order if lv.code in PACK_LEVELS]
+    asn["packs"] = [_pack(view, lv, levels) for lv in order if lv.code in PACK_LEVELS]
     packs_by_id = {p["pack_id"]: p for p in asn["packs"]}
     asn["lines"] = []
     for lv in order:
@@ -157,7 +157,7 @@ def _statement(view: SetView, asn: dict[str, Any], seg: list[str]) -> None:
         statement["direct_purchase"] = view.value(seg, 2) == "Y"
 
 
-def _pack(view: SetView, level: _Level, levels: dict[str, _Level], refs: list[dict[str, Any]]) -> dict[str, Any]:
+def _pack(view: SetView, level: _Level, levels: dict[str, _Level]) -> dict[str, Any]:
     pack: dict[str, Any] = {"pack_id": level.hl_id, "level": PACK_LEVELS[level.code], "line_refs": []}
     parent = _ancestor(levels, level, ("T", "P"))
     if parent is not None:
@@ -168,31 +168,28 @@ def _pack(view: SetView, level: _Level, levels: dict[str, _Level], refs: list[di
     for i in level.segments:
         seg = view.segments[i]
         if seg[0] == "MAN" and view.value(seg, 1) == "GM" and "sscc" not in pack:
-            sscc = _sscc(view, i)
-            if sscc is not None:
-                pack["sscc"] = sscc
-            else:
-                refs.append({"qualifier": "GM", "value": view.value(seg, 2),
-                             "description": f"invalid SSCC of pack {level.hl_id}"})
+            pack.update(_sscc(view, i))
         elif seg[0] == "TD1" and view.value(seg, 7):
             pack["weight"], pack["weight_uom"] = view.decimal(i, 7), view.opt(seg, 8)
     return pack
 
 
-def _sscc(view: SetView, index: int) -> str | None:
-    """The 18-digit SSCC (an AI 00 prefix dropped), or None with a warning when it is invalid:
-    a bad label number is a receiving problem, not a reason to lose the ASN."""
+def _sscc(view: SetView, index: int) -> dict[str, str]:
+    """``{"sscc": 18 digits}`` (an AI 00 prefix dropped), or, when it fails its check, the value
+    as sent with ``sscc_invalid_reason`` and a warning: a bad label number is a receiving
+    problem to review, not a reason to lose the ASN (domain.md C #12)."""
     from hub.canonical.identifiers import validate_sscc
 
     raw = view.need(index, 2, "MAN02 SSCC")
     value = raw[2:] if len(raw) == 20 and raw.startswith("00") else raw
     if not view.precheck_ids:
-        return value  # the model checks it; a refusal re-maps with this check first
+        return {"sscc": value}  # the model checks it; a refusal re-maps with this check first
     try:
-        return validate_sscc(value)
+        return {"sscc": validate_sscc(value)}
     except ValueError as exc:
-        view.warn(index, 2, f"SSCC {raw!r} kept as a reference, not as the pack's SSCC: {exc}")
-        return None
+        view.warn(index, 2, f"SSCC {raw!r} kept as sent, flagged invalid: {exc}", code="invalid_identifier",
+                  bad_value=raw)
+        return {"sscc_invalid_reason": str(exc), "sscc": raw}
 
 
 def _line(view: SetView, level: _Level, levels: dict[str, _Level], packs: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -104,8 +104,9 @@ class SetView:
                                   bad_value=bad_value, extra={"element_code": element_code},
                                   **self.where(index, element)))
 
-    def warn(self, index: int, element: int | None, reason: str) -> None:
-        self.warnings.append(warning(reason, level=Level.SEGMENT, code="mapping_warning",
+    def warn(self, index: int, element: int | None, reason: str, *, code: str = "mapping_warning",
+             bad_value: str | None = None) -> None:
+        self.warnings.append(warning(reason, level=Level.SEGMENT, code=code, bad_value=bad_value,
                                      **self.where(index, element)))
 
     def need(self, index: int, n: int, what: str) -> str:

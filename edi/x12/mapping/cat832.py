@@ -140,7 +140,8 @@ def _conversion(view: SetView, index: int) -> dict[str, Any] | None:
     conversion = {"uom": unit, "factor_to_base": qty, "source": ConversionSource.CATALOG_832.value}
     sub: dict[str, Any] = {}
     item_pairs(view, index, 9, line=sub, refs_field=None)
-    gtin = next((i["value"] for i in sub.get("item_ids", []) if i["scheme"] == "GTIN"), None)
+    gtin = next((i["value"] for i in sub.get("item_ids", []) if i["scheme"] == "GTIN" and "invalid_reason" not in i),
+                None)
     if gtin:
         conversion["gtin"] = gtin
     return conversion

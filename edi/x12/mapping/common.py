@@ -4,8 +4,10 @@ ITD, SAC, and the call that validates a mapped dict with its canonical model.
 Item identifier pairs (PO106/PO107…, LIN02/03…, IT106…, ACK07…): every qualifier of X12
 element 235 that names an item identifier is kept as an ``ItemIdentifier`` (GTINs normalised
 to 14 digits, NDCs to 11, HIBC check characters verified); LT/SN pairs are lots/serials; any
-other pair (CB, PR, RO …) and an identifier whose check digit fails are kept as references
-with a warning, never dropped.
+other pair (CB, PR, RO …) is kept as a reference with a warning, never dropped. An identifier
+whose format or check digit fails keeps its scheme
+and its value as sent, with ``invalid_reason`` and a located ``invalid_identifier`` warning
+(domain.md C #12): the route's ``identifier_check`` step holds the document for review.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from hub.canonical.codes import (
     party_scheme_from_x12,
 )
 from hub.canonical.enums import ChargeType, ItemIdScheme, PartyIdScheme
+from hub.canonical.identifiers import IdentifierError, validate_gln
 from hub.canonical.items import normalize_item_identifier
 
 from edi.x12.mapping.base import MappingError, SetView
@@ -45,8 +48,10 @@ SAC_CHARGE_TYPES = {"D240": ChargeType.FREIGHT, "D242": ChargeType.FREIGHT, "G83
                     "F050": ChargeType.FUEL, "C310": ChargeType.DISCOUNT, "H850": ChargeType.TAX,
                     "H770": ChargeType.TAX}
 PARTY_LOOP = ("N1", "N2", "N3", "N4", "PER", "REF")
-# Qualifier → scheme, looked up once per pair on the hot path (the code table normalises case).
+# Qualifier → scheme, looked up once per pair on the hot path (the code table normalises case);
+# and → the scheme's value, so the hot path does not go through the enum's value property.
 ITEM_SCHEMES = {**{code: scheme for code, scheme in item_scheme_from_x12.codes.items()}, **EXTRA_ITEM_SCHEMES}
+ITEM_SCHEME_VALUES = {code: scheme.value for code, scheme in ITEM_SCHEMES.items()}
 
 
 def item_pairs(view: SetView, index: int, start: int, *, line: dict[str, Any],
@@ -66,18 +71,21 @@ def item_pairs(view: SetView, index: int, start: int, *, line: dict[str, Any],
         if qualifier in LOT_QUALIFIERS_X12:
             lots[LOT_QUALIFIERS_X12[qualifier]].append(value)
             continue
+        if not view.precheck_ids and (name := ITEM_SCHEME_VALUES.get(qualifier)) is not None:
+            # Optimistic: the model normalises and checks; a refusal re-maps with checks here.
+            ids.append({"scheme": name, "value": value, "qualifier": qualifier})
+            continue
         scheme = ITEM_SCHEMES.get(qualifier) or ITEM_SCHEMES.get(qualifier.upper())
         if scheme is not None and not view.precheck_ids:
-            # Optimistic: the model normalises and checks; a refusal re-maps with checks here.
             ids.append({"scheme": scheme.value, "value": value, "qualifier": qualifier})
             continue
         if scheme is not None:
             try:
                 ids.append({"scheme": scheme.value, "value": normalize_item_identifier(scheme, value),
                             "qualifier": qualifier})
-                continue
             except ValueError as exc:
-                view.warn(index, n + 1, f"{qualifier} identifier {value!r} kept as a reference: {exc}")
+                ids.append(invalid_identifier(view, index, n + 1, scheme.value, value, qualifier, exc))
+            continue
         if refs_field is not None:
             line.setdefault(refs_field, []).append({"qualifier": qualifier or "?", "value": value})
         else:
@@ -134,20 +142,24 @@ def party_identifier(view: SetView, index: int, qualifier: str, value: str) -> d
         view.warn(index, 3, f"identification code qualifier {qualifier!r} is not a known N103 code; "
                   "kept as an account number")
         scheme = PartyIdScheme.ACCOUNT_AT_PARTNER
-    if scheme is PartyIdScheme.GLN and not _valid_gln(value):
-        view.warn(index, 4, f"GLN {value!r} fails its check digit; kept as an account number")
-        scheme = PartyIdScheme.ACCOUNT_AT_PARTNER
+    if scheme is PartyIdScheme.GLN:
+        try:
+            validate_gln(value)
+        except IdentifierError as exc:
+            return invalid_identifier(view, index, 4, scheme.value, value, qualifier or None, exc)
     return {"scheme": scheme.value, "value": value, "qualifier": qualifier or None}
 
 
-def _valid_gln(value: str) -> bool:
-    from hub.canonical.identifiers import validate_gln
-
-    try:
-        validate_gln(value)
-    except ValueError:
-        return False
-    return True
+def invalid_identifier(view: SetView, index: int, element: int, scheme: str, value: str, qualifier: str | None,
+                       exc: Exception) -> dict[str, Any]:
+    """An identifier that failed its check, kept as sent under its scheme with the reason
+    (domain.md C #12: held for review, never relabelled or dropped), and a located warning."""
+    view.warn(index, element, f"{qualifier or scheme} identifier {value!r} kept as sent, flagged invalid: {exc}",
+              code="invalid_identifier", bad_value=value)
+    found = {"scheme": scheme, "invalid_reason": str(exc), "value": value}
+    if qualifier:
+        found["qualifier"] = qualifier
+    return found
 
 
 def parties(view: SetView, start: int = 0, stop: int | None = None) -> dict[str, dict[str, Any]]:
