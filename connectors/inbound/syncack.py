@@ -4,7 +4,7 @@ The engines' own ``ack: auto`` component does the work, exactly as a route would
 file (so the ack reports what translation finds), logs the inbound interchange in the
 interchange log (a duplicate is answered TA1 025 / CONTRL 26), allocates the ack's control
 numbers and logs the ack as sent. The message is then stored with ``ack: sync`` and the
-duplicate verdicts in its headers; the route's ``ack: auto`` step sees ``ack: sync`` and does
+refused interchanges (duplicates, unknown senders) in its headers; the route's ``ack: auto`` step sees ``ack: sync`` and does
 not acknowledge a second time, and ``split: transaction`` still leaves duplicates out.
 
 If storing the message fails after the ack was built, the interchange log rows written for it
@@ -35,7 +35,7 @@ def acknowledge_now(hub, raw: bytes, fmt: str, message_id: str) -> tuple[list[di
     if fmt not in EDI_FORMATS:
         raise SyncAckError(400, f"?ack=sync is for X12 and EDIFACT messages, not {fmt}")
     load_plugins()
-    from edi.common.route_steps import AckStep
+    from edi.common.route_steps import REFUSED_HEADER, AckStep
 
     parser = PARSERS.get(fmt)
     if parser is None:
@@ -52,8 +52,10 @@ def acknowledge_now(hub, raw: bytes, fmt: str, message_id: str) -> tuple[list[di
     acks = [{"document_type": out.document_type, "control_number": out.document_key,
              "content_type": out.content_type, "data": out.body.decode("utf-8", errors="replace")}
             for out in ex.side_outputs]
-    headers = {k: v for k, v in ex.headers.items() if k.endswith("duplicate_interchanges")}
-    return acks, {**headers, "ack": "sync"}
+    # The refused interchanges (duplicates, unknown senders) travel with the stored message, so
+    # the route's `split: transaction` leaves them out exactly as after its own ack step.
+    refused = ex.headers.get(REFUSED_HEADER, {})
+    return acks, {REFUSED_HEADER: refused, "ack": "sync"}
 
 
 def forget(hub, message_id: str) -> None:

@@ -281,6 +281,7 @@ def test_api_key_commands(api_hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None
 def test_sync_ack_returns_the_997_and_a_resend_gets_ta1_025(client: TestClient, api_hub: Hub,
                                                             keys: dict[str, str]) -> None:
     from edi.common.interchanges import InterchangeRecord
+    from edi.common.route_steps import REFUSED_HEADER
     from edi.x12.engine import translate
 
     interchange = isa("ACMEMED", control="000000555")
@@ -294,7 +295,7 @@ def test_sync_ack_returns_the_997_and_a_resend_gets_ta1_025(client: TestClient, 
     results = [d for d in translate(ack997["data"].encode()) if isinstance(d, dict)]
     assert results[0]["ack_kind"] == "997" and results[0]["groups"][0]["control_number"] == "1"
     msg = message(api_hub, body["message_id"])
-    assert msg.headers["ack"] == "sync" and msg.headers["x12_duplicate_interchanges"] == []
+    assert msg.headers["ack"] == "sync" and msg.headers[REFUSED_HEADER] == {}
     with api_hub.db.session() as s:
         logged = s.scalars(select(InterchangeRecord).where(InterchangeRecord.message_id == body["message_id"])).all()
     assert sorted((r.direction, r.control_number) for r in logged)[0] == ("in", "000000555")
@@ -302,7 +303,7 @@ def test_sync_ack_returns_the_997_and_a_resend_gets_ta1_025(client: TestClient, 
     again = post(client, interchange, keys["P-0042"], "application/edi-x12", ack="sync").json()
     (ta1,) = again["acks"]
     assert ta1["document_type"] == "TA1" and "TA1*000000555*" in ta1["data"] and "*R*025" in ta1["data"]
-    assert message(api_hub, again["message_id"]).headers["x12_duplicate_interchanges"] == [1]  # 1st interchange
+    assert message(api_hub, again["message_id"]).headers[REFUSED_HEADER] == {"0": "duplicate_interchange"}
 
 
 def test_sync_ack_contrl_for_edifact_and_refused_for_csv(client: TestClient, keys: dict[str, str]) -> None:
