@@ -34,6 +34,8 @@ class Settings(BaseSettings):
 
     relay_interval: float = Field(default=2.0, description="Seconds between outbox relay sweeps.")
     relay_grace: float = Field(default=5.0, description="Age before the relay republishes an outbox row.")
+    stuck_after: float = Field(default=300.0, description="A message a route has not processed this long after "
+                               "it arrived, while the route's queue is idle, is sent to the route again.")
 
     inbox_poll_interval: float = Field(default=0.5, description="File-drop folder scan interval, seconds.")
     inbox_stable_seconds: float = Field(default=1.0, description="A file is complete when its size holds this long.")

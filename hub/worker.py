@@ -29,6 +29,7 @@ from hub.deadletters import reconcile
 from hub.ids import stable_id
 from hub.ingest import INGRESS_TASK
 from hub.outbox import Relay
+from hub.sweeper import sweep_stuck
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,7 @@ class RelayStep(bootsteps.StartStopStep):
     def start(self, worker) -> None:
         hub = _hub()
         self.relay = Relay(hub)
+        self.relay.after_sweep.append(lambda: sweep_stuck(hub))
         if hub.settings.is_amqp:
             self.relay.after_sweep.append(lambda: reconcile(hub))
         self.relay.start()

@@ -256,3 +256,25 @@ def test_crosswalk_and_uom_convert_through_the_broker(amqp_hub: HubEnv) -> None:
         (record,) = s.query(BusinessException).filter(BusinessException.kind == "unknown_item").all()
         assert record.offending_value == "BUYER_ITEM:NO-SUCH-ITEM" and record.document_type == "inventory_adjustment"
     assert amqp_hub.hub.store.raw(amqp_hub.message(message_id)) == raw
+
+
+def test_a_message_held_out_of_sight_is_swept_back_to_its_route(amqp_hub: HubEnv) -> None:
+    """A worker may keep a message reserved that no pool process will run (a process died as the
+    message was handed to it). Simulated here by a pika consumer that takes the route's message
+    and never acks it: the sweeper re-sends it, and it is processed once."""
+    amqp_hub.env["HUB_STUCK_AFTER"] = "2"
+    queue = amqp_hub.hub.topology.queue_name("route", "cycle-counts")
+    conn = pika.BlockingConnection(pika_params())
+    channel = conn.channel()
+    channel.basic_qos(prefetch_count=1)
+    held = []
+    channel.basic_consume(queue, lambda ch, method, props, body: held.append(method.delivery_tag))
+    message_id = amqp_hub.push(ONE_ROW)
+    while not held:
+        conn.process_data_events(time_limit=0.2)
+    amqp_hub.start_worker()
+    amqp_hub.wait_delivered(message_id, 2, timeout=60)
+    assert len(amqp_hub.stub.applied) == 1
+    conn.close()  # the held copy returns to the queue; the route-run marker makes it a no-op
+    time.sleep(2)
+    assert len(amqp_hub.stub.applied) == 1 and len(amqp_hub.deliveries(message_id)) == 2
