@@ -144,9 +144,10 @@ class RelayStep(bootsteps.StartStopStep):
     def start(self, worker) -> None:
         hub = _hub()
         self.relay = Relay(hub)
-        self.relay.after_sweep.append(lambda: sweep_stuck(hub))
         if hub.settings.is_amqp:
+            # First record what the broker parked by itself, so the sweeper does not resend it.
             self.relay.after_sweep.append(lambda: reconcile(hub))
+        self.relay.after_sweep.append(lambda: sweep_stuck(hub))
         self.relay.start()
 
     def stop(self, worker) -> None:

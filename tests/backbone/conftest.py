@@ -199,7 +199,7 @@ def make_env(tmp_path: Path, *, database_url: str, broker_url: str | None, names
     env.update({
         "HUB_DATA_DIR": str(tmp_path / "data"), "HUB_DATABASE_URL": database_url, "HUB_NAMESPACE": namespace,
         "HUB_ROUTES_DIR": str(routes), "HUB_DELIVERY_LIMIT": str(delivery_limit), "HUB_RELAY_INTERVAL": "0.5",
-        "HUB_RELAY_GRACE": "1", "HUB_PLUGINS": "tests.plugins.crashy", "HUB_INBOX_POLL_INTERVAL": "0.2",
+        "HUB_RELAY_GRACE": "1", "HUB_STUCK_AFTER": "10", "HUB_PLUGINS": "tests.plugins.crashy", "HUB_INBOX_POLL_INTERVAL": "0.2",
         "HUB_INBOX_STABLE_SECONDS": "0.3", "PYTHONPATH": str(ROOT),
         "ERP_INVENTORY_URL": f"{stub.url}/inventory/adjustments", "WAREHOUSE_DIR": str(warehouse),
         "HUB_OPERATOR": "test-operator",
