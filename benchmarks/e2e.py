@@ -7,8 +7,9 @@ Measured, in this order:
 1. raw RabbitMQ: N persistent messages published to a quorum queue with a confirm window,
    then consumed with manual acks (the floor any AMQP system stands on);
 2. an empty Celery task: N prefilled tasks drained by a worker with the hub's settings (late
-   acks, reject on worker lost, same prefetch and concurrency) — one per pool in --pools, which
-   is how a late-ack stall (solo/threads pools on Celery 5.6/5.7) shows up;
+   acks, reject on worker lost, same prefetch and concurrency), and again with one message in
+   flight (concurrency 1, prefetch 1) — per pool in --pools. The second figure is where a
+   late-ack stall shows (each delivery waits for the previous ack);
 3. the hub, drained: N prefilled documents (JSON → route with parse + validate → HTTP endpoint)
    processed by `hub worker`: route task + delivery task + store writes per document;
 4. the hub, live: N documents ingested while the worker runs, for ingest→delivered lag.
@@ -276,13 +277,20 @@ class HubBench:
         elapsed = time.perf_counter() - t0
         return {"docs_per_s": self.n / elapsed, "seconds": elapsed}
 
-    def live(self) -> dict:
+    def live(self, rate: float) -> dict:
+        """Ingest at a steady ``rate`` (documents/s) while the worker runs: the lag then shows
+        the time a document spends in the hub, not the length of a backlog."""
         from hub.store import utcnow
 
         since = utcnow()
         before = self.delivered()
         t0 = time.perf_counter()
-        self.ingest(self.n, self.n, batch=50)
+        batch = max(1, int(rate / 20))  # twenty small batches a second
+        for i, start in enumerate(range(self.n, 2 * self.n, batch)):
+            self.ingest(start, min(batch, 2 * self.n - start), batch=batch)
+            pause = t0 + (i + 1) * batch / rate - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
         wait(lambda: self.delivered() >= before + self.n, max(120.0, self.n / 10), 0.05)
         elapsed = time.perf_counter() - t0
         lags = self.lags(since)
@@ -322,6 +330,7 @@ def main() -> None:
     ap.add_argument("--prefetch", type=int, default=8, help="prefetch multiplier (hub default 8)")
     ap.add_argument("--pools", default="prefork", help="pools for the empty-task reference, e.g. prefork,solo,threads")
     ap.add_argument("--events", action="store_true", help="hub worker sends task events (as with Flower)")
+    ap.add_argument("--rate", type=float, default=0.0, help="live ingest rate, docs/s (default 70%% of the drained rate)")
     ap.add_argument("--hub-only", action="store_true", help="skip the references (for profiling the hub)")
     ap.add_argument("--embedded", action="store_true", help="measure the hub on its embedded default (SQLite + "
                     "hubdb://) instead of RabbitMQ + PostgreSQL; implies --hub-only")
@@ -339,7 +348,11 @@ def main() -> None:
         for pool in args.pools.split(","):
             e = bench_empty_task(args.n, ns, pool, args.concurrency, args.prefetch, work)
             empties.append(e)
-            print(f"empty Celery task, {pool:<8} pool, late acks: {e['tasks_per_s']:,.0f} tasks/s")
+            # One message in flight: each next delivery waits for the previous ack, so a late ack
+            # that waits for the event loop to wake shows as a collapse of this rate.
+            one = bench_empty_task(min(args.n, 1000), ns + "one", pool, 1, 1, work)
+            print(f"empty Celery task, {pool:<8} pool, late acks: {e['tasks_per_s']:,.0f} tasks/s "
+                  f"(one in flight: {one['tasks_per_s']:,.0f} tasks/s)")
         reference = next((e for e in empties if e["pool"] == "prefork"), empties[0])["tasks_per_s"]
     stub = erp_stub_process(work / "port")
     bench = HubBench(args.n, ns, args.concurrency, args.prefetch, work,
@@ -349,9 +362,10 @@ def main() -> None:
         ratios = "" if reference != reference else (  # NaN: references skipped
             f" = {d['docs_per_s'] / reference:.2f}× the empty task, {d['docs_per_s'] / raw['both_per_s']:.3f}× raw AMQP")
         print(f"hub, drained (route task + delivery task + store per document): {d['docs_per_s']:,.0f} docs/s{ratios}")
-        live = bench.live()
-        print(f"hub, live (ingest while processing): {live['docs_per_s']:,.0f} docs/s; ingest→delivered lag "
-              f"p50 {live['p50_ms']:.0f} ms, p99 {live['p99_ms']:.0f} ms, max {live['max_ms']:.0f} ms")
+        rate = args.rate or max(1.0, round(d["docs_per_s"] * 0.7))
+        live = bench.live(rate)
+        print(f"hub, live (ingest paced at {rate:,.0f} docs/s while processing): {live['docs_per_s']:,.0f} docs/s; "
+              f"ingest→delivered lag p50 {live['p50_ms']:.0f} ms, p99 {live['p99_ms']:.0f} ms, max {live['max_ms']:.0f} ms")
     finally:
         bench.close()
         stub.terminate()
