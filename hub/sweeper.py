@@ -1,13 +1,15 @@
-"""Safety net for messages stuck out of sight: published, but not processed by a route that
-should have taken them, long after that route's queue ran dry.
+"""Safety net for work stuck out of sight: a message a route should have processed, or a
+delivery never attempted, long after its queue ran dry.
 
 How a message gets stuck: a Celery prefork worker may hand a message to a pool process at the
 moment that process dies; billiard only recovers jobs a dead process had *accepted*, so the
 message stays reserved (unacked) by the worker until RabbitMQ's consumer timeout — 30 minutes
 by default — returns it. The sweeper does not wait that long: when a route's queue has nothing
 ready, any message that route should have taken more than ``HUB_STUCK_AFTER`` seconds ago and
-has neither processed nor parked is sent again, straight to that route's queue. Route runs are
-idempotent (the route-run marker), so the late original, when it comes back, does nothing.
+has neither processed nor parked is sent again, straight to that route's queue; when an
+endpoint's queue has nothing ready, any delivery still pending without a single attempt that old
+is sent again. Both tasks are idempotent (the route-run marker; a delivered delivery is skipped),
+so the late original, when it comes back, does nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from sqlalchemy import and_, exists, select
 from hub.broker.topology import ingress_key
 from hub.celery_app import task_message
 from hub.ids import new_id
-from hub.store import DeadLetter, Message, RouteRun, Stage, utcnow
+from hub.deadletters import delivery_message
+from hub.store import DeadLetter, Delivery, Message, RouteRun, Stage, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +44,32 @@ def _ready(hub, queue) -> int:
 
 
 def sweep_stuck(hub, older_than: float | None = None) -> int:
-    """Re-send stuck messages to their routes. Returns how many were re-sent."""
+    """Re-send stuck messages to their routes and stuck deliveries to their endpoints. Returns
+    how many were re-sent."""
     older_than = hub.settings.stuck_after if older_than is None else older_than
+    return _sweep_routes(hub, older_than) + _sweep_deliveries(hub, older_than)
+
+
+def _sweep_deliveries(hub, older_than: float) -> int:
+    now = utcnow()
+    resent = 0
+    for endpoint in hub.topology.endpoints:
+        if _ready(hub, hub.topology.endpoint_queue(endpoint)) > 0:
+            continue
+        with hub.db.read() as session:
+            stuck = list(session.scalars(select(Delivery.id).where(
+                Delivery.endpoint == endpoint, Delivery.status == "pending", Delivery.attempts == 0,
+                Delivery.created_at >= now - LOOK_BACK, Delivery.created_at <= now - timedelta(seconds=older_than))))
+        if stuck:
+            outcomes = hub.publisher().publish_many([delivery_message(hub, endpoint, d, {"hub_swept": "1"})
+                                                     for d in stuck])
+            resent += sum(o.value == "confirmed" for o in outcomes)
+            log.warning("endpoint %s: re-sent %d delivery(ies) never attempted after %ss", endpoint, len(stuck),
+                        older_than)
+    return resent
+
+
+def _sweep_routes(hub, older_than: float) -> int:
     now = utcnow()
     resent = 0
     for binding in hub.topology.routes:

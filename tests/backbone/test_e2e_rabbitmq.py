@@ -278,3 +278,28 @@ def test_a_message_held_out_of_sight_is_swept_back_to_its_route(amqp_hub: HubEnv
     conn.close()  # the held copy returns to the queue; the route-run marker makes it a no-op
     time.sleep(2)
     assert len(amqp_hub.stub.applied) == 1 and len(amqp_hub.deliveries(message_id)) == 2
+
+
+def test_a_delivery_held_out_of_sight_is_swept_back_to_its_endpoint(amqp_hub: HubEnv) -> None:
+    """Same for a delivery: a foreign consumer takes the ERP delivery and never acks it; the
+    sweeper sends the delivery again and it is applied once."""
+    amqp_hub.env["HUB_STUCK_AFTER"] = "2"
+    queue = amqp_hub.hub.topology.queue_name("endpoint", "erp-inventory")
+    conn = pika.BlockingConnection(pika_params())
+    channel = conn.channel()
+    channel.basic_qos(prefetch_count=1)
+    held = []
+    channel.basic_consume(queue, lambda ch, method, props, body: held.append(method.delivery_tag))
+    # Routes and the folder endpoint only: the ERP delivery can only reach the foreign consumer.
+    amqp_hub.spawn("worker", "--route", "cycle-counts", "--endpoint", "warehouse-folder")
+    message_id = amqp_hub.push(ONE_ROW)
+    deadline = time.monotonic() + 60
+    while not held and time.monotonic() < deadline:
+        conn.process_data_events(time_limit=0.2)
+    assert held, "the ERP delivery never reached the foreign consumer"
+    amqp_hub.start_worker()  # now a worker on every queue; its sweeper finds the stuck delivery
+    amqp_hub.wait_delivered(message_id, 2, timeout=60)
+    assert len(amqp_hub.stub.applied) == 1
+    conn.close()  # the held copy returns; the delivery is already delivered, so it does nothing
+    time.sleep(2)
+    assert len(amqp_hub.stub.requests) == 1
