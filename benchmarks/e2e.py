@@ -302,14 +302,8 @@ class HubBench:
         self.hub.db.dispose()
         if self.embedded:
             return
-        conn = pika.BlockingConnection(pika_params())
-        ch = conn.channel()
-        t = self.hub.topology
-        for q in t.work_queues() + t.dead_letter_queues():
-            ch.queue_delete(q.name)
-        for x in (t.ingress, t.egress, t.dlx):
-            ch.exchange_delete(x.name)
-        conn.close()
+        with self.hub.connection() as conn:
+            self.hub.topology.delete(conn.default_channel)
         with self.admin.connect() as c:
             c.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
 

@@ -58,10 +58,3 @@ class Exchange:
         for key, value in changes.items():
             setattr(new, key, value)
         return new
-
-    def lookup(self, path: str) -> Any:
-        """Resolve a dotted path for declarative conditions: ``body.lines.0.qty``,
-        ``headers.channel``, ``sender``. Missing parts give None; nothing is evaluated."""
-        from hub.paths import resolve
-
-        return resolve(self, path)

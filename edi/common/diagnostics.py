@@ -14,7 +14,7 @@ Positions: ``segment_position`` counts segments from 1 at the first segment of t
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -76,13 +76,6 @@ class Diagnostic:
         where = self.location()
         return f"{where}: {self.reason}" if where else self.reason
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["severity"] = self.severity.value
-        data["level"] = self.level.value
-        data["message"] = str(self)
-        return {k: v for k, v in data.items() if v not in (None, "", {})}
-
 
 def error(reason: str, **where: Any) -> Diagnostic:
     return Diagnostic(Severity.ERROR, reason, **where)
@@ -100,7 +93,3 @@ class EdiError(Exception):
         self.diagnostic = diagnostic
         self.diagnostics = [*(collected or []), diagnostic]
         super().__init__(str(diagnostic))
-
-
-def first_error(diagnostics: list[Diagnostic]) -> Diagnostic | None:
-    return next((d for d in diagnostics if d.is_error), None)

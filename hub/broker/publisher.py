@@ -40,10 +40,6 @@ class OutMessage:
     content_encoding: str = "utf-8"
 
 
-class PublishError(Exception):
-    pass
-
-
 class Publisher:
     """One broker connection for one thread of one process (kombu connections are not
     thread-safe, and must not cross a fork)."""

@@ -136,3 +136,10 @@ class Topology:
             exchange.bind(channel).declare()
         for queue in self.dead_letter_queues() + self.work_queues():
             queue.bind(channel).declare()
+
+    def delete(self, channel) -> None:
+        """Remove every queue and exchange of this namespace (tests and benchmarks clean up)."""
+        for queue in self.work_queues() + self.dead_letter_queues():
+            queue.bind(channel).delete()
+        for exchange in (self.ingress, self.egress, self.dlx):
+            exchange.bind(channel).delete()

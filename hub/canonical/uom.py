@@ -133,9 +133,3 @@ def convert_qty(qty: Decimal, from_factor: Decimal, to_factor: Decimal) -> Decim
 def convert_price(price: Decimal, from_factor: Decimal, to_factor: Decimal) -> Decimal:
     """A unit price per A as a price per B: prices convert inversely to quantities."""
     return price / _factor(from_factor, "source factor") * to_factor
-
-
-def factor_from_pack(pack: Decimal, inner_factor: Decimal) -> Decimal:
-    """Factor of an outer unit from PO4-style data: ``pack`` inner units each worth
-    ``inner_factor`` base units (PO4*10*100*EA: CA = 10 × 100 EA)."""
-    return _factor(pack, "pack") * _factor(inner_factor, "inner factor")

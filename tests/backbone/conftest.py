@@ -255,11 +255,5 @@ def _teardown(env: HubEnv) -> None:
 
 
 def _delete_namespace(env: HubEnv) -> None:
-    conn = pika.BlockingConnection(pika_params())
-    ch = conn.channel()
-    t = env.hub.topology
-    for q in t.work_queues() + t.dead_letter_queues():
-        ch.queue_delete(q.name)
-    for x in (t.ingress, t.egress, t.dlx):
-        ch.exchange_delete(x.name)
-    conn.close()
+    with env.hub.connection() as conn:
+        env.hub.topology.delete(conn.default_channel)

@@ -14,7 +14,7 @@ from datetime import date, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from edi.common.diagnostics import Diagnostic, Level, error, warning
 from edi.x12.reader import TransactionSet
@@ -168,13 +168,3 @@ class SetView:
             kind = f"an N{implied} number (implied decimals)" if implied else "a number"
             raise self.fail(index, n, f"{raw!r} is not {kind}", element_code="6", bad_value=raw) from None
         return number.scaleb(-implied) if implied else number
-
-
-def validation_failure(view: SetView, exc: ValidationError, index_of: dict[str, int]) -> MappingError:
-    """A canonical model refused the mapped values: name the field path and, when known,
-    the segment it came from (``index_of`` maps top-level field names to segment indexes)."""
-    first = exc.errors()[0]
-    path = ".".join(str(p) for p in first["loc"])
-    index = index_of.get(str(first["loc"][0]), 0) if first["loc"] else 0
-    return view.fail(index, None, f"{path}: {first['msg']}", element_code="7",
-                     bad_value=str(first.get("input"))[:80])

@@ -12,7 +12,6 @@ and its value as sent, with ``invalid_reason`` and a located ``invalid_identifie
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -264,14 +263,6 @@ def line_loop(view: SetView, index: int, end_tags: tuple[str, ...]):
     while i < len(view.segments) and view.segments[i][0] not in end_tags:
         yield i, view.segments[i]
         i += 1
-
-
-def date_of(view: SetView, qualifier: str, segments: Iterable[int]) -> Any:
-    for i in segments:
-        seg = view.segments[i]
-        if seg[0] == "DTM" and view.value(seg, 1) == qualifier:
-            return view.date(i, 2)
-    return None
 
 
 IDENTIFIER_FIELDS = {"item_ids", "item_ids_sent", "substitute_item_ids", "sscc"}
