@@ -20,8 +20,11 @@ app = typer.Typer(help="Supply Hub: healthcare supply-chain integration hub.", n
 routes_app = typer.Typer(help="Route files: validate, schema, test.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead-letter queues.", no_args_is_help=True)
 db_app = typer.Typer(help="The hub's database.", no_args_is_help=True)
+exceptions_app = typer.Typer(help="The review queue: business exceptions (unknown item, duplicate, price ...).",
+                             no_args_is_help=True)
 app.add_typer(routes_app, name="routes")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(exceptions_app, name="exceptions")
 app.add_typer(db_app, name="db")
 
 
@@ -292,6 +295,74 @@ def replay(
         _fail(str(exc.args[0]))
 
 
+# -- review queue ----------------------------------------------------------------------------
+
+@exceptions_app.command("list")
+def exceptions_list(
+    status: Annotated[str, typer.Option(help="open, resolved or all")] = "open",
+    kind: Annotated[str | None, typer.Option(help="Only this kind (unknown_item, duplicate_document ...)")] = None,
+    partner: Annotated[str | None, typer.Option(help="Only this partner id")] = None,
+    document: Annotated[str | None, typer.Option(help="Only this document key (PO, ASN or invoice number ...)")] = None,
+    message: Annotated[str | None, typer.Option(help="Only exceptions of this message")] = None,
+    since: Annotated[datetime | None, typer.Option(help="Only those recorded at/after this time (UTC)")] = None,
+    limit: int = 100,
+) -> None:
+    """Business exceptions, newest first: id, time, severity, kind, document, message id, reason."""
+    from datetime import UTC
+
+    from hub.review import ExceptionFilter, list_exceptions
+
+    hub = _hub()
+    query = ExceptionFilter(status=None if status == "all" else status, kind=kind, partner_id=partner,
+                            document_key=document, message_id=message, limit=limit,
+                            since=since.replace(tzinfo=since.tzinfo or UTC) if since else None)
+    try:
+        rows = list_exceptions(hub.db, query)
+    except ValueError as exc:
+        _fail(str(exc))
+    if not rows:
+        typer.echo(f"no {'' if status == 'all' else status + ' '}business exceptions")
+    for row in rows:
+        document_ref = f"{row.document_type or '-'} {row.document_key or '-'}"
+        typer.echo(f"{row.id}  {row.created_at.strftime('%Y-%m-%d %H:%M:%S')}  {row.severity:<5} {row.status:<8} "
+                   f"{row.kind:<26} {document_ref:<36} message {row.message_id or '-'}  {row.message[:100]}")
+
+
+@exceptions_app.command("show")
+def exceptions_show(exception_id: str) -> None:
+    """One exception as JSON (section C number, offending value, detail), then its message's trace."""
+    from hub.review import describe, get_exception
+
+    hub = _hub()
+    try:
+        row = get_exception(hub.db, exception_id)
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+    _echo_with_trace(hub, describe(row), row.message_id)
+
+
+@exceptions_app.command("resolve")
+def exceptions_resolve(
+    ids: Annotated[list[str], typer.Argument(help="Exception ids (hub exceptions list)")],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="What was done (recorded)")] = ...,
+    rerun: Annotated[bool, typer.Option("--rerun", help="Run their messages through their routes again "
+                                        "(after fixing the cause: crosswalk, contract, partner entry)")] = False,
+    by: Annotated[str | None, typer.Option(help="Who (recorded); default HUB_OPERATOR or the OS user")] = None,
+) -> None:
+    """Resolve exceptions, recording who and why; --rerun re-processes their messages."""
+    from hub import deadletters
+    from hub.review import resolve
+
+    hub = _hub()
+    try:
+        rerun_ids = resolve(hub, ids, by=by or deadletters.who(), why=reason, rerun=rerun)
+    except (KeyError, ValueError) as exc:
+        _fail(str(exc.args[0]))
+    typer.echo(f"resolved {len(ids)} exception(s)")
+    if rerun_ids:
+        typer.echo(f"re-ran message(s) through their routes: {', '.join(rerun_ids)}")
+
+
 # -- dead letters ----------------------------------------------------------------------------
 
 @dlq_app.command("list")
@@ -327,15 +398,22 @@ def dlq_show(dl_id: str) -> None:
         dl = ops.dead_letter(hub, dl_id)
     except KeyError as exc:
         _fail(str(exc.args[0]))
-    typer.echo(json.dumps({
+    _echo_with_trace(hub, {
         "id": dl.id, "queue": dl.queue, "state": dl.state, "reason": dl.reason, "error": dl.error,
         "route": dl.route, "endpoint": dl.endpoint, "message_id": dl.message_id, "delivery_id": dl.delivery_id,
         "task": dl.task_name, "args": dl.task_args, "created_at": dl.created_at.isoformat(),
         "replayed_at": dl.replayed_at.isoformat() if dl.replayed_at else None,
-    }, indent=2))
-    if dl.message_id:
+    }, dl.message_id)
+
+
+def _echo_with_trace(hub: Hub, record: dict, message_id: str | None) -> None:
+    """A record as JSON, then the trace of the message it concerns."""
+    from hub import ops
+
+    typer.echo(json.dumps(record, indent=2, default=str))
+    if message_id:
         typer.echo("")
-        typer.echo(ops.format_trace(hub, dl.message_id))
+        typer.echo(ops.format_trace(hub, message_id))
 
 
 # -- routes ----------------------------------------------------------------------------------

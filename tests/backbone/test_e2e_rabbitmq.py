@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from pathlib import Path
 
 import pika
 import pytest
@@ -235,17 +236,23 @@ def test_flower_shows_the_hub_tasks(amqp_hub: HubEnv) -> None:
     assert any(t["args"] == f"['{message_id}']" for t in seen.values())
 
 
+def _counts_with_an_unknown_item(amqp_hub: HubEnv, unknown: str) -> tuple[bytes, str]:
+    """Example crosswalk loaded, a worker running, and a count of a known item (778899 → ST-10022)
+    and of ``unknown`` pushed through the crosswalk route; (raw file, message id)."""
+    amqp_hub.hub_cli("xref", "load", str(ROOT / "examples/xref/crosswalk.yaml"))
+    amqp_hub.start_worker()
+    raw = (b"Facility,Location,Item,Counted Qty,UOM\n"
+           b"HOSP1,CENTRAL-A03,778899,14,BX\n"
+           b"HOSP1,CENTRAL-A03," + unknown.encode() + b",2,EA\n")
+    return raw, amqp_hub.push(raw, doctype="cycle_count_xref", filename=f"counts-{unknown.lower()}.csv")
+
+
 def test_crosswalk_and_uom_convert_through_the_broker(amqp_hub: HubEnv) -> None:
     """Known item: resolved and converted to its base unit, delivered. Unknown item: held with a
     business exception record. Nothing lost: the raw file is kept and the hold is traced."""
     from hub.business_exceptions import BusinessException
 
-    amqp_hub.hub_cli("xref", "load", str(ROOT / "examples/xref/crosswalk.yaml"))
-    amqp_hub.start_worker()
-    raw = (b"Facility,Location,Item,Counted Qty,UOM\n"
-           b"HOSP1,CENTRAL-A03,778899,14,BX\n"
-           b"HOSP1,CENTRAL-A03,NO-SUCH-ITEM,2,EA\n")
-    message_id = amqp_hub.push(raw, doctype="cycle_count_xref", filename="counts-xref.csv")
+    raw, message_id = _counts_with_an_unknown_item(amqp_hub, "NO-SUCH-ITEM")
     (delivery,) = amqp_hub.wait_delivered(message_id, 1)
     doc = json.loads(amqp_hub.stub.applied[delivery.idempotency_key])
     assert (doc["item_id"], doc["qty"], doc["uom"], doc["base_qty"], doc["base_uom"]) == (
@@ -256,6 +263,34 @@ def test_crosswalk_and_uom_convert_through_the_broker(amqp_hub: HubEnv) -> None:
         (record,) = s.query(BusinessException).filter(BusinessException.kind == "unknown_item").all()
         assert record.offending_value == "BUYER_ITEM:NO-SUCH-ITEM" and record.document_type == "inventory_adjustment"
     assert amqp_hub.hub.store.raw(amqp_hub.message(message_id)) == raw
+
+
+def test_resolving_a_held_document_reruns_it_with_the_fixed_crosswalk(amqp_hub: HubEnv, tmp_path: Path) -> None:
+    """The review queue: an unknown item holds its document; once the item is added to the
+    crosswalk, `hub exceptions resolve --rerun` re-runs the message: the held line is delivered,
+    the line delivered before is not applied twice (same idempotency key)."""
+    _raw, message_id = _counts_with_an_unknown_item(amqp_hub, "NEW-ITEM-7")
+    amqp_hub.wait_delivered(message_id, 1)
+    wait_for(lambda: [s for s in amqp_hub.stages(message_id) if s.stage == "held"], 10, what="the held stage")
+    listing = amqp_hub.hub_cli("exceptions", "list", "--message", message_id).stdout
+    (line,) = listing.splitlines()
+    assert "unknown_item" in line and "HOLD" in line
+    exception_id = line.split()[0]
+    assert '"section_c": 10' in amqp_hub.hub_cli("exceptions", "show", exception_id).stdout
+
+    fix = tmp_path / "new-item.yaml"
+    fix.write_text("items:\n  - {item_id: NEW-7, base_uom: EA, description: New item}\n"
+                   "item_identifiers:\n  - {item_id: NEW-7, scheme: BUYER_ITEM, value: NEW-ITEM-7}\n")
+    amqp_hub.hub_cli("xref", "load", str(fix))
+    out = amqp_hub.hub_cli("exceptions", "resolve", exception_id, "--rerun", "-r", "NEW-ITEM-7 added").stdout
+    assert f"re-ran message(s) through their routes: {message_id}" in out
+    wait_for(lambda: any(json.loads(body).get("item_id") == "NEW-7" for body in amqp_hub.stub.applied.values()), 30,
+             what="the formerly held line delivered")
+    assert len(amqp_hub.stub.applied) == 2  # the first line again under its old key: applied once
+    assert "no open business exceptions" in amqp_hub.hub_cli("exceptions", "list", "--message", message_id).stdout
+    resolved = amqp_hub.hub_cli("exceptions", "list", "--status", "resolved", "--message", message_id).stdout
+    assert exception_id in resolved
+    assert any(s.stage == "replayed" for s in amqp_hub.stages(message_id))
 
 
 def test_a_message_held_out_of_sight_is_swept_back_to_its_route(amqp_hub: HubEnv) -> None:

@@ -55,3 +55,58 @@ def test_a_failed_transaction_records_nothing(db) -> None:
             raise RuntimeError("the step failed after recording")
     with db.session() as session:
         assert session.scalars(select(BusinessException).where(BusinessException.document_key == "ROLLBACK-ME")).all() == []
+
+
+# -- the review queue (hub.review) ---------------------------------------------------------------
+
+
+def _record(db, **fields) -> str:
+    defaults = {"kind": "unknown_item", "message": "item not in the crosswalk", "document_type": "purchase_order"}
+    with db.session() as session:
+        return record_exception(session, **{**defaults, **fields}).id
+
+
+def test_review_queue_filters_by_status_kind_partner_document_and_message(db) -> None:
+    from hub.review import ExceptionFilter, list_exceptions
+
+    a = _record(db, document_key="PO-1", partner_id="P-0042", message_id="m-1")
+    b = _record(db, kind="duplicate_document", document_key="PO-2", partner_id="P-0107", message_id="m-2")
+    c = _record(db, document_key="PO-1", partner_id="P-0042", message_id="m-3")
+    with db.session() as session:
+        resolve_exception(session, c, "fixed")
+
+    def ids(**query) -> list[str]:
+        return [row.id for row in list_exceptions(db, ExceptionFilter(**query))]
+
+    assert ids() == [b, a]  # open ones, newest first
+    assert ids(status=None) == [c, b, a]
+    assert ids(status="resolved") == [c]
+    assert ids(kind="duplicate_document") == [b]
+    assert ids(partner_id="P-0042", status=None) == [c, a]
+    assert ids(document_key="PO-1") == [a]
+    assert ids(message_id="m-2") == [b]
+    with pytest.raises(ValueError, match="unknown exception kind 'no_such'"):
+        ids(kind="no_such")
+    with pytest.raises(ValueError, match="unknown status"):
+        ids(status="closed")
+
+
+def test_review_queue_resolve_records_who_and_why_and_refuses_twice(db) -> None:
+    from types import SimpleNamespace
+
+    from hub.review import describe, get_exception, resolve
+
+    exception_id = _record(db, document_key="PO-9", offending_value="BUYER_ITEM:X-1")
+    hub = SimpleNamespace(db=db)  # no re-run: the broker is not needed
+    assert resolve(hub, [exception_id], by="alice", why="item added to the crosswalk") == []
+    shown = describe(get_exception(db, exception_id))
+    assert shown["status"] == "resolved" and shown["resolution"] == "item added to the crosswalk (by alice)"
+    assert (shown["section_c"], shown["title"], shown["offending_value"]) == (10, "Unknown vendor item", "BUYER_ITEM:X-1")
+    with pytest.raises(ValueError, match="already resolved"):
+        resolve(hub, [exception_id], by="bob", why="again")
+    with pytest.raises(KeyError, match="no business exception nope"):
+        resolve(hub, ["nope"], by="bob", why="x")
+    orphan = _record(db, document_key="PO-10")  # recorded outside a message: nothing to re-run
+    with pytest.raises(ValueError, match="no message to re-run"):
+        resolve(hub, [orphan], by="bob", why="x", rerun=True)
+    assert get_exception(db, orphan).status == "open"
