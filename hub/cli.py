@@ -20,11 +20,14 @@ app = typer.Typer(help="Supply Hub: healthcare supply-chain integration hub.", n
 routes_app = typer.Typer(help="Route files: validate, schema, test.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead-letter queues.", no_args_is_help=True)
 db_app = typer.Typer(help="The hub's database.", no_args_is_help=True)
+documents_app = typer.Typer(help="Business documents across messages (a PO number from order to invoice).",
+                            no_args_is_help=True)
 exceptions_app = typer.Typer(help="The review queue: business exceptions (unknown item, duplicate, price ...).",
                              no_args_is_help=True)
 app.add_typer(routes_app, name="routes")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(exceptions_app, name="exceptions")
+app.add_typer(documents_app, name="documents")
 app.add_typer(db_app, name="db")
 
 
@@ -293,6 +296,34 @@ def replay(
             typer.echo(f"re-ran message(s) through their routes: {', '.join(msgs)}")
     except (KeyError, ValueError) as exc:
         _fail(str(exc.args[0]))
+
+
+# -- business documents ----------------------------------------------------------------------
+
+@documents_app.callback()
+def _documents() -> None:
+    """(A callback keeps the one-command group a group: `hub documents trail`.)"""
+
+
+@documents_app.command("trail")
+def documents_trail(
+    number: Annotated[str, typer.Argument(help="A PO, ASN, invoice or receipt number")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines")] = False,
+) -> None:
+    """Every document that carries NUMBER (order, ack, ship notice, receipt, invoice), oldest first.
+
+    Each line: when, the document, where NUMBER stands in it, route, message, sender, and where
+    it was delivered (or that it is held for review)."""
+    from dataclasses import asdict
+
+    from hub.documents import format_trail, trail
+
+    hub = _hub()
+    entries = trail(hub.db, number)
+    if as_json:
+        typer.echo(json.dumps([asdict(e) for e in entries], indent=2, default=str))
+    else:
+        typer.echo(format_trail(number, entries))
 
 
 # -- review queue ----------------------------------------------------------------------------

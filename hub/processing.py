@@ -25,19 +25,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connectors.outbound import DeliveryResult, Payload, sender_for
 from hub.broker.publisher import Outcome
 from hub.deadletters import dead_letter, delivery_message
+from hub.documents import ref_rows
 from hub.exchange import Exchange
 from hub.ids import stable_id
 from hub.payloads import identity
 from hub.registry import StepError
 from hub.routes.engine import Rendered, RouteOutcome, render_outputs
 from hub.routes.model import ErrorPolicy
-from hub.store import Delivery, DeliveryAttempt, Message, RouteRun, Stage, utcnow
+from hub.store import Delivery, DeliveryAttempt, DocumentRef, Message, RouteRun, Stage, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -133,22 +134,32 @@ def _commit_outcome(hub, route_name: str, message_id: str, outcome: RouteOutcome
             "idempotency_key": delivery_id, "status": "pending", "attempts": 0, "created_at": now})
     marker = {"message_id": message_id, "route": route_name, "status": "done", "outputs": len(rendered),
               "finished_at": now}
+    refs = [row for status, exchanges in (("emitted", outcome.outputs), ("held", outcome.held))
+            for out in exchanges for row in ref_rows(message_id, route_name, out.body, status, now)]
     if ctx.replay is None:
         statements = [insert(RouteRun).values([marker])]
         if deliveries:
             statements.append(insert(Delivery).values(deliveries))
+        if refs:
+            statements.append(insert(DocumentRef).values(refs))
         statements += [insert(Stage).values(stages),
                        update(Message).where(Message.id == message_id).values(status="transformed")]
         hub.db.write(statements)  # a concurrent run of the same message fails on the marker's key
     else:
-        _commit_replay(hub, marker, deliveries, stages)
+        _commit_replay(hub, marker, deliveries, stages, refs)
     return [(d["endpoint"], d["id"]) for d in deliveries]
 
 
-def _commit_replay(hub, marker: dict[str, Any], deliveries: list[dict[str, Any]], stages: list[dict[str, Any]]) -> None:
-    """A replay renders the same deliveries again: same ids, same idempotency keys."""
+def _commit_replay(hub, marker: dict[str, Any], deliveries: list[dict[str, Any]], stages: list[dict[str, Any]],
+                   refs: list[dict[str, Any]]) -> None:
+    """A replay renders the same deliveries again: same ids, same idempotency keys. Its
+    document index replaces the earlier run's (a held document may now be emitted)."""
     message_id, route_name = marker["message_id"], marker["route"]
     with hub.db.session() as session:
+        session.execute(delete(DocumentRef).where(DocumentRef.message_id == message_id,
+                                                  DocumentRef.route == route_name))
+        if refs:
+            session.execute(insert(DocumentRef), refs)
         run = session.get(RouteRun, (message_id, route_name))
         if run is None:
             session.execute(insert(RouteRun), [marker])

@@ -16,6 +16,7 @@ from hub.store.models import (
     DeadLetter,
     Delivery,
     DeliveryAttempt,
+    DocumentRef,
     Message,
     OutboxEntry,
     Replay,
@@ -25,7 +26,7 @@ from hub.store.models import (
 )
 
 __all__ = [
-    "BlobStore", "DeadLetter", "Delivery", "DeliveryAttempt", "Message", "MessageStore",
+    "BlobStore", "DeadLetter", "Delivery", "DeliveryAttempt", "DocumentRef", "Message", "MessageStore",
     "OutboxEntry", "Replay", "RouteRun", "Stage", "utcnow",
 ]
 

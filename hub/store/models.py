@@ -154,6 +154,23 @@ class Delivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class DocumentRef(Base):
+    """A business number (PO, ASN, invoice, receipt) a document emitted or held by a route
+    carries: the index ``hub documents trail`` follows across messages (hub.documents)."""
+
+    __tablename__ = "document_refs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), index=True)
+    route: Mapped[str] = mapped_column(String(128))
+    document_type: Mapped[str | None] = mapped_column(String(64))
+    document_key: Mapped[str | None] = mapped_column(String(256))
+    ref_field: Mapped[str] = mapped_column(String(32))
+    ref_value: Mapped[str] = mapped_column(String(256), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class DeliveryAttempt(Base):
     """One call to an endpoint, with what the endpoint answered."""
 

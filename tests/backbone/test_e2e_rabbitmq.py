@@ -277,6 +277,7 @@ def test_resolving_a_held_document_reruns_it_with_the_fixed_crosswalk(amqp_hub: 
     assert "unknown_item" in line and "HOLD" in line
     exception_id = line.split()[0]
     assert '"section_c": 10' in amqp_hub.hub_cli("exceptions", "show", exception_id).stdout
+    assert sorted(_document_refs(amqp_hub, message_id).values()) == ["emitted", "held"]
 
     fix = tmp_path / "new-item.yaml"
     fix.write_text("items:\n  - {item_id: NEW-7, base_uom: EA, description: New item}\n"
@@ -291,6 +292,19 @@ def test_resolving_a_held_document_reruns_it_with_the_fixed_crosswalk(amqp_hub: 
     resolved = amqp_hub.hub_cli("exceptions", "list", "--status", "resolved", "--message", message_id).stdout
     assert exception_id in resolved
     assert any(s.stage == "replayed" for s in amqp_hub.stages(message_id))
+    # The re-run's document index replaced the first run's: both documents now emitted.
+    refs = wait_for(lambda: (r := _document_refs(amqp_hub, message_id)) and "held" not in r.values() and r, 10,
+                    what="the re-run's document index")
+    assert sorted(refs.values()) == ["emitted", "emitted"]
+    for key in refs:
+        assert "inventory_adjustment" in amqp_hub.hub_cli("documents", "trail", key).stdout
+
+
+def _document_refs(amqp_hub: HubEnv, message_id: str) -> dict[str, str]:
+    from hub.store import DocumentRef
+
+    with amqp_hub.hub.db.session() as s:
+        return {r.ref_value: r.status for r in s.query(DocumentRef).filter(DocumentRef.message_id == message_id)}
 
 
 def test_a_message_held_out_of_sight_is_swept_back_to_its_route(amqp_hub: HubEnv) -> None:

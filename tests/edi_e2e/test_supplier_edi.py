@@ -87,3 +87,27 @@ def test_ship_notices_reach_erp_and_warehouse_and_acks_go_back_to_the_supplier(e
     assert ("X12", "in", "ACMEMED", "000004711") in logged and ("EDIFACT", "in", "4012345000009",
                                                                 "NM260312001") in logged
     assert {(std, direction) for std, direction, _, _ in logged} >= {("X12", "out"), ("EDIFACT", "out")}
+
+
+def test_a_po_number_is_followed_from_ack_to_ship_notice_to_invoice(edi_hub: HubEnv) -> None:
+    """Acme's 855, 856 and 810 for PO 4500012345, dropped as files: `hub documents trail`
+    lists the three documents in arrival order with where each was delivered."""
+    PartnerRegistry(edi_hub.hub.db).load_file(ROOT / "routes" / "partners.yaml")
+    edi_hub.start_worker()
+    edi_hub.spawn("filedrop", log="filedrop")
+    ids = []
+    # ERP + the 997 back; ship notices also to the warehouse folder.
+    for name, documents in (("acme-855-po-ack.x12", 2), ("acme-856-ship-notice.x12", 3), ("acme-810-invoice.x12", 2)):
+        ids.append(drop(edi_hub, "supplier-x12", ROOT / "examples" / "supplier-x12" / name))
+        edi_hub.wait_delivered(ids[-1], documents, timeout=90)
+
+    out = edi_hub.hub_cli("documents", "trail", "4500012345").stdout.splitlines()
+    assert out[0] == "4500012345: 3 document(s)"
+    kinds = [line.split()[2] for line in out[1:]]
+    assert kinds == ["purchase_order_ack", "ship_notice", "invoice"]
+    for line, message_id in zip(out[1:], ids, strict=True):
+        assert f"message {message_id}" in line and "erp-supplier-documents delivered" in line
+    assert "as po_number" in out[2] and "ASN-260312-0042" in out[2]
+    entries = json.loads(edi_hub.hub_cli("documents", "trail", "INV-2026-00871", "--json").stdout)
+    assert [(e["document_type"], e["fields"]) for e in entries] == [("invoice", ["invoice_number"])]
+    assert "no document carries 'PO-NOPE'" in edi_hub.hub_cli("documents", "trail", "PO-NOPE").stdout

@@ -1,0 +1,117 @@
+"""Following a business document across messages: one PO number from the order the hub sent,
+through the supplier's acknowledgement and ship notice, the goods receipt, to the invoice
+(850 → 855 → 856 → receipt → 810, or ORDERS → ORDRSP → DESADV → RECADV → INVOIC).
+
+Every document a route emits or holds is indexed in ``document_refs`` by the business numbers
+it carries — its own key and the numbers it refers to (``po_number`` in the header or on any
+line, ``asn_number``, ``invoice_number``, ``receipt_id``) — in the same transaction as the
+route's stages and deliveries. ``trail(db, "PO-4500012")`` then lists, oldest first, every
+document that names that number, with the message it came from and where it was delivered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from hub.payloads import RenderedDocument, identity
+from hub.store import Delivery, DocumentRef, Message
+
+# The numbers that tie the documents of one order together (domain.md A field names).
+TRAIL_FIELDS = ("po_number", "asn_number", "invoice_number", "receipt_id")
+
+
+def _getter(body: Any):
+    if isinstance(body, BaseModel):
+        return lambda name: getattr(body, name, None)
+    if isinstance(body, dict):
+        return body.get
+    return None
+
+
+def references(body: Any) -> list[tuple[str, str]]:
+    """(field, value) of every business number ``body`` carries, without repeats: its own key,
+    then the header's and the lines' TRAIL_FIELDS. A rendered EDI body knows only its key."""
+    doc_type, key = identity(body)
+    found: dict[tuple[str, str], None] = {}
+    get = None if isinstance(body, RenderedDocument) else _getter(body)
+    holders = [get] if get is not None else []
+    for line in (get("lines") or ()) if get is not None else ():
+        line_get = _getter(line)
+        if line_get is not None:
+            holders.append(line_get)
+    for holder in holders:
+        for name in TRAIL_FIELDS:
+            value = holder(name)
+            if value not in (None, ""):
+                found[(name, str(value))] = None
+    if doc_type is not None and key is not None and all(value != key for _, value in found):
+        found = {("document_key", key): None, **found}  # a key no field names (item_id ...)
+    return list(found)
+
+
+def ref_rows(message_id: str, route: str, body: Any, status: str, at: datetime) -> list[dict[str, Any]]:
+    """The ``document_refs`` rows of one emitted (``status`` "emitted") or held document."""
+    doc_type, key = identity(body)
+    return [{"message_id": message_id, "route": route, "document_type": doc_type, "document_key": key,
+             "ref_field": name, "ref_value": value[:256], "status": status, "created_at": at}
+            for name, value in references(body)]
+
+
+@dataclass
+class TrailEntry:
+    at: datetime
+    message_id: str
+    route: str
+    document_type: str | None
+    document_key: str | None
+    status: str  # emitted / held
+    fields: list[str]  # where the number stands in this document (document_key, po_number ...)
+    sender: str | None
+    filename: str | None
+    deliveries: list[tuple[str, str]] = field(default_factory=list)  # (endpoint, status)
+
+
+def trail(db, value: str) -> list[TrailEntry]:
+    """Every document that carries ``value``, oldest first, with its deliveries."""
+    with db.read() as session:
+        rows = session.execute(
+            select(DocumentRef, Message.sender, Message.filename)
+            .join(Message, Message.id == DocumentRef.message_id)
+            .where(DocumentRef.ref_value == value)
+            .order_by(DocumentRef.created_at, DocumentRef.id)).all()
+        entries: dict[tuple, TrailEntry] = {}
+        for ref, sender, filename in rows:
+            key = (ref.message_id, ref.route, ref.document_type, ref.document_key, ref.status)
+            entry = entries.get(key)
+            if entry is None:
+                entry = entries[key] = TrailEntry(ref.created_at, ref.message_id, ref.route, ref.document_type,
+                                                  ref.document_key, ref.status, [], sender, filename)
+            entry.fields.append(ref.ref_field)
+        message_ids = {e.message_id for e in entries.values()}
+        deliveries = session.execute(
+            select(Delivery.message_id, Delivery.route, Delivery.document_type, Delivery.document_key,
+                   Delivery.endpoint, Delivery.status)
+            .where(Delivery.message_id.in_(message_ids)).order_by(Delivery.seq)).all() if message_ids else []
+    for message_id, route, doc_type, doc_key, endpoint, status in deliveries:
+        entry = entries.get((message_id, route, doc_type, doc_key, "emitted"))
+        if entry is not None:
+            entry.deliveries.append((endpoint, status))
+    return list(entries.values())
+
+
+def format_trail(value: str, entries: list[TrailEntry]) -> str:
+    if not entries:
+        return f"no document carries {value!r}"
+    lines = [f"{value}: {len(entries)} document(s)"]
+    for e in entries:
+        where = ", ".join(f"{endpoint} {status}" for endpoint, status in e.deliveries) or (
+            "held for review" if e.status == "held" else "no delivery")
+        lines.append(f"{e.at.strftime('%Y-%m-%d %H:%M:%S')}  {e.document_type or '-':<20} {e.document_key or '-':<20} "
+                     f"as {'/'.join(e.fields):<24} route {e.route}  message {e.message_id}"
+                     f" from {e.sender or '-'}  → {where}")
+    return "\n".join(lines)
