@@ -51,9 +51,9 @@ def pg_schema_url() -> Iterator[str]:
 def pg_db(pg_schema_url: str) -> Iterator[Database]:
     """The real PostgreSQL, with every table of the hub created in a private schema."""
     db = Database(pg_schema_url)
-    import hub.models  # noqa: F401
-
-    Base.metadata.create_all(db.engine)
+    # The migrations, as every hub process runs them: the hub fixtures of tests/backbone share
+    # this schema and upgrade it too, whichever runs first.
+    db.create_schema()
     yield db
     db.dispose()
 

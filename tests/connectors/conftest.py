@@ -34,9 +34,6 @@ def new_schema() -> tuple[str, str]:
     url = f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
     db = Database(url)
     db.create_schema()  # the Alembic migrations, as every hub process runs them
-    import hub.models  # noqa: F401
-
-    Base.metadata.create_all(db.engine)  # tables added on this branch (migration generated at merge)
     db.dispose()
     return schema, url
 
