@@ -18,8 +18,9 @@
   APERAK record.
 - transforms ``edifact.orders_to_purchase_order``, ``edifact.ordrsp_to_purchase_order_ack``,
   ``edifact.desadv_to_ship_notice``, ``edifact.invoic_to_invoice``,
-  ``edifact.invrpt_to_inventory_snapshot``, ``edifact.pricat_to_price_catalog`` (a list),
-  ``edifact.contrl_to_ack_result`` and ``edifact.to_canonical`` (chooses by UNH message type).
+  ``edifact.invrpt_to_inventory_snapshot``, ``edifact.recadv_to_goods_receipt``,
+  ``edifact.pricat_to_price_catalog`` (a list), ``edifact.contrl_to_ack_result`` and
+  ``edifact.to_canonical`` (chooses by UNH message type).
 
 Route order: ``parse: edifact`` → ``ack: auto`` → ``split: transaction`` → ``transform: ...``.
 """
@@ -230,6 +231,7 @@ edifact_ordrsp_to_purchase_order_ack = _single("edifact.ordrsp_to_purchase_order
 edifact_desadv_to_ship_notice = _single("edifact.desadv_to_ship_notice", "DESADV", "ship_notice")
 edifact_invoic_to_invoice = _single("edifact.invoic_to_invoice", "INVOIC", "invoice")
 edifact_invrpt_to_inventory_snapshot = _single("edifact.invrpt_to_inventory_snapshot", "INVRPT", "inventory_snapshot")
+edifact_recadv_to_goods_receipt = _single("edifact.recadv_to_goods_receipt", "RECADV", "goods_receipt")
 edifact_contrl_to_ack_result = _single("edifact.contrl_to_ack_result", "CONTRL", "ack_result")
 
 

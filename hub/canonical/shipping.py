@@ -138,7 +138,9 @@ class ReceiptLine(ConvertibleLine):
     line_number: Code | None = None
     po_number: Code | None = None
     po_line_number: Code | None = Field(None, description="None only for unplanned receipts")
-    item_id: Code
+    # A.9 requires item_id; a partner's receiving advice (EDIFACT RECADV) names items by code
+    # only: it sends item_ids and the crosswalk step fills item_id.
+    item_id: Code | None = None
     item_ids: list[ItemIdentifier] = Field(default_factory=list)
     qty_received: NonNegDec
     uom: Code
@@ -152,6 +154,12 @@ class ReceiptLine(ConvertibleLine):
     bin: Code | None = None
     lot_allocations: list[LotAllocation] = Field(default_factory=list)
     condition: Text | None = None
+
+    @model_validator(mode="after")
+    def _names_an_item(self) -> ReceiptLine:
+        if self.item_id is None and not self.item_ids:
+            raise ValueError("give item_id or at least one entry in item_ids")
+        return self
 
 
 class ErpPosting(CanonicalModel):

@@ -15,6 +15,7 @@ from hub.canonical import (
     DOCUMENT_CLASSES,
     DOCUMENT_MODELS,
     DOCUMENT_TYPES,
+    GoodsReceipt,
     InventoryAdjustment,
     PurchaseOrder,
     ShipNotice,
@@ -141,6 +142,15 @@ def test_cycle_count_rules() -> None:
     assert "location_id" in errors_of(InventoryAdjustment, missing_location)[""]
     no_item = {k: v for k, v in data.items() if k != "item_ids"}
     assert "item_id" in errors_of(InventoryAdjustment, no_item)[""]
+
+
+def test_receipt_line_names_its_item_by_id_or_by_codes() -> None:
+    data = example("goods_receipt")
+    line = data["lines"][0]
+    by_code = line | {"item_id": None, "item_ids": [{"scheme": "GTIN", "value": "00612345678907"}]}
+    assert GoodsReceipt.model_validate(data | {"lines": [by_code]}).lines[0].item_id is None  # crosswalk fills it
+    neither = {k: v for k, v in line.items() if k not in ("item_id", "item_ids")}
+    assert "item_id" in errors_of(GoodsReceipt, data | {"lines": [neither]})["lines.0"]
 
 
 def test_transfer_needs_both_locations() -> None:

@@ -37,6 +37,7 @@ MAPPER_MODULES = {
     "INVOIC": "invoic",
     "PRICAT": "pricat",
     "INVRPT": "invrpt",
+    "RECADV": "recadv",
     "CONTRL": "contrl",
 }
 

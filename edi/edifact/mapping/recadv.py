@@ -1,23 +1,181 @@
-"""GoodsReceipt → RECADV (domain.md B.15; outbound from the hospital, optional).
+"""RECADV ⇄ GoodsReceipt (domain.md B.15 and the RECADV row of section 3).
 
-BGM 632 + receipt_id; DTM 50 receipt date; RFF AAK the despatch advice (asn_number); NAD SU the
-supplier, NAD DP the receiving location. Lines: LIN line number + item identifiers, QTY 48
-received / 194 accepted / 195 not accepted (returned), QVR reject reason (4295), RFF ON / LI
-the order line, lot allocations as PIA batch (NB) / serial (SN) with DTM 36 when one expiry.
+Reading (a partner's receiving advice → ``goods_receipt``): BGM 1004 receipt_id; DTM 50 the
+receipt date; RFF AAK the despatch advice (asn_number); NAD SU the supplier (else the
+interchange sender); NAD DP the receiving location (else a header LOC), which is also each
+line's location unless the line has a LOC of its own. Lines: LIN 1082 line number, LIN C212 /
+PIA item identifiers (GTINs as 14 digits; item_id is left to the crosswalk step), QTY 48
+received with its unit (6411), 194 accepted, 195 + 196 not accepted (returned + destroyed),
+QVR reason (4295, else the 4221 discrepancy), RFF ON / LI the order line (a line without RFF ON
+takes the header's), PIA NB / GIN BX batch, PIA SN / GIN BN serial and DTM 36 expiry as lot
+allocations. CPS / PAC / GIN BJ (packing) are read and left out: a GoodsReceipt has no packs.
 
-Inbound RECADV is not mapped: a canonical ReceiptLine needs the hub's item and location ids,
-which only the hub itself knows.
+What the message leaves open, decided here:
+
+- receipt_datetime needs a zone and EDIFACT sends none: the DTM 50 date at 00:00 UTC, with a
+  located ``receipt_time_assumed`` warning. A 203 / 204 time is dropped (warned), as for every
+  EDIFACT date; the writer sends the UTC day, so write → read keeps the day.
+- source is DOCK_SCAN: a RECADV reports goods counted and inspected where they were received
+  (it exists to report what differs from the despatch advice), which ASN_AUTO would deny.
+- lot allocation quantities (qty_base): one batch carries the whole line (qty_received, in
+  the line's unit as sent); each serial number is one unit. Several batches on one line
+  cannot be split (RECADV sends no quantity per batch): refused with a located error, never
+  guessed. An expiry without a batch or serial is left out (warned).
+- the line's unit is required (ReceiptLine.uom): a QTY 48 without 6411 is a located error.
+
+Writing (``build_recadv``, outbound from the hospital): the same segments; a line without
+item_ids sends its item_id as the buyer's item number (PIA IN).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from pydifact.segments import Segment
 
+from edi.edifact.diagnostics import SyntaxCode
+from edi.edifact.mapping.base import MessageView, drop_empty, mapper
+from edi.edifact.mapping.common import supplier_id
 from edi.edifact.mapping.out import Out
+from edi.edifact.mapping.parts import LinePart, MessageParts, Part
 from edi.edifact.profile import EdifactProfile
+from hub.canonical import GoodsReceipt
+from hub.canonical.enums import ReceiptSource
+from hub.canonical.types import decimal_text
+
+RECEIVED, ACCEPTED = "48", "194"
+# 195 not accepted, to be returned; 196 not accepted, to be destroyed: both are rejected.
+REJECTED = ("195", "196")
+
+
+@mapper("RECADV")
+def map_recadv(view: MessageView) -> list[dict[str, Any]]:
+    parts = MessageParts(view)
+    header = parts.header
+    receipt_id = parts.bgm_value(1)
+    if not receipt_id:
+        raise view.missing("receipt number", "BGM 1004")
+    if "50" not in header.dates:
+        raise view.missing("goods receipt date", "DTM+50")
+    if not parts.lines:
+        raise view.missing("receipt lines", "LIN")
+    location, location_index = _receiving_location(view, header)
+    supplier = header.parties.get("SU")
+    doc = {
+        "document_type": "goods_receipt",
+        "receipt_id": receipt_id,
+        "receipt_datetime": _receipt_datetime(view, header),
+        "receiving_location_id": location,
+        "supplier_partner_id": supplier_id(view, supplier),
+        "asn_number": header.ref("AAK"),
+        "source": ReceiptSource.DOCK_SCAN.value,
+        "lines": [_line(view, line, header, location) for line in parts.lines],
+    }
+    parts.check_line_count()
+    index_of = {"receipt_id": parts.bgm, "receipt_datetime": header.dates["50"][1],
+                "receiving_location_id": location_index, "supplier_partner_id": header.party_index.get("SU"),
+                "lines": parts.lines[0].first}
+    return [view.validated(GoodsReceipt, drop_empty(doc), index_of)]
+
+
+def _receipt_datetime(view: MessageView, header: Part) -> str:
+    """The DTM 50 date at midnight UTC: an AwareDatetime needs a zone, EDIFACT sends none."""
+    day, index = header.dates["50"]
+    midnight = f"{day}T00:00:00+00:00"
+    view.warn(index, f"DTM+50 sends no time zone: receipt_datetime is {midnight} (the date at midnight UTC)", 1, 2,
+              code="receipt_time_assumed")
+    return midnight
+
+
+def _receiving_location(view: MessageView, header: Part) -> tuple[str, int]:
+    """NAD+DP's identifier, else the first header LOC: (location id, segment index)."""
+    delivery = header.parties.get("DP")
+    if delivery and delivery.get("identifiers"):
+        return delivery["identifiers"][0]["value"], header.party_index["DP"]
+    found = next(((code, index) for _, code, index in header.locations if code), None)
+    if found is None:
+        raise view.missing("receiving location", "NAD+DP")
+    return found
+
+
+def _line(view: MessageView, line: LinePart, header: Part, location: str) -> dict[str, Any]:
+    if not line.ids.ids:
+        raise view.fail(line.first, "receipt line names no item (LIN C212 / PIA)", 3, code="missing_item",
+                        ack=SyntaxCode.MISSING)
+    received, uom, qty_index = line.qtys.get(RECEIVED, (None, None, line.first))
+    if received is None:
+        raise view.fail(line.first, "receipt line has no received quantity (QTY+48)", code="missing_quantity",
+                        ack=SyntaxCode.MISSING)
+    if uom is None:
+        raise view.fail(qty_index, "QTY+48 has no unit (6411): a goods receipt line needs one", 1, 3,
+                        code="missing_unit", ack=SyntaxCode.MISSING)
+    return drop_empty(
+        {
+            "line_number": line.number or None,
+            "po_number": line.ref("ON") or header.ref("ON"),
+            "po_line_number": line.ref("LI"),
+            "item_ids": line.ids.ids,
+            "qty_received": received,
+            "uom": uom,
+            "qty_accepted": _quantity(view, line, ACCEPTED, uom),
+            "qty_rejected": _rejected(view, line, uom),
+            "reject_reason": _reason(line),
+            "location_id": next((code for _, code, _ in line.locations if code), location),
+            "lot_allocations": _allocations(view, line, received),
+        }
+    )
+
+
+def _reason(line: LinePart) -> str | None:
+    """QVR 4295 the reason (PE durability date, DME damaged …), else 4221 the discrepancy (AF damaged …)."""
+    if line.qvr is None:
+        return None
+    discrepancy, reason, _ = line.qvr
+    return reason or discrepancy or None
+
+
+def _quantity(view: MessageView, line: LinePart, qualifier: str, uom: str) -> str | None:
+    """A further QTY of the line; it must count in the received quantity's unit (the canonical
+    line has one unit)."""
+    amount, unit, index = line.qtys.get(qualifier, (None, None, line.first))
+    if unit is not None and unit != uom:
+        raise view.fail(index, f"QTY+{qualifier} counts in {unit} but QTY+48 in {uom}: a receipt line has one unit",
+                        1, 3, code="unit_mismatch")
+    return amount
+
+
+def _rejected(view: MessageView, line: LinePart, uom: str) -> str | None:
+    amounts = [Decimal(a) for q in REJECTED if (a := _quantity(view, line, q, uom)) is not None]
+    if len(amounts) > 1:
+        view.warn(line.qtys["196"][2], "QTY+195 (return) and QTY+196 (destroy) both sent: qty_rejected is their sum",
+                  code="rejected_quantities_added")
+    return decimal_text(sum(amounts, Decimal(0))) if amounts else None
+
+
+def _allocations(view: MessageView, line: LinePart, received: str) -> list[dict[str, Any]]:
+    """Batches and serials with the line's expiry as lot allocations (rules: module docstring)."""
+    lots = list(dict.fromkeys(line.ids.lots))  # a batch repeated per serial is one batch
+    serials = list(dict.fromkeys(line.ids.serials))
+    expiry = line.date("36")
+    if len(lots) > 1:
+        raise view.fail(line.first, f"{len(lots)} batches ({', '.join(lots)}) and no quantity per batch: a lot "
+                        "allocation needs each batch's quantity", code="unsplit_batches",
+                        ack=SyntaxCode.VALUE_NOT_SUPPORTED)
+    lot = lots[0] if lots else None
+    if serials:
+        return [drop_empty({"lot_number": lot, "serial_number": serial, "expiration_date": expiry, "qty_base": "1"})
+                for serial in serials]
+    if lot is not None:
+        return [drop_empty({"lot_number": lot, "expiration_date": expiry, "qty_base": received})]
+    if expiry is not None:
+        view.warn(line.dates["36"][1], "expiry date (DTM+36) without a batch or serial number: left out", 1, 2,
+                  code="expiry_without_lot")
+    return []
+
+
+# -- GoodsReceipt → RECADV ----------------------------------------------------------------------
 
 
 def build_recadv(doc: dict[str, Any], profile: EdifactProfile) -> tuple[str, list[Segment], str]:
@@ -33,7 +191,8 @@ def build_recadv(doc: dict[str, Any], profile: EdifactProfile) -> tuple[str, lis
                                                      "value": doc["receiving_location_id"]}]}, [])
     for number, line in enumerate(doc["lines"], start=1):
         allocations = line.get("lot_allocations", [])
-        lots = [a["lot_number"] for a in allocations if a.get("lot_number")]
+        # One PIA NB per batch, also when several serials of one batch repeat it.
+        lots = list(dict.fromkeys(a["lot_number"] for a in allocations if a.get("lot_number")))
         serials = [a["serial_number"] for a in allocations if a.get("serial_number")]
         ids = line.get("item_ids") or [{"scheme": "BUYER_ITEM", "value": line["item_id"], "qualifier": "IN"}]
         out.line_item(line.get("line_number") or str(number), None, ids, lots, serials)
