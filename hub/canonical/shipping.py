@@ -143,7 +143,7 @@ class ReceiptLine(ConvertibleLine):
     item_id: Code | None = None
     item_ids: list[ItemIdentifier] = Field(default_factory=list)
     qty_received: NonNegDec
-    uom: Code
+    uom: Code | None = Field(None, description="None = units of the GTIN (EANCOM QTY+48 without 6411)")
     uom_canonical: Code | None = None
     base_qty: Dec | None = None
     base_uom: Code | None = None

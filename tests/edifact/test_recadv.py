@@ -134,7 +134,8 @@ def test_a_receipt_time_comes_back_as_its_utc_day() -> None:
          "goods receipt date (DTM+50)"),  # not a date: warned, then missing
         ({"NAD+DP+5412345000020::9++Central Receiving'": "NAD+DP+++Central Receiving'"}, "missing_segment", "UNH", 1,
          "receiving location (NAD+DP)"),
-        ({"QTY+48:40:EA'": "QTY+48:40'"}, "missing_unit", "QTY", 15, "QTY+48 has no unit"),
+        ({"QTY+48:40:EA'": "QTY+48:40'"}, "unit_mismatch", "QTY", 16,
+         "QTY+194 counts in EA but QTY+48 in units of the GTIN"),
         ({"QTY+48:40:EA'": "QTY+12:40:EA'"}, "missing_quantity", "LIN", 12, "no received quantity"),
         ({"QTY+194:38:EA'": "QTY+194:38:BX'"}, "unit_mismatch", "QTY", 16, "QTY+194 counts in BX but QTY+48 in EA"),
         ({"GIN+BX+LOT2024A'": "GIN+BX+LOT2024A+LOT2024B'"}, "unsplit_batches", "LIN", 12,
@@ -149,6 +150,17 @@ def test_what_a_receipt_cannot_do_without_is_refused_with_its_place(replace, cod
     assert not docs
     assert (error.code, error.segment_id, error.set_position) == (code, segment, position)
     assert error.segment_position is not None and reason in error.reason
+
+
+def test_a_quantity_without_unit_counts_units_of_the_gtin() -> None:
+    """EANCOM leaves 6411 out when the quantity counts units of the line's GTIN: the line keeps
+    uom None (as ship notice lines do), for uom_convert to take the GTIN's packaging level."""
+    docs, diagnostics = run(fixture(**{"QTY+48:40:EA'": "QTY+48:40'", "QTY+194:38:EA'": "QTY+194:38'",
+                                       "QTY+195:2:EA'": "QTY+195:2'"}))
+    assert not [d for d in diagnostics if d.is_error]
+    (receipt,) = docs
+    line = receipt["lines"][0]
+    assert "uom" not in line and (line["qty_received"], line["qty_accepted"], line["qty_rejected"]) == ("40", "38", "2")
 
 
 def test_a_recadv_without_lines_is_refused_at_unh() -> None:

@@ -21,7 +21,9 @@ What the message leaves open, decided here:
   the line's unit as sent); each serial number is one unit. Several batches on one line
   cannot be split (RECADV sends no quantity per batch): refused with a located error, never
   guessed. An expiry without a batch or serial is left out (warned).
-- the line's unit is required (ReceiptLine.uom): a QTY 48 without 6411 is a located error.
+- a QTY 48 without 6411 counts units of the line's GTIN (ReceiptLine.uom None, as on ship
+  notice lines; uom_convert takes the unit from the GTIN's packaging level); QTY 194 / 195 /
+  196 must then leave 6411 out too (a line has one unit).
 
 Writing (``build_recadv``, outbound from the hospital): the same segments; a line without
 item_ids sends its item_id as the buyer's item number (PIA IN).
@@ -108,9 +110,6 @@ def _line(view: MessageView, line: LinePart, header: Part, location: str) -> dic
     if received is None:
         raise view.fail(line.first, "receipt line has no received quantity (QTY+48)", code="missing_quantity",
                         ack=SyntaxCode.MISSING)
-    if uom is None:
-        raise view.fail(qty_index, "QTY+48 has no unit (6411): a goods receipt line needs one", 1, 3,
-                        code="missing_unit", ack=SyntaxCode.MISSING)
     return drop_empty(
         {
             "line_number": line.number or None,
@@ -136,17 +135,18 @@ def _reason(line: LinePart) -> str | None:
     return reason or discrepancy or None
 
 
-def _quantity(view: MessageView, line: LinePart, qualifier: str, uom: str) -> str | None:
+def _quantity(view: MessageView, line: LinePart, qualifier: str, uom: str | None) -> str | None:
     """A further QTY of the line; it must count in the received quantity's unit (the canonical
     line has one unit)."""
     amount, unit, index = line.qtys.get(qualifier, (None, None, line.first))
     if unit is not None and unit != uom:
-        raise view.fail(index, f"QTY+{qualifier} counts in {unit} but QTY+48 in {uom}: a receipt line has one unit",
+        raise view.fail(index, f"QTY+{qualifier} counts in {unit} but QTY+48 in {uom or 'units of the GTIN'}: a "
+                        "receipt line has one unit",
                         1, 3, code="unit_mismatch")
     return amount
 
 
-def _rejected(view: MessageView, line: LinePart, uom: str) -> str | None:
+def _rejected(view: MessageView, line: LinePart, uom: str | None) -> str | None:
     amounts = [Decimal(a) for q in REJECTED if (a := _quantity(view, line, q, uom)) is not None]
     if len(amounts) > 1:
         view.warn(line.qtys["196"][2], "QTY+195 (return) and QTY+196 (destroy) both sent: qty_rejected is their sum",
