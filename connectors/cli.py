@@ -4,7 +4,8 @@
 - ``sftp_app`` (``hub sftp``): ``poll`` the SFTP channels;
 - ``api_key_app`` (``hub partners api-key``): ``create``, ``list``, ``revoke`` partner API keys;
 - ``security_app`` (``hub security``): ``events``, the refused attempts;
-- ``acks_app`` (``hub acks``): ``overdue``, sent interchanges whose expected ack is late.
+- ``acks_app`` (``hub acks``): ``overdue``, sent interchanges whose expected ack is late and
+  sent documents whose business answer (855/ORDRSP) is.
 """
 
 from __future__ import annotations
@@ -197,22 +198,36 @@ def security_events_cmd(
 def acks_overdue(
     fail: Annotated[bool, typer.Option("--fail", help="Exit 1 when any ack is overdue (for monitoring)")] = False,
     at: Annotated[datetime | None, typer.Option(help="Judge as of this time (UTC), e.g. tomorrow's 08:00")] = None,
+    record: Annotated[bool, typer.Option("--record", help="Put each late business answer on the review queue "
+                                         "once (po_not_acknowledged)")] = False,
 ) -> None:
-    """Sent interchanges whose 997/999/TA1/CONTRL has not come within the partner's window."""
+    """Sent interchanges whose 997/999/TA1/CONTRL has not come within the partner's window, and
+    sent documents whose business answer (855/ORDRSP for a PO) has not."""
     from connectors.edi_out import overdue_acks
+    from hub.documents import overdue_answers, record_overdue_answers
 
     db = _db()
+    now = at.replace(tzinfo=at.tzinfo or UTC) if at else None
     try:
         with reported("listing overdue acknowledgements"):
-            rows = overdue_acks(db, now=at.replace(tzinfo=at.tzinfo or UTC) if at else None)
+            rows = overdue_acks(db, now=now)
+            answers = overdue_answers(db, now=now)
+            recorded = record_overdue_answers(db, now=now) if record else 0
     finally:
         db.dispose()
-    if not rows:
+    if not rows and not answers:
         typer.echo("no overdue acknowledgements")
     for r in rows:
         hours = r["overdue_seconds"] / 3600
         typer.echo(f"{r['partner_id'] or '-':<10} {r['standard']:<8} {r['receiver']:<22} control {r['control_number']:<10}"
                    f" {r['document_type']} {r['document_key'] or '-':<16} sent {r['sent_at']:%Y-%m-%d %H:%M}"
-                   f"  {r['ack_expected']} due {r['due_at']:%Y-%m-%d %H:%M}  overdue {hours:.1f} h  message {r['message_id']}")
-    if rows and fail:
+                   f"  {r['ack_expected']} due {r['due_at']:%Y-%m-%d %H:%M}  overdue {r['overdue_seconds'] / 3600:.1f} h"
+                   f"  message {r['message_id']}")
+    for r in answers:
+        typer.echo(f"{r['partner_id']:<10} {'business':<8} {r['document_type']} {r['document_key']:<16} sent "
+                   f"{r['sent_at']:%Y-%m-%d %H:%M}  {r['answer_type']} due {r['due_at']:%Y-%m-%d %H:%M}  overdue "
+                   f"{r['overdue_seconds'] / 3600:.1f} h  message {r['message_id']}")
+    if recorded:
+        typer.echo(f"recorded {recorded} late answer(s) on the review queue (hub exceptions list)")
+    if (rows or answers) and fail:
         raise typer.Exit(1)

@@ -30,6 +30,7 @@ from sqlalchemy import select
 from connectors.render import renderer
 from edi.common.control_numbers import ControlNumbers
 from edi.common.interchanges import OUTBOUND, InterchangeRecord, Party, register_outbound
+from hub.documents import expect_answer
 from hub.exchange import Exchange
 from hub.partners import AckExpectation, PartnerConfig, PartnerRegistry
 from hub.paths import resolve, split_path
@@ -106,6 +107,15 @@ def _log_expectation(record: InterchangeRecord, partner: PartnerConfig, ack: Ack
                      "ack_within_seconds": ack.seconds if ack else None}
 
 
+def _note_answer(session, partner: PartnerConfig, document_type: str, key: str | None, ex: Exchange,
+                 env: RouteEnv) -> None:
+    """The business answer the partner owes for this document (its ``business_answers``)."""
+    answer = partner.answer_for(document_type)
+    if answer is not None and key:
+        expect_answer(session, partner_id=partner.id, answer=answer, document_type=document_type, document_key=key,
+                      message_id=ex.message_id, route=env.route_name)
+
+
 # -- X12 ---------------------------------------------------------------------------------------------
 
 def x12_profile(partner: PartnerConfig, options: EdiRenderOptions, settings: EdiSettings, name: str):
@@ -162,6 +172,7 @@ def _x12_renderer(set_id: str, document_type: str) -> None:
                 message_id=ex.message_id, groups=written.groups)
             ack = _expected(partner.x12.acks, ("999", "997", "TA1"))  # type: ignore[union-attr]
             _log_expectation(record, partner, ack, env, set_id, key)
+            _note_answer(session, partner, document_type, key, ex, env)
         return RenderedDocument(written.data, X12_CONTENT_TYPE, set_id, key)
 
     render_x12.__doc__ = f"Canonical {document_type} → X12 {set_id} interchange for the partner."
@@ -201,6 +212,7 @@ def _edifact_renderer(message_type: str, document_type: str) -> None:
             record = register_sent(session, written, profile, message_id=ex.message_id,
                                    ack_expected="CONTRL" if ack else None)
             _log_expectation(record, partner, ack, env, message_type, key)
+            _note_answer(session, partner, document_type, key, ex, env)
         return RenderedDocument(written.data, EDIFACT_CONTENT_TYPE, message_type, key)
 
     render_edifact.__doc__ = f"Canonical {document_type} → EDIFACT {message_type} interchange for the partner."

@@ -7,19 +7,25 @@ it carries — its own key and the numbers it refers to (``po_number`` in the he
 line, ``asn_number``, ``invoice_number``, ``receipt_id``) — in the same transaction as the
 route's stages and deliveries. ``trail(db, "PO-4500012")`` then lists, oldest first, every
 document that names that number, with the message it came from and where it was delivered.
+
+The same index answers "has the supplier acknowledged this PO?": a partner's
+``business_answers`` (registry) make the ``render:`` step note an ``expected_answers`` row for
+each PO it sends; ``overdue_answers`` lists those delivered longer ago than the partner's
+window with no purchase_order_ack naming the PO, and ``record_overdue_answers`` puts each on
+the review queue once (domain.md C #17).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hub.payloads import RenderedDocument, identity
-from hub.store import Delivery, DocumentRef, Message
+from hub.store import Delivery, DocumentRef, ExpectedAnswer, Message, utcnow
 
 # The numbers that tie the documents of one order together (domain.md A field names).
 TRAIL_FIELDS = ("po_number", "asn_number", "invoice_number", "receipt_id")
@@ -115,3 +121,65 @@ def format_trail(value: str, entries: list[TrailEntry]) -> str:
                      f"as {'/'.join(e.fields):<24} route {e.route}  message {e.message_id}"
                      f" from {e.sender or '-'}  → {where}")
     return "\n".join(lines)
+
+
+# -- answers partners owe (domain.md C #17) ------------------------------------------------------
+
+
+def expect_answer(session, *, partner_id: str, answer, document_type: str, document_key: str, message_id: str,
+                  route: str | None) -> None:
+    """Note that the partner owes ``answer`` (a ``BusinessAnswer``) for the document sent in
+    ``message_id``; a re-run of the same message notes it once."""
+    exists = session.scalars(select(ExpectedAnswer.id).where(
+        ExpectedAnswer.message_id == message_id, ExpectedAnswer.document_type == document_type,
+        ExpectedAnswer.document_key == document_key)).first()
+    if exists is None:
+        session.add(ExpectedAnswer(message_id=message_id, route=route, partner_id=partner_id,
+                                   document_type=document_type, document_key=document_key,
+                                   answer_type=answer.answer, within_seconds=answer.seconds, created_at=utcnow()))
+
+
+def overdue_answers(db, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Documents the hub delivered whose answer has not arrived within the partner's window,
+    counted from the first delivery of the document (an undelivered one is owed nothing). An
+    answer is any document of the answer type — emitted or held for review — that carries the
+    document's key (a PO's 855 names its PO number)."""
+    now = now or utcnow()
+    answered = select(DocumentRef.id).where(DocumentRef.document_type == ExpectedAnswer.answer_type,
+                                            DocumentRef.ref_value == ExpectedAnswer.document_key)
+    sent = (select(Delivery.message_id, Delivery.document_key, func.min(Delivery.delivered_at).label("sent_at"))
+            .where(Delivery.status == "delivered").group_by(Delivery.message_id, Delivery.document_key).subquery())
+    with db.read() as session:
+        rows = session.execute(
+            select(ExpectedAnswer, sent.c.sent_at)
+            .join(sent, (sent.c.message_id == ExpectedAnswer.message_id)
+                  & (sent.c.document_key == ExpectedAnswer.document_key))
+            .where(~answered.exists())).all()
+    out = []
+    for expected, sent_at in rows:
+        due = sent_at + timedelta(seconds=expected.within_seconds)
+        if due < now:
+            out.append({"id": expected.id, "partner_id": expected.partner_id, "document_type": expected.document_type,
+                        "document_key": expected.document_key, "answer_type": expected.answer_type,
+                        "message_id": expected.message_id, "route": expected.route, "sent_at": sent_at,
+                        "due_at": due, "overdue_seconds": (now - due).total_seconds(),
+                        "reported_at": expected.reported_at})
+    return sorted(out, key=lambda r: r["due_at"])
+
+
+def record_overdue_answers(db, now: datetime | None = None) -> int:
+    """Record each overdue answer once as a business exception for the review queue
+    (po_not_acknowledged for a PO, domain.md C #17; else ack_missing_or_negative, C #8)."""
+    from hub.business_exceptions import record_exception
+
+    late = [r for r in overdue_answers(db, now) if r["reported_at"] is None]
+    with db.session() as session:
+        for r in late:
+            kind = "po_not_acknowledged" if r["document_type"] == "purchase_order" else "ack_missing_or_negative"
+            record_exception(session, kind=kind, document_type=r["document_type"], document_key=r["document_key"],
+                             partner_id=r["partner_id"], message_id=r["message_id"], route=r["route"],
+                             message=f"no {r['answer_type']} from {r['partner_id']} for {r['document_type']} "
+                                     f"{r['document_key']}: due {r['due_at']:%Y-%m-%d %H:%M} UTC",
+                             detail={"sent_at": r["sent_at"].isoformat(), "due_at": r["due_at"].isoformat()})
+            session.get(ExpectedAnswer, r["id"]).reported_at = utcnow()
+    return len(late)

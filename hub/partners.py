@@ -67,23 +67,53 @@ class Delimiters(CanonicalModel):
         return self
 
 
+def _duration(value: str) -> str:
+    if not DURATION.match(value.strip()):
+        raise ValueError(f"duration {value!r} is not <number><m|h|d>, e.g. 24h")
+    return value.strip()
+
+
+def duration_seconds(text: str) -> int:
+    number, unit = DURATION.match(text).groups()  # type: ignore[union-attr]
+    return int(number) * _UNIT_SECONDS[unit]
+
+
+Duration = Annotated[str, AfterValidator(_duration), Field(description="Minutes/hours/days: 30m, 24h, 2d")]
+
+
 class AckExpectation(CanonicalModel):
     """An acknowledgement the partner sends or expects, and within how long (``24h``, ``1d``)."""
 
     kind: AckKind
-    within: str = Field("24h", description="Minutes/hours/days: 30m, 24h, 2d")
-
-    @field_validator("within")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        if not DURATION.match(value.strip()):
-            raise ValueError(f"duration {value!r} is not <number><m|h|d>, e.g. 24h")
-        return value.strip()
+    within: Duration = "24h"
 
     @property
     def seconds(self) -> int:
-        number, unit = DURATION.match(self.within).groups()  # type: ignore[union-attr]
-        return int(number) * _UNIT_SECONDS[unit]
+        return duration_seconds(self.within)
+
+
+class BusinessAnswer(CanonicalModel):
+    """A business answer the partner owes for a document the hub sends it, and within how long
+    (domain.md C #17): by default a purchase_order answered by a purchase_order_ack (855 /
+    ORDRSP). The answer is matched by the document's key (the PO number) in the document
+    trail; ``hub acks overdue`` lists what is late."""
+
+    document: Code = "purchase_order"
+    answer: Code = "purchase_order_ack"
+    within: Duration = "24h"
+
+    @field_validator("document", "answer")
+    @classmethod
+    def _document_type(cls, value: str) -> str:
+        from hub.canonical import DOCUMENT_TYPES
+
+        if value not in DOCUMENT_TYPES:
+            raise ValueError(f"{value!r} is not a canonical document type ({', '.join(sorted(DOCUMENT_TYPES))})")
+        return value
+
+    @property
+    def seconds(self) -> int:
+        return duration_seconds(self.within)
 
 
 class X12Identity(CanonicalModel):
@@ -151,7 +181,12 @@ class PartnerConfig(CanonicalModel):
     default_currency: Currency | None = None
     inbound_documents: list[Code] = Field(default_factory=list, description="Allowed inbound sets/messages: 855, 856, ORDRSP ...")
     outbound_endpoints: dict[str, str] = Field(default_factory=dict, description="document type → endpoint name")
+    business_answers: list[BusinessAnswer] = Field(
+        default_factory=list, description="Answers owed for what the hub sends (855/ORDRSP for a PO) and within how long")
     auth: AuthRefs | None = None
+
+    def answer_for(self, document_type: str) -> BusinessAnswer | None:
+        return next((a for a in self.business_answers if a.document == document_type), None)
 
     @model_validator(mode="before")
     @classmethod

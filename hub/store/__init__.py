@@ -17,6 +17,7 @@ from hub.store.models import (
     Delivery,
     DeliveryAttempt,
     DocumentRef,
+    ExpectedAnswer,
     Message,
     OutboxEntry,
     Replay,
@@ -26,7 +27,7 @@ from hub.store.models import (
 )
 
 __all__ = [
-    "BlobStore", "DeadLetter", "Delivery", "DeliveryAttempt", "DocumentRef", "Message", "MessageStore",
+    "BlobStore", "DeadLetter", "Delivery", "DeliveryAttempt", "DocumentRef", "ExpectedAnswer", "Message", "MessageStore",
     "OutboxEntry", "Replay", "RouteRun", "Stage", "utcnow",
 ]
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -169,6 +170,26 @@ class DocumentRef(Base):
     ref_value: Mapped[str] = mapped_column(String(256), index=True)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ExpectedAnswer(Base):
+    """A business answer a partner owes for a document the hub sent it (an 855/ORDRSP for a
+    PO, domain.md C #17), from the partner's ``business_answers``. Answered when a route emits
+    or holds a document of ``answer_type`` carrying ``document_key`` (hub.documents)."""
+
+    __tablename__ = "expected_answers"
+    __table_args__ = (UniqueConstraint("message_id", "document_type", "document_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), index=True)
+    route: Mapped[str | None] = mapped_column(String(128))
+    partner_id: Mapped[str] = mapped_column(String(128))
+    document_type: Mapped[str] = mapped_column(String(64))
+    document_key: Mapped[str] = mapped_column(String(256), index=True)
+    answer_type: Mapped[str] = mapped_column(String(64))
+    within_seconds: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class DeliveryAttempt(Base):

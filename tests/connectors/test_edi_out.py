@@ -59,11 +59,14 @@ def routes_dir(tmp: Path, server: SftpTestServer) -> Path:
             {"name": "po-to-nordmed", "from": {"format": "json", "doctype": "purchase_order", "sender": "erp-eu"},
              "steps": [{"parse": "json"}, {"validate": "PurchaseOrder"}, {"render": {"edifact.ORDERS": {}}}],
              "to": ["nordmed-folder"]},
+            {"name": "po-acks-in", "from": {"format": "json", "doctype": "purchase_order_ack", "sender": "acme"},
+             "steps": [{"parse": "json"}, {"validate": "PurchaseOrderAck"}], "to": ["acks-folder"]},
         ],
         "endpoints": {
             acme_endpoint: {"sftp": acme},
             "nordmed-folder": {"file": {"path": str(tmp / "nordmed"), "format": "raw",
                                         "filename": "{document_type}-{document_key}.{ext}"}},
+            "acks-folder": {"file": {"path": str(tmp / "acks"), "format": "json"}},
         },
     }
     (folder / "orders.yaml").write_text(json.dumps(doc))
@@ -187,6 +190,46 @@ def test_overdue_acks_are_reported_until_the_997_arrives(edi_hub: Hub, monkeypat
     assert mine(overdue_acks(edi_hub.db, now=later)) == []
 
 
+def test_a_po_without_its_855_is_overdue_until_the_ack_arrives(edi_hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Acme owes an 855 within 24 h for each PO (business_answers in routes/partners.yaml):
+    late, it is listed by `hub acks overdue` and put on the review queue once; the supplier's
+    purchase_order_ack naming the PO settles it."""
+    from hub.business_exceptions import BusinessException
+    from hub.documents import overdue_answers, record_overdue_answers
+
+    delivery = send_through(edi_hub, "po-to-acme", "erp", ACME_PO.model_copy(update={"po_number": "PO-77011"}))
+    mine = lambda rows: [r for r in rows if r["document_key"] == "PO-77011"]  # noqa: E731
+    later = delivery.delivered_at + timedelta(hours=25)
+    assert mine(overdue_answers(edi_hub.db)) == []  # within its 24 h
+    (late,) = mine(overdue_answers(edi_hub.db, now=later))
+    assert (late["partner_id"], late["document_type"], late["answer_type"]) == ("P-0042", "purchase_order",
+                                                                                 "purchase_order_ack")
+    assert late["due_at"] == delivery.delivered_at + timedelta(hours=24) and late["message_id"] == delivery.message_id
+
+    monkeypatch.setenv("HUB_DATABASE_URL", edi_hub.settings.resolved_database_url)
+    from hub.config import get_settings
+
+    get_settings.cache_clear()
+    try:
+        listed = CliRunner().invoke(acks_app, ["overdue", "--fail", "--record", "--at",
+                                               later.strftime("%Y-%m-%dT%H:%M:%S")])
+    finally:
+        get_settings.cache_clear()
+    assert listed.exit_code == 1, listed.output
+    line = next(ln for ln in listed.output.splitlines() if "PO-77011" in ln and "business" in ln)
+    assert "purchase_order_ack due" in line and "overdue 1.0 h" in line
+    assert record_overdue_answers(edi_hub.db, now=later) == 0  # recorded once, by the CLI above
+    with edi_hub.db.session() as s:
+        (exception,) = s.query(BusinessException).filter(BusinessException.document_key == "PO-77011").all()
+        assert (exception.kind, exception.severity, exception.partner_id) == ("po_not_acknowledged", "WARN", "P-0042")
+
+    ack = json.loads((ROOT / "hub/canonical/examples/purchase_order_ack.json").read_text())
+    ack_id = Ingest(edi_hub).accept(Inbound(raw=json.dumps({**ack, "po_number": "PO-77011"}).encode(), format="json",
+                                            doctype="purchase_order_ack", sender="acme", channel="test")).message_id
+    assert run_route(edi_hub, "po-acks-in", ack_id, TaskContext()) == "1 output(s)"
+    assert mine(overdue_answers(edi_hub.db, now=later)) == []
+
+
 def test_undelivered_interchanges_owe_no_ack(edi_hub: Hub) -> None:
     message_id = Ingest(edi_hub).accept(Inbound(raw=ACME_PO.model_copy(update={"po_number": "PO-77010"})
                                                 .model_dump_json().encode(), format="json",
@@ -195,6 +238,9 @@ def test_undelivered_interchanges_owe_no_ack(edi_hub: Hub) -> None:
     record = interchange_of(edi_hub, message_id)
     far = utcnow() + timedelta(days=30)
     assert [r for r in overdue_acks(edi_hub.db, now=far) if r["control_number"] == record.control_number] == []
+    from hub.documents import overdue_answers
+
+    assert [r for r in overdue_answers(edi_hub.db, now=far) if r["document_key"] == "PO-77010"] == []
 
 
 def test_render_errors_name_the_problem(edi_hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
