@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from hub.payloads import RenderedDocument, identity
+from hub.payloads import identity
 from hub.store import Delivery, DocumentRef, ExpectedAnswer, Message, utcnow
 
 # The numbers that tie the documents of one order together (domain.md A field names).
@@ -41,10 +41,10 @@ def _getter(body: Any):
 
 def references(body: Any) -> list[tuple[str, str]]:
     """(field, value) of every business number ``body`` carries, without repeats: its own key,
-    then the header's and the lines' TRAIL_FIELDS. A rendered EDI body knows only its key."""
+    then the header's and the lines' TRAIL_FIELDS."""
     doc_type, key = identity(body)
     found: dict[tuple[str, str], None] = {}
-    get = None if isinstance(body, RenderedDocument) else _getter(body)
+    get = _getter(body)  # None for a rendered EDI body: it knows only its key
     holders = [get] if get is not None else []
     for line in (get("lines") or ()) if get is not None else ():
         line_get = _getter(line)
