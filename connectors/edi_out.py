@@ -24,12 +24,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import select
 
 from connectors.render import renderer
 from edi.common.control_numbers import ControlNumbers
 from edi.common.interchanges import OUTBOUND, InterchangeRecord, Party, register_outbound
+from edi.common.settings import EdiSettings
 from hub.documents import expect_answer
 from hub.exchange import Exchange
 from hub.partners import AckExpectation, PartnerConfig, PartnerRegistry
@@ -42,19 +42,6 @@ X12_SETS = {"850": "purchase_order", "855": "purchase_order_ack", "856": "ship_n
 EDIFACT_MESSAGES = {"ORDERS": "purchase_order", "ORDRSP": "purchase_order_ack", "DESADV": "ship_notice",
                     "INVOIC": "invoice", "RECADV": "goods_receipt"}
 X12_CONTENT_TYPE, EDIFACT_CONTENT_TYPE = "application/edi-x12", "application/edifact"
-
-
-class EdiSettings(BaseSettings):
-    """The hub's own EDI identity (``HUB_EDI_*``)."""
-
-    model_config = SettingsConfigDict(env_prefix="HUB_EDI_", extra="ignore")
-
-    x12_qualifier: str = "ZZ"
-    x12_id: str | None = None
-    x12_gs_id: str | None = None
-    edifact_id: str | None = None
-    edifact_qualifier: str | None = None
-    test: bool = Field(False, description="Mark outbound interchanges as test (ISA15 T, UNB 0035 1)")
 
 
 class EdiRenderOptions(StrictModel):
