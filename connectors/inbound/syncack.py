@@ -3,9 +3,12 @@
 The engines' own ``ack: auto`` component does the work, exactly as a route would: it maps the
 file (so the ack reports what translation finds), logs the inbound interchange in the
 interchange log (a duplicate is answered TA1 025 / CONTRL 26), allocates the ack's control
-numbers and logs the ack as sent. The message is then stored with ``ack: sync`` and the
-refused interchanges (duplicates, unknown senders) in its headers; the route's ``ack: auto`` step sees ``ack: sync`` and does
-not acknowledge a second time, and ``split: transaction`` still leaves duplicates out.
+numbers and logs the ack as sent. The message is then stored with ``ack: sync``, the refused
+interchanges (duplicates, unknown senders, test/production mismatches) and the parts the
+sender's agreement does not cover in its headers; the route's ``ack: auto`` step sees ``ack:
+sync`` and does not acknowledge a second time, and ``split: transaction`` still leaves them out.
+The checks run with the step's defaults here (``HUB_EDI_USAGE``, ``versions: enforce``): the
+acknowledgement is due before any route is chosen.
 
 If storing the message fails after the ack was built, the interchange log rows written for it
 are removed again, so the partner's retry is not mistaken for a duplicate.
@@ -35,7 +38,7 @@ def acknowledge_now(hub, raw: bytes, fmt: str, message_id: str) -> tuple[list[di
     if fmt not in EDI_FORMATS:
         raise SyncAckError(400, f"?ack=sync is for X12 and EDIFACT messages, not {fmt}")
     load_plugins()
-    from edi.common.route_steps import REFUSED_HEADER, AckStep
+    from edi.common.route_steps import REFUSED_HEADER, REJECTED_PARTS_HEADER, AckStep
 
     parser = PARSERS.get(fmt)
     if parser is None:
@@ -52,10 +55,11 @@ def acknowledge_now(hub, raw: bytes, fmt: str, message_id: str) -> tuple[list[di
     acks = [{"document_type": out.document_type, "control_number": out.document_key,
              "content_type": out.content_type, "data": out.body.decode("utf-8", errors="replace")}
             for out in ex.side_outputs]
-    # The refused interchanges (duplicates, unknown senders) travel with the stored message, so
-    # the route's `split: transaction` leaves them out exactly as after its own ack step.
-    refused = ex.headers.get(REFUSED_HEADER, {})
-    return acks, {REFUSED_HEADER: refused, "ack": "sync"}
+    # The refused interchanges (duplicates, unknown senders, test/production mismatches) and the
+    # rejected parts (not in the sender's agreement) travel with the stored message, so the
+    # route's `split: transaction` leaves them out exactly as after its own ack step.
+    return acks, {REFUSED_HEADER: ex.headers.get(REFUSED_HEADER, {}),
+                  REJECTED_PARTS_HEADER: ex.headers.get(REJECTED_PARTS_HEADER, {}), "ack": "sync"}
 
 
 def forget(hub, message_id: str) -> None:

@@ -1,8 +1,9 @@
 """Route components both EDI engines share, dispatching on the parsed body's type:
 
 - ``split: transaction`` — one part per transaction set (X12 ST) or message (EDIFACT UNH);
-- ``ack: auto`` — the acknowledgement the partner expects (TA1/997/999 or CONTRL), appended
-  to ``ex.side_outputs`` for the partner's ack endpoint;
+- ``ack: auto`` — the envelope checks against the partner registry and the hub's usage
+  (domain.md C #4-#6), then the acknowledgement the partner expects (TA1/997/999 or CONTRL),
+  appended to ``ex.side_outputs`` for the partner's ack endpoint;
 - ``duplicate_check`` — business-level duplicates (same PO number + purpose, same supplier +
   invoice number, same supplier + ASN number): recorded as ``duplicate_document`` business
   exceptions (domain.md C #9), then held (default) or forwarded.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 from edi.common.control_numbers import AllocatedNumbers, ControlNumbers, EnvelopeProfile, NumberSource, PreviewNumbers
 from edi.common.diagnostics import Diagnostic, EdiError
 from edi.common.interchanges import GroupInfo, Party, register_document, register_inbound
+from edi.common.settings import EdiSettings
 from hub.canonical.steps import INVALID_IDENTIFIER_LOCATIONS
 from hub.exchange import Exchange, SideOutput
 from hub.registry import RouteEnv, Step, StepError, StrictModel, splitter, step, transform
@@ -33,6 +35,13 @@ Body = TypeVar("Body")
 # Exchange header: {"<interchange index>": "<exception kind>"} for interchanges the ack step
 # refused; the splitter turns their parts into exceptions instead of parts.
 REFUSED_HEADER = "edi_refused_interchanges"
+# Exchange header: {"<interchange index>": {"<part index>": {"kind", "location", "message"}}} for
+# the parts the sender's agreement does not cover (domain.md C #6); the splitter leaves them out
+# too. A header rather than the diagnostics alone, so it survives ``?ack=sync`` (the route parses
+# the stored message again).
+REJECTED_PARTS_HEADER = "edi_rejected_parts"
+# Diagnostic codes (and business exception kinds) of the agreement checks, domain.md C #6.
+UNSUPPORTED_DOCUMENT, UNSUPPORTED_VERSION = "unsupported_document", "unsupported_version"
 
 
 # -- parsing -------------------------------------------------------------------------------------
@@ -97,6 +106,23 @@ class InterchangeView:
     parts: list[Part]
     source: Any
     sender_location: str  # where the sender id stands: "segment 1 (ISA), element 6"
+    usage_indicator: str  # as sent: ISA15 "P"/"T"/"I", UNB 0035 "1"/""
+    usage_location: str  # where it stands: "segment 1 (ISA), element 15"
+
+    @property
+    def usage(self) -> str:
+        return "test" if self.test else "production"
+
+
+@dataclass
+class Finding:
+    """A part of an interchange the sender's registry entry does not cover (domain.md C #6):
+    the located error, the diagnostics list it joins so the acknowledgement rejects that part
+    (its set's, group's or message's), and the indexes in ``view.parts`` it rejects."""
+
+    diagnostic: Diagnostic
+    owner: list[Diagnostic]
+    parts: list[int]
 
 
 @dataclass
@@ -128,9 +154,15 @@ class EdiAdapter(ABC):
         """The sender's entry in the partner registry (``PartnerConfig``), or None."""
 
     @abstractmethod
+    def agreement(self, view: InterchangeView, partner: Any) -> list[Finding]:
+        """What the sender's registry entry does not cover: parts whose type is not in its
+        ``inbound_documents`` (``UNSUPPORTED_DOCUMENT``), groups / messages in a version other
+        than its own (``UNSUPPORTED_VERSION``). Nothing is attached yet."""
+
+    @abstractmethod
     def inspect(self, view: InterchangeView, partner: Any, ex: Exchange, env: RouteEnv) -> None:
         """Before the ack is built: map the parts (mapping errors go into the ack) and record
-        inbound acknowledgements."""
+        inbound acknowledgements. ``view.parts`` holds only the parts the agreement covers."""
 
     @abstractmethod
     def reply(self, view: InterchangeView, partner: Any, config: AckConfig,
@@ -164,13 +196,18 @@ def split_transactions(body: Any, ex: Exchange) -> list[Any]:
     """One part per X12 transaction set / EDIFACT message; each keeps its envelope."""
     adapter = _adapter(body, "split: transaction")
     refused: dict[str, str] = ex.headers.get(REFUSED_HEADER) or {}
+    rejected: dict[str, dict[str, dict[str, str]]] = ex.headers.get(REJECTED_PARTS_HEADER) or {}
     parts = []
     for index, view in enumerate(adapter.interchanges(body)):
         kind = refused.get(str(index))
-        for part in view.parts:
+        rejections = rejected.get(str(index)) or {}
+        for number, part in enumerate(view.parts):
+            rejection = rejections.get(str(number))
             if kind is not None:
                 ex.exceptions.append({"kind": kind, adapter.part_key: part.name,
                                       "message": _REFUSALS[kind].format(view=view)})
+            elif rejection is not None:
+                ex.exceptions.append({**rejection, adapter.part_key: part.name})
             elif part.error is not None:
                 ex.exceptions.append({"kind": "syntax_error", adapter.part_key: part.name,
                                       "location": part.error.location(), "message": part.error.reason})
@@ -183,6 +220,8 @@ _REFUSALS = {
     "duplicate_interchange": "interchange {view.control_number} was already received",
     "unknown_partner": "interchange {view.control_number} was refused: its sender {view.sender} is not in the "
                        "partner registry",
+    "usage_mismatch": "interchange {view.control_number} was refused: a {view.usage} interchange where the other "
+                      "is expected",
 }
 
 
@@ -199,6 +238,15 @@ class AckConfig(StrictModel):
     # A sender the partner registry does not know (domain.md C #4): its interchange is refused
     # and recorded as an unknown_partner business exception; 'accept' only warns.
     unknown_sender: Literal["refuse", "accept"] = "refuse"
+    # Test/production (domain.md C #5): what ISA15 / UNB 0035 must say. An interchange of the
+    # other kind is refused as a whole, without an acknowledgement, and recorded as a
+    # usage_mismatch business exception. Default: the hub's HUB_EDI_USAGE (production unless
+    # set, or unless HUB_EDI_TEST marks the hub as a test system); 'any' takes both.
+    usage: Literal["production", "test", "any"] | None = None
+    # A functional group (GS08) / message (UNH S009 0052+0054) in another version than the
+    # sender's registry entry names (x12.version / edifact.version; domain.md C #6): rejected in
+    # the ack and recorded as unsupported_version (enforce), or only warned about (warn).
+    versions: Literal["enforce", "warn"] = "enforce"
 
 
 @step
@@ -208,33 +256,53 @@ class AckStep(Step):
     shorthand = "mode"
     summary = "Build the acknowledgement the partner expects (TA1/997/999 or CONTRL) as a side output"
 
+    def __init__(self, config: AckConfig, env: RouteEnv) -> None:
+        super().__init__(config, env)
+        # Read once, when the route is built (HUB_EDI_USAGE / HUB_EDI_TEST).
+        self.usage = config.usage or EdiSettings().inbound_usage
+
     def process(self, ex: Exchange) -> list[Exchange]:
         config: AckConfig = self.config  # type: ignore[assignment]
         if config.mode == "none" or ex.headers.get("ack") == "sync":
             return [ex]  # (sync: the inbound API already answered with the ack, connectors.inbound.syncack)
-        ex.side_outputs.extend(acknowledge(_adapter(ex.body, "ack"), ex.body, ex, config, self.env))
+        ex.side_outputs.extend(acknowledge(_adapter(ex.body, "ack"), ex.body, ex, config, self.env, self.usage))
         return [ex]
 
 
-def acknowledge(adapter: EdiAdapter, body: Any, ex: Exchange, config: AckConfig, env: RouteEnv) -> list[SideOutput]:
-    """Per interchange: identify the sender in the partner registry (unknown → refused and
-    recorded), log it (a duplicate is refused and recorded), build the ack the partner expects
-    and address it to the partner's ack endpoint."""
+def acknowledge(adapter: EdiAdapter, body: Any, ex: Exchange, config: AckConfig, env: RouteEnv,
+                usage: str) -> list[SideOutput]:
+    """Per interchange: check its usage indicator against ``usage`` (a mismatch → refused and
+    recorded), identify the sender in the partner registry (unknown → refused and recorded),
+    reject the parts its registry entry does not cover (recorded), log it (a duplicate is
+    refused and recorded), build the ack the partner expects and address it to the partner's
+    ack endpoint."""
     db = env.services.get("db")
     registry = partner_registry(env)
     clock = env.services.get("clock")  # a fixed clock in `hub routes test`, so acks compare equal
     outputs: list[SideOutput] = []
     refused: dict[str, str] = {}
+    rejected: dict[str, dict[str, dict[str, str]]] = {}
 
     def numbers(profile: EnvelopeProfile) -> NumberSource:
         return AllocatedNumbers(ControlNumbers(db), profile) if db is not None else PreviewNumbers()
 
     for index, view in enumerate(adapter.interchanges(body)):
         partner = adapter.partner(registry, view) if registry is not None else None
+        # Usage first: a test partner's interchange in production is a routing mistake, and its
+        # sender may well be known only to the test system's registry.
+        if usage != "any" and view.usage != usage:
+            _usage_mismatch(adapter, usage, db, view, partner, ex, env)
+            refused[str(index)] = "usage_mismatch"
+            continue
         if registry is not None and partner is None and _unknown_sender(adapter, config, db, view, ex, env):
             refused[str(index)] = "unknown_partner"
             continue
         view.source.partner = partner
+        if partner is not None:
+            rejected_parts = _check_agreement(adapter, config, db, view, partner, ex, env)
+            if rejected_parts:
+                rejected[str(index)] = rejected_parts
+                view = replace(view, parts=[p for n, p in enumerate(view.parts) if str(n) not in rejected_parts])
         adapter.inspect(view, partner, ex, env)
         duplicate = _log_inbound(adapter, db, view, ex, env) if db is not None else False
         if duplicate:
@@ -248,6 +316,7 @@ def acknowledge(adapter: EdiAdapter, body: Any, ex: Exchange, config: AckConfig,
             with db.session() as session:
                 reply.register(session, ex.message_id)
     ex.headers[REFUSED_HEADER] = refused
+    ex.headers[REJECTED_PARTS_HEADER] = rejected
     return outputs
 
 
@@ -282,6 +351,72 @@ def _unknown_sender(adapter: EdiAdapter, config: AckConfig, db: Any, view: Inter
                              detail={"location": view.sender_location, "receiver": str(view.receiver)})
     ex.exceptions.append({"kind": "unknown_partner", "location": view.sender_location, "message": message})
     return True
+
+
+def _usage_mismatch(adapter: EdiAdapter, usage: str, db: Any, view: InterchangeView, partner: Any, ex: Exchange,
+                    env: RouteEnv) -> None:
+    """Record an interchange whose usage indicator is not the one expected (domain.md C #5).
+
+    It is refused as a whole and nothing goes back: TA1 has no note code for it (020 says the
+    indicator is invalid, which it is not), CONTRL's 0085 code 25 ("test indicator not
+    supported") covers only one direction, and an acknowledgement would itself cross between
+    the partner's test and production systems. The interchange is not logged either, so the
+    same control number sent again where it belongs (or corrected) is not taken for a
+    duplicate. Operations see the business exception and call the partner."""
+    from hub.business_exceptions import record_exception
+
+    message = (f"{view.usage_location}: interchange {view.control_number} from {view.sender} is a {view.usage} "
+               f"interchange (usage indicator {view.usage_indicator or '(empty)'!r}) but {usage} is expected; "
+               "refused, no acknowledgement is sent")
+    if db is not None:
+        with db.session() as session:
+            record_exception(session, kind="usage_mismatch", message=message,
+                             document_type=f"{adapter.standard.lower()}_interchange",
+                             document_key=view.control_number, offending_value=view.usage_indicator,
+                             partner_id=partner.id if partner is not None else None, message_id=ex.message_id,
+                             route=env.route_name, detail={"location": view.usage_location, "expected": usage,
+                                                           "sender": str(view.sender)})
+    ex.exceptions.append({"kind": "usage_mismatch", "location": view.usage_location, "message": message})
+
+
+def _check_agreement(adapter: EdiAdapter, config: AckConfig, db: Any, view: InterchangeView, partner: Any,
+                     ex: Exchange, env: RouteEnv) -> dict[str, dict[str, str]]:
+    """Reject the parts the sender's registry entry does not cover (domain.md C #6): each
+    finding joins its set's / group's / message's diagnostics, so the ack rejects it (AK5/IK5 R
+    1, AK9 R 2, UCM 4 17), and becomes a business exception; a version finding only warns
+    under ``versions: warn``. Returns the rejected parts: {"<part index>": exception entry}."""
+    from hub.business_exceptions import record_exception
+
+    rejected: dict[str, dict[str, str]] = {}
+    for finding in adapter.agreement(view, partner):
+        d = finding.diagnostic
+        message = f"{d.location()}: {d.reason}"
+        if d.code == UNSUPPORTED_VERSION and config.versions == "warn":
+            ex.warnings.append(message)
+            continue
+        finding.owner.append(d)
+        entry = {"kind": d.code, "location": d.location(), "message": message}
+        names = [view.parts[n].name for n in finding.parts]
+        for n in finding.parts:
+            rejected.setdefault(str(n), entry)
+        if db is not None:
+            with db.session() as session:
+                record_exception(session, kind=d.code, message=message,
+                                 document_type=f"{adapter.standard.lower()}_interchange",
+                                 document_key=view.control_number, offending_value=d.bad_value,
+                                 partner_id=partner.id, message_id=ex.message_id, route=env.route_name,
+                                 detail={"location": d.location(), "parts": names, "sender": str(view.sender)})
+        ex.exceptions.append(entry)
+    return rejected
+
+
+def not_agreed(partner: Any, noun: str, document: str) -> str | None:
+    """Why ``document`` (ST01 / UNH 0065) is refused: not in the partner's non-empty
+    ``inbound_documents``; None when it is agreed."""
+    allowed = partner.inbound_documents
+    if not allowed or document in allowed:
+        return None
+    return f"{noun} {document or '(none)'} is not in partner {partner.id}'s inbound_documents [{', '.join(allowed)}]"
 
 
 def ack_endpoint(config: AckConfig, partner: Any, kind: str, env: RouteEnv) -> str:

@@ -8,10 +8,13 @@
 - ``split: transaction`` (shared with X12, ``edi.common.route_steps``) — one part per message;
   the part's body is the ``ReadMessage`` (it keeps its interchange and group). Rejected messages
   and every message of a duplicate interchange are not split out: each adds to ``ex.exceptions``.
-- ``ack: auto`` (shared) — per interchange: records it in the interchange log (a duplicate gets
-  UCI action 4 / error 26 and a ``duplicate_interchange`` business exception), builds the CONTRL
-  when UNB 0031 = 1, the partner's agreement lists CONTRL or ``ack: {kind: CONTRL}`` asks, logs
-  it as sent and appends it to ``ex.side_outputs`` (endpoint: step config, else the partner's
+- ``ack: auto`` (shared) — per interchange: refuses it when UNB 0035 is not the usage expected;
+  rejects messages (UCM 4, 0085 17 "no agreement") whose type is not in the sender's
+  ``inbound_documents`` or whose directory (UNH S009 0052+0054) is not its ``edifact.version``;
+  records it in the interchange log (a duplicate gets UCI action 4 / error 26 and a
+  ``duplicate_interchange`` business exception), builds the CONTRL when UNB 0031 = 1, the
+  partner's agreement lists CONTRL or ``ack: {kind: CONTRL}`` asks, logs it as sent and appends
+  it to ``ex.side_outputs`` (endpoint: step config, else the partner's
   ``outbound_endpoints["CONTRL"|"ack"]``).
 - ``edifact_ack_log`` — for an inbound CONTRL or APERAK message: matches it to the interchange
   the hub sent and records the result; the body becomes the ``AckResult`` (CONTRL) or the
@@ -28,6 +31,7 @@ Route order: ``parse: edifact`` → ``ack: auto`` → ``split: transaction`` →
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -38,12 +42,16 @@ from edi.common.ack_results import AckResult
 from edi.common.control_numbers import EnvelopeProfile, NumberSource
 from edi.common.interchanges import GroupInfo, Party
 from edi.common.route_steps import (
+    UNSUPPORTED_DOCUMENT,
+    UNSUPPORTED_VERSION,
     AckConfig,
     EdiAdapter,
     EnvelopeParseConfig,
+    Finding,
     InterchangeView,
     Part,
     Reply,
+    not_agreed,
     note_invalid_identifiers,
     one_or_many,
     parse_checked,
@@ -53,10 +61,10 @@ from edi.common.route_steps import (
 )
 from edi.edifact.contrl import aperak_result, build_contrl, contrl_due, contrl_result, record_aperak, record_contrl
 from edi.edifact.contrl import register_sent
-from edi.edifact.diagnostics import describe
+from edi.edifact.diagnostics import Level, SyntaxCode, describe
 from edi.edifact.engine import map_message
 from edi.edifact.mapping.base import MappingOptions
-from edi.edifact.model import EdifactFile, ReadInterchange, ReadMessage
+from edi.edifact.model import EdifactFile, ReadInterchange, ReadMessage, element
 from edi.edifact.profile import EdifactProfile
 from edi.edifact.reader import read
 from hub.exchange import Exchange
@@ -99,10 +107,26 @@ class EdifactAdapter(EdiAdapter):
                                Party(interchange.recipient_qualifier, interchange.recipient_id),
                                interchange.reference, f"{interchange.syntax_id}:{interchange.syntax_version}",
                                interchange.test, groups, parts, interchange,
-                               f"segment {interchange.position} (UNB), element 2, component 1")
+                               f"segment {interchange.position} (UNB), element 2, component 1",
+                               element(interchange.header, 10), f"segment {interchange.position} (UNB), element 11")
 
     def partner(self, registry: Any, view: InterchangeView) -> Any:
         return registry.by_unb(view.sender.identifier, view.sender.qualifier or None)
+
+    def agreement(self, view: InterchangeView, partner: Any) -> list[Finding]:
+        declared = partner.edifact.version if partner.edifact is not None else ""
+        found = []
+        for n, part in enumerate(view.parts):
+            message: ReadMessage = part.body
+            reason = not_agreed(partner, "message", message.type)
+            if reason is not None:
+                found.append(_no_agreement(message, n, UNSUPPORTED_DOCUMENT, reason, 1, message.type))
+            # CONTRL's S009 names a syntax version (D:3, 4:1), not a directory.
+            elif declared and message.type != "CONTRL" and message.directory != declared:
+                reason = (f"message {message.reference_number} ({message.type}) is directory "
+                          f"{message.directory or '(none)'}, not partner {partner.id}'s edifact.version {declared}")
+                found.append(_no_agreement(message, n, UNSUPPORTED_VERSION, reason, 2, message.directory))
+        return found
 
     def inspect(self, view: InterchangeView, partner: Any, ex: Exchange, env: RouteEnv) -> None:
         options = _options(partner)
@@ -127,6 +151,19 @@ class EdifactAdapter(EdiAdapter):
             register_sent(session, written, profile, message_id=message_id)
 
         return Reply(written.data, "CONTRL", written.reference, register)
+
+
+def _no_agreement(message: ReadMessage, index: int, code: str, reason: str, component: int, value: str) -> Finding:
+    """A message rejection at UNH S009 (component 1 the type, 2 the version) for the CONTRL.
+
+    0085 code 17 "no agreement": no agreement exists that allows receipt of a message with this
+    value of the component S011 points at — the partner registry entry is that agreement. The
+    other candidates fit worse: 3 "message version/release not supported" is gone from the
+    ISO 9735 code list (UN directories from D01A; EANCOM 2002 keeps it only as a GS1 temporary
+    code), and 14 "value not supported in this position" is about the syntax, not the agreement."""
+    d = message.finding("error", code, reason, SyntaxCode.NO_AGREEMENT, position=message.position, tag="UNH",
+                        element=2, component=component, level=Level.TRANSACTION)
+    return Finding(replace(d, bad_value=value), message.diagnostics, [index])
 
 
 def _agreed_profile(interchange: ReadInterchange, partner: Any, config: AckConfig) -> EdifactProfile:

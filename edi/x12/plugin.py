@@ -8,12 +8,15 @@
   body is the ``TransactionSet``, which keeps its interchange and group (envelope info).
   Sets with errors, and every set of a duplicate interchange, are not split out: each adds an
   entry to ``ex.exceptions`` instead.
-- ``ack: auto`` — per interchange: records it in the interchange log (duplicate → TA1 025 and a
-  ``duplicate_interchange`` business exception), builds the TA1/997/999 the partner expects
-  and appends it to ``ex.side_outputs`` for the ack endpoint (step config ``endpoint``, else
-  the partner's ``outbound_endpoints["997"|"999"|"TA1"|"ack"]``). Inbound TA1/997/999 are
-  matched to what the hub sent and their result recorded (``record_ack``); a rejection or an
-  ack of something never sent is an ``ack_missing_or_negative`` business exception.
+- ``ack: auto`` — per interchange: refuses it when ISA15 is not the usage expected; rejects
+  transaction sets (ST01) not in the sender's ``inbound_documents`` (AK5/IK5 R 1) and functional
+  groups whose GS08 does not start with its ``x12.version`` (AK9 R 2); records it in the
+  interchange log (duplicate → TA1 025 and a ``duplicate_interchange`` business exception),
+  builds the TA1/997/999 the partner expects and appends it to ``ex.side_outputs`` for the ack
+  endpoint (step config ``endpoint``, else the partner's
+  ``outbound_endpoints["997"|"999"|"TA1"|"ack"]``). Inbound TA1/997/999 are matched to what the
+  hub sent and their result recorded (``record_ack``); a rejection or an ack of something never
+  sent is an ``ack_missing_or_negative`` business exception.
 - transforms ``x12.850_to_purchase_order``, ``x12.855_to_purchase_order_ack``,
   ``x12.856_to_ship_notice``, ``x12.810_to_invoice``, ``x12.846_to_inventory_snapshot``,
   ``x12.832_to_price_catalog`` (a list of entries), ``x12.acks_to_ack_result`` and
@@ -33,14 +36,19 @@ from sqlalchemy.orm import Session
 
 from edi.common.ack_results import AckResult
 from edi.common.control_numbers import EnvelopeProfile, NumberSource
+from edi.common.diagnostics import Level, error
 from edi.common.interchanges import GroupInfo, Party, record_ack, register_outbound
 from edi.common.route_steps import (
+    UNSUPPORTED_DOCUMENT,
+    UNSUPPORTED_VERSION,
     AckConfig,
     EdiAdapter,
     EnvelopeParseConfig,
+    Finding,
     InterchangeView,
     Part,
     Reply,
+    not_agreed,
     note_invalid_identifiers,
     one_or_many,
     parse_checked,
@@ -88,10 +96,37 @@ class X12Adapter(EdiAdapter):
         return InterchangeView(Party(interchange.sender_qualifier, interchange.sender_id),
                                Party(interchange.receiver_qualifier, interchange.receiver_id),
                                interchange.control_number, interchange.version, interchange.is_test, groups, parts,
-                               interchange, f"segment {interchange.position} (ISA), element 6")
+                               interchange, f"segment {interchange.position} (ISA), element 6",
+                               interchange.usage, f"segment {interchange.position} (ISA), element 15")
 
     def partner(self, registry: Any, view: InterchangeView) -> Any:
         return registry.by_isa(view.sender.qualifier, view.sender.identifier)
+
+    def agreement(self, view: InterchangeView, partner: Any) -> list[Finding]:
+        found = []
+        declared = partner.x12.version if partner.x12 is not None else ""
+        for group in view.source.groups:
+            # GS08 starts with the version/release (004010), an industry identifier may follow
+            # (004010VICS, 005010X222A1). Groups of acknowledgements are exempt: a 999 is 005010X231A1
+            # whatever the partner's documents are.
+            if not declared or group.functional_id == "FA" or group.version.startswith(declared):
+                continue
+            reason = (f"functional group {group.control_number} is version {group.version or '(none)'}, not partner "
+                      f"{partner.id}'s x12.version {declared}")
+            found.append(Finding(
+                error(reason, level=Level.GROUP, segment_position=group.position, segment_id="GS", element_position=8,
+                      code=UNSUPPORTED_VERSION, ack_code="2", bad_value=group.version),  # AK905 2: version not supported
+                group.diagnostics, [n for n, part in enumerate(view.parts) if part.body.group is group]))
+        for n, part in enumerate(view.parts):
+            ts: TransactionSet = part.body
+            reason = not_agreed(partner, "transaction set", ts.set_id)
+            if reason is not None:
+                found.append(Finding(
+                    error(reason, level=Level.TRANSACTION, segment_position=ts.position, segment_id="ST",
+                          element_position=1, set_position=1, code=UNSUPPORTED_DOCUMENT, ack_code="1",  # AK502 1
+                          bad_value=ts.set_id),
+                    ts.summary.diagnostics, [n]))
+        return found
 
     def inspect(self, view: InterchangeView, partner: Any, ex: Exchange, env: RouteEnv) -> None:
         db = env.services.get("db")

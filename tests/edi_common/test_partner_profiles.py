@@ -89,7 +89,7 @@ def test_known_x12_partner_gets_its_agreed_acks_through_its_endpoints(pg_db: Dat
     partner = trading_partner(pg_db, x12={"isa_qualifier": "ZZ", "isa_id": sender, "version": "005010",
                                           "acks": [{"kind": "999"}, {"kind": "TA1"}]},
                               endpoints={"999": "supplier-999", "TA1": "supplier-ta1"})
-    ex = exchange(interchange([("850", PO_850)], sender=sender), "x12")
+    ex = exchange(interchange([("850", PO_850)], sender=sender, version="005010"), "x12")  # its own version
     AckStep(AckConfig(endpoint="fallback"), RouteEnv("po-in", {"db": pg_db})).process(ex)
     (reply,) = ex.side_outputs
     # The agreed TA1 and 999 travel in one interchange; its kind is the functional ack.
