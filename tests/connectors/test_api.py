@@ -22,6 +22,8 @@ from hub.store import Message
 from tests.conftest import ROOT
 from tests.connectors.conftest import make_hub
 from tests.connectors.test_formats import Listener
+from tests.x12.helpers import ACK_855, PO_850
+from tests.x12.helpers import interchange as x12_interchange
 
 pytestmark = pytest.mark.postgres
 
@@ -304,6 +306,28 @@ def test_sync_ack_returns_the_997_and_a_resend_gets_ta1_025(client: TestClient, 
     (ta1,) = again["acks"]
     assert ta1["document_type"] == "TA1" and "TA1*000000555*" in ta1["data"] and "*R*025" in ta1["data"]
     assert message(api_hub, again["message_id"]).headers[REFUSED_HEADER] == {"0": "duplicate_interchange"}
+
+
+def test_sync_ack_rejects_a_set_the_partner_does_not_send_and_the_route_leaves_it_out(
+        client: TestClient, api_hub: Hub, keys: dict[str, str]) -> None:
+    from edi.common.route_steps import REJECTED_PARTS_HEADER
+    from hub.exchange import Exchange
+    from hub.registry import PARSERS, SPLITTERS
+
+    # P-0042 sends 855/856/810/832/997: the API lets the file in by its first set, the ack step rejects the 850.
+    interchange = x12_interchange([("855", ACK_855), ("850", PO_850)], functional_id="PR", sender="ACMEMED",
+                                  control="000000557")
+    body = post(client, interchange, keys["P-0042"], "application/edi-x12", ack="sync").json()
+    ack997 = next(a for a in body["acks"] if a["document_type"] == "997")
+    assert "AK2*850*0002~AK5*R*1~AK9*P*2*2*1~" in ack997["data"].replace("\n", "")
+    stored = message(api_hub, body["message_id"])
+    assert stored.headers[REJECTED_PARTS_HEADER]["0"]["1"]["kind"] == "unsupported_document"
+    # The route parses the stored message again and its ack step stands aside: the header leaves the set out.
+    ex = Exchange(message_id=stored.id, body=interchange, format="x12", doctype="", sender="", headers=stored.headers)
+    ex.body = PARSERS["x12"].fn(interchange, None, ex)
+    (part,) = SPLITTERS["transaction"].fn(ex.body, ex)
+    assert part.set_id == "855" and (ex.exceptions[-1]["kind"], ex.exceptions[-1]["set"]) == (
+        "unsupported_document", "850 0002")
 
 
 def test_sync_ack_contrl_for_edifact_and_refused_for_csv(client: TestClient, keys: dict[str, str]) -> None:

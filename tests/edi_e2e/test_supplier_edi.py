@@ -13,10 +13,12 @@ import pytest
 from sqlalchemy import select
 
 from edi.common.interchanges import InterchangeRecord
+from hub.business_exceptions import BusinessException
 from hub.partners import PartnerRegistry
 from hub.store import Message
 from tests.backbone.conftest import HubEnv, wait_for
 from tests.conftest import ROOT
+from tests.x12.helpers import ACK_855, PO_850, interchange
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 
@@ -111,3 +113,41 @@ def test_a_po_number_is_followed_from_ack_to_ship_notice_to_invoice(edi_hub: Hub
     entries = json.loads(edi_hub.hub_cli("documents", "trail", "INV-2026-00871", "--json").stdout)
     assert [(e["document_type"], e["fields"]) for e in entries] == [("invoice", ["invoice_number"])]
     assert "no document carries 'PO-NOPE'" in edi_hub.hub_cli("documents", "trail", "PO-NOPE").stdout
+
+
+def test_envelope_checks_reject_what_the_partner_may_not_send_end_to_end(edi_hub: HubEnv) -> None:
+    """domain.md C #6 and #5 through the broker: Acme (P-0042: 855/856/810/832/997) sends an 855
+    and an 850 in one group — the 855 reaches the ERP, the 850 does not and the 997 says AK5 R 1;
+    then a test interchange (ISA15 T) into this production hub — refused whole, nothing goes back."""
+    PartnerRegistry(edi_hub.hub.db).load_file(ROOT / "routes" / "partners.yaml")
+    edi_hub.start_worker()
+    edi_hub.spawn("filedrop", log="filedrop")
+    samples = edi_hub.root / "samples"
+    samples.mkdir()
+
+    mixed = samples / "acme-855-and-850.x12"
+    mixed.write_bytes(interchange([("855", ACK_855), ("850", PO_850)], functional_id="PR", sender="ACMEMED",
+                                  receiver="GENHOSP", control="000009001"))
+    mixed_id = drop(edi_hub, "supplier-x12", mixed)
+    deliveries = edi_hub.wait_delivered(mixed_id, 2, timeout=90)
+    assert sorted((d.endpoint, d.document_type) for d in deliveries) == [
+        ("acme-acks", "997"), ("erp-supplier-documents", "purchase_order_ack")]
+    ack = next(d for d in deliveries if d.endpoint == "acme-acks").payload.decode().replace("\n", "")
+    assert "AK2*855*0001~AK5*A~AK2*850*0002~AK5*R*1~AK9*P*2*2*1~" in ack
+    assert [(e.kind, e.offending_value) for e in business_exceptions(edi_hub, mixed_id)] == [
+        ("unsupported_document", "850")]
+
+    test_file = samples / "acme-855-test.x12"
+    test_file.write_bytes(interchange([("855", ACK_855)], functional_id="PR", sender="ACMEMED", receiver="GENHOSP",
+                                      control="000009002", usage="T"))
+    test_id = drop(edi_hub, "supplier-x12", test_file)
+    edi_hub.wait_status(test_id, "transformed", timeout=90)
+    assert edi_hub.deliveries(test_id) == []
+    (refused,) = business_exceptions(edi_hub, test_id)
+    assert (refused.kind, refused.partner_id, refused.detail["location"]) == (
+        "usage_mismatch", "P-0042", "segment 1 (ISA), element 15")
+
+
+def business_exceptions(env: HubEnv, message_id: str) -> list[BusinessException]:
+    with env.hub.db.session() as s:
+        return list(s.scalars(select(BusinessException).where(BusinessException.message_id == message_id)))
