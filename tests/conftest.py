@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -33,9 +34,9 @@ def corpus_files(subdir: str) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file())
 
 
-@pytest.fixture(scope="session")
-def pg_schema_url() -> Iterator[str]:
-    """A URL whose connections see only a fresh schema of their own (search_path)."""
+@contextmanager
+def fresh_schema() -> Iterator[str]:
+    """A URL whose connections see only a fresh schema of their own (search_path), dropped after."""
     schema = f"t_{os.getpid()}_{secrets.token_hex(4)}"
     admin = create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -45,6 +46,13 @@ def pg_schema_url() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_schema_url() -> Iterator[str]:
+    """The session's schema (see ``fresh_schema``)."""
+    with fresh_schema() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
