@@ -108,6 +108,7 @@ class InterchangeView:
     sender_location: str  # where the sender id stands: "segment 1 (ISA), element 6"
     usage_indicator: str  # as sent: ISA15 "P"/"T"/"I", UNB 0035 "1"/""
     usage_location: str  # where it stands: "segment 1 (ISA), element 15"
+    receiver_location: str = ""  # where the receiver id stands: "segment 1 (ISA), element 8"
 
     @property
     def usage(self) -> str:
@@ -222,6 +223,8 @@ _REFUSALS = {
                        "partner registry",
     "usage_mismatch": "interchange {view.control_number} was refused: a {view.usage} interchange where the other "
                       "is expected",
+    "foreign_receiver": "interchange {view.control_number} was refused: it is addressed to {view.receiver}, not to "
+                        "this hub",
 }
 
 
@@ -247,6 +250,11 @@ class AckConfig(StrictModel):
     # sender's registry entry names (x12.version / edifact.version; domain.md C #6): rejected in
     # the ack and recorded as unsupported_version (enforce), or only warned about (warn).
     versions: Literal["enforce", "warn"] = "enforce"
+    # The receiver (ISA08 / UNB S003) must be this hub: HUB_EDI_X12_ID / HUB_EDI_EDIFACT_ID, when
+    # set (domain.md C #4). An interchange addressed to another party — misrouted by the VAN, or
+    # a partner's configuration error — is refused as a whole, without an acknowledgement, and
+    # recorded as unknown_partner. 'any' skips the check (a hub receiving under several ids).
+    receiver: Literal["check", "any"] = "check"
 
 
 @step
@@ -258,21 +266,25 @@ class AckStep(Step):
 
     def __init__(self, config: AckConfig, env: RouteEnv) -> None:
         super().__init__(config, env)
-        # Read once, when the route is built (HUB_EDI_USAGE / HUB_EDI_TEST).
-        self.usage = config.usage or EdiSettings().inbound_usage
+        # Read once, when the route is built (HUB_EDI_USAGE / HUB_EDI_TEST, HUB_EDI_*_ID).
+        settings = EdiSettings()
+        self.usage = config.usage or settings.inbound_usage
+        self.our_ids = {"X12": settings.x12_id, "EDIFACT": settings.edifact_id} if config.receiver == "check" else {}
 
     def process(self, ex: Exchange) -> list[Exchange]:
         config: AckConfig = self.config  # type: ignore[assignment]
         if config.mode == "none" or ex.headers.get("ack") == "sync":
             return [ex]  # (sync: the inbound API already answered with the ack, connectors.inbound.syncack)
-        ex.side_outputs.extend(acknowledge(_adapter(ex.body, "ack"), ex.body, ex, config, self.env, self.usage))
+        ex.side_outputs.extend(acknowledge(_adapter(ex.body, "ack"), ex.body, ex, config, self.env, self.usage,
+                                           self.our_ids))
         return [ex]
 
 
 def acknowledge(adapter: EdiAdapter, body: Any, ex: Exchange, config: AckConfig, env: RouteEnv,
-                usage: str) -> list[SideOutput]:
+                usage: str, our_ids: dict[str, str | None] | None = None) -> list[SideOutput]:
     """Per interchange: check its usage indicator against ``usage`` (a mismatch → refused and
-    recorded), identify the sender in the partner registry (unknown → refused and recorded),
+    recorded), its receiver against our id for the standard in ``our_ids`` (another party →
+    refused and recorded), identify the sender in the partner registry (unknown → refused and recorded),
     reject the parts its registry entry does not cover (recorded), log it (a duplicate is
     refused and recorded), build the ack the partner expects and address it to the partner's
     ack endpoint."""
@@ -293,6 +305,11 @@ def acknowledge(adapter: EdiAdapter, body: Any, ex: Exchange, config: AckConfig,
         if usage != "any" and view.usage != usage:
             _usage_mismatch(adapter, usage, db, view, partner, ex, env)
             refused[str(index)] = "usage_mismatch"
+            continue
+        our_id = (our_ids or {}).get(adapter.standard)
+        if our_id and view.receiver.identifier.strip() != our_id.strip():
+            _foreign_receiver(adapter, our_id, db, view, partner, ex, env)
+            refused[str(index)] = "foreign_receiver"
             continue
         if registry is not None and partner is None and _unknown_sender(adapter, config, db, view, ex, env):
             refused[str(index)] = "unknown_partner"
@@ -377,6 +394,25 @@ def _usage_mismatch(adapter: EdiAdapter, usage: str, db: Any, view: InterchangeV
                              route=env.route_name, detail={"location": view.usage_location, "expected": usage,
                                                            "sender": str(view.sender)})
     ex.exceptions.append({"kind": "usage_mismatch", "location": view.usage_location, "message": message})
+
+
+def _foreign_receiver(adapter: EdiAdapter, our_id: str, db: Any, view: InterchangeView, partner: Any, ex: Exchange,
+                      env: RouteEnv) -> None:
+    """Record an interchange addressed to another party (domain.md C #4, the receiver side).
+    Nothing goes back, as for an unknown sender: the hub is not the party to acknowledge it."""
+    from hub.business_exceptions import record_exception
+
+    message = (f"{view.receiver_location}: interchange {view.control_number} from {view.sender} is addressed to "
+               f"{view.receiver}, not to this hub ({our_id}); refused, no acknowledgement is sent")
+    if db is not None:
+        with db.session() as session:
+            record_exception(session, kind="unknown_partner", message=message,
+                             document_type=f"{adapter.standard.lower()}_interchange",
+                             document_key=view.control_number, offending_value=str(view.receiver),
+                             partner_id=partner.id if partner is not None else None, message_id=ex.message_id,
+                             route=env.route_name, detail={"location": view.receiver_location, "expected": our_id,
+                                                           "sender": str(view.sender)})
+    ex.exceptions.append({"kind": "unknown_partner", "location": view.receiver_location, "message": message})
 
 
 def _check_agreement(adapter: EdiAdapter, config: AckConfig, db: Any, view: InterchangeView, partner: Any,

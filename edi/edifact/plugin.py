@@ -108,7 +108,8 @@ class EdifactAdapter(EdiAdapter):
                                interchange.reference, f"{interchange.syntax_id}:{interchange.syntax_version}",
                                interchange.test, groups, parts, interchange,
                                f"segment {interchange.position} (UNB), element 2, component 1",
-                               element(interchange.header, 10), f"segment {interchange.position} (UNB), element 11")
+                               element(interchange.header, 10), f"segment {interchange.position} (UNB), element 11",
+                               f"segment {interchange.position} (UNB), element 3, component 1")
 
     def partner(self, registry: Any, view: InterchangeView) -> Any:
         return registry.by_unb(view.sender.identifier, view.sender.qualifier or None)

@@ -97,7 +97,8 @@ class X12Adapter(EdiAdapter):
                                Party(interchange.receiver_qualifier, interchange.receiver_id),
                                interchange.control_number, interchange.version, interchange.is_test, groups, parts,
                                interchange, f"segment {interchange.position} (ISA), element 6",
-                               interchange.usage, f"segment {interchange.position} (ISA), element 15")
+                               interchange.usage, f"segment {interchange.position} (ISA), element 15",
+                               f"segment {interchange.position} (ISA), element 8")
 
     def partner(self, registry: Any, view: InterchangeView) -> Any:
         return registry.by_isa(view.sender.qualifier, view.sender.identifier)

@@ -199,3 +199,40 @@ def test_an_edifact_test_interchange_into_production_is_refused(pg_db: Database)
     (row,) = exceptions(pg_db, ex.message_id)
     assert (row.kind, row.offending_value, row.detail["location"]) == (
         "usage_mismatch", "1", "segment 2 (UNB), element 11")
+
+
+# -- C #4, the receiver side: an interchange addressed to another party -----------------------------
+
+
+def test_an_interchange_for_another_receiver_is_refused_without_an_ack(pg_db: Database,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_EDI_X12_ID", "HOSPITAL")
+    partner = x12_supplier(pg_db, acks=[{"kind": "997"}, {"kind": "TA1"}])
+    ours = x12_from(partner, [("855", ACK_855)], receiver="HOSPITAL")
+    assert "AK5*A" in acknowledge(ours, pg_db) and len(split(ours)) == 1
+    misrouted = x12_from(partner, [("855", ACK_855)], receiver="OTHERHOSP", control="000000002", ack="1")
+    assert acknowledge(misrouted, pg_db) == [] and split(misrouted) == []
+    (row,) = exceptions(pg_db, misrouted.message_id)
+    assert (row.kind, row.offending_value, row.detail["location"], row.detail["expected"]) == (
+        "unknown_partner", "ZZ:OTHERHOSP", "segment 1 (ISA), element 8", "HOSPITAL")
+    assert "is addressed to ZZ:OTHERHOSP, not to this hub (HOSPITAL)" in row.message
+    assert logged(pg_db, misrouted.message_id) == []
+    anyone = x12_from(partner, [("855", ACK_855)], receiver="OTHERHOSP", control="000000003")
+    assert "AK5*A" in acknowledge(anyone, pg_db, receiver="any") and len(split(anyone)) == 1
+
+
+def test_an_edifact_interchange_for_another_recipient_is_refused(pg_db: Database,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    partner = edifact_supplier(pg_db, ["DESADV"])
+    data = desadv(partner.edifact.unb_id, contrl_asked=True)
+    unb = data[data.index(b"UNB+"):].split(b"'")[0]
+    recipient = unb.split(b"+")[3].split(b":")[0].decode()  # UNB S003 0010 of the sample
+    monkeypatch.setenv("HUB_EDI_EDIFACT_ID", "5400000000003")
+    ex = exchange(data, "edifact")
+    assert acknowledge(ex, pg_db) == [] and split(ex) == []
+    (row,) = exceptions(pg_db, ex.message_id)
+    assert (row.kind, row.detail["location"]) == ("unknown_partner", "segment 2 (UNB), element 3, component 1")
+    assert recipient in row.offending_value
+    monkeypatch.setenv("HUB_EDI_EDIFACT_ID", recipient)
+    again = exchange(data, "edifact")
+    assert acknowledge(again, pg_db) != [] and len(split(again)) == 1
