@@ -1,4 +1,5 @@
-"""Route steps over canonical documents: ``crosswalk``, ``uom_convert`` and ``identifier_check``.
+"""Route steps over canonical documents: ``crosswalk``, ``uom_convert``, ``identifier_check`` and
+``lot_expiry_check``.
 
 Both take the document as a model or as a dict (and hand back the same form), look things up in
 the crosswalk tables through the ``db`` service, and never drop or crash on missing master
@@ -11,6 +12,10 @@ YAML::
     - crosswalk: hold            # shorthand for {on_exception: hold}
     - uom_convert: {on_exception: forward}
     - identifier_check: hold     # identifiers a mapper kept although they failed their check
+    - lot_expiry_check: {min_remaining_days: 90}   # expired (held) and short-dated (recorded) lots
+
+A problem of WARN severity (domain.md section C: "post, but queue for review", e.g. a
+short-dated lot) is recorded but does not hold the document.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from hub.business_exceptions import record_exception
+from hub.business_exceptions import KINDS, Severity, record_exception
 from hub.canonical import Document, parse_document
 from hub.canonical.parties import PartyRef
 from hub.canonical.walk import (
@@ -34,6 +39,7 @@ from hub.canonical.walk import (
     invalid_identifiers,
     item_holders,
     join,
+    lot_expiries,
     party_refs,
     qty_field,
 )
@@ -119,7 +125,7 @@ class CanonicalStep(Step):
                     detail={"step": self.kind, **problem.detail},
                 )
                 ex.exceptions.append(row.as_dict())
-        if self.config.on_exception == "hold":
+        if self.config.on_exception == "hold" and any(KINDS[p.kind].severity is not Severity.WARN for p in problems):
             ex.held = True
 
 
@@ -261,3 +267,58 @@ class IdentifierCheckStep(CanonicalStep):
             places.remove(place)  # the same value on two lines: each takes the next place
             problem.detail["location"] = place["location"]
             problem.message = f"{place['location']}: {problem.message}"
+
+
+class LotExpiryConfig(CanonicalStepConfig):
+    # Shortest remaining shelf life a lot may arrive with, in days after the document's date
+    # (the contract's or the hospital's minimum); None checks only for expired lots.
+    min_remaining_days: int | None = None
+
+
+# The exception an expired lot is, per document: received or shipped (C #27), used (C #43).
+EXPIRED_KIND = {"usage_event": "usage_of_expired_or_recalled_lot"}
+
+
+@step
+class LotExpiryCheckStep(CanonicalStep):
+    """Lots that expired on or before the document's date — the ship date of a ship notice, the
+    receipt time of a goods receipt, the use of a usage event — become ``expired_lot`` business
+    exceptions (domain.md C #27, severity B: held, never posted; ``usage_of_expired_or_recalled_lot``,
+    C #43, for a usage event). With ``min_remaining_days``, lots that expire sooner than that
+    after the date become ``short_dated_lot`` (C #28, severity W: recorded, the document goes on).
+    GS1 expiry dates with day 00 were already read as the month's last day by the mappers."""
+
+    kind = "lot_expiry_check"
+    Config = LotExpiryConfig
+    summary = "Record expired lots (held) and short-dated lots (min_remaining_days) as business exceptions"
+
+    def apply(self, document: Document, crosswalk: Crosswalk, partner: str | None, db: Database) -> list[Problem]:
+        on = document_date(document)
+        if on is None:
+            return []
+        minimum = self.config.min_remaining_days
+        problems = []
+        for path, holder, expiry in lot_expiries(document):
+            lot = _lot_label(holder)
+            remaining = (expiry - on).days
+            if remaining <= 0:
+                kind = EXPIRED_KIND.get(document.document_type, "expired_lot")
+                problems.append(Problem(kind, join(path, "expiration_date"), f"{lot} {expiry.isoformat()}",
+                                        f"{join(path, 'expiration_date')}: {lot} expired on {expiry.isoformat()}, "
+                                        f"on or before the document's date {on.isoformat()}",
+                                        {"expiration_date": expiry.isoformat(), "date": on.isoformat()}))
+            elif minimum is not None and remaining < minimum:
+                problems.append(Problem("short_dated_lot", join(path, "expiration_date"), f"{lot} {expiry.isoformat()}",
+                                        f"{join(path, 'expiration_date')}: {lot} expires on {expiry.isoformat()}, "
+                                        f"{remaining} days after {on.isoformat()}; the minimum is {minimum} days",
+                                        {"expiration_date": expiry.isoformat(), "date": on.isoformat(),
+                                         "remaining_days": remaining, "min_remaining_days": minimum}))
+        return problems
+
+
+def _lot_label(holder: BaseModel) -> str:
+    for name, label in (("lot_number", "lot"), ("serial_number", "serial")):
+        value = getattr(holder, name, None)
+        if value:
+            return f"{label} {value}"
+    return "the item"

@@ -40,12 +40,18 @@ def item_holders(model: BaseModel, path: str = "") -> Iterator[tuple[str, BaseMo
     fields = type(model).model_fields
     if "item_id" in fields and ("item_ids" in fields or "item_ids_sent" in fields):
         yield path, model
-    for name in fields:
+    for child_path, child in _listed_parts(model, path):
+        yield from item_holders(child, child_path)
+
+
+def _listed_parts(model: BaseModel, path: str) -> Iterator[tuple[str, BaseModel]]:
+    """(path, model) of the models in ``model``'s list fields (lines, lots ...), parties aside."""
+    for name in type(model).model_fields:
         value = getattr(model, name)
         if isinstance(value, list):
             for index, element in enumerate(value):
                 if isinstance(element, BaseModel) and not isinstance(element, PartyRef):
-                    yield from item_holders(element, join(join(path, name), index))
+                    yield join(join(path, name), index), element
 
 
 def identifiers_field(holder: BaseModel) -> str:
@@ -108,3 +114,14 @@ def invalid_identifiers(model: BaseModel, path: str = "") -> Iterator[tuple[str,
             for index, element in enumerate(value):
                 if isinstance(element, BaseModel):
                     yield from invalid_identifiers(element, join(join(path, name), index))
+
+
+def lot_expiries(model: BaseModel, path: str = "") -> Iterator[tuple[str, BaseModel, date]]:
+    """(path, holder, expiration_date) of every lot, allocation, line or event that carries an
+    expiry date, in field order (ship notice lots, receipt allocations, usage events ...)."""
+    fields = type(model).model_fields
+    expiry = getattr(model, "expiration_date", None) if "expiration_date" in fields else None
+    if isinstance(expiry, date):
+        yield path, model, expiry
+    for child_path, child in _listed_parts(model, path):
+        yield from lot_expiries(child, child_path)
