@@ -11,9 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-# Business keys of canonical documents, in order of preference (domain.md section A).
-KEY_FIELDS = ("po_number", "asn_number", "invoice_number", "receipt_id", "adjustment_id", "snapshot_id",
-              "usage_id", "catalog_id", "recall_id", "ack_id", "item_id", "partner_id", "location_id")
+from hub.canonical.walk import key_fields
+
 
 
 def _default(value: Any) -> Any:
@@ -83,5 +82,5 @@ def identity(body: Any) -> tuple[str | None, str | None]:
     get = (lambda k: getattr(body, k, None)) if isinstance(body, BaseModel) else (
         body.get if isinstance(body, dict) else (lambda k: None))
     doc_type = get("document_type")
-    key = next((str(get(k)) for k in KEY_FIELDS if get(k) not in (None, "")), None)
+    key = next((str(get(k)) for k in key_fields(doc_type) if get(k) not in (None, "")), None)
     return (str(doc_type) if doc_type else None), key

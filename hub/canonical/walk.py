@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from hub.canonical.base import Document
 from hub.canonical.parties import PartyRef
 
+# Business keys of canonical documents, in order of preference (domain.md section A).
 KEY_FIELDS = (
     "po_number",
     "asn_number",
@@ -27,6 +28,17 @@ KEY_FIELDS = (
     "partner_id",
     "lot_serial_id",
 )
+# Documents that also carry an earlier key of the list (an invoice names its PO, a receipt its
+# ASN, a lot its item) are identified by their own number first.
+OWN_KEY_FIELD = {"invoice": "invoice_number", "goods_receipt": "receipt_id", "lot_serial": "lot_serial_id"}
+
+
+def key_fields(document_type: str | None) -> tuple[str, ...]:
+    """The fields naming a document of ``document_type``, its own number first."""
+    own = OWN_KEY_FIELD.get(document_type or "")
+    return (own, *KEY_FIELDS) if own else KEY_FIELDS
+
+
 DATE_FIELDS = ("order_date", "invoice_date", "ack_date", "ship_date", "receipt_datetime", "occurred_at", "as_of", "valid_from", "issued_at")
 PARTNER_FIELDS = ("supplier_partner_id", "reporter_partner_id")
 
@@ -71,7 +83,7 @@ def party_refs(document: Document) -> Iterator[tuple[str, PartyRef]]:
 
 
 def document_key(document: Document) -> str | None:
-    for name in KEY_FIELDS:
+    for name in key_fields(document.document_type):
         value = getattr(document, name, None)
         if isinstance(value, str):
             return value

@@ -244,9 +244,11 @@ def test_concurrency_cap_holds_across_processes(resource: ResourceServer, db: Da
 
 def test_a_crashed_holder_frees_its_slot_when_the_lease_ends(db: Database) -> None:
     guards, name = DatabaseGuards(db), unique("erp")
-    held = guards.acquire(name, 1, lease=0.3)  # its process dies without releasing
-    assert held is not None and guards.acquire(name, 1, lease=0.3) is None
-    time.sleep(0.35)
+    # Its process dies without releasing. (The lease is long enough for the second acquire to
+    # come inside it on a loaded machine: 0.3 s was not.)
+    held = guards.acquire(name, 1, lease=1.5)
+    assert held is not None and guards.acquire(name, 1, lease=1.5) is None
+    time.sleep(1.6)
     taken = guards.acquire(name, 1, lease=5)
     assert taken is not None
     guards.release(name, held)  # the late release of the dead holder frees nothing
