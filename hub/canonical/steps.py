@@ -1,5 +1,5 @@
-"""Route steps over canonical documents: ``crosswalk``, ``uom_convert``, ``identifier_check`` and
-``lot_expiry_check``.
+"""Route steps over canonical documents: ``crosswalk``, ``uom_convert``, ``identifier_check``,
+``lot_expiry_check`` and ``invoice_totals_check``.
 
 Both take the document as a model or as a dict (and hand back the same form), look things up in
 the crosswalk tables through the ``db`` service, and never drop or crash on missing master
@@ -13,6 +13,7 @@ YAML::
     - uom_convert: {on_exception: forward}
     - identifier_check: hold     # identifiers a mapper kept although they failed their check
     - lot_expiry_check: {min_remaining_days: 90}   # expired (held) and short-dated (recorded) lots
+    - invoice_totals_check: hold # the invoice total against its lines, charges and tax
 
 A problem of WARN severity (domain.md section C: "post, but queue for review", e.g. a
 short-dated lot) is recorded but does not hold the document.
@@ -322,3 +323,54 @@ def _lot_label(holder: BaseModel) -> str:
         if value:
             return f"{label} {value}"
     return "the item"
+
+
+class InvoiceTotalsConfig(CanonicalStepConfig):
+    # Largest difference between the stated and the computed total that is taken as rounding.
+    tolerance: Decimal = Decimal("0.01")
+
+
+@step
+class InvoiceTotalsCheckStep(CanonicalStep):
+    """An invoice whose total (X12 TDS01, EDIFACT MOA+77) is not the sum of its lines (the line
+    amount, else quantity × unit price), line and header charges (allowances subtracted) and tax,
+    within ``tolerance``, is a ``totals_do_not_reconcile`` business exception (domain.md C #37,
+    severity B: held). A total off by a factor of 100 is named as an implied-decimal misreading.
+    Other documents pass untouched."""
+
+    kind = "invoice_totals_check"
+    Config = InvoiceTotalsConfig
+    summary = "Hold an invoice whose total is not its lines + charges + tax (totals_do_not_reconcile)"
+
+    def apply(self, document: Document, crosswalk: Crosswalk, partner: str | None, db: Database) -> list[Problem]:
+        if document.document_type != "invoice":
+            return []
+        computed = _invoice_sum(document)
+        stated = document.total_amount  # type: ignore[attr-defined]
+        if abs(stated - computed) <= self.config.tolerance:
+            return []
+        hint = ("; off by a factor of 100: an implied-decimal (N2) amount read as a whole number?"
+                if computed and (stated == computed * 100 or stated * 100 == computed) else "")
+        return [Problem("totals_do_not_reconcile", "total_amount", str(stated),
+                        f"total_amount {stated} is not the sum of lines, charges and tax {computed} "
+                        f"(difference {stated - computed}){hint}",
+                        {"computed": str(computed), "stated": str(stated)})]
+
+
+def _signed(charge: BaseModel) -> Decimal:
+    return -charge.amount if charge.allowance_or_charge.value == "ALLOWANCE" else charge.amount  # type: ignore[attr-defined]
+
+
+# X12 639 price bases whose unit price is for a hundred / a thousand units; any other basis (PE
+# per each, CP current price, none) prices one unit of the line.
+PRICE_BASIS_UNITS = {"HP": 100, "TP": 1000}
+
+
+def _invoice_sum(invoice: Document) -> Decimal:
+    total = Decimal(0)
+    for line in invoice.lines:  # type: ignore[attr-defined]
+        per = PRICE_BASIS_UNITS.get(line.price_basis or "", 1)
+        amount = line.line_amount if line.line_amount is not None else line.qty_invoiced * line.unit_price / per
+        total += amount + (line.tax or 0) + sum((_signed(c) for c in line.charges), Decimal(0))
+    total += sum((_signed(c) for c in invoice.charges), Decimal(0))  # type: ignore[attr-defined]
+    return total + (invoice.tax_total or 0)  # type: ignore[attr-defined]
