@@ -40,23 +40,18 @@ def _getter(body: Any):
 
 
 def references(body: Any) -> list[tuple[str, str]]:
-    """(field, value) of every business number ``body`` carries, without repeats: its own key,
-    then the header's and the lines' TRAIL_FIELDS."""
-    doc_type, key = identity(body)
-    found: dict[tuple[str, str], None] = {}
+    """(field, value) of every business number ``body`` carries, without repeats: the header's
+    and the lines' TRAIL_FIELDS, led by its own key when no such field names it (item_id ...)."""
+    return _references(body, *identity(body))
+
+
+def _references(body: Any, doc_type: str | None, key: str | None) -> list[tuple[str, str]]:
     get = _getter(body)  # None for a rendered EDI body: it knows only its key
-    holders = [get] if get is not None else []
-    for line in (get("lines") or ()) if get is not None else ():
-        line_get = _getter(line)
-        if line_get is not None:
-            holders.append(line_get)
-    for holder in holders:
-        for name in TRAIL_FIELDS:
-            value = holder(name)
-            if value not in (None, ""):
-                found[(name, str(value))] = None
+    holders = [get, *filter(None, (_getter(line) for line in get("lines") or ()))] if get is not None else []
+    found = {(name, str(value)): None for holder in holders for name in TRAIL_FIELDS
+             if (value := holder(name)) not in (None, "")}
     if doc_type is not None and key is not None and all(value != key for _, value in found):
-        found = {("document_key", key): None, **found}  # a key no field names (item_id ...)
+        found = {("document_key", key): None, **found}
     return list(found)
 
 
@@ -65,7 +60,7 @@ def ref_rows(message_id: str, route: str, body: Any, status: str, at: datetime) 
     doc_type, key = identity(body)
     return [{"message_id": message_id, "route": route, "document_type": doc_type, "document_key": key,
              "ref_field": name, "ref_value": value[:256], "status": status, "created_at": at}
-            for name, value in references(body)]
+            for name, value in _references(body, doc_type, key)]
 
 
 @dataclass
