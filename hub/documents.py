@@ -13,6 +13,10 @@ The same index answers "has the supplier acknowledged this PO?": a partner's
 each PO it sends; ``overdue_answers`` lists those delivered longer ago than the partner's
 window with no purchase_order_ack naming the PO, and ``record_overdue_answers`` puts each on
 the review queue once (domain.md C #17).
+
+A route can also keep a document whole (``store_document`` step, table ``stored_documents``):
+the purchase orders the hub sends are kept so that the supplier's acknowledgements, ship
+notices and invoices can be matched against them (``po_match``, hub/canonical/matching.py).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from hub.payloads import identity
-from hub.store import Delivery, DocumentRef, ExpectedAnswer, Message, utcnow
+from hub.store import Delivery, DocumentRef, ExpectedAnswer, Message, StoredDocument, utcnow
 
 # The numbers that tie the documents of one order together (domain.md A field names).
 TRAIL_FIELDS = ("po_number", "asn_number", "invoice_number", "receipt_id")
@@ -178,3 +182,30 @@ def record_overdue_answers(db, now: datetime | None = None) -> int:
                              detail={"sent_at": r["sent_at"].isoformat(), "due_at": r["due_at"].isoformat()})
             session.get(ExpectedAnswer, r["id"]).reported_at = utcnow()
     return len(late)
+
+
+# -- stored documents (matching later documents against them) -----------------------------------
+
+
+def store_document(session, document: dict[str, Any], *, message_id: str, route: str | None) -> None:
+    """Keep a canonical document (its JSON form) under its type and key; a re-run of the same
+    message replaces its earlier copy."""
+    doc_type, key = identity(document)
+    if doc_type is None or key is None:
+        raise ValueError("only a canonical document with a key can be stored")
+    earlier = session.scalars(select(StoredDocument).where(
+        StoredDocument.document_type == doc_type, StoredDocument.document_key == key,
+        StoredDocument.message_id == message_id)).first()
+    if earlier is not None:
+        earlier.body, earlier.created_at = document, utcnow()
+    else:
+        session.add(StoredDocument(document_type=doc_type, document_key=key, message_id=message_id, route=route,
+                                   body=document, created_at=utcnow()))
+
+
+def latest_document(db, document_type: str, key: str) -> dict[str, Any] | None:
+    """The newest stored document of that type and key (a changed PO supersedes the first)."""
+    with db.read() as session:
+        return session.scalars(select(StoredDocument.body).where(
+            StoredDocument.document_type == document_type, StoredDocument.document_key == key)
+            .order_by(StoredDocument.created_at.desc(), StoredDocument.id.desc())).first()

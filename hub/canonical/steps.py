@@ -374,3 +374,7 @@ def _invoice_sum(invoice: Document) -> Decimal:
         total += amount + (line.tax or 0) + sum((_signed(c) for c in line.charges), Decimal(0))
     total += sum((_signed(c) for c in invoice.charges), Decimal(0))  # type: ignore[attr-defined]
     return total + (invoice.tax_total or 0)  # type: ignore[attr-defined]
+
+
+# The matching steps live in their own module; importing it here registers them with this plugin.
+from hub.canonical import matching  # noqa: E402,F401

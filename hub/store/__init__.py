@@ -23,12 +23,13 @@ from hub.store.models import (
     Replay,
     RouteRun,
     Stage,
+    StoredDocument,
     utcnow,
 )
 
 __all__ = [
     "BlobStore", "DeadLetter", "Delivery", "DeliveryAttempt", "DocumentRef", "ExpectedAnswer", "Message", "MessageStore",
-    "OutboxEntry", "Replay", "RouteRun", "Stage", "utcnow",
+    "OutboxEntry", "Replay", "RouteRun", "Stage", "StoredDocument", "utcnow",
 ]
 
 # Stages a message passes; `hub trace` prints them in time order.

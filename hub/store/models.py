@@ -192,6 +192,23 @@ class ExpectedAnswer(Base):
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class StoredDocument(Base):
+    """A canonical document a route kept with its ``store_document`` step (the purchase orders
+    the hub sent, for instance), so later documents can be matched against it (hub.documents)."""
+
+    __tablename__ = "stored_documents"
+    __table_args__ = (UniqueConstraint("document_type", "document_key", "message_id"),
+                      Index("ix_stored_documents_key", "document_type", "document_key"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    document_type: Mapped[str] = mapped_column(String(64))
+    document_key: Mapped[str] = mapped_column(String(256))
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), index=True)
+    route: Mapped[str | None] = mapped_column(String(128))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class DeliveryAttempt(Base):
     """One call to an endpoint, with what the endpoint answered."""
 

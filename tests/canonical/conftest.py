@@ -12,9 +12,11 @@ from hub.business_exceptions import BusinessException
 from hub.canonical.xref import XrefConversion, XrefItem, XrefItemIdentifier, XrefLocation, XrefUom
 from hub.db import Database
 from hub.partners import PartnerIdentifierRecord, PartnerRecord
+from hub.store import StoredDocument
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = (XrefItem, XrefItemIdentifier, XrefUom, XrefConversion, XrefLocation, BusinessException, PartnerRecord, PartnerIdentifierRecord)
+TABLES = (XrefItem, XrefItemIdentifier, XrefUom, XrefConversion, XrefLocation, BusinessException, PartnerRecord,
+          PartnerIdentifierRecord, StoredDocument)
 
 
 @pytest.fixture

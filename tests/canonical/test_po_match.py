@@ -1,0 +1,108 @@
+"""store_document and po_match on real PostgreSQL: the PO the hub sent is kept; the supplier's
+ack, ship notice and invoice are matched against it (domain.md C #20-#22, #24, #33, #35, #36)."""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+
+import pytest
+
+from hub.canonical import PurchaseOrder
+from hub.documents import latest_document
+from hub.registry import RouteEnv, StepError
+from hub.store import Message, utcnow
+
+from .test_steps import example, exchange, records, run
+
+
+@pytest.fixture
+def env(db) -> RouteEnv:
+    return RouteEnv(route_name="supplier-in", services={"db": db})
+
+
+def stored_message(db) -> str:
+    """A message row for the documents to hang on (their message_id is a foreign key)."""
+    message_id = f"msg-{secrets.token_hex(6)}"
+    with db.session() as session:
+        session.add(Message(id=message_id, received_at=utcnow(), format="json", doctype="purchase_order",
+                            sender="erp", channel="test", headers={}, correlation_id=message_id, sha256="0" * 64,
+                            size=0, raw=b"", status="received"))
+    return message_id
+
+
+def send_po(env: RouteEnv, db, **changes) -> dict:
+    """The example PO (4500012345: line 1 45.10 / BX, line 2 12.50 / CS) through store_document."""
+    po = {**example("purchase_order"), **changes}
+    ex = exchange(PurchaseOrder.model_validate(po))
+    ex.message_id = stored_message(db)
+    [out] = run("store_document", env, ex)
+    assert out.body is ex.body  # passed on unchanged
+    return po
+
+
+def test_the_stored_po_is_the_newest_of_its_number(env: RouteEnv, db) -> None:
+    send_po(env, db)
+    changed = send_po(env, db, notes=["second version"])
+    assert latest_document(db, "purchase_order", "4500012345")["notes"] == changed["notes"]
+    assert latest_document(db, "purchase_order", "NO-SUCH") is None
+
+
+def test_an_ack_a_ship_notice_and_an_invoice_of_the_po_pass(env: RouteEnv, db) -> None:
+    send_po(env, db)
+    for name in ("purchase_order_ack", "ship_notice", "invoice"):
+        [ex] = run("po_match", env, exchange(example(name)))
+        assert not ex.held, (name, ex.exceptions)
+    assert records(db) == []
+
+
+def test_documents_for_a_po_the_hub_never_sent(env: RouteEnv, db) -> None:
+    for name, kind, field in (("purchase_order_ack", "ack_unknown_po", "po_number"),
+                              ("ship_notice", "asn_unknown_po", "lines.0.po_number"),
+                              ("invoice", "invoice_unknown_po", "po_number")):
+        [ex] = run("po_match", env, exchange(example(name)))
+        assert ex.held and [(e["kind"], e["field_path"]) for e in ex.exceptions] == [(kind, field)], name
+    assert "purchase order 4500012345 is not one the hub sent" in records(db)[0].message
+
+
+def test_a_line_not_on_the_po(env: RouteEnv, db) -> None:
+    send_po(env, db)
+    asn = example("ship_notice")
+    asn["lines"][0] |= {"po_line_number": "9", "item_ids": [{"scheme": "VENDOR_PART", "value": "OTHER-1"}]}
+    [ex] = run("po_match", env, exchange(asn))
+    assert ex.held
+    (row,) = records(db)
+    assert (row.kind, row.field_path, row.offending_value) == ("asn_item_not_on_po", "lines.0", "9")
+    # Without a line number, a shared identifier finds the PO line.
+    asn["lines"][0] |= {"po_line_number": None, "item_ids": [{"scheme": "GTIN", "value": "10612345678904"}]}
+    [ex] = run("po_match", env, exchange(asn))
+    assert not ex.held
+
+
+def test_invoice_prices_outside_the_tolerance(env: RouteEnv, db) -> None:
+    send_po(env, db)
+    invoice = example("invoice")
+    invoice["lines"][0] |= {"unit_price": "46.00", "line_amount": "92.00"}
+    [within] = run("po_match", env, exchange(invoice), price_tolerance_pct=Decimal(2))  # 2 % of 45.10 = 0.902
+    assert not within.held
+    [outside] = run("po_match", env, exchange(invoice), price_tolerance_pct=Decimal(1))
+    assert outside.held
+    (row,) = records(db)
+    assert (row.kind, row.severity, row.field_path, row.detail["po_price"]) == (
+        "invoice_price_out_of_tolerance", "HOLD", "lines.0.unit_price", "45.10")
+    assert "lines.0.unit_price 46.00 differs from purchase order 4500012345 line 1 price 45.10 by more than" in row.message
+
+
+def test_prices_in_other_units_are_not_compared_and_other_documents_pass(env: RouteEnv, db) -> None:
+    send_po(env, db)
+    invoice = example("invoice")
+    invoice["lines"][0] |= {"unit_price": "451.00", "uom": "CA", "line_amount": "902.00"}
+    [ex] = run("po_match", env, exchange(invoice))
+    assert not ex.held
+    [ex] = run("po_match", env, exchange(example("inventory_adjustment")))
+    assert not ex.held and records(db) == []
+
+
+def test_store_document_refuses_what_is_not_a_document(env: RouteEnv, db) -> None:
+    with pytest.raises(StepError, match="store_document needs a canonical document"):
+        run("store_document", env, exchange(b"raw"))
