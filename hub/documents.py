@@ -209,3 +209,19 @@ def latest_document(db, document_type: str, key: str) -> dict[str, Any] | None:
         return session.scalars(select(StoredDocument.body).where(
             StoredDocument.document_type == document_type, StoredDocument.document_key == key)
             .order_by(StoredDocument.created_at.desc(), StoredDocument.id.desc())).first()
+
+
+def stored_naming(db, document_type: str, number: str, *, except_key: str | None = None) -> list[dict[str, Any]]:
+    """The newest stored copy of every ``document_type`` document that names ``number`` (per the
+    document trail), but the one keyed ``except_key``: e.g. the earlier ship notices of a PO."""
+    with db.read() as session:
+        rows = session.execute(
+            select(StoredDocument.document_key, StoredDocument.body)
+            .join(DocumentRef, (DocumentRef.message_id == StoredDocument.message_id)
+                  & (DocumentRef.document_type == StoredDocument.document_type)
+                  & (DocumentRef.document_key == StoredDocument.document_key))
+            .where(StoredDocument.document_type == document_type, DocumentRef.ref_value == number,
+                   DocumentRef.status == "emitted")
+            .order_by(StoredDocument.created_at, StoredDocument.id)).all()
+    newest = {key: body for key, body in rows if key != except_key}  # later copies replace earlier
+    return list(newest.values())

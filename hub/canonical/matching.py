@@ -12,8 +12,10 @@ YAML::
 A supplier line is the PO line with its ``po_line_number`` (X12 PO101 / EDIFACT RFF+LI echo),
 else the PO line sharing one of its item identifiers. Prices are compared only where both sides
 price the same unit (the same ``price_uom``, else the same ``uom``); ``max(pct % of the PO
-price, abs)`` is the tolerance. Quantities against open quantities (C #23) need every ASN of the
-PO in one unit and are not checked here.
+price, abs)`` is the tolerance. A ship notice's quantities are added to those of the earlier ship
+notices of the same PO line that a route stored (``store_document`` in the supplier's route) and
+compared with the ordered quantity (C #23), in the PO line's unit, or in base units when both
+sides were converted (``uom_convert``); lines in another unit are not counted.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from hub.canonical.steps import CanonicalStep, CanonicalStepConfig, Problem
 from hub.canonical.walk import identifiers_field, join
 from hub.canonical.xref import Crosswalk
 from hub.db import Database
-from hub.documents import latest_document, store_document
+from hub.canonical.shipping import ShipNotice
+from hub.documents import latest_document, store_document, stored_naming
 from hub.exchange import Exchange
 from hub.registry import Step, StepError, StrictModel, step
 
@@ -69,6 +72,8 @@ class StoreDocumentStep(Step):
 class PoMatchConfig(CanonicalStepConfig):
     price_tolerance_pct: Decimal = Decimal(0)
     price_tolerance_abs: Decimal = Decimal("0.01")
+    # How much more than ordered may ship in total (C #23), percent of the ordered quantity.
+    over_ship_pct: Decimal = Decimal(0)
 
 
 @step
@@ -87,6 +92,7 @@ class PoMatchStep(CanonicalStep):
             return []
         problems: list[Problem] = []
         orders: dict[str, dict[str, Any] | None] = {}
+        shipping: dict[tuple[str, str], list] = {}  # (PO, PO line) → this ship notice's lines
         header_po = getattr(document, "po_number", None)
         for index, line in enumerate(document.lines):  # type: ignore[attr-defined]
             path = join("lines", index)
@@ -111,7 +117,36 @@ class PoMatchStep(CanonicalStep):
                                         f"number {sent} or one of the line's item identifiers"))
             elif kinds[2] is not None and (problem := self._price(kinds[2], path, line, po_line, number)):
                 problems.append(problem)
+            elif document.document_type == "ship_notice":
+                shipping.setdefault((number, po_line["line_number"]), []).append((path, line, po_line))
+        problems += self._over_shipped(document, shipping, db)
         return _once(problems)
+
+    def _over_shipped(self, document: Document, shipping: dict[tuple[str, str], list], db: Database) -> list[Problem]:
+        """Shipped in total (earlier stored ship notices + this one) beyond the ordered quantity."""
+        problems = []
+        earlier_by_po: dict[str, list[ShipNotice]] = {}
+        for (number, line_number), lines in shipping.items():
+            if number not in earlier_by_po:
+                earlier_by_po[number] = [ShipNotice.model_validate(body) for body in stored_naming(
+                    db, "ship_notice", number, except_key=document.asn_number)]  # type: ignore[attr-defined]
+            path, _, po_line = lines[0]
+            ordered, in_base = _ordered(po_line)
+            if ordered is None:
+                continue
+            now = [q for _, line, _ in lines if (q := _shipped(line, po_line, in_base)) is not None]
+            before = [q for asn in earlier_by_po[number] for line in asn.lines
+                      if (line.po_number or "") == number and order_line({"lines": [po_line]}, line) is not None
+                      and (q := _shipped(line, po_line, in_base)) is not None]
+            total, allowed = sum(now + before, Decimal(0)), ordered * (1 + self.config.over_ship_pct / 100)
+            if now and total > allowed:
+                problems.append(Problem("asn_qty_exceeds_open", join(path, "qty_shipped"), str(sum(now, Decimal(0))),
+                                        f"{path}.qty_shipped: {total} shipped in all for purchase order {number} line "
+                                        f"{line_number} ({sum(before, Decimal(0))} before this ship notice), "
+                                        f"{ordered} ordered{' (base units)' if in_base else ''}",
+                                        {"ordered": str(ordered), "shipped_before": str(sum(before, Decimal(0))),
+                                         "shipped_total": str(total)}))
+        return problems
 
     def _price(self, kind: str, path: str, line: BaseModel, po_line: dict[str, Any], number: str) -> Problem | None:
         price, ordered = getattr(line, "unit_price", None), po_line.get("unit_price")
@@ -137,6 +172,21 @@ def order_line(order: dict[str, Any], line: BaseModel) -> dict[str, Any] | None:
     ids = {(i.scheme.value, i.value) for i in getattr(line, identifiers_field(line), [])}
     return next((po_line for po_line in lines
                  if ids & {(i["scheme"], i["value"]) for i in po_line.get("item_ids_sent", [])}), None)
+
+
+def _ordered(po_line: dict[str, Any]) -> tuple[Decimal | None, bool]:
+    """(ordered quantity, whether in base units): base units when uom_convert filled them."""
+    if po_line.get("base_qty") is not None:
+        return Decimal(po_line["base_qty"]), True
+    return (Decimal(po_line["qty"]) if po_line.get("qty") is not None else None), False
+
+
+def _shipped(line: BaseModel, po_line: dict[str, Any], in_base: bool) -> Decimal | None:
+    """A ship notice line's quantity in the PO line's terms, or None when it cannot be compared."""
+    if in_base:
+        same_base = line.base_qty is not None and line.base_uom == po_line.get("base_uom")  # type: ignore[attr-defined]
+        return line.base_qty if same_base else None  # type: ignore[attr-defined]
+    return line.qty_shipped if line.uom == po_line.get("uom") else None  # type: ignore[attr-defined]
 
 
 def _same_unit(line: BaseModel, po_line: dict[str, Any]) -> bool:

@@ -106,3 +106,45 @@ def test_prices_in_other_units_are_not_compared_and_other_documents_pass(env: Ro
 def test_store_document_refuses_what_is_not_a_document(env: RouteEnv, db) -> None:
     with pytest.raises(StepError, match="store_document needs a canonical document"):
         run("store_document", env, exchange(b"raw"))
+
+
+def ship(env: RouteEnv, db, asn: dict) -> None:
+    """A ship notice a supplier route stored (store_document) and emitted (its trail rows)."""
+    from sqlalchemy import insert
+
+    from hub.documents import ref_rows
+    from hub.store import DocumentRef
+
+    ex = exchange(asn)
+    ex.message_id = stored_message(db)
+    run("store_document", env, ex)
+    with db.session() as session:
+        session.execute(insert(DocumentRef), ref_rows(ex.message_id, "supplier-in", asn, "emitted", utcnow()))
+
+
+def asn_of(number: str, qty: str, uom: str = "BX") -> dict:
+    asn = {**example("ship_notice"), "asn_number": number}
+    asn["lines"][0] |= {"qty_shipped": qty, "uom": uom, "lots": [{"lot_number": "A1234"}]}
+    return asn
+
+
+def test_ship_notices_beyond_the_ordered_quantity(env: RouteEnv, db) -> None:
+    """PO line 1 orders 2 BX: a first ASN of 1 passes, a second of 2 (3 in all) does not, unless
+    over-shipping is allowed; a resend of the first ASN is not counted twice."""
+    send_po(env, db)
+    first = asn_of("ASN-A", "1")
+    [ex] = run("po_match", env, exchange(first))
+    assert not ex.held
+    ship(env, db, first)
+    [again] = run("po_match", env, exchange(asn_of("ASN-A", "2")))  # the same ASN, corrected: 2 in all
+    assert not again.held, again.exceptions
+    [second] = run("po_match", env, exchange(asn_of("ASN-B", "2")))
+    assert second.held
+    (row,) = records(db)
+    assert (row.kind, row.field_path, row.offending_value) == ("asn_qty_exceeds_open", "lines.0.qty_shipped", "2")
+    assert row.detail == {"step": "po_match", "ordered": "2", "shipped_before": "1", "shipped_total": "3"}
+    assert "3 shipped in all for purchase order 4500012345 line 1 (1 before this ship notice), 2 ordered" in row.message
+    [tolerated] = run("po_match", env, exchange(asn_of("ASN-B", "2")), over_ship_pct=Decimal(50))
+    assert not tolerated.held
+    [other_unit] = run("po_match", env, exchange(asn_of("ASN-C", "5", uom="CA")))  # not comparable: not counted
+    assert not other_unit.held
