@@ -206,6 +206,10 @@ def acks_overdue(
     from connectors.edi_out import overdue_acks
     from hub.documents import overdue_answers, record_overdue_answers
 
+    if record and at is not None:
+        typer.echo("--record judges by the clock: leave out --at (a record made 'as of' another time would be "
+                   "early or late)", err=True)
+        raise typer.Exit(2)
     db = _db()
     now = at.replace(tzinfo=at.tzinfo or UTC) if at else None
     try:

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from hub.payloads import identity
 from hub.store import Delivery, DocumentRef, ExpectedAnswer, Message, StoredDocument, utcnow
@@ -144,8 +144,11 @@ def overdue_answers(db, now: datetime | None = None) -> list[dict[str, Any]]:
     answer is any document of the answer type — emitted or held for review — that carries the
     document's key (a PO's 855 names its PO number)."""
     now = now or utcnow()
+    # An answer that came before the document was sent answers an earlier version of it. The PO
+    # number is the hub's own, so the number (not the sender's id) ties the answer to the order.
     answered = select(DocumentRef.id).where(DocumentRef.document_type == ExpectedAnswer.answer_type,
-                                            DocumentRef.ref_value == ExpectedAnswer.document_key)
+                                            DocumentRef.ref_value == ExpectedAnswer.document_key,
+                                            DocumentRef.created_at >= ExpectedAnswer.created_at)
     sent = (select(Delivery.message_id, Delivery.document_key, func.min(Delivery.delivered_at).label("sent_at"))
             .where(Delivery.status == "delivered").group_by(Delivery.message_id, Delivery.document_key).subquery())
     with db.read() as session:
@@ -167,21 +170,28 @@ def overdue_answers(db, now: datetime | None = None) -> list[dict[str, Any]]:
 
 
 def record_overdue_answers(db, now: datetime | None = None) -> int:
-    """Record each overdue answer once as a business exception for the review queue
-    (po_not_acknowledged for a PO, domain.md C #17; else ack_missing_or_negative, C #8)."""
+    """Record each answer overdue at ``now`` (default: the clock) once as a business exception
+    for the review queue (po_not_acknowledged for a PO, domain.md C #17; else
+    ack_missing_or_negative, C #8); returns how many were recorded."""
     from hub.business_exceptions import record_exception
 
     late = [r for r in overdue_answers(db, now) if r["reported_at"] is None]
+    recorded = 0
     with db.session() as session:
         for r in late:
+            # Claimed in the same transaction as the record: two overlapping runs record it once.
+            claimed = session.execute(update(ExpectedAnswer).where(
+                ExpectedAnswer.id == r["id"], ExpectedAnswer.reported_at.is_(None)).values(reported_at=utcnow()))
+            if claimed.rowcount != 1:
+                continue
+            recorded += 1
             kind = "po_not_acknowledged" if r["document_type"] == "purchase_order" else "ack_missing_or_negative"
             record_exception(session, kind=kind, document_type=r["document_type"], document_key=r["document_key"],
                              partner_id=r["partner_id"], message_id=r["message_id"], route=r["route"],
                              message=f"no {r['answer_type']} from {r['partner_id']} for {r['document_type']} "
                                      f"{r['document_key']}: due {r['due_at']:%Y-%m-%d %H:%M} UTC",
                              detail={"sent_at": r["sent_at"].isoformat(), "due_at": r["due_at"].isoformat()})
-            session.get(ExpectedAnswer, r["id"]).reported_at = utcnow()
-    return len(late)
+    return recorded
 
 
 # -- stored documents (matching later documents against them) -----------------------------------
@@ -197,7 +207,7 @@ def store_document(session, document: dict[str, Any], *, message_id: str, route:
         StoredDocument.document_type == doc_type, StoredDocument.document_key == key,
         StoredDocument.message_id == message_id)).first()
     if earlier is not None:
-        earlier.body, earlier.created_at = document, utcnow()
+        earlier.body = document  # keeps its place in time: a re-run of an old PO does not supersede a newer one
     else:
         session.add(StoredDocument(document_type=doc_type, document_key=key, message_id=message_id, route=route,
                                    body=document, created_at=utcnow()))

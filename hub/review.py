@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 
 from hub.business_exceptions import KINDS, BusinessException, ExceptionStatus, resolve_exception
+from hub.store import Message
 
 
 @dataclass(frozen=True)
@@ -88,8 +89,9 @@ def resolve(hub, exception_ids: list[str], *, by: str, why: str, rerun: bool = F
         done = [row.id for row in rows if row.status == ExceptionStatus.RESOLVED.value]
         if done:
             raise ValueError(f"already resolved: {', '.join(done)}")
-        if rerun and (missing := [row.id for row in rows if row.message_id is None]):
-            raise ValueError(f"no message to re-run for {', '.join(missing)} (recorded outside a message)")
+        if rerun and (missing := [row.id for row in rows if row.message_id is None
+                                  or session.get(Message, row.message_id) is None]):
+            raise ValueError(f"no stored message to re-run for {', '.join(missing)}")
         for row in rows:
             resolve_exception(session, row.id, f"{why} (by {by}{', message re-run' if rerun else ''})")
         messages = list(dict.fromkeys(row.message_id for row in rows if row.message_id))

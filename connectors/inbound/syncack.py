@@ -63,10 +63,14 @@ def acknowledge_now(hub, raw: bytes, fmt: str, message_id: str) -> tuple[list[di
 
 
 def forget(hub, message_id: str) -> None:
-    """Remove what ``acknowledge_now`` logged for a message that was then not stored."""
+    """Remove what ``acknowledge_now`` logged for a message that was then not stored: its
+    interchange-log rows and the business exceptions its checks recorded (they would point at a
+    message that does not exist, and come again with the partner's retry)."""
     from edi.common.interchanges import GroupRecord, InterchangeRecord
+    from hub.business_exceptions import BusinessException
 
     with hub.db.session() as session:
+        session.execute(delete(BusinessException).where(BusinessException.message_id == message_id))
         ids = list(session.scalars(select(InterchangeRecord.id).where(InterchangeRecord.message_id == message_id)))
         if ids:
             session.execute(delete(GroupRecord).where(GroupRecord.interchange_id.in_(ids)))

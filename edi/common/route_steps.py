@@ -205,7 +205,7 @@ def split_transactions(body: Any, ex: Exchange) -> list[Any]:
         for number, part in enumerate(view.parts):
             rejection = rejections.get(str(number))
             if kind is not None:
-                ex.exceptions.append({"kind": kind, adapter.part_key: part.name,
+                ex.exceptions.append({"kind": _REFUSAL_KINDS.get(kind, kind), adapter.part_key: part.name,
                                       "message": _REFUSALS[kind].format(view=view)})
             elif rejection is not None:
                 ex.exceptions.append({**rejection, adapter.part_key: part.name})
@@ -217,6 +217,8 @@ def split_transactions(body: Any, ex: Exchange) -> list[Any]:
     return parts
 
 
+# The business exception kind a refusal is (domain.md section C), where it is not its own name.
+_REFUSAL_KINDS = {"foreign_receiver": "unknown_partner"}
 _REFUSALS = {
     "duplicate_interchange": "interchange {view.control_number} was already received",
     "unknown_partner": "interchange {view.control_number} was refused: its sender {view.sender} is not in the "

@@ -26,13 +26,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from hub.canonical import Document
-from hub.canonical.steps import CanonicalStep, CanonicalStepConfig, Problem
+from hub.canonical.enums import PartyIdScheme
+from hub.canonical.steps import PRICE_BASIS_UNITS, CanonicalStep, CanonicalStepConfig, Problem
 from hub.canonical.walk import identifiers_field, join
 from hub.canonical.xref import Crosswalk
 from hub.db import Database
 from hub.canonical.shipping import ShipNotice
 from hub.documents import latest_document, store_document, stored_naming
 from hub.exchange import Exchange
+from hub.partners import PartnerRegistry
 from hub.registry import Step, StepError, StrictModel, step
 
 # Per supplier document: (unknown PO, line not on the PO, price outside tolerance) kinds.
@@ -79,7 +81,7 @@ class PoMatchConfig(CanonicalStepConfig):
 @step
 class PoMatchStep(CanonicalStep):
     """Acknowledgements, ship notices and invoices against the stored purchase order: an unknown
-    PO (C #21, #22, #35), a line that is not on it (C #21, #24, #36) and a price outside the
+    PO, or one sent to another supplier (C #21, #22, #35), a line that is not on it (C #21, #24, #36) and a price outside the
     tolerance (C #20, #33) become business exceptions (severity H: held). Other documents pass."""
 
     kind = "po_match"
@@ -103,10 +105,14 @@ class PoMatchStep(CanonicalStep):
                 continue
             if number not in orders:
                 orders[number] = latest_document(db, "purchase_order", number)
+                field = "po_number" if number == header_po else join(path, "po_number")
                 if orders[number] is None:
-                    field = "po_number" if number == header_po else join(path, "po_number")
                     problems.append(Problem(kinds[0], field, number, f"{field}: purchase order {number} is not "
                                             "one the hub sent (no stored purchase_order with that number)"))
+                elif not _same_supplier(orders[number]["supplier_partner_id"], partner, db):
+                    problems.append(Problem(kinds[0], field, number, f"{field}: purchase order {number} was sent to "
+                                            f"{orders[number]['supplier_partner_id']}, not to {partner}"))
+                    orders[number] = None  # another supplier's PO: nothing of it is matched
             order = orders[number]
             if order is None:
                 continue
@@ -152,7 +158,9 @@ class PoMatchStep(CanonicalStep):
         price, ordered = getattr(line, "unit_price", None), po_line.get("unit_price")
         if price is None or ordered is None or not _same_unit(line, po_line):
             return None
-        ordered = Decimal(ordered)
+        # Per-hundred / per-thousand prices (X12 HP / TP) compared per unit.
+        price = price / PRICE_BASIS_UNITS.get(getattr(line, "price_basis", None) or "", 1)
+        ordered = Decimal(ordered) / PRICE_BASIS_UNITS.get(po_line.get("price_basis") or "", 1)
         allowed = max(ordered * self.config.price_tolerance_pct / 100, self.config.price_tolerance_abs)
         if abs(price - ordered) <= allowed:
             return None
@@ -187,6 +195,23 @@ def _shipped(line: BaseModel, po_line: dict[str, Any], in_base: bool) -> Decimal
         same_base = line.base_qty is not None and line.base_uom == po_line.get("base_uom")  # type: ignore[attr-defined]
         return line.base_qty if same_base else None  # type: ignore[attr-defined]
     return line.qty_shipped if line.uom == po_line.get("uom") else None  # type: ignore[attr-defined]
+
+
+def _same_supplier(po_supplier: str, partner: str | None, db: Database) -> bool:
+    """Whether the document's supplier (its supplier_partner_id as sent, else the sender) is the
+    partner the PO went to: the same id, or an id the partner registry knows as that partner's
+    (ISA / UNB / GS id, GLN, DUNS)."""
+    if partner is None or partner == po_supplier:
+        return partner is not None
+    registry = PartnerRegistry(db)
+    if registry.by_id(partner) is not None:
+        return False  # another registered partner
+    for scheme in (PartyIdScheme.ISA_ID, PartyIdScheme.UNB_ID, PartyIdScheme.GS_ID, PartyIdScheme.GLN,
+                   PartyIdScheme.DUNS):
+        found = registry.by_identifier(scheme, partner)
+        if found is not None:
+            return found.id == po_supplier
+    return False
 
 
 def _same_unit(line: BaseModel, po_line: dict[str, Any]) -> bool:

@@ -333,7 +333,8 @@ class InvoiceTotalsConfig(CanonicalStepConfig):
 @step
 class InvoiceTotalsCheckStep(CanonicalStep):
     """An invoice whose total (X12 TDS01, EDIFACT MOA+77) is not the sum of its lines (the line
-    amount, else quantity × unit price), line and header charges (allowances subtracted) and tax,
+    amount, else quantity × unit price), line and header charges (allowances subtracted) and tax
+    (the header's tax_total, else the lines' tax),
     within ``tolerance``, is a ``totals_do_not_reconcile`` business exception (domain.md C #37,
     severity B: held). A total off by a factor of 100 is named as an implied-decimal misreading.
     Other documents pass untouched."""
@@ -367,13 +368,17 @@ PRICE_BASIS_UNITS = {"HP": 100, "TP": 1000}
 
 
 def _invoice_sum(invoice: Document) -> Decimal:
-    total = Decimal(0)
+    total, line_tax = Decimal(0), Decimal(0)
     for line in invoice.lines:  # type: ignore[attr-defined]
         per = PRICE_BASIS_UNITS.get(line.price_basis or "", 1)
         amount = line.line_amount if line.line_amount is not None else line.qty_invoiced * line.unit_price / per
-        total += amount + (line.tax or 0) + sum((_signed(c) for c in line.charges), Decimal(0))
+        total += amount + sum((_signed(c) for c in line.charges), Decimal(0))
+        line_tax += line.tax or 0
     total += sum((_signed(c) for c in invoice.charges), Decimal(0))  # type: ignore[attr-defined]
-    return total + (invoice.tax_total or 0)  # type: ignore[attr-defined]
+    # The header's tax total is the whole invoice's tax (EDIFACT MOA+176/124 in the summary, X12
+    # TXI): the lines' own tax is part of it, so it counts only when no total is given.
+    tax_total = invoice.tax_total  # type: ignore[attr-defined]
+    return total + (tax_total if tax_total is not None else line_tax)
 
 
 # The matching steps live in their own module; importing it here registers them with this plugin.

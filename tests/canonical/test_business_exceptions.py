@@ -107,6 +107,10 @@ def test_review_queue_resolve_records_who_and_why_and_refuses_twice(db) -> None:
     with pytest.raises(KeyError, match="no business exception nope"):
         resolve(hub, ["nope"], by="bob", why="x")
     orphan = _record(db, document_key="PO-10")  # recorded outside a message: nothing to re-run
-    with pytest.raises(ValueError, match="no message to re-run"):
+    with pytest.raises(ValueError, match="no stored message to re-run"):
         resolve(hub, [orphan], by="bob", why="x", rerun=True)
     assert get_exception(db, orphan).status == "open"
+    gone = _record(db, document_key="PO-11", message_id="msg-never-stored")
+    with pytest.raises(ValueError, match="no stored message to re-run"):
+        resolve(hub, [gone], by="bob", why="x", rerun=True)
+    assert get_exception(db, gone).status == "open"

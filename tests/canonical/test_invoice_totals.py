@@ -63,6 +63,16 @@ def test_allowances_subtract_tax_adds_and_lines_without_amount_are_priced(env: R
     assert not ex.held, ex.exceptions
 
 
+def test_line_tax_is_part_of_the_tax_total_not_added_to_it(env: RouteEnv, db) -> None:
+    doc = invoice(total_amount="110.20", tax_total="5.00")
+    doc["lines"][0] = {**doc["lines"][0], "tax": "5.00"}
+    [ex] = run("invoice_totals_check", env, exchange(doc))
+    assert not ex.held, ex.exceptions
+    doc["tax_total"] = None  # without a total, the lines' tax counts
+    [ex] = run("invoice_totals_check", env, exchange(doc))
+    assert not ex.held, ex.exceptions
+
+
 def test_other_documents_pass_untouched(env: RouteEnv, db) -> None:
     [ex] = run("invoice_totals_check", env, exchange(example("ship_notice")))
     assert not ex.held and records(db) == []

@@ -148,3 +148,27 @@ def test_ship_notices_beyond_the_ordered_quantity(env: RouteEnv, db) -> None:
     assert not tolerated.held
     [other_unit] = run("po_match", env, exchange(asn_of("ASN-C", "5", uom="CA")))  # not comparable: not counted
     assert not other_unit.held
+
+
+def test_a_po_sent_to_another_supplier_is_not_theirs_to_answer(env: RouteEnv, db) -> None:
+    from hub.partners import PartnerRegistry, read_partners_file
+
+    from .conftest import ROOT
+
+    PartnerRegistry(db).load(read_partners_file(ROOT / "routes" / "partners.yaml"))
+    send_po(env, db)  # to P-0042 (Acme, ISA id ACMEMED)
+    [ex] = run("po_match", env, exchange({**example("invoice"), "supplier_partner_id": "ACMEMED"}))
+    assert not ex.held, ex.exceptions  # Acme under its ISA id: the same partner
+    [ex] = run("po_match", env, exchange({**example("invoice"), "supplier_partner_id": "P-0107"}))
+    assert ex.held
+    (row,) = records(db)
+    assert (row.kind, row.field_path) == ("invoice_unknown_po", "po_number")
+    assert "purchase order 4500012345 was sent to P-0042, not to P-0107" in row.message
+
+
+def test_per_hundred_prices_are_compared_per_unit(env: RouteEnv, db) -> None:
+    send_po(env, db)
+    invoice = example("invoice")
+    invoice["lines"][0] |= {"unit_price": "4510", "price_basis": "HP"}  # 45.10 each
+    [ex] = run("po_match", env, exchange(invoice))
+    assert not ex.held, ex.exceptions

@@ -211,14 +211,17 @@ def test_a_po_without_its_855_is_overdue_until_the_ack_arrives(edi_hub: Hub, mon
 
     get_settings.cache_clear()
     try:
-        listed = CliRunner().invoke(acks_app, ["overdue", "--fail", "--record", "--at",
-                                               later.strftime("%Y-%m-%dT%H:%M:%S")])
+        listed = CliRunner().invoke(acks_app, ["overdue", "--fail", "--at", later.strftime("%Y-%m-%dT%H:%M:%S")])
+        early = CliRunner().invoke(acks_app, ["overdue", "--record", "--at", later.strftime("%Y-%m-%dT%H:%M:%S")])
     finally:
         get_settings.cache_clear()
     assert listed.exit_code == 1, listed.output
     line = next(ln for ln in listed.output.splitlines() if "PO-77011" in ln and "business" in ln)
     assert "purchase_order_ack due" in line and "overdue 1.0 h" in line
-    assert record_overdue_answers(edi_hub.db, now=later) == 0  # recorded once, by the CLI above
+    assert early.exit_code == 2 and "--record judges by the clock" in early.output
+    assert mine(overdue_answers(edi_hub.db, now=later))[0]["reported_at"] is None  # the refused run recorded nothing
+    assert record_overdue_answers(edi_hub.db, now=later) >= 1
+    assert record_overdue_answers(edi_hub.db, now=later) == 0  # once
     with edi_hub.db.session() as s:
         (exception,) = s.query(BusinessException).filter(BusinessException.document_key == "PO-77011").all()
         assert (exception.kind, exception.severity, exception.partner_id) == ("po_not_acknowledged", "WARN", "P-0042")

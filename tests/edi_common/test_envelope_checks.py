@@ -217,6 +217,9 @@ def test_an_interchange_for_another_receiver_is_refused_without_an_ack(pg_db: Da
         "unknown_partner", "ZZ:OTHERHOSP", "segment 1 (ISA), element 8", "HOSPITAL")
     assert "is addressed to ZZ:OTHERHOSP, not to this hub (HOSPITAL)" in row.message
     assert logged(pg_db, misrouted.message_id) == []
+    # The refusal and the refused set travel under the recorded kind.
+    assert [e["kind"] for e in misrouted.exceptions] == ["unknown_partner", "unknown_partner"]
+    assert "addressed to ZZ:OTHERHOSP, not to this hub" in misrouted.exceptions[1]["message"]
     anyone = x12_from(partner, [("855", ACK_855)], receiver="OTHERHOSP", control="000000003")
     assert "AK5*A" in acknowledge(anyone, pg_db, receiver="any") and len(split(anyone)) == 1
 
