@@ -1,6 +1,7 @@
 """Matching a supplier's documents against the purchase order the hub sent (domain.md section C
-#20–#24, #33–#36): ``store_document`` keeps the PO when it goes out, ``po_match`` checks what
-comes back.
+#20–#24, #33–#36), and a goods receipt against the ship notice (C #31): ``store_document`` keeps
+the PO when it goes out (and the ASN when it comes in), ``po_match`` and ``receipt_match`` check
+what comes after.
 
 YAML::
 
@@ -228,3 +229,89 @@ def _once(problems: list[Problem]) -> list[Problem]:
             seen.add((problem.kind, problem.field_path))
             out.append(problem)
     return out
+
+
+class ReceiptMatchConfig(CanonicalStepConfig):
+    # Received may differ from shipped by this much (percent of the shipped quantity) unreported.
+    qty_tolerance_pct: Decimal = Decimal(0)
+
+
+@step
+class ReceiptMatchStep(CanonicalStep):
+    """A goods receipt against the ship notice it names (``asn_number``), as a supplier route
+    stored it: an ASN the hub does not have, a received line not on the ASN, a quantity beyond
+    ``qty_tolerance_pct``, a lot the ASN did not announce, and an ASN line nothing was received
+    for become ``receipt_differs_from_asn`` (domain.md C #31, severity W: recorded for review,
+    the receipt is posted). A receipt that names no ASN is not checked."""
+
+    kind = "receipt_match"
+    Config = ReceiptMatchConfig
+    summary = "Compare a goods receipt with the stored ship notice it names (receipt_differs_from_asn)"
+
+    def apply(self, document: Document, crosswalk: Crosswalk, partner: str | None, db: Database) -> list[Problem]:
+        number = getattr(document, "asn_number", None)
+        if document.document_type != "goods_receipt" or number is None:
+            return []
+        stored = latest_document(db, "ship_notice", number)
+        if stored is None:
+            return [_differs("asn_number", number, f"asn_number: ship notice {number} is not in the hub's store "
+                             "(it came after the receipt, went through a route without store_document, or is unknown)")]
+        asn = ShipNotice.model_validate(stored)
+        problems, received = [], set()
+        for index, line in enumerate(document.lines):  # type: ignore[attr-defined]
+            path = join("lines", index)
+            found = _asn_line(asn, line)
+            if found is None:
+                problems.append(_differs(path, line.item_id, f"{path}: the received item is not on ship notice {number}"))
+                continue
+            asn_index, asn_line = found
+            received.add(asn_index)
+            problems += self._compare(path, line, asn_line, number)
+        problems += [_differs(join("asn_lines", i), asn_line.line_id, f"ship notice {number} line {i + 1} "
+                              f"(PO {asn_line.po_number} line {asn_line.po_line_number or '-'}) was not received")
+                     for i, asn_line in enumerate(asn.lines) if i not in received]
+        return problems
+
+    def _compare(self, path: str, line: BaseModel, asn_line: BaseModel, number: str) -> list[Problem]:
+        problems = []
+        received, shipped = _comparable(line.qty_received, line, asn_line.qty_shipped, asn_line)  # type: ignore[attr-defined]
+        if received is not None and abs(received - shipped) > shipped * self.config.qty_tolerance_pct / 100:
+            problems.append(_differs(join(path, "qty_received"), str(line.qty_received),  # type: ignore[attr-defined]
+                                     f"{path}.qty_received: {received} received, {shipped} shipped on ship notice {number}"))
+        announced = {lot.lot_number for lot in asn_line.lots if lot.lot_number}  # type: ignore[attr-defined]
+        unannounced = [a.lot_number for a in line.lot_allocations  # type: ignore[attr-defined]
+                       if a.lot_number and announced and a.lot_number not in announced]
+        if unannounced:
+            problems.append(_differs(join(path, "lot_allocations"), ", ".join(unannounced),
+                                     f"{path}: lot(s) {', '.join(unannounced)} received, ship notice {number} announced "
+                                     f"{', '.join(sorted(announced))}"))
+        return problems
+
+
+def _differs(field: str, value: str | None, message: str) -> Problem:
+    return Problem("receipt_differs_from_asn", field, value, message)
+
+
+def _asn_line(asn: ShipNotice, line: BaseModel) -> tuple[int, BaseModel] | None:
+    """The ship notice line a receipt line received: the same PO line, else the same item (its
+    resolved item_id, else a shared identifier)."""
+    candidates = list(enumerate(asn.lines))
+    po_line = (getattr(line, "po_number", None), getattr(line, "po_line_number", None))
+    if all(po_line):
+        found = next(((i, a) for i, a in candidates if (a.po_number, a.po_line_number) == po_line), None)
+        if found is not None:
+            return found
+    item_id = getattr(line, "item_id", None)
+    ids = {(i.scheme.value, i.value) for i in getattr(line, "item_ids", [])}
+    return next(((i, a) for i, a in candidates if (item_id and a.item_id == item_id)
+                 or ids & {(x.scheme.value, x.value) for x in a.item_ids}), None)
+
+
+def _comparable(received: Decimal, line: BaseModel, shipped: Decimal, asn_line: BaseModel) -> tuple[Decimal | None, Decimal]:
+    """Both quantities in one unit — the line's, or base units when both were converted —
+    else (None, shipped): not compared."""
+    if line.uom == asn_line.uom:  # type: ignore[attr-defined]
+        return received, shipped
+    if line.base_qty is not None and asn_line.base_qty is not None and line.base_uom == asn_line.base_uom:  # type: ignore[attr-defined]
+        return line.base_qty, asn_line.base_qty  # type: ignore[attr-defined]
+    return None, shipped

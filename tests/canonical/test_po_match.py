@@ -172,3 +172,41 @@ def test_per_hundred_prices_are_compared_per_unit(env: RouteEnv, db) -> None:
     invoice["lines"][0] |= {"unit_price": "4510", "price_basis": "HP"}  # 45.10 each
     [ex] = run("po_match", env, exchange(invoice))
     assert not ex.held, ex.exceptions
+
+
+# -- receipt_match (C #31) ------------------------------------------------------------------------
+
+
+def test_a_receipt_of_what_the_asn_announced_passes(env: RouteEnv, db) -> None:
+    ship(env, db, example("ship_notice"))  # ASN778812: PO 4500012345 line 1, 2 BX, lots A1234 + A1299
+    [ex] = run("receipt_match", env, exchange(example("goods_receipt")))
+    assert not ex.held and ex.exceptions == [] and records(db) == []
+
+
+def test_receipt_differences_are_recorded_but_the_receipt_goes_on(env: RouteEnv, db) -> None:
+    ship(env, db, example("ship_notice"))
+    receipt = example("goods_receipt")
+    receipt["lines"][0] |= {"qty_received": "1", "qty_accepted": "1", "base_qty": "10",
+                            "lot_allocations": [{"lot_number": "Z9999", "qty_base": "10"}]}
+    [ex] = run("receipt_match", env, exchange(receipt))
+    assert not ex.held  # WARN: posted, queued for review
+    assert [(r.kind, r.severity, r.field_path) for r in records(db)] == [
+        ("receipt_differs_from_asn", "WARN", "lines.0.qty_received"),
+        ("receipt_differs_from_asn", "WARN", "lines.0.lot_allocations")]
+    assert "1 received, 2 shipped on ship notice ASN778812" in records(db)[0].message
+    assert "lot(s) Z9999 received, ship notice ASN778812 announced A1234, A1299" in records(db)[1].message
+    [within] = run("receipt_match", env, exchange({**receipt, "receipt_id": "GR-2"}), qty_tolerance_pct=Decimal(50))
+    assert [e["field_path"] for e in within.exceptions] == ["lines.0.lot_allocations"]
+
+
+def test_an_unreceived_asn_line_an_unknown_item_and_an_unknown_asn(env: RouteEnv, db) -> None:
+    ship(env, db, example("ship_notice"))
+    receipt = example("goods_receipt")
+    receipt["lines"][0] |= {"po_line_number": "7", "item_id": "OTHER"}
+    [ex] = run("receipt_match", env, exchange(receipt))
+    assert [e["field_path"] for e in ex.exceptions] == ["lines.0", "asn_lines.0"]
+    assert "ship notice ASN778812 line 1 (PO 4500012345 line 1) was not received" in ex.exceptions[1]["message"]
+    [unknown] = run("receipt_match", env, exchange({**example("goods_receipt"), "asn_number": "ASN-NOPE"}))
+    assert [e["field_path"] for e in unknown.exceptions] == ["asn_number"]
+    [no_asn] = run("receipt_match", env, exchange({**example("goods_receipt"), "asn_number": None}))
+    assert no_asn.exceptions == []
