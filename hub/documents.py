@@ -235,3 +235,12 @@ def stored_naming(db, document_type: str, number: str, *, except_key: str | None
             .order_by(StoredDocument.created_at, StoredDocument.id)).all()
     newest = {key: body for key, body in rows if key != except_key}  # later copies replace earlier
     return list(newest.values())
+
+
+def stored_all(db, document_type: str) -> list[dict[str, Any]]:
+    """The newest stored copy of every document of ``document_type`` (e.g. the recalls)."""
+    with db.read() as session:
+        rows = session.execute(select(StoredDocument.document_key, StoredDocument.body)
+                               .where(StoredDocument.document_type == document_type)
+                               .order_by(StoredDocument.created_at, StoredDocument.id)).all()
+    return list({key: body for key, body in rows}.values())

@@ -1,7 +1,7 @@
 """Matching a supplier's documents against the purchase order the hub sent (domain.md section C
-#20–#24, #33–#36), and a goods receipt against the ship notice (C #31): ``store_document`` keeps
-the PO when it goes out (and the ASN when it comes in), ``po_match`` and ``receipt_match`` check
-what comes after.
+#20–#24, #33–#36), a goods receipt against the ship notice (C #31), and lots against open recalls
+(C #30, #43): ``store_document`` keeps the PO when it goes out (the ASN and the recall when they
+come in), ``po_match``, ``receipt_match`` and ``recall_check`` check what comes after.
 
 YAML::
 
@@ -27,13 +27,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from hub.canonical import Document
-from hub.canonical.enums import PartyIdScheme
+from hub.canonical.enums import PartyIdScheme, RecallStatus
+from hub.canonical.recall import Recall
 from hub.canonical.steps import PRICE_BASIS_UNITS, CanonicalStep, CanonicalStepConfig, Problem
-from hub.canonical.walk import identifiers_field, join
+from hub.canonical.walk import identifiers_field, item_holders, join
 from hub.canonical.xref import Crosswalk
 from hub.db import Database
 from hub.canonical.shipping import ShipNotice
-from hub.documents import latest_document, store_document, stored_naming
+from hub.documents import latest_document, store_document, stored_all, stored_naming
 from hub.exchange import Exchange
 from hub.partners import PartnerRegistry
 from hub.registry import Step, StepError, StrictModel, step
@@ -315,3 +316,70 @@ def _comparable(received: Decimal, line: BaseModel, shipped: Decimal, asn_line: 
     if line.base_qty is not None and asn_line.base_qty is not None and line.base_uom == asn_line.base_uom:  # type: ignore[attr-defined]
         return line.base_qty, asn_line.base_qty  # type: ignore[attr-defined]
     return None, shipped
+
+
+@step
+class RecallCheckStep(CanonicalStep):
+    """Lots and serials on a ship notice, goods receipt, usage event, adjustment or snapshot
+    that an open recall names (a recall stored by its intake route's ``store_document``; status
+    not CLOSED) become ``lot_on_recall`` (domain.md C #30, severity B: held, quarantined) —
+    ``usage_of_expired_or_recalled_lot`` (C #43) for a usage event. A recall line names its item
+    by item_id or identifiers and its lots / serials; without any it takes every lot of the item,
+    and its expiry range, when given, bounds the lots with an expiry date."""
+
+    kind = "recall_check"
+    summary = "Hold documents carrying a lot or serial an open recall names (lot_on_recall)"
+
+    def apply(self, document: Document, crosswalk: Crosswalk, partner: str | None, db: Database) -> list[Problem]:
+        recalls = [Recall.model_validate(body) for body in stored_all(db, "recall")]
+        recalls = [r for r in recalls if r.status is not RecallStatus.CLOSED]
+        if not recalls:
+            return []
+        kind = "usage_of_expired_or_recalled_lot" if document.document_type == "usage_event" else "lot_on_recall"
+        problems = []
+        for path, holder in item_holders(document):
+            for lot_path, lot in _lots_of(holder, path):
+                for recall, line in _recalled(recalls, holder, lot):
+                    label = f"lot {lot.lot_number}" if getattr(lot, "lot_number", None) else \
+                        f"serial {getattr(lot, 'serial_number', None)}" if getattr(lot, "serial_number", None) else "the item"
+                    problems.append(Problem(kind, lot_path, getattr(lot, "lot_number", None) or
+                                            getattr(lot, "serial_number", None),
+                                            f"{lot_path}: {label} is on recall {recall.recall_id} "
+                                            f"({recall.external_ref}{', ' + recall.classification.value if recall.classification else ''})"
+                                            f"{': ' + recall.action_required if recall.action_required else ''}",
+                                            {"recall_id": recall.recall_id, "recall_line": line.line_number}))
+        return problems
+
+
+def _lots_of(holder: BaseModel, path: str) -> list[tuple[str, BaseModel]]:
+    """The holder itself when it names a lot or serial, and its lots / lot allocations."""
+    own = "lot_number" if getattr(holder, "lot_number", None) else "serial_number" if getattr(
+        holder, "serial_number", None) else None
+    found = [(join(path, own), holder)] if own else []
+    for name in ("lots", "lot_allocations"):
+        found += [(join(join(path, name), i), lot) for i, lot in enumerate(getattr(holder, name, None) or [])]
+    return found
+
+
+def _recalled(recalls: list[Recall], holder: BaseModel, lot: BaseModel) -> list[tuple[Recall, BaseModel]]:
+    ids = {(i.scheme.value, i.value) for i in getattr(holder, identifiers_field(holder), None) or []}
+    if getattr(lot, "gtin", None):
+        ids.add(("GTIN", lot.gtin))  # type: ignore[attr-defined]
+    item_id = getattr(holder, "item_id", None)
+    lot_number, serial = getattr(lot, "lot_number", None), getattr(lot, "serial_number", None)
+    expiry = getattr(lot, "expiration_date", None)
+    hits = []
+    for recall in recalls:
+        for line in recall.lines:
+            same_item = (item_id is not None and line.item_id == item_id) or bool(
+                ids & {(i.scheme.value, i.value) for i in line.item_ids})
+            if not same_item:
+                continue
+            named = line.lot_numbers or line.serial_numbers
+            if named and lot_number not in line.lot_numbers and serial not in line.serial_numbers:
+                continue
+            if expiry is not None and ((line.expiry_from and expiry < line.expiry_from)
+                                       or (line.expiry_to and expiry > line.expiry_to)):
+                continue
+            hits.append((recall, line))
+    return hits

@@ -1,5 +1,7 @@
-"""store_document and po_match on real PostgreSQL: the PO the hub sent is kept; the supplier's
-ack, ship notice and invoice are matched against it (domain.md C #20-#22, #24, #33, #35, #36)."""
+"""store_document, po_match, receipt_match and recall_check on real PostgreSQL: the PO the hub
+sent is kept; the supplier's ack, ship notice and invoice are matched against it (domain.md C
+#20-#24, #33, #35, #36); a goods receipt against the stored ship notice (C #31); lots against
+open recalls (C #30, #43)."""
 
 from __future__ import annotations
 
@@ -210,3 +212,41 @@ def test_an_unreceived_asn_line_an_unknown_item_and_an_unknown_asn(env: RouteEnv
     assert [e["field_path"] for e in unknown.exceptions] == ["asn_number"]
     [no_asn] = run("receipt_match", env, exchange({**example("goods_receipt"), "asn_number": None}))
     assert no_asn.exceptions == []
+
+
+# -- recall_check (C #30, #43) ------------------------------------------------------------------
+
+
+def store_recall(env: RouteEnv, db, **changes) -> None:
+    """The example recall RC-2025-0004: item ST-10022 (GTIN 00612345678907), lot A1234."""
+    ex = exchange({**example("recall"), **changes})
+    ex.message_id = stored_message(db)
+    run("store_document", env, ex)
+
+
+def test_a_recalled_lot_holds_the_ship_notice_receipt_and_usage(env: RouteEnv, db) -> None:
+    store_recall(env, db)
+    asn = example("ship_notice")
+    asn["lines"][0]["item_id"] = "ST-10022"  # as the crosswalk step resolves it
+    [ex] = run("recall_check", env, exchange(asn))
+    assert ex.held and [(e["kind"], e["field_path"], e["offending_value"]) for e in ex.exceptions] == [
+        ("lot_on_recall", "lines.0.lots.0", "A1234")]  # A1299 is not recalled
+    assert "lot A1234 is on recall RC-2025-0004 (Z-1234-2025, CLASS_II): Quarantine and return" in \
+        ex.exceptions[0]["message"]
+    [receipt] = run("recall_check", env, exchange(example("goods_receipt")))
+    assert [e["field_path"] for e in receipt.exceptions] == ["lines.0.lot_allocations.0"]
+    usage = {**example("usage_event"), "item_id": "ST-10022", "lot_number": "A1234"}
+    [used] = run("recall_check", env, exchange(usage))
+    assert used.held and [(e["kind"], e["field_path"]) for e in used.exceptions] == [
+        ("usage_of_expired_or_recalled_lot", "lot_number")]
+
+
+def test_closed_recalls_other_lots_and_whole_item_recalls(env: RouteEnv, db) -> None:
+    store_recall(env, db, status="CLOSED")
+    [ex] = run("recall_check", env, exchange(example("goods_receipt")))
+    assert ex.exceptions == []
+    whole = example("recall")
+    whole["lines"][0] |= {"lot_numbers": [], "expiry_to": "2027-10-31"}  # every lot expiring by then
+    store_recall(env, db, recall_id="RC-2", lines=whole["lines"])
+    [ex] = run("recall_check", env, exchange(example("goods_receipt")))  # A1234 exp 2027-09-30, A1299 2027-12-31
+    assert [e["field_path"] for e in ex.exceptions] == ["lines.0.lot_allocations.0"]
