@@ -16,7 +16,9 @@ price the same unit (the same ``price_uom``, else the same ``uom``); ``max(pct %
 price, abs)`` is the tolerance. A ship notice's quantities are added to those of the earlier ship
 notices of the same PO line that a route stored (``store_document`` in the supplier's route) and
 compared with the ordered quantity (C #23), in the PO line's unit, or in base units when both
-sides were converted (``uom_convert``); lines in another unit are not counted.
+sides were converted (``uom_convert``); lines in another unit are not counted. With
+``three_way``, an invoice's quantities (with the earlier stored invoices) are compared the same
+way with what the stored goods receipts received and accepted (C #34).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from hub.canonical.steps import PRICE_BASIS_UNITS, CanonicalStep, CanonicalStepC
 from hub.canonical.walk import identifiers_field, item_holders, join
 from hub.canonical.xref import Crosswalk
 from hub.db import Database
-from hub.canonical.shipping import ShipNotice
+from hub.canonical.invoices import Invoice
+from hub.canonical.shipping import GoodsReceipt, ShipNotice
 from hub.documents import latest_document, store_document, stored_all, stored_naming
 from hub.exchange import Exchange
 from hub.partners import PartnerRegistry
@@ -78,13 +81,18 @@ class PoMatchConfig(CanonicalStepConfig):
     price_tolerance_abs: Decimal = Decimal("0.01")
     # How much more than ordered may ship in total (C #23), percent of the ordered quantity.
     over_ship_pct: Decimal = Decimal(0)
+    # Invoiced in total against received and accepted (C #34): needs the goods receipts (and
+    # the invoices) stored by their routes' store_document, else every invoice is "not received".
+    three_way: bool = False
 
 
 @step
 class PoMatchStep(CanonicalStep):
     """Acknowledgements, ship notices and invoices against the stored purchase order: an unknown
-    PO, or one sent to another supplier (C #21, #22, #35), a line that is not on it (C #21, #24, #36) and a price outside the
-    tolerance (C #20, #33) become business exceptions (severity H: held). Other documents pass."""
+    PO, or one sent to another supplier (C #21, #22, #35), a line that is not on it (C #21, #24,
+    #36), a price outside the tolerance (C #20, #33), shipped beyond ordered (C #23) and, with
+    ``three_way``, invoiced beyond received (C #34) become business exceptions (severity H:
+    held). Other documents pass."""
 
     kind = "po_match"
     Config = PoMatchConfig
@@ -96,7 +104,7 @@ class PoMatchStep(CanonicalStep):
             return []
         problems: list[Problem] = []
         orders: dict[str, dict[str, Any] | None] = {}
-        shipping: dict[tuple[str, str], list] = {}  # (PO, PO line) → this ship notice's lines
+        per_po_line: dict[tuple[str, str], list] = {}  # (PO, PO line) → this document's lines
         header_po = getattr(document, "po_number", None)
         for index, line in enumerate(document.lines):  # type: ignore[attr-defined]
             path = join("lines", index)
@@ -123,12 +131,45 @@ class PoMatchStep(CanonicalStep):
                 sent = getattr(line, "po_line_number", None)
                 problems.append(Problem(kinds[1], path, sent, f"{path}: no line of purchase order {number} has line "
                                         f"number {sent} or one of the line's item identifiers"))
-            elif kinds[2] is not None and (problem := self._price(kinds[2], path, line, po_line, number)):
+                continue
+            if kinds[2] is not None and (problem := self._price(kinds[2], path, line, po_line, number)):
                 problems.append(problem)
-            elif document.document_type == "ship_notice":
-                shipping.setdefault((number, po_line["line_number"]), []).append((path, line, po_line))
-        problems += self._over_shipped(document, shipping, db)
+            per_po_line.setdefault((number, po_line["line_number"]), []).append((path, line, po_line))
+        if document.document_type == "ship_notice":
+            problems += self._over_shipped(document, per_po_line, db)
+        elif document.document_type == "invoice" and self.config.three_way:
+            problems += self._over_invoiced(document, per_po_line, db)
         return _once(problems)
+
+    def _over_invoiced(self, document: Document, invoicing: dict[tuple[str, str], list], db: Database) -> list[Problem]:
+        """Invoiced in total (earlier stored invoices + this one) beyond what was received and
+        accepted (the stored goods receipts), per PO line: the third leg of the match (C #34)."""
+        problems = []
+        stored: dict[str, tuple[list[Document], list[Document]]] = {}
+        for (number, line_number), lines in invoicing.items():
+            if number not in stored:
+                stored[number] = (
+                    [Invoice.model_validate(b) for b in stored_naming(
+                        db, "invoice", number, except_key=document.invoice_number)],  # type: ignore[attr-defined]
+                    [GoodsReceipt.model_validate(b) for b in stored_naming(db, "goods_receipt", number)])
+            earlier, receipts = stored[number]
+            path, _, po_line = lines[0]
+            in_base = po_line.get("base_qty") is not None
+            now = [q for _, line, _ in lines if (q := _in_po_terms(line, po_line, in_base, "qty_invoiced")) is not None]
+            if not now:
+                continue
+            before = _sum_for(earlier, number, po_line, in_base, lambda line: "qty_invoiced")
+            received = _sum_for(receipts, number, po_line, in_base,
+                                lambda line: "qty_accepted" if line.qty_accepted is not None else "qty_received")
+            invoiced = before + sum(now, Decimal(0))
+            if invoiced > received:
+                unit = "base units" if in_base else po_line.get("uom") or "units of the GTIN"
+                problems.append(Problem("invoice_qty_exceeds_received", join(path, "qty_invoiced"), str(sum(now, Decimal(0))),
+                                        f"{path}.qty_invoiced: {invoiced} invoiced in all for purchase order {number} "
+                                        f"line {line_number} ({before} before this invoice), {received} received and "
+                                        f"accepted ({unit})",
+                                        {"invoiced_total": str(invoiced), "received": str(received)}))
+        return problems
 
     def _over_shipped(self, document: Document, shipping: dict[tuple[str, str], list], db: Database) -> list[Problem]:
         """Shipped in total (earlier stored ship notices + this one) beyond the ordered quantity."""
@@ -142,17 +183,15 @@ class PoMatchStep(CanonicalStep):
             ordered, in_base = _ordered(po_line)
             if ordered is None:
                 continue
-            now = [q for _, line, _ in lines if (q := _shipped(line, po_line, in_base)) is not None]
-            before = [q for asn in earlier_by_po[number] for line in asn.lines
-                      if (line.po_number or "") == number and order_line({"lines": [po_line]}, line) is not None
-                      and (q := _shipped(line, po_line, in_base)) is not None]
-            total, allowed = sum(now + before, Decimal(0)), ordered * (1 + self.config.over_ship_pct / 100)
+            now = [q for _, line, _ in lines if (q := _in_po_terms(line, po_line, in_base, "qty_shipped")) is not None]
+            before = _sum_for(earlier_by_po[number], number, po_line, in_base, lambda line: "qty_shipped")
+            total, allowed = before + sum(now, Decimal(0)), ordered * (1 + self.config.over_ship_pct / 100)
             if now and total > allowed:
                 problems.append(Problem("asn_qty_exceeds_open", join(path, "qty_shipped"), str(sum(now, Decimal(0))),
                                         f"{path}.qty_shipped: {total} shipped in all for purchase order {number} line "
-                                        f"{line_number} ({sum(before, Decimal(0))} before this ship notice), "
+                                        f"{line_number} ({before} before this ship notice), "
                                         f"{ordered} ordered{' (base units)' if in_base else ''}",
-                                        {"ordered": str(ordered), "shipped_before": str(sum(before, Decimal(0))),
+                                        {"ordered": str(ordered), "shipped_before": str(before),
                                          "shipped_total": str(total)}))
         return problems
 
@@ -191,12 +230,33 @@ def _ordered(po_line: dict[str, Any]) -> tuple[Decimal | None, bool]:
     return (Decimal(po_line["qty"]) if po_line.get("qty") is not None else None), False
 
 
-def _shipped(line: BaseModel, po_line: dict[str, Any], in_base: bool) -> Decimal | None:
-    """A ship notice line's quantity in the PO line's terms, or None when it cannot be compared."""
-    if in_base:
-        same_base = line.base_qty is not None and line.base_uom == po_line.get("base_uom")  # type: ignore[attr-defined]
-        return line.base_qty if same_base else None  # type: ignore[attr-defined]
-    return line.qty_shipped if line.uom == po_line.get("uom") else None  # type: ignore[attr-defined]
+def _in_po_terms(line: BaseModel, po_line: dict[str, Any], in_base: bool, qty_field: str) -> Decimal | None:
+    """A line's ``qty_field`` in the PO line's unit — or in base units, scaled from the line's
+    converted quantity — or None when it cannot be compared."""
+    qty = getattr(line, qty_field)
+    if qty is None:
+        return None
+    if not in_base:
+        return qty if line.uom == po_line.get("uom") else None  # type: ignore[attr-defined]
+    base, own = line.base_qty, getattr(line, type(line).QTY_FIELD)  # type: ignore[attr-defined]
+    if base is None or line.base_uom != po_line.get("base_uom") or not own:  # type: ignore[attr-defined]
+        return None
+    return base if qty == own else base * qty / own
+
+
+def _sum_for(documents: list[Document], number: str, po_line: dict[str, Any], in_base: bool, field_of) -> Decimal:
+    """The quantities (``field_of(line)``) of the documents' lines that answer ``po_line`` of
+    purchase order ``number``, in its terms; lines in another unit are left out."""
+    total = Decimal(0)
+    for doc in documents:
+        for line in doc.lines:  # type: ignore[attr-defined]
+            if (getattr(line, "po_number", None) or getattr(doc, "po_number", None)) != number:
+                continue
+            if order_line({"lines": [po_line]}, line) is None:
+                continue
+            qty = _in_po_terms(line, po_line, in_base, field_of(line))
+            total += qty or 0
+    return total
 
 
 def _same_supplier(po_supplier: str, partner: str | None, db: Database) -> bool:

@@ -250,3 +250,38 @@ def test_closed_recalls_other_lots_and_whole_item_recalls(env: RouteEnv, db) -> 
     store_recall(env, db, recall_id="RC-2", lines=whole["lines"])
     [ex] = run("recall_check", env, exchange(example("goods_receipt")))  # A1234 exp 2027-09-30, A1299 2027-12-31
     assert [e["field_path"] for e in ex.exceptions] == ["lines.0.lot_allocations.0"]
+
+
+# -- three-way: invoiced against received (C #34) ------------------------------------------------
+
+
+def keep(env: RouteEnv, db, document: dict) -> None:
+    """A document a route stored (store_document) and emitted (its trail rows)."""
+    ship(env, db, document)
+
+
+def test_three_way_invoiced_beyond_received_and_accepted(env: RouteEnv, db) -> None:
+    """PO line 1: 2 BX ordered. Received 2, accepted 1: an invoice for 2 is beyond what was
+    accepted; once a second receipt accepts 1 more, the same invoice passes; a second invoice
+    for the line is beyond again. Without three_way nothing of this is checked."""
+    send_po(env, db)
+    invoice = example("invoice")  # line 1: 2 BX at 45.10
+    [unchecked] = run("po_match", env, exchange(invoice))
+    assert not unchecked.held
+    receipt = example("goods_receipt")
+    receipt["lines"][0] |= {"qty_accepted": "1", "qty_rejected": "1"}
+    keep(env, db, receipt)
+    [ex] = run("po_match", env, exchange(invoice), three_way=True)
+    assert ex.held
+    (row,) = records(db)
+    assert (row.kind, row.field_path, row.detail["received"]) == ("invoice_qty_exceeds_received", "lines.0.qty_invoiced", "1")
+    assert ("2 invoiced in all for purchase order 4500012345 line 1 (0 before this invoice), 1 received and "
+            "accepted (BX)") in row.message  # the PO line's unit: the example PO was not converted
+    keep(env, db, {**example("goods_receipt"), "receipt_id": "GR-2", "lines": [
+        {**example("goods_receipt")["lines"][0], "qty_received": "1", "qty_accepted": "1", "base_qty": "10",
+         "lot_allocations": [{"lot_number": "A1234", "qty_base": "10"}]}]})
+    [ok] = run("po_match", env, exchange(invoice), three_way=True)
+    assert not ok.held, ok.exceptions
+    keep(env, db, invoice)
+    [second] = run("po_match", env, exchange({**invoice, "invoice_number": "INV-2"}), three_way=True)
+    assert second.held and "(2 before this invoice)" in second.exceptions[0]["message"]
