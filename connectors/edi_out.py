@@ -85,18 +85,15 @@ def _expected(acks: list[AckExpectation], preference: tuple[str, ...]) -> AckExp
     return next((by_kind[k] for k in preference if k in by_kind), None)
 
 
-def _log_expectation(record: InterchangeRecord, partner: PartnerConfig, ack: AckExpectation | None, env: RouteEnv,
-                     document_type: str, document_key: str | None) -> None:
+def _log_expectations(session, record: InterchangeRecord, partner: PartnerConfig, ack: AckExpectation | None,
+                      ex: Exchange, env: RouteEnv, wire_type: str, document_type: str, key: str | None) -> None:
+    """What the partner owes for this interchange: the functional ack (on the interchange log
+    record) and the business answer of its ``business_answers`` (855/ORDRSP for a PO)."""
     record.ack_expected = str(getattr(ack.kind, "value", ack.kind)) if ack else None
     record.ack_status = "pending" if ack else None
     record.detail = {**(record.detail or {}), "partner_id": partner.id, "route": env.route_name,
-                     "document_type": document_type, "document_key": document_key,
+                     "document_type": wire_type, "document_key": key,
                      "ack_within_seconds": ack.seconds if ack else None}
-
-
-def _note_answer(session, partner: PartnerConfig, document_type: str, key: str | None, ex: Exchange,
-                 env: RouteEnv) -> None:
-    """The business answer the partner owes for this document (its ``business_answers``)."""
     answer = partner.answer_for(document_type)
     if answer is not None and key:
         expect_answer(session, partner_id=partner.id, answer=answer, document_type=document_type, document_key=key,
@@ -158,8 +155,7 @@ def _x12_renderer(set_id: str, document_type: str) -> None:
                 control_number=written.interchange_control_number, version=profile.isa_version, test=profile.test,
                 message_id=ex.message_id, groups=written.groups)
             ack = _expected(partner.x12.acks, ("999", "997", "TA1"))  # type: ignore[union-attr]
-            _log_expectation(record, partner, ack, env, set_id, key)
-            _note_answer(session, partner, document_type, key, ex, env)
+            _log_expectations(session, record, partner, ack, ex, env, set_id, document_type, key)
         return RenderedDocument(written.data, X12_CONTENT_TYPE, set_id, key)
 
     render_x12.__doc__ = f"Canonical {document_type} → X12 {set_id} interchange for the partner."
@@ -198,8 +194,7 @@ def _edifact_renderer(message_type: str, document_type: str) -> None:
         with db.session() as session:
             record = register_sent(session, written, profile, message_id=ex.message_id,
                                    ack_expected="CONTRL" if ack else None)
-            _log_expectation(record, partner, ack, env, message_type, key)
-            _note_answer(session, partner, document_type, key, ex, env)
+            _log_expectations(session, record, partner, ack, ex, env, message_type, document_type, key)
         return RenderedDocument(written.data, EDIFACT_CONTENT_TYPE, message_type, key)
 
     render_edifact.__doc__ = f"Canonical {document_type} → EDIFACT {message_type} interchange for the partner."

@@ -307,17 +307,23 @@ def _document_refs(amqp_hub: HubEnv, message_id: str) -> dict[str, str]:
         return {r.ref_value: r.status for r in s.query(DocumentRef).filter(DocumentRef.message_id == message_id)}
 
 
+def _foreign_consumer(queue: str) -> tuple[pika.BlockingConnection, list[int]]:
+    """A pika consumer that takes one message from ``queue`` and never acks it (a worker
+    holding it out of sight); the delivery tags it took fill the list as events are processed."""
+    conn = pika.BlockingConnection(pika_params())
+    channel = conn.channel()
+    channel.basic_qos(prefetch_count=1)
+    held: list[int] = []
+    channel.basic_consume(queue, lambda ch, method, props, body: held.append(method.delivery_tag))
+    return conn, held
+
+
 def test_a_message_held_out_of_sight_is_swept_back_to_its_route(amqp_hub: HubEnv) -> None:
     """A worker may keep a message reserved that no pool process will run (a process died as the
     message was handed to it). Simulated here by a pika consumer that takes the route's message
     and never acks it: the sweeper re-sends it, and it is processed once."""
     amqp_hub.env["HUB_STUCK_AFTER"] = "2"
-    queue = amqp_hub.hub.topology.queue_name("route", "cycle-counts")
-    conn = pika.BlockingConnection(pika_params())
-    channel = conn.channel()
-    channel.basic_qos(prefetch_count=1)
-    held = []
-    channel.basic_consume(queue, lambda ch, method, props, body: held.append(method.delivery_tag))
+    conn, held = _foreign_consumer(amqp_hub.hub.topology.queue_name("route", "cycle-counts"))
     message_id = amqp_hub.push(ONE_ROW)
     while not held:
         conn.process_data_events(time_limit=0.2)
@@ -333,12 +339,7 @@ def test_a_delivery_held_out_of_sight_is_swept_back_to_its_endpoint(amqp_hub: Hu
     """Same for a delivery: a foreign consumer takes the ERP delivery and never acks it; the
     sweeper sends the delivery again and it is applied once."""
     amqp_hub.env["HUB_STUCK_AFTER"] = "2"
-    queue = amqp_hub.hub.topology.queue_name("endpoint", "erp-inventory")
-    conn = pika.BlockingConnection(pika_params())
-    channel = conn.channel()
-    channel.basic_qos(prefetch_count=1)
-    held = []
-    channel.basic_consume(queue, lambda ch, method, props, body: held.append(method.delivery_tag))
+    conn, held = _foreign_consumer(amqp_hub.hub.topology.queue_name("endpoint", "erp-inventory"))
     # Routes and the folder endpoint only: the ERP delivery can only reach the foreign consumer.
     amqp_hub.spawn("worker", "--route", "cycle-counts", "--endpoint", "warehouse-folder")
     message_id = amqp_hub.push(ONE_ROW)
