@@ -1,6 +1,7 @@
 """Import every module that defines tables, so ``Base.metadata`` is complete for migrations."""
 
 from hub.store import models as store_models  # noqa: F401
+from hub.store import ingest_keys as store_ingest_keys  # noqa: F401
 from edi.common import control_numbers as edi_control_numbers  # noqa: F401
 from edi.common import interchanges as edi_interchanges  # noqa: F401
 from hub import business_exceptions  # noqa: F401
