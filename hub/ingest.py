@@ -4,6 +4,11 @@
 transaction — only then may a connector tell its sender "accepted" — and then publishes to
 the ingress exchange with a confirm. If the broker is away the message waits in the outbox
 and the relay publishes it later; ``Accepted.published`` says which happened.
+
+An inbound may carry the sender's own key for it (``Inbound.client_key``, the API's
+``Idempotency-Key``): the key is taken in that same transaction, so a retry of a request whose
+answer was lost finds the message made the first time and gets it back (``Accepted.replayed``)
+instead of a second message; see ``hub.store.ingest_keys``.
 """
 
 from __future__ import annotations
@@ -12,11 +17,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
 from hub.broker.publisher import Outcome
 from hub.broker.topology import ingress_key
 from hub.celery_app import task_message
 from hub.ids import new_id
 from hub.outbox import entry_for, publish_rows
+from hub.store import Message, Stage, ingest_keys, utcnow
+from hub.store.ingest_keys import ClientKey
 
 INGRESS_TASK = "hub.ingress"
 
@@ -41,6 +52,9 @@ class Inbound:
     # A connector may fix the id up front (the file drop names its claimed file after it, so
     # a restart can tell whether that file was already stored).
     message_id: str | None = None
+    # The sender's key for this message: a second inbound with the same key and body gets the
+    # first one's message back instead of being stored again.
+    client_key: ClientKey | None = None
 
 
 @dataclass
@@ -49,6 +63,9 @@ class Accepted:
     routing_key: str
     published: bool
     routed: bool
+    # An earlier message under the same client key: nothing was stored or published this time,
+    # and published/routed describe that message as it is now.
+    replayed: bool = False
 
 
 def ingress_message(hub, message_id: str, routing_key: str, headers: dict[str, Any] | None = None):
@@ -69,9 +86,34 @@ class Ingest:
         for item in inbounds:
             if len(item.raw) > limit:
                 raise MessageTooLarge(len(item.raw), limit)
-        rows, keys = [], []
+        try:
+            return self._store(inbounds)
+        except IntegrityError as exc:
+            if not ingest_keys.is_key_collision(exc):
+                raise
+        # A concurrent request took one of the keys between our check and our commit; its
+        # message is committed now, so this second pass finds it and answers with it.
+        return self._store(inbounds)
+
+    def replay(self, client_key: ClientKey) -> Accepted | None:
+        """The earlier message under ``client_key`` (None when the key is free); raises
+        ``KeyConflict`` when the key named another body. A read only: lets a caller answer a
+        retry before doing work that must not run twice (the API's synchronous ack)."""
+        with self.hub.db.read() as session:
+            message_id = ingest_keys.earlier(session, client_key, utcnow())
+            return None if message_id is None else _replayed(session, message_id)
+
+    def _store(self, inbounds: Sequence[Inbound]) -> list[Accepted]:
+        """One transaction: each inbound's message, outbox row and key, or the earlier message
+        its key names (a KeyConflict stores nothing of the batch). Then publishes the new rows."""
+        rows, keys, replays = [], [], {}
+        now = utcnow()
         with self.hub.db.session() as session:
-            for item in inbounds:
+            for index, item in enumerate(inbounds):
+                earlier = ingest_keys.earlier(session, item.client_key, now) if item.client_key else None
+                if earlier is not None:
+                    replays[index] = earlier
+                    continue
                 message_id = item.message_id or new_id()
                 key = ingress_key(item.format, item.doctype, item.sender)
                 self.hub.store.add_message(
@@ -81,11 +123,29 @@ class Ingest:
                 )
                 row = entry_for(ingress_message(self.hub, message_id, key), purpose="ingress", message_id=message_id)
                 session.add(row)
+                if item.client_key is not None:
+                    ingest_keys.take(session, item.client_key, message_id, now)
                 rows.append(row)
                 keys.append(key)
+            if any(item.client_key for item in inbounds):
+                ingest_keys.purge_expired(session, now)
         # Committed: the message is safe. Publishing may fail; the relay will catch up.
         outcomes = publish_rows(self.hub, rows)
-        return [
+        fresh = iter([
             Accepted(r.message_id, k, published=o in (Outcome.CONFIRMED, Outcome.RETURNED), routed=o is Outcome.CONFIRMED)
             for r, k, o in zip(rows, keys, outcomes, strict=True)
-        ]
+        ])
+        if not replays:
+            return list(fresh)
+        with self.hub.db.read() as session:
+            return [_replayed(session, replays[i]) if i in replays else next(fresh) for i in range(len(inbounds))]
+
+
+def _replayed(session: Session, message_id: str) -> Accepted:
+    """An earlier message as it stands: published once its ingress publish was recorded, routed
+    unless the broker returned it (no queue bound for its key)."""
+    msg = session.get(Message, message_id)
+    stages = set(session.scalars(select(Stage.stage).where(Stage.message_id == message_id)))
+    published = "published" in stages or "unrouted" in stages
+    return Accepted(message_id, ingress_key(msg.format, msg.doctype, msg.sender), published=published,
+                    routed=published and "unrouted" not in stages, replayed=True)

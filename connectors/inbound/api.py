@@ -11,6 +11,10 @@
   yet (while the broker is away the outbox relay publishes it later).
   ``?ack=sync`` returns the acknowledgement (997/999/TA1, CONTRL) in the response as well
   (``acks``: kind, control number, content type, text), see ``connectors.inbound.syncack``.
+  ``Idempotency-Key: <1-255 printable ASCII>`` makes a retry safe: the key is committed with the
+  message (scoped to the partner, remembered ``HUB_API_IDEMPOTENCY_TTL``, default 7 days); the
+  same key with the same body answers 202 again with the first message id, its current status
+  and ``Idempotent-Replayed: true``; with another body 409 (``hub.store.ingest_keys``).
 - ``GET /api/v1/messages/{id}``: status and trace of one of the partner's own messages.
 - ``/healthz`` (the process answers), ``/readyz`` (database and broker), ``/metrics``
   (Prometheus, computed from the store so every process reports the same numbers).
@@ -21,9 +25,11 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Query, Request, Response
@@ -37,9 +43,11 @@ from connectors.inbound.syncack import SyncAckError, acknowledge_now, forget
 from connectors.security import partner_for_certificate, partner_for_key, record_event
 from hub.canonical.enums import PartnerStatus
 from hub.ids import new_id
-from hub.ingest import Inbound, Ingest, MessageTooLarge
+from hub.ingest import Accepted, Inbound, Ingest, MessageTooLarge
 from hub.partners import PartnerConfig, PartnerRegistry
 from hub.sniff import peek
+from hub.store import Message
+from hub.store.ingest_keys import DEFAULT_TTL, ClientKey, KeyConflict
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +58,8 @@ CONTENT_TYPES = {
 }
 FORMATS = sorted(set(CONTENT_TYPES.values()) | {"fixed"})
 PARTNER_CACHE_SECONDS = 30.0
+IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")  # printable ASCII: what every client and proxy carries intact
+REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 class ApiSettings(BaseSettings):
@@ -65,6 +75,9 @@ class ApiSettings(BaseSettings):
     trusted_proxies: str = Field("127.0.0.1/32,::1/128",
                                  description="Peers (CIDRs, comma-separated) whose certificate headers are believed")
     relay: bool = Field(True, description="Run the outbox relay in the API process")
+    idempotency_ttl: timedelta = Field(
+        DEFAULT_TTL, gt=timedelta(0),
+        description="How long an Idempotency-Key is remembered (seconds or ISO 8601, e.g. P7D)")
 
     def proxies(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         return [ipaddress.ip_network(p.strip()) for p in self.trusted_proxies.split(",") if p.strip()]
@@ -93,6 +106,20 @@ def format_of(content_type: str | None, given: str | None, raw: bytes) -> str:
     if base in CONTENT_TYPES:
         return CONTENT_TYPES[base]
     return peek(raw).format  # application/octet-stream or none: look at the bytes
+
+
+def checked_idempotency_key(value: str | None) -> str | None:
+    """The ``Idempotency-Key`` header as given, or 400: a key the hub cannot store exactly
+    would not find the first request again."""
+    if value is None or IDEMPOTENCY_KEY.fullmatch(value):
+        return value
+    if not value or len(value) > 255:
+        problem = f"is {len(value)} characters long"
+    else:
+        # Header bytes arrive decoded as Latin-1, so a character's code is the byte the client sent.
+        position = next(i for i, c in enumerate(value) if not IDEMPOTENCY_KEY.fullmatch(c))
+        problem = f"has byte 0x{ord(value[position]):02X} at position {position + 1}"
+    raise Refused(400, f"Idempotency-Key must be 1 to 255 printable ASCII characters; this one {problem}")
 
 
 class InboundApi:
@@ -180,7 +207,8 @@ class InboundApi:
         return senders
 
     def accept(self, caller: Caller, raw: bytes, *, fmt: str, doctype: str | None, filename: str | None,
-               peer: str | None, correlation_id: str | None, ack_sync: bool = False) -> dict[str, Any]:
+               peer: str | None, correlation_id: str | None, ack_sync: bool = False,
+               idempotency_key: str | None = None) -> dict[str, Any]:
         senders = self.check_senders(caller, raw, fmt, peer)
         seen = peek(raw)
         doctype = doctype or seen.doctype or (_xml_root(raw) if fmt == "xml" else None) or "unknown"
@@ -191,6 +219,13 @@ class InboundApi:
                           partner_id=caller.partner.id, claimed=doctype, remote_addr=peer, raw=raw)
         sender = senders[0].identifier if senders else caller.partner.id
         receiver = senders[0].receiver if senders else None
+        client_key = (ClientKey.for_body(caller.partner.id, idempotency_key, raw, self.settings.idempotency_ttl)
+                      if idempotency_key is not None else None)
+        # A retry is answered before the synchronous ack: building that ack again would log the
+        # interchange a second time and answer the partner's own retry as a duplicate.
+        earlier = self.ingest.replay(client_key) if client_key is not None else None
+        if earlier is not None:
+            return self.replayed(caller, earlier)
         message_id = new_id()
         acks, ack_headers = self._sync_ack(raw, fmt, message_id) if ack_sync else (None, {})
         try:
@@ -199,19 +234,36 @@ class InboundApi:
                 filename=filename, correlation_id=correlation_id, message_id=message_id,
                 headers={"channel": "api", "partner_id": caller.partner.id, "auth": caller.method,
                          **({"filename": filename} if filename else {}), **ack_headers},
+                client_key=client_key,
             ))
         except Exception:
             if ack_sync:
                 forget(self.hub, message_id)  # not stored: its retry must not look like a duplicate
             raise
+        if accepted.replayed:  # a concurrent request with the same key was committed first
+            if ack_sync:
+                forget(self.hub, message_id)
+            return self.replayed(caller, accepted)
         result = {"message_id": accepted.message_id, "partner_id": caller.partner.id, "format": fmt,
                   "doctype": doctype, "sender": sender, "routing_key": accepted.routing_key,
                   "published": accepted.published, "routed": accepted.routed,
                   "status": "published" if accepted.published else "stored",
-                  "status_url": f"/api/v1/messages/{accepted.message_id}"}
+                  "status_url": f"/api/v1/messages/{accepted.message_id}", "replayed": False}
         if ack_sync:
             result["acks"] = acks
         return result
+
+    def replayed(self, caller: Caller, earlier: Accepted) -> dict[str, Any]:
+        """The answer to a retry: the first request's message as it is now (``status`` is its
+        status in the store: received, transformed, delivered ...). No ``acks``: they were
+        built and logged for the first request; building them again would log a duplicate."""
+        with self.hub.db.read() as session:
+            msg = session.get(Message, earlier.message_id)
+        return {"message_id": msg.id, "partner_id": caller.partner.id, "format": msg.format, "doctype": msg.doctype,
+                "sender": msg.sender, "routing_key": earlier.routing_key, "published": earlier.published,
+                "routed": earlier.routed, "status": msg.status,
+                "received_at": msg.received_at.isoformat(), "status_url": f"/api/v1/messages/{msg.id}",
+                "replayed": True}
 
     def _sync_ack(self, raw: bytes, fmt: str, message_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         try:
@@ -259,6 +311,32 @@ RAW_BODY = {"requestBody": {"required": True, "description": "The message exactl
                                                    "application/xml", "application/json",
                                                    "application/octet-stream")}}}
 
+IDEMPOTENCY_DOC = (
+    "Your key for this message (1-255 printable ASCII characters, e.g. a UUID): send the same key "
+    "again when you retry. It is committed with the message and remembered for HUB_API_IDEMPOTENCY_TTL "
+    "(default 7 days), per partner. The same key with the same body answers 202 with the first "
+    "request's message id and that message's current status, marked replayed (body `replayed: true`, "
+    "header `Idempotent-Replayed: true`); nothing is stored or delivered again. The same key with a "
+    "different body answers 409. After the time has passed the key is free again.")
+ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+POST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"description": "Stored (or, for a retried Idempotency-Key, the message stored the first time)",
+          "headers": {"Location": {"description": "Status URL of the message", "schema": {"type": "string"}},
+                      REPLAYED_HEADER: {"description": "`true` when this answers a retry of an earlier "
+                                                       "request with the same Idempotency-Key",
+                                        "schema": {"type": "string", "enum": ["true"]}}}},
+    400: {"description": "Empty body, unknown format, bad envelope, or an Idempotency-Key that is not "
+                         "1-255 printable ASCII characters",
+          "content": {"application/json": {"schema": ERROR_SCHEMA}}},
+    409: {"description": "The Idempotency-Key was used before (within its time) with a different body",
+          "content": {"application/json": {"schema": {
+              "type": "object", "required": ["error", "idempotency_key", "message_id"],
+              "properties": {"error": {"type": "string"},
+                             "idempotency_key": {"type": "string", "description": "The key you sent"},
+                             "message_id": {"type": "string",
+                                            "description": "The message the key was first used for"}}}}}},
+}
+
 
 def create_app(hub, settings: ApiSettings | None = None) -> FastAPI:
     api = InboundApi(hub, settings)
@@ -289,6 +367,12 @@ def create_app(hub, settings: ApiSettings | None = None) -> FastAPI:
         headers = {"WWW-Authenticate": "ApiKey"} if exc.status == 401 else None
         return JSONResponse({"error": exc.reason}, status_code=exc.status, headers=headers)
 
+    @app.exception_handler(KeyConflict)
+    async def key_conflict(request: Request, exc: KeyConflict) -> JSONResponse:
+        return JSONResponse({"error": f"Idempotency-Key {exc.key!r} was already used for message {exc.message_id} "
+                                      "with a different body: use a new key for a new message",
+                             "idempotency_key": exc.key, "message_id": exc.message_id}, status_code=409)
+
     def peer(request: Request) -> str | None:
         return request.client.host if request.client else None
 
@@ -296,7 +380,7 @@ def create_app(hub, settings: ApiSettings | None = None) -> FastAPI:
         headers = {k.lower(): v for k, v in request.headers.items()}
         return await run_in_threadpool(api.authenticate, headers, peer(request))
 
-    @app.post("/api/v1/messages", status_code=202, openapi_extra=RAW_BODY,
+    @app.post("/api/v1/messages", status_code=202, openapi_extra=RAW_BODY, responses=POST_RESPONSES,
               summary="Send one message (stored durably before the 202)")
     async def post_message(
         request: Request, response: Response,
@@ -306,15 +390,23 @@ def create_app(hub, settings: ApiSettings | None = None) -> FastAPI:
         filename: Annotated[str | None, Query(max_length=255, description="Original file name (kept as data)")] = None,
         ack: Annotated[str | None, Query(pattern="^sync$", description="sync: return the acknowledgement")] = None,
         correlation_id: Annotated[str | None, Header(max_length=128)] = None,
+        # Checked by checked_idempotency_key, not by FastAPI: a bad key is a 400 with our error.
+        idempotency_key: Annotated[str | None, Header(
+            alias="Idempotency-Key", description=IDEMPOTENCY_DOC,
+            json_schema_extra={"minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"})] = None,
     ) -> dict[str, Any]:
         caller = await caller_of(request)
+        client_key = checked_idempotency_key(idempotency_key)
         raw = await read_body(request, hub.settings.max_message_bytes)
         if not raw:
             raise Refused(400, "empty body")
         fmt = format_of(request.headers.get("content-type"), format, raw)
         result = await run_in_threadpool(api.accept, caller, raw, fmt=fmt, doctype=doctype, filename=filename,
-                                         peer=peer(request), correlation_id=correlation_id, ack_sync=ack == "sync")
+                                         peer=peer(request), correlation_id=correlation_id, ack_sync=ack == "sync",
+                                         idempotency_key=client_key)
         response.headers["Location"] = result["status_url"]
+        if result["replayed"]:
+            response.headers[REPLAYED_HEADER] = "true"
         return result
 
     @app.get("/api/v1/messages/{message_id}", summary="Status and trace of one of your messages")

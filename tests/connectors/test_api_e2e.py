@@ -3,11 +3,14 @@ RabbitMQ (through a TCP proxy this test can cut) and PostgreSQL, delivering to a
 
 While the broker is cut, a burst of POSTs is still answered 202 (each message committed
 with its outbox row); when it is back, the relay publishes every one and each is delivered
-exactly once."""
+exactly once. A client whose answer was lost (the API killed right after its commit) retries
+with its ``Idempotency-Key`` and gets the same message back: one message, delivered once."""
 
 from __future__ import annotations
 
+import hashlib
 import socket
+import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,9 +18,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from connectors.security import create_api_key
 from hub.partners import PartnerRegistry, read_partners_file
+from hub.store import Message
+from hub.store.ingest_keys import IngestKey
 from hub.stubs import ErpStub
 from tests.backbone.conftest import HubEnv, _delete_namespace, _teardown, make_env, wait_for
 from tests.conftest import ROOT
@@ -56,15 +62,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_broker_outage_during_a_burst_of_posts(hub_env: HubEnv, proxy: TcpProxy) -> None:
-    hub = hub_env.hub
-    PartnerRegistry(hub.db).load(read_partners_file(ROOT / "routes" / "partners.yaml"))
-    key = create_api_key(hub.db, "P-0042").key
+def partner_key(env: HubEnv) -> str:
+    """The registry loaded and an API key for partner P-0042."""
+    PartnerRegistry(env.hub.db).load(read_partners_file(ROOT / "routes" / "partners.yaml"))
+    return create_api_key(env.hub.db, "P-0042").key
+
+
+def start_api(env: HubEnv) -> tuple[subprocess.Popen, str]:
+    """``hub api`` on a free port, answering: (process, base URL)."""
     port = free_port()
-    hub_env.spawn("api", "--port", str(port), log="api")
-    hub_env.start_worker()
+    proc = env.spawn("api", "--port", str(port), log="api")
     base = f"http://127.0.0.1:{port}"
     wait_for(lambda: _up(base), 30, 0.2, "the API answering /healthz")
+    return proc, base
+
+
+def test_broker_outage_during_a_burst_of_posts(hub_env: HubEnv, proxy: TcpProxy) -> None:
+    key = partner_key(hub_env)
+    _, base = start_api(hub_env)
+    hub_env.start_worker()
     client = httpx.Client(base_url=base, headers={"X-API-Key": key, "Content-Type": "text/csv"}, timeout=30)
 
     def post(n: int) -> httpx.Response:
@@ -106,3 +122,36 @@ def _up(base: str) -> bool:
         return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_a_retry_after_the_api_was_killed_past_its_commit_gets_the_one_message(hub_env: HubEnv) -> None:
+    key, idempotency_key, body = partner_key(hub_env), "count-2026-11-20-HOSP1", ROW.format(n=77).encode()
+    api, base = start_api(hub_env)
+    hub_env.start_worker()
+    # The client sends; the API commits; the API is killed before the client reads any answer.
+    port = int(base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(f"POST /api/v1/messages?doctype=cycle_count HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     f"X-API-Key: {key}\r\nContent-Type: text/csv\r\nIdempotency-Key: {idempotency_key}\r\n"
+                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        first_id = wait_for(lambda: _key_owner(hub_env, "P-0042", idempotency_key), 30, 0.01, "the commit")
+        hub_env.kill(api)  # SIGKILL: no answer, maybe not even the fast-path publish
+    # The client does not know whether it was stored, so it sends again, to the restarted API.
+    _, base = start_api(hub_env)
+    again = httpx.post(f"{base}/api/v1/messages", content=body, params={"doctype": "cycle_count"}, timeout=30,
+                       headers={"X-API-Key": key, "Content-Type": "text/csv", "Idempotency-Key": idempotency_key})
+    assert again.status_code == 202, again.text
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json()["message_id"] == first_id
+    erp_keys = [d.idempotency_key for d in hub_env.wait_delivered(first_id, 2, timeout=60)
+                if d.endpoint == "erp-inventory"]
+    with hub_env.hub.db.session() as s:
+        same_body = s.scalars(select(Message.id).where(Message.sha256 == hashlib.sha256(body).hexdigest())).all()
+    assert same_body == [first_id]
+    arrivals = Counter(r.headers.get("Idempotency-Key") for r in hub_env.stub.requests)
+    assert len(erp_keys) == 1 and arrivals[erp_keys[0]] == 1, arrivals
+    assert len(hub_env.stub.applied) == 1 and len(list(hub_env.warehouse.glob("*.json"))) == 1
+
+
+def _key_owner(env: HubEnv, partner_id: str, key: str) -> str | None:
+    with env.hub.db.session() as s:
+        return s.scalar(select(IngestKey.message_id).where(IngestKey.scope == partner_id, IngestKey.key == key))
