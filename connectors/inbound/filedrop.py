@@ -2,7 +2,12 @@
 unless configured), with the safe-pickup rules of ``connectors.inbound.pickup``: stable size or
 done-file, atomic claim by rename into ``processing/<message id>__<name>``, stored and published
 through hub.ingest, then ``archive/<yyyy-mm-dd>/``; bad files to ``error/`` with a ``.reason``;
-a restart finishes what was claimed, and nothing is lost or stored twice.
+nothing is lost or stored twice.
+
+While the store (the database) does not answer, nothing is claimed; a file whose store failed
+after its claim waits in ``processing/`` and is finished by the running file drop when the
+store answers again — no restart (the rules: ``connectors.inbound.pickup``). ``files_waiting``
+lists what waits in the channels' ``processing/`` folders, for operations, from any process.
 """
 
 from __future__ import annotations
@@ -14,7 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.inbound.localfolder import LocalFolder
-from connectors.inbound.pickup import FileChannel, Pickup, PickupRules, store_into, stored_in
+from connectors.inbound.pickup import (
+    FileChannel,
+    Pickup,
+    PickupRules,
+    Recovery,
+    Waiting,
+    store_check,
+    store_into,
+    stored_in,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,21 +78,25 @@ def channels_from(hub) -> list[DropChannel]:
 
 
 class FileDrop:
-    def __init__(self, hub, channels: list[DropChannel] | None = None) -> None:
+    def __init__(self, hub, channels: list[DropChannel] | None = None, recovery: Recovery | None = None) -> None:
         self.hub = hub
         self.channels = channels if channels is not None else channels_from(hub)
-        is_stored = stored_in(hub)
+        is_stored, check = stored_in(hub), store_check(hub)
         self.pickups = [
             (ch, Pickup(LocalFolder(ch.folder),
                         PickupRules(ch.pattern, ch.done_suffix, ch.stable_seconds, hub.settings.max_message_bytes),
                         store_into(hub, FileChannel("filedrop", ch.name, ch.format, ch.doctype, ch.sender)),
-                        is_stored, f"filedrop:{ch.name}"))
+                        is_stored, f"filedrop:{ch.name}", check_store=check, recovery=recovery or Recovery()))
             for ch in self.channels
         ]
 
     def recover(self) -> int:
         """Finish files a previous run claimed but did not archive."""
         return sum(pickup.recover() for ch, pickup in self.pickups if ch.folder.is_dir())
+
+    def waiting(self) -> list[Waiting]:
+        """Files claimed into processing/ and not finished, every channel, oldest first per channel."""
+        return [w for ch, pickup in self.pickups if ch.folder.is_dir() for w in pickup.waiting()]
 
     def scan(self) -> int:
         """Pick up every complete file once. Returns how many were taken."""
@@ -89,10 +107,18 @@ class FileDrop:
         return taken
 
 
+def files_waiting(hub) -> list[Waiting]:
+    """What waits in the file drop's ``processing/`` folders: per file its name, channel, age and
+    last error, and whether this process is storing it right now. Reads the folders only (and
+    the ``.reason`` notes beside held files): safe to call from any process, with or without
+    the store."""
+    return FileDrop(hub).waiting()
+
+
 class FileDropThread(threading.Thread):
-    def __init__(self, hub, interval: float | None = None) -> None:
+    def __init__(self, hub, interval: float | None = None, drop: FileDrop | None = None) -> None:
         super().__init__(name="file-drop", daemon=True)
-        self.drop = FileDrop(hub)
+        self.drop = drop or FileDrop(hub)
         self.interval = hub.settings.inbox_poll_interval if interval is None else interval
         self.stopping = threading.Event()
 

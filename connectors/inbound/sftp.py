@@ -6,7 +6,10 @@ every ``poll_interval``: a complete file is claimed by an atomic rename on the s
 ``processing/<message id>__<name>`` (two pollers, on one host or two, never take the same
 file), downloaded, stored and published through hub.ingest, then renamed into
 ``archive/<yyyy-mm-dd>/``. A dropped connection or a restart loses nothing: the next session
-recovers ``processing/`` first (see ``connectors.inbound.pickup``).
+recovers ``processing/`` first (see ``connectors.inbound.pickup``). A store (database) outage
+neither: nothing is claimed while the store does not answer, and a file whose store failed
+after its claim waits in ``processing/`` on the server until a sweep of the same session
+finishes it; ``SftpPoller.waiting`` lists such files.
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ import time
 
 import paramiko
 
-from connectors.inbound.pickup import FileChannel, Pickup, PickupRules, store_into, stored_in
+from connectors.inbound.pickup import (
+    FileChannel,
+    Pickup,
+    PickupRules,
+    Waiting,
+    store_check,
+    store_into,
+    stored_in,
+)
 from connectors.sftp import SftpError, SftpFolder, SftpSession, connect
 from hub.routes.model import SftpChannelConfig
 
@@ -37,6 +48,7 @@ class SftpPoller:
         self.rules = PickupRules(config.pattern, config.done_suffix, stable, hub.settings.max_message_bytes)
         self.store = store_into(hub, FileChannel("sftp", name, config.format, config.doctype, config.sender))
         self.is_stored = stored_in(hub)
+        self.check_store = store_check(hub)
         self.session: SftpSession | None = None
         self.pickup: Pickup | None = None
         self.seen: dict = {}  # stability observations survive reconnects
@@ -49,7 +61,8 @@ class SftpPoller:
         self.close()
         self.session = connect(self.config)
         folder = SftpFolder(self.session.client, self.config.path, f"{self.label}@{self.config.host}")
-        pickup = Pickup(folder, self.rules, self.store, self.is_stored, self.label, self.seen)
+        pickup = Pickup(folder, self.rules, self.store, self.is_stored, self.label, self.seen,
+                        check_store=self.check_store)
         recovered = pickup.recover()
         if recovered:
             log.info("%s: finished %d file(s) an earlier session had claimed", self.label, recovered)
@@ -63,6 +76,10 @@ class SftpPoller:
         except TRANSIENT:
             self.close()  # the next pass reconnects and recovers
             raise
+
+    def waiting(self) -> list[Waiting]:
+        """Files claimed into ``processing/`` on the server and not finished (needs a session)."""
+        return self.pickup.waiting() if self.pickup is not None else []
 
     def close(self) -> None:
         if self.session is not None:

@@ -11,8 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from connectors.inbound.filedrop import DropChannel, FileDrop
+from connectors.inbound.pickup import Recovery
 from hub.app import Hub
 from hub.config import Settings
+from hub.ids import new_id
 from hub.store import Message
 from tests.conftest import ROOT
 
@@ -81,7 +83,7 @@ def test_restart_finishes_claimed_files_without_storing_twice(hub: Hub, tmp_path
     ch = channel(tmp_path)
     ch.processing.mkdir(parents=True)
     # A crash after the claim, before the store: the file must be stored on restart.
-    (ch.processing / "01a00000-0000-7000-8000-000000000001__late.csv").write_bytes(b"a,b\n")
+    (ch.processing / f"{new_id()}__late.csv").write_bytes(b"a,b\n")  # just claimed: scans leave it alone
     # A crash after the store, before the archive: it must be archived, not stored again.
     drop = FileDrop(hub, [ch])
     ch.folder.mkdir(exist_ok=True)
@@ -95,6 +97,23 @@ def test_restart_finishes_claimed_files_without_storing_twice(hub: Hub, tmp_path
     names = sorted(m.filename for m in stored(hub))
     assert names == ["early.csv", "late.csv"]
     assert list(ch.processing.iterdir()) == []
+
+
+def test_a_running_drop_adopts_a_claim_another_picker_abandoned(hub: Hub, tmp_path: Path) -> None:
+    ch = channel(tmp_path)
+    ch.processing.mkdir(parents=True)
+    drop = FileDrop(hub, [ch], recovery=Recovery(sweep_every=0.1, adopt_after=0.5))
+    assert drop.recover() == 0
+    orphan = ch.processing / f"{new_id()}__orphan.csv"
+    orphan.write_bytes(b"a,b\n")  # claimed by a picker in another process, which then died
+    time.sleep(0.2)
+    drop.scan()
+    assert orphan.exists() and stored(hub) == []  # young: that picker may still be storing it
+    time.sleep(0.4)
+    drop.scan()
+    (msg,) = stored(hub)
+    assert (msg.id, msg.filename) == (orphan.name.split("__")[0], "orphan.csv")
+    assert list(ch.processing.iterdir()) == [] and next(ch.archive.rglob(orphan.name))
 
 
 def test_oversized_file_goes_to_error_with_a_reason(hub: Hub, tmp_path: Path) -> None:
