@@ -3,17 +3,23 @@ pollers) reports the same numbers and nothing is lost when a process restarts.
 
 - ``hub_messages_ingested_total{format, channel}``: messages stored;
 - ``hub_deliveries_delivered_total{endpoint}``: deliveries an endpoint took;
-- ``hub_delivery_attempts_failed_total{endpoint, outcome}``: calls answered retry or reject;
+- ``hub_delivery_attempts_failed_total{endpoint, outcome}``: calls answered retry, unavailable or reject;
 - ``hub_dead_letters_total{reason}`` and ``hub_dead_letters_parked{queue}``;
 - ``hub_outbox_pending`` and ``hub_outbox_oldest_pending_seconds``: how far publishing lags
   behind the database (the outbox sync lag; grows while the broker is away);
-- ``hub_security_events_total{kind}``: refused inbound attempts.
+- ``hub_security_events_total{kind}``: refused inbound attempts;
+- ``hub_messages{status}``: messages by their derived status (hub.store.status);
+- ``hub_deliveries_unsettled{endpoint, state}``: deliveries sending, retrying, waiting for an
+  endpoint that is down, or blocked behind an earlier document;
+- ``hub_endpoint_circuit_open{endpoint}`` (1 open or half-open, 0 closed) and
+  ``hub_endpoint_circuit_open_seconds{endpoint}``: how long an endpoint has been down.
 
 Each scrape runs a handful of ``COUNT ... GROUP BY`` queries over indexed columns.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -22,6 +28,8 @@ from sqlalchemy import func, select
 
 from connectors.security import SecurityEvent
 from hub.db import Database
+from hub.delivery import states
+from hub.delivery.circuit import EndpointCircuit
 from hub.store import DeadLetter, Delivery, DeliveryAttempt, Message, OutboxEntry, utcnow
 
 
@@ -43,7 +51,7 @@ class StoreCollector:
                           ["format", "channel"], grouped(Message.format, Message.channel))
             yield _family(CounterMetricFamily, "hub_deliveries_delivered", "Deliveries an endpoint took", ["endpoint"],
                           grouped(Delivery.endpoint, where=Delivery.status == "delivered"))
-            yield _family(CounterMetricFamily, "hub_delivery_attempts_failed", "Endpoint calls answered retry or reject",
+            yield _family(CounterMetricFamily, "hub_delivery_attempts_failed", "Endpoint calls that did not deliver (retry, unavailable, reject)",
                           ["endpoint", "outcome"],
                           grouped(Delivery.endpoint, DeliveryAttempt.outcome, where=DeliveryAttempt.outcome != "delivered",
                                   join=(Delivery, Delivery.id == DeliveryAttempt.delivery_id)))
@@ -53,6 +61,12 @@ class StoreCollector:
                           grouped(DeadLetter.queue, where=DeadLetter.state == "parked"))
             yield _family(CounterMetricFamily, "hub_security_events", "Refused inbound attempts", ["kind"],
                           grouped(SecurityEvent.kind))
+            yield _family(GaugeMetricFamily, "hub_messages", "Messages by derived status", ["status"],
+                          grouped(Message.status))
+            yield _family(GaugeMetricFamily, "hub_deliveries_unsettled", "Deliveries not settled yet",
+                          ["endpoint", "state"], grouped(Delivery.endpoint, Delivery.status,
+                                                         where=Delivery.status.in_(states.UNSETTLED)))
+            yield from _circuits(session)
             pending, oldest = session.execute(select(func.count(), func.min(OutboxEntry.created_at))
                                               .where(OutboxEntry.published_at.is_(None))).one()
             yield GaugeMetricFamily("hub_outbox_pending", "Committed broker messages not yet published",
@@ -60,6 +74,19 @@ class StoreCollector:
             lag = (utcnow() - _aware(oldest)).total_seconds() if oldest is not None else 0.0
             yield GaugeMetricFamily("hub_outbox_oldest_pending_seconds",
                                     "Age of the oldest unpublished outbox row (publishing lag)", value=max(0.0, lag))
+
+
+def _circuits(session) -> Iterator[Metric]:
+    now = time.time()
+    open_ = GaugeMetricFamily("hub_endpoint_circuit_open", "1 while an endpoint's circuit is open", labels=["endpoint"])
+    age = GaugeMetricFamily("hub_endpoint_circuit_open_seconds", "How long an endpoint has been down",
+                            labels=["endpoint"])
+    for row in session.scalars(select(EndpointCircuit)):
+        down = row.state != "closed"
+        open_.add_metric([row.endpoint], 1 if down else 0)
+        age.add_metric([row.endpoint], max(0.0, now - row.down_since) if down and row.down_since else 0.0)
+    yield open_
+    yield age
 
 
 def _family(cls, name: str, doc: str, labels: list[str], rows) -> Metric:

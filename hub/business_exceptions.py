@@ -99,6 +99,12 @@ KINDS: dict[str, ExceptionKind] = {
 }
 
 
+def severity_of(kind: str) -> Severity | None:
+    """The default severity of a kind (None for a kind this hub does not know)."""
+    spec = KINDS.get(kind)
+    return spec.severity if spec else None
+
+
 class BusinessException(Base):
     __tablename__ = "business_exceptions"
     __table_args__ = (

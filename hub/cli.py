@@ -11,28 +11,32 @@ from typing import Annotated
 
 import typer
 from celery import bootsteps
-from kombu.exceptions import OperationalError
 
 from hub.app import Hub, RoutesInvalid
+from hub.cli_errors import fail
 
 app = typer.Typer(help="Supply Hub: healthcare supply-chain integration hub.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 routes_app = typer.Typer(help="Route files: validate, schema, test.", no_args_is_help=True)
-dlq_app = typer.Typer(help="Dead-letter queues.", no_args_is_help=True)
 db_app = typer.Typer(help="The hub's database.", no_args_is_help=True)
 documents_app = typer.Typer(help="Business documents across messages (a PO number from order to invoice).",
                             no_args_is_help=True)
 exceptions_app = typer.Typer(help="The review queue: business exceptions (unknown item, duplicate, price ...).",
                              no_args_is_help=True)
 app.add_typer(routes_app, name="routes")
-app.add_typer(dlq_app, name="dlq")
 app.add_typer(exceptions_app, name="exceptions")
 app.add_typer(documents_app, name="documents")
 app.add_typer(db_app, name="db")
 
 
 def _mount_component_apps() -> None:
-    """Sub-commands that live with their component (canonical model, crosswalks, partners)."""
+    """Sub-commands that live with their component (operations, canonical model, crosswalks, partners)."""
+    from hub.operations.cli import dlq_app, messages_app, replay, trace
+
+    app.add_typer(messages_app, name="messages")
+    app.add_typer(dlq_app, name="dlq")
+    app.command("trace")(trace)
+    app.command("replay")(replay)
     from edi.cli import app as edi_app
     from hub.canonical.cli import schema_app
     from hub.canonical.xref_cli import xref_app
@@ -56,8 +60,7 @@ _mount_component_apps()
 
 
 def _fail(message: str, code: int = 1) -> None:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
+    fail(message, code)
 
 
 def _hub() -> Hub:
@@ -229,75 +232,6 @@ def push(
     typer.echo(f"{acc.message_id}  {acc.routing_key}  {state}")
 
 
-@app.command()
-def messages(limit: int = 20) -> None:
-    """The newest messages with their status."""
-    from sqlalchemy import select
-
-    from hub.store import Message
-
-    hub = _hub()
-    with hub.db.session() as session:
-        rows = list(session.scalars(select(Message).order_by(Message.received_at.desc()).limit(limit)))
-    for m in rows:
-        typer.echo(f"{m.id}  {m.received_at.strftime('%Y-%m-%d %H:%M:%S')}  {m.status:<14} {m.format}/{m.doctype}"
-                   f" from {m.sender}  {m.filename or ''}")
-
-
-@app.command()
-def trace(message_id: str) -> None:
-    """Every stage of a message: timestamps, durations, errors, delivery attempts, replays."""
-    from hub.ops import format_trace
-
-    hub = _hub()
-    try:
-        typer.echo(format_trace(hub, message_id))
-    except KeyError as exc:
-        _fail(str(exc.args[0]))
-
-
-@app.command()
-def replay(
-    ids: Annotated[list[str] | None, typer.Argument(help="Dead-letter ids (hub dlq list) or message ids")] = None,
-    dlq: Annotated[str | None, typer.Option(help="Replay a whole dead-letter queue")] = None,
-    since: Annotated[datetime | None, typer.Option(help="With --dlq: only letters parked at/after this time (UTC)")] = None,
-    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (recorded)")] = ...,
-    by: Annotated[str | None, typer.Option(help="Who (recorded); default HUB_OPERATOR or the OS user")] = None,
-) -> None:
-    """Replay dead letters (or whole messages through their routes). Every replay is recorded."""
-    from datetime import UTC
-
-    from hub import deadletters
-    from hub.store import DeadLetter, Message
-
-    hub = _hub()
-    operator = by or deadletters.who()
-    if dlq:
-        if ids:
-            _fail("give ids or --dlq, not both")
-        when = since.replace(tzinfo=since.tzinfo or UTC) if since else None
-        done = deadletters.replay_queue(hub, dlq, since=when, by=operator, why=reason)
-        typer.echo(f"replayed {len(done)} dead letter(s) from {dlq}")
-        return
-    if not ids:
-        _fail("give dead-letter or message ids, or --dlq QUEUE")
-    with hub.db.session() as session:
-        letters = [i for i in ids if session.get(DeadLetter, i) is not None]
-        msgs = [i for i in ids if i not in letters and session.get(Message, i) is not None]
-    unknown = [i for i in ids if i not in letters and i not in msgs]
-    if unknown:
-        _fail(f"unknown id(s): {', '.join(unknown)}")
-    try:
-        if letters:
-            deadletters.replay_dead_letters(hub, letters, by=operator, why=reason)
-            typer.echo(f"replayed dead letter(s): {', '.join(letters)}")
-        if msgs:
-            deadletters.replay_messages(hub, msgs, by=operator, why=reason)
-            typer.echo(f"re-ran message(s) through their routes: {', '.join(msgs)}")
-    except (KeyError, ValueError) as exc:
-        _fail(str(exc.args[0]))
-
-
 # -- business documents ----------------------------------------------------------------------
 
 @documents_app.callback()
@@ -394,57 +328,14 @@ def exceptions_resolve(
         typer.echo(f"re-ran message(s) through their routes: {', '.join(rerun_ids)}")
 
 
-# -- dead letters ----------------------------------------------------------------------------
-
-@dlq_app.command("list")
-def dlq_list(
-    route: Annotated[str | None, typer.Option(help="Only this route's DLQ")] = None,
-    endpoint: Annotated[str | None, typer.Option(help="Only this endpoint's DLQ")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Include replayed letters")] = False,
-) -> None:
-    """Dead letters waiting (found on the broker too)."""
-    from hub import deadletters, ops
-
-    hub = _hub()
-    try:
-        deadletters.reconcile(hub)
-    except (OSError, OperationalError) as exc:  # listing the ledger must work while the broker is away
-        typer.echo(f"(broker not reachable, showing the store only: {exc})", err=True)
-    rows = ops.dead_letters(hub, route=route, endpoint=endpoint, state="all" if all_ else "parked")
-    if not rows:
-        typer.echo("no dead letters")
-    for dl in rows:
-        where = f"route {dl.route}" if dl.endpoint is None else f"endpoint {dl.endpoint}"
-        typer.echo(f"{dl.id}  {dl.created_at.strftime('%Y-%m-%d %H:%M:%S')}  {dl.state:<8} {where:<28} "
-                   f"{dl.reason:<22} message {dl.message_id}  {(dl.error or '')[:80]}")
-
-
-@dlq_app.command("show")
-def dlq_show(dl_id: str) -> None:
-    """One dead letter: reason, error, task, and the message's trace."""
-    from hub import ops
-
-    hub = _hub()
-    try:
-        dl = ops.dead_letter(hub, dl_id)
-    except KeyError as exc:
-        _fail(str(exc.args[0]))
-    _echo_with_trace(hub, {
-        "id": dl.id, "queue": dl.queue, "state": dl.state, "reason": dl.reason, "error": dl.error,
-        "route": dl.route, "endpoint": dl.endpoint, "message_id": dl.message_id, "delivery_id": dl.delivery_id,
-        "task": dl.task_name, "args": dl.task_args, "created_at": dl.created_at.isoformat(),
-        "replayed_at": dl.replayed_at.isoformat() if dl.replayed_at else None,
-    }, dl.message_id)
-
-
 def _echo_with_trace(hub: Hub, record: dict, message_id: str | None) -> None:
     """A record as JSON, then the trace of the message it concerns."""
-    from hub import ops
+    from hub.operations.trace import format_trace
 
     typer.echo(json.dumps(record, indent=2, default=str))
     if message_id:
         typer.echo("")
-        typer.echo(ops.format_trace(hub, message_id))
+        typer.echo(format_trace(hub, message_id))
 
 
 # -- routes ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import NoReturn
 from contextlib import contextmanager
 
 import typer
@@ -22,3 +23,9 @@ def reported(action: str) -> Iterator[None]:
     except OSError as exc:
         typer.echo(f"error: {action}: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One line on stderr and the exit code: for a refusal the operator can act on."""
+    typer.echo(message, err=True)
+    raise typer.Exit(code)

@@ -18,17 +18,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from hub.broker.topology import ENDPOINT, ROUTE, ingress_key
 from hub.celery_app import task_message
 from hub.ids import new_id, stable_id
 from hub.ingest import INGRESS_TASK
 from hub.outbox import entry_for, publish_rows
-from hub.store import DeadLetter, Delivery, MessageStore, Replay, utcnow
+from hub.store import DeadLetter, Delivery, MessageStore, OutboxEntry, Replay, utcnow
+from hub.store.status import changing
 
 log = logging.getLogger(__name__)
 
 MAX_ERROR = 2000
+NOTICE_SEQ = 15_000  # dead-letter notices are side outputs (hub.delivery.states.SIDE_SEQ), not documents
 
 
 def task_queue(hub, task_name: str) -> tuple[str, str, str]:
@@ -45,6 +48,19 @@ def task_queue(hub, task_name: str) -> tuple[str, str, str]:
 def dead_letter(hub, *, task_name: str, task_args: list[Any], message_id: str, reason: str, error: str,
                 delivery_id: str | None = None) -> str:
     """Record a dead letter and publish the task message to its DLQ. Returns the dead letter's id."""
+    with changing(hub, [message_id]) as session:
+        dl_id, rows = park(hub, session, task_name=task_name, task_args=task_args, message_id=message_id,
+                           reason=reason, error=error, delivery_id=delivery_id)
+    publish_rows(hub, rows)
+    return dl_id
+
+
+def park(hub, session: Session, *, task_name: str, task_args: list[Any], message_id: str, reason: str, error: str,
+         delivery_id: str | None = None) -> tuple[str, list[OutboxEntry]]:
+    """In the caller's transaction (which refreshes the message's status): the dead letter, its
+    stage, and the outbox rows publishing it to its DLQ and notifying the route's
+    ``dead_letter.notify`` endpoints. Returns the dead letter's id and the rows to publish
+    after the commit."""
     kind, name, _queue = task_queue(hub, task_name)
     dlq = hub.topology.dlq_name(kind, name)
     dl_id = new_id()
@@ -54,25 +70,23 @@ def dead_letter(hub, *, task_name: str, task_args: list[Any], message_id: str, r
                                                  "hub_reason": reason, "hub_error": error[:500],
                                                  "hub_dead_lettered_at": utcnow().isoformat()})
     route = name if kind == ROUTE else None
-    with hub.db.session() as session:
-        if delivery_id:
-            delivery = session.get(Delivery, delivery_id)
-            if delivery is not None:
-                delivery.status = "dead_lettered"
-                route = delivery.route
-        session.add(DeadLetter(id=dl_id, message_id=message_id, delivery_id=delivery_id, route=route,
-                               endpoint=name if kind == ENDPOINT else None, queue=dlq, reason=reason, error=error,
-                               task_name=task_name, task_args=task_args, created_at=utcnow()))
-        MessageStore.stage(session, message_id, "dead_lettered", route=route,
-                           endpoint=name if kind == ENDPOINT else None, delivery_id=delivery_id,
-                           detail={"reason": reason, "queue": dlq, "dead_letter_id": dl_id}, error=error)
-        rows = [entry_for(msg, purpose="dead_letter", message_id=message_id, delivery_id=delivery_id)]
-        rows += _notify_rows(hub, session, route, message_id, dl_id, reason, error, dlq)
-        session.add_all(rows)
-    publish_rows(hub, rows)
+    if delivery_id:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is not None:
+            delivery.status = "dead_lettered"
+            route = delivery.route
+    session.add(DeadLetter(id=dl_id, message_id=message_id, delivery_id=delivery_id, route=route,
+                           endpoint=name if kind == ENDPOINT else None, queue=dlq, reason=reason, error=error,
+                           task_name=task_name, task_args=task_args, created_at=utcnow()))
+    MessageStore.stage(session, message_id, "dead_lettered", route=route,
+                       endpoint=name if kind == ENDPOINT else None, delivery_id=delivery_id,
+                       detail={"reason": reason, "queue": dlq, "dead_letter_id": dl_id}, error=error)
+    rows = [entry_for(msg, purpose="dead_letter", message_id=message_id, delivery_id=delivery_id)]
+    rows += _notify_rows(hub, session, route, message_id, dl_id, reason, error, dlq)
+    session.add_all(rows)
     # The error text may quote document values (a cell, a field): it stays in the store, out of logs.
     log.warning("dead-lettered %s for message %s: %s (dead letter %s)", task_name, message_id, reason, dl_id)
-    return dl_id
+    return dl_id, rows
 
 
 def _notify_rows(hub, session, route: str | None, message_id: str, dl_id: str, reason: str, error: str, dlq: str):
@@ -85,7 +99,7 @@ def _notify_rows(hub, session, route: str | None, message_id: str, dl_id: str, r
                          "route": route, "queue": dlq, "reason": reason, "error": error}).encode()
     for i, endpoint in enumerate(compiled.route.on_error.dead_letter.notify):
         delivery_id = stable_id(message_id, route, "dead-letter-notice", dl_id, endpoint)
-        session.add(Delivery(id=delivery_id, message_id=message_id, route=route, endpoint=endpoint, seq=i,
+        session.add(Delivery(id=delivery_id, message_id=message_id, route=route, endpoint=endpoint, seq=NOTICE_SEQ + i,
                              document_type="dead_letter_notice", document_key=dl_id, payload=notice,
                              content_type="application/json", idempotency_key=delivery_id, created_at=utcnow()))
         rows.append(entry_for(delivery_message(hub, endpoint, delivery_id), purpose="egress", message_id=message_id,
@@ -183,17 +197,19 @@ def reconcile(hub) -> int:
 
 
 def _record_broker_dead_letter(hub, parked: Parked) -> int:
-    with hub.db.session() as session:
+    kind, name, _ = task_queue(hub, parked.task_name)
+    delivery_id = str(parked.task_args[0]) if kind == ENDPOINT else None
+    message_id = str(parked.task_args[0]) if kind == ROUTE else None
+    if delivery_id:
+        with hub.db.read() as session:
+            message_id = session.scalar(select(Delivery.message_id).where(Delivery.id == delivery_id))
+    with changing(hub, [message_id] if message_id else []) as session:
         if session.get(DeadLetter, parked.dead_letter_id) is not None:
             return 0
-        kind, name, _ = task_queue(hub, parked.task_name)
-        message_id = str(parked.task_args[0]) if kind == ROUTE else None
-        delivery_id = str(parked.task_args[0]) if kind == ENDPOINT else None
         if delivery_id:
             delivery = session.get(Delivery, delivery_id)
-            message_id = delivery.message_id if delivery else None
             if delivery is not None:
-                delivery.status = "dead_lettered"
+                delivery.status, delivery.lease_until, delivery.lease_holder = "dead_lettered", None, None
         session.add(DeadLetter(id=parked.dead_letter_id, message_id=message_id or "", delivery_id=delivery_id,
                                route=name if kind == ROUTE else None, endpoint=name if kind == ENDPOINT else None,
                                queue=parked.queue, reason=parked.reason, error=parked.error, task_name=parked.task_name,
@@ -218,11 +234,13 @@ def _republish_rows(hub, session, dl: DeadLetter, replay_id: str, by: str, why: 
     # not fan out to the other routes bound to the ingress exchange.
     msg = task_message(hub.celery, dl.task_name, dl.task_args, task_id=new_id(), exchange="", routing_key=queue,
                        headers={"hub_replay": replay_id, "hub_message_id": dl.message_id})
-    dl.state, dl.replayed_at = "replayed", utcnow()
+    _close(dl, "replayed", by, why)
     if dl.delivery_id:
         delivery = session.get(Delivery, dl.delivery_id)
         if delivery is not None:
-            delivery.status = "pending"
+            # A fresh budget: the operator fixed the cause (or judged the outage over).
+            delivery.status, delivery.failures, delivery.next_attempt_at = "pending", 0, None
+            delivery.lease_until = delivery.lease_holder = None
     session.add(Replay(message_id=dl.message_id, dead_letter_id=dl.id, target=queue, by=by, reason=why, at=utcnow(),
                        from_dlq=True))
     if dl.message_id:
@@ -230,6 +248,13 @@ def _republish_rows(hub, session, dl: DeadLetter, replay_id: str, by: str, why: 
                            delivery_id=dl.delivery_id, detail={"dead_letter_id": dl.id, "by": by, "why": why,
                                                                "queue": queue})
     return entry_for(msg, purpose="replay", message_id=dl.message_id or "", delivery_id=dl.delivery_id)
+
+
+def _close(dl: DeadLetter, state: str, by: str, why: str) -> None:
+    now = utcnow()
+    dl.state, dl.closed_at, dl.closed_by, dl.closed_reason = state, now, by, why
+    if state == "replayed":
+        dl.replayed_at = now
 
 
 def _take_from_dlq(hub, queue: str, wanted: set[str]) -> set[str]:
@@ -251,29 +276,60 @@ def _take_from_dlq(hub, queue: str, wanted: set[str]) -> set[str]:
     return taken
 
 
-def replay_dead_letters(hub, ids: list[str], *, by: str, why: str) -> list[str]:
-    """Replay dead letters by id: republish each to its work queue, take it off its DLQ, and
-    record who, when and why. Returns the ids replayed."""
-    with hub.db.session() as session:
+def _parked_letters(hub, ids: list[str]) -> list[DeadLetter]:
+    """The dead letters with these ids, all still parked (else KeyError / ValueError naming them)."""
+    with hub.db.read() as session:
         letters = [session.get(DeadLetter, i) for i in ids]
     missing = [i for i, dl in zip(ids, letters, strict=True) if dl is None]
     if missing:
         raise KeyError(f"no dead letter with id {', '.join(missing)} (see `hub dlq list`)")
-    not_parked = [dl.id for dl in letters if dl.state != "parked"]
-    if not_parked:
-        raise ValueError(f"already replayed: {', '.join(not_parked)}")
+    closed = [f"{dl.id} ({dl.state})" for dl in letters if dl.state != "parked"]
+    if closed:
+        raise ValueError(f"not parked any more: {', '.join(closed)}")
+    return letters
+
+
+def _off_the_broker(hub, letters: list[DeadLetter]) -> None:
     by_queue: dict[str, set[str]] = {}
     for dl in letters:
         by_queue.setdefault(dl.queue, set()).add(dl.id)
     for queue, wanted in by_queue.items():
         _take_from_dlq(hub, queue, wanted)
+
+
+def replay_dead_letters(hub, ids: list[str], *, by: str, why: str) -> list[str]:
+    """Replay dead letters by id: republish each to its work queue, take it off its DLQ, and
+    record who, when and why. Returns the ids replayed."""
+    letters = _parked_letters(hub, ids)
+    _off_the_broker(hub, letters)
     rows = []
-    with hub.db.session() as session:
+    with changing(hub, [dl.message_id for dl in letters if dl.message_id]) as session:
         for dl_id in ids:
             dl = session.get(DeadLetter, dl_id)
             rows.append(_republish_rows(hub, session, dl, new_id(), by, why))
         session.add_all(rows)
     publish_rows(hub, rows)
+    return ids
+
+
+def discard_dead_letters(hub, ids: list[str], *, by: str, why: str) -> list[str]:
+    """Close dead letters without delivering them (a document nobody wants any more, bad input
+    that was re-sent corrected): taken off their DLQs, recorded with who, when and why, and on
+    the message's trace. The raw message stays in the store."""
+    letters = _parked_letters(hub, ids)
+    _off_the_broker(hub, letters)
+    with changing(hub, [dl.message_id for dl in letters if dl.message_id]) as session:
+        for dl_id in ids:
+            dl = session.get(DeadLetter, dl_id)
+            _close(dl, "discarded", by, why)
+            if dl.delivery_id:
+                delivery = session.get(Delivery, dl.delivery_id)
+                if delivery is not None:
+                    delivery.status = "discarded"
+            if dl.message_id:
+                MessageStore.stage(session, dl.message_id, "discarded", route=dl.route, endpoint=dl.endpoint,
+                                   delivery_id=dl.delivery_id, detail={"dead_letter_id": dl.id, "by": by, "why": why})
+    log.info("discarded %d dead letter(s) by %s", len(ids), by)
     return ids
 
 
@@ -294,7 +350,7 @@ def replay_messages(hub, message_ids: list[str], *, by: str, why: str) -> list[s
     from hub.store import Message
 
     rows = []
-    with hub.db.session() as session:
+    with changing(hub, message_ids) as session:
         for message_id in message_ids:
             msg = session.get(Message, message_id)
             if msg is None:

@@ -8,4 +8,5 @@ from hub import business_exceptions  # noqa: F401
 from hub.canonical import xref as canonical_xref  # noqa: F401
 from hub import partners  # noqa: F401
 from connectors.outbound import guards as outbound_guards  # noqa: F401
+from hub.delivery import circuit as delivery_circuit  # noqa: F401
 from connectors import security as connector_security  # noqa: F401

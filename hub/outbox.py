@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.broker.publisher import OutMessage, Outcome
-from hub.store import MessageStore, OutboxEntry, utcnow
+from hub.store import MessageStore, OutboxEntry, status, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,14 @@ def as_message(row: OutboxEntry) -> OutMessage:
     return OutMessage(row.exchange, row.routing_key, row.body, dict(row.headers), props, content_type, content_encoding)
 
 
-def mark(session: Session, rows: Sequence[OutboxEntry], outcomes: Sequence[Outcome]) -> None:
-    """Record publish results: published rows get a timestamp (and ingress rows a stage);
-    failed rows keep waiting for the relay, with the attempt counted."""
+def mark(hub, session: Session, rows: Sequence[OutboxEntry], outcomes: Sequence[Outcome]) -> None:
+    """Record publish results: published rows get a timestamp (and ingress rows a stage, which
+    moves their messages' derived status to routing or unrouted); failed rows keep waiting for
+    the relay, with the attempt counted."""
     now = utcnow()
+    ingress = [r.message_id for r, o in zip(rows, outcomes, strict=True)
+               if r.purpose == "ingress" and o in (Outcome.CONFIRMED, Outcome.RETURNED)]
+    status.lock(session, ingress)
     done = [r.id for r, o in zip(rows, outcomes, strict=True) if o in (Outcome.CONFIRMED, Outcome.RETURNED)]
     failed = [r.id for r, o in zip(rows, outcomes, strict=True) if o not in (Outcome.CONFIRMED, Outcome.RETURNED)]
     if done:
@@ -64,6 +68,9 @@ def mark(session: Session, rows: Sequence[OutboxEntry], outcomes: Sequence[Outco
         elif outcome is Outcome.RETURNED:
             MessageStore.stage(session, row.message_id, "unrouted", at=now,
                                detail={"routing_key": row.routing_key}, error="no route matches this message")
+    if ingress:
+        session.flush()
+        status.refresh(session, ingress, status.routes_for_hub(hub))
 
 
 def publish_rows(hub, rows: Sequence[OutboxEntry]) -> list[Outcome]:
@@ -72,7 +79,7 @@ def publish_rows(hub, rows: Sequence[OutboxEntry]) -> list[Outcome]:
         return []
     outcomes = hub.publisher().publish_many([as_message(r) for r in rows])
     with hub.db.session() as session:
-        mark(session, rows, outcomes)
+        mark(hub, session, rows, outcomes)
     return outcomes
 
 
@@ -92,7 +99,7 @@ def relay_once(hub, batch: int = 500) -> int:
             if not rows:
                 return published
             outcomes = hub.publisher().publish_many([as_message(r) for r in rows])
-            mark(session, rows, outcomes)
+            mark(hub, session, rows, outcomes)
         ok = sum(o in (Outcome.CONFIRMED, Outcome.RETURNED) for o in outcomes)
         published += ok
         if ok < len(rows):

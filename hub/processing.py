@@ -10,10 +10,10 @@ is done, and the task republishes the deliveries that were committed but never s
 inbound message is the durable trigger. The outbox serves ingest (no upstream redelivery
 exists there) and dead letters.
 
-``deliver``: send one delivery to its endpoint, record the attempt with the endpoint's
-answer, and decide: delivered, retry with backoff, or dead letter.
+Delivering is ``hub.delivery``'s job (claim, circuit, settle, scheduler).
 
-The hot path uses SQLAlchemy Core statements: one read and one write transaction per task.
+Every write that changes what a message's status depends on runs in ``changing``: the
+message row is locked first and its status derived again before the commit (hub.store.status).
 """
 
 from __future__ import annotations
@@ -26,19 +26,20 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
-from connectors.outbound import DeliveryResult, Payload, sender_for
 from hub.broker.publisher import Outcome
+from hub.business_exceptions import Severity, severity_of
 from hub.deadletters import dead_letter, delivery_message
 from hub.documents import ref_rows
 from hub.exchange import Exchange
 from hub.ids import stable_id
-from hub.payloads import identity
+from hub.payloads import identity, to_json_bytes
 from hub.registry import StepError
 from hub.routes.engine import Rendered, RouteOutcome, render_outputs
 from hub.routes.model import ErrorPolicy
-from hub.store import Delivery, DeliveryAttempt, DocumentRef, Message, RouteRun, Stage, utcnow
+from hub.store import Delivery, DocumentRef, Message, MessageDocument, RouteRun, Stage, utcnow
+from hub.store.status import changing
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class PublishFailed(Exception):
 
 @dataclass
 class TaskContext:
-    retries: int = 0
+    failures: int = 0  # this message's earlier failures in this route (unexpected errors), not outages
     replay: str | None = None
 
 
@@ -97,12 +98,14 @@ def run_route(hub, route_name: str, message_id: str, ctx: TaskContext) -> str:
         dead_letter(hub, task_name=task_name, task_args=[message_id], message_id=message_id,
                     reason=exc.code, error=str(exc))
         return "dead-lettered"
-    except Exception as exc:  # noqa: BLE001 - unexpected: maybe transient (database away); retry, then park
-        return _retry_or_park(hub, compiled.route.on_error, ctx, task_name, [message_id], message_id, None,
+    except (OperationalError, InterfaceError):
+        raise  # the hub's database is away: never the message's fault (the task waits and retries)
+    except Exception as exc:  # noqa: BLE001 - unexpected: retry with the route's policy, then park
+        return _retry_or_park(hub, compiled.route.on_error, ctx, task_name, [message_id], message_id,
                               f"{type(exc).__name__}: {exc}")
     elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
     try:
-        deliveries = _commit_outcome(hub, route_name, message_id, outcome, rendered, elapsed_ms, ctx)
+        deliveries = _commit_outcome(hub, route_name, msg, outcome, rendered, elapsed_ms, ctx)
     except IntegrityError:
         log.info("route %s: message %s was processed by another worker meanwhile", route_name, message_id)
         return "already processed"
@@ -110,15 +113,20 @@ def run_route(hub, route_name: str, message_id: str, ctx: TaskContext) -> str:
     return f"{len(outcome.outputs)} output(s)"
 
 
-def _commit_outcome(hub, route_name: str, message_id: str, outcome: RouteOutcome, rendered: list[Rendered],
+def _commit_outcome(hub, route_name: str, msg: Message, outcome: RouteOutcome, rendered: list[Rendered],
                     elapsed_ms: float, ctx: TaskContext) -> list[tuple[str, str]]:
-    """Stages, deliveries and the route-run marker in one transaction → [(endpoint, delivery id)]."""
-    now = utcnow()
+    """Stages, deliveries, canonical documents and the route-run marker in one transaction,
+    with the message's derived status → [(endpoint, delivery id)]. A concurrent first run of
+    the same message fails on the marker's key (IntegrityError) and writes nothing."""
+    message_id, now = msg.id, utcnow()
+    refused = refusals(outcome)
     stages = [_stage(message_id, "routed", now, route=route_name, detail={"replay": ctx.replay} if ctx.replay else None)]
     for held in outcome.held:
         doc_type, doc_key = identity(held.body)
         stages.append(_stage(message_id, "held", now, route=route_name, detail={
             "document_type": doc_type, "document_key": doc_key, "exceptions": held.exceptions[:20]}))
+    if refused:
+        stages.append(_stage(message_id, "refused", now, route=route_name, detail={"refused": refused[:20]}))
     if outcome.filtered:
         stages.append(_stage(message_id, "filtered", now, route=route_name, detail={"filtered": outcome.filtered}))
     stages.append(_stage(message_id, "transformed", now, route=route_name, detail={
@@ -131,50 +139,66 @@ def _commit_outcome(hub, route_name: str, message_id: str, outcome: RouteOutcome
         deliveries.append({
             "id": delivery_id, "message_id": message_id, "route": route_name, "endpoint": endpoint, "seq": seq,
             "document_type": doc_type, "document_key": doc_key, "payload": body, "content_type": ctype, "headers": {},
-            "idempotency_key": delivery_id, "status": "pending", "attempts": 0, "created_at": now})
+            "idempotency_key": delivery_id, "status": "pending", "attempts": 0, "failures": 0, "created_at": now,
+            "received_at": msg.received_at})
     marker = {"message_id": message_id, "route": route_name, "status": "done", "outputs": len(rendered),
+              "documents": len(outcome.outputs), "held": len(outcome.held), "refused": len(refused),
               "finished_at": now}
     refs = [row for status, exchanges in (("emitted", outcome.outputs), ("held", outcome.held))
             for out in exchanges for row in ref_rows(message_id, route_name, out.body, status, now)]
-    if ctx.replay is None:
-        statements = [insert(RouteRun).values([marker])]
-        if deliveries:
-            statements.append(insert(Delivery).values(deliveries))
-        if refs:
-            statements.append(insert(DocumentRef).values(refs))
-        statements += [insert(Stage).values(stages),
-                       update(Message).where(Message.id == message_id).values(status="transformed")]
-        hub.db.write(statements)  # a concurrent run of the same message fails on the marker's key
-    else:
-        _commit_replay(hub, marker, deliveries, stages, refs)
+    documents = _document_rows(message_id, route_name, outcome, now)
+    with changing(hub, [message_id]) as session:
+        if ctx.replay is not None:
+            _forget_earlier_run(session, marker, deliveries)
+        session.execute(insert(RouteRun), [marker])
+        fresh = [d for d in deliveries if d["id"] not in _existing(session, deliveries)]
+        for rows, table in ((fresh, Delivery), (refs, DocumentRef), (documents, MessageDocument), (stages, Stage)):
+            if rows:
+                session.execute(insert(table), rows)
     return [(d["endpoint"], d["id"]) for d in deliveries]
 
 
-def _commit_replay(hub, marker: dict[str, Any], deliveries: list[dict[str, Any]], stages: list[dict[str, Any]],
-                   refs: list[dict[str, Any]]) -> None:
-    """A replay renders the same deliveries again: same ids, same idempotency keys. Its
-    document index replaces the earlier run's (a held document may now be emitted)."""
+def refusals(outcome: RouteOutcome) -> list[dict[str, Any]]:
+    """Business exceptions that refused a part of the message (a duplicate interchange, an
+    unknown partner, a document outside the agreement ...): BLOCK severity, on no held document."""
+    on_held = [e for held in outcome.held for e in held.exceptions]
+    return [e for e in outcome.exceptions
+            if severity_of(str(e.get("kind"))) is Severity.BLOCK and e not in on_held]
+
+
+def _document_rows(message_id: str, route_name: str, outcome: RouteOutcome, now: datetime) -> list[dict[str, Any]]:
+    """The canonical documents as JSON (``hub messages show --canonical``)."""
+    rows = []
+    for status, exchanges in (("emitted", outcome.outputs), ("held", outcome.held)):
+        for seq, ex in enumerate(exchanges):
+            doc_type, doc_key = identity(ex.body)
+            try:
+                body = to_json_bytes(ex.body)
+            except TypeError:
+                body = repr(ex.body).encode("utf-8", errors="replace")  # a rendered or opaque body
+            rows.append({"message_id": message_id, "route": route_name, "seq": seq, "status": status,
+                         "document_type": doc_type, "document_key": doc_key, "body": body, "created_at": now})
+    return rows
+
+
+def _existing(session, deliveries: list[dict[str, Any]]) -> set[str]:
+    if not deliveries:
+        return set()
+    return set(session.scalars(select(Delivery.id).where(Delivery.id.in_([d["id"] for d in deliveries]))))
+
+
+def _forget_earlier_run(session, marker: dict[str, Any], deliveries: list[dict[str, Any]]) -> None:
+    """A replay renders the same deliveries again (same ids, same idempotency keys): they are
+    sent again with a fresh budget; the run's marker, document index and canonical documents
+    replace the earlier run's (a held document may now be emitted)."""
     message_id, route_name = marker["message_id"], marker["route"]
-    with hub.db.session() as session:
-        session.execute(delete(DocumentRef).where(DocumentRef.message_id == message_id,
-                                                  DocumentRef.route == route_name))
-        if refs:
-            session.execute(insert(DocumentRef), refs)
-        run = session.get(RouteRun, (message_id, route_name))
-        if run is None:
-            session.execute(insert(RouteRun), [marker])
-        else:
-            run.status, run.outputs, run.finished_at = "done", marker["outputs"], marker["finished_at"]
-        existing = set(session.scalars(select(Delivery.id).where(Delivery.id.in_([d["id"] for d in deliveries]))))
-        for d in deliveries:
-            if d["id"] in existing:
-                session.execute(update(Delivery).where(Delivery.id == d["id"]).values(
-                    payload=d["payload"], content_type=d["content_type"], status="pending"))
-        fresh = [d for d in deliveries if d["id"] not in existing]
-        if fresh:
-            session.execute(insert(Delivery), fresh)
-        session.execute(insert(Stage), stages)
-        session.execute(update(Message).where(Message.id == message_id).values(status="transformed"))
+    for table in (DocumentRef, MessageDocument):
+        session.execute(delete(table).where(table.message_id == message_id, table.route == route_name))
+    session.execute(delete(RouteRun).where(RouteRun.message_id == message_id, RouteRun.route == route_name))
+    for d in deliveries:
+        session.execute(update(Delivery).where(Delivery.id == d["id"]).values(
+            payload=d["payload"], content_type=d["content_type"], status="pending", failures=0, next_attempt_at=None,
+            lease_until=None, lease_holder=None))
 
 
 def _publish_deliveries(hub, deliveries: list[tuple[str, str]], replay: str | None) -> None:
@@ -195,7 +219,7 @@ def _republish_pending(hub, message_id: str, route_name: str) -> int:
 
 
 def _commit_skipped(hub, route_name: str, message_id: str) -> None:
-    with hub.db.session() as session:
+    with changing(hub, [message_id]) as session:
         session.execute(insert(Stage), [_stage(message_id, "filtered", utcnow(), route=route_name,
                                                detail={"reason": "route headers do not match"})])
         if session.get(RouteRun, (message_id, route_name)) is None:
@@ -204,91 +228,16 @@ def _commit_skipped(hub, route_name: str, message_id: str) -> None:
 
 
 def _retry_or_park(hub, policy: ErrorPolicy, ctx: TaskContext, task_name: str, args: list[Any], message_id: str,
-                   delivery_id: str | None, error: str) -> str:
-    if ctx.retries < policy.retries:
-        countdown = policy.backoff.delay(ctx.retries, random.random())
-        route = task_name.removeprefix("hub.route.") if delivery_id is None else None
-        endpoint = task_name.removeprefix("hub.deliver.") if delivery_id else None
+                   error: str) -> str:
+    """An unexpected error in a route's steps: retried as the route's policy says (``retries: 5``
+    is six attempts), then dead-lettered with the last error."""
+    if ctx.failures < policy.retries:
+        countdown = policy.backoff.delay(ctx.failures, random.random())
         hub.db.write([insert(Stage).values([_stage(
-            message_id, "retrying", utcnow(), route=route, endpoint=endpoint, delivery_id=delivery_id,
-            detail={"retry": ctx.retries + 1, "of": policy.retries, "in_seconds": round(countdown, 3)},
+            message_id, "retrying", utcnow(), route=task_name.removeprefix("hub.route."),
+            detail={"retry": ctx.failures + 1, "of": policy.retries, "in_seconds": round(countdown, 3)},
             error=error[:2000])])])
         raise Retry(countdown, error)
-    dead_letter(hub, task_name=task_name, task_args=args, message_id=message_id, delivery_id=delivery_id,
-                reason="retries_exhausted", error=f"after {ctx.retries} retries: {error}")
+    dead_letter(hub, task_name=task_name, task_args=args, message_id=message_id, reason="retries_exhausted",
+                error=f"{error} (after {ctx.failures + 1} attempts; retries: {policy.retries})")
     return "dead-lettered"
-
-
-# -- deliveries ------------------------------------------------------------------------------
-
-_senders: dict[str, Any] = {}
-
-
-def sender(hub, endpoint: str):
-    if endpoint not in _senders:
-        _senders[endpoint] = sender_for(endpoint, hub.routes.endpoint(endpoint), db=hub.db)
-    return _senders[endpoint]
-
-
-def deliver(hub, endpoint: str, delivery_id: str, ctx: TaskContext) -> str:
-    task_name = f"hub.deliver.{endpoint}"
-    with hub.db.read() as session:
-        d = session.get(Delivery, delivery_id)
-        if d is None:
-            raise LookupError(f"delivery {delivery_id} is not in the store")
-        if d.status == "delivered" and ctx.replay is None:
-            return "already delivered"
-        payload = Payload(delivery_id=d.id, message_id=d.message_id, route=d.route, endpoint=endpoint, seq=d.seq,
-                          body=d.payload, content_type=d.content_type, idempotency_key=d.idempotency_key,
-                          document_type=d.document_type, document_key=d.document_key,
-                          headers={str(k): str(v) for k, v in (d.headers or {}).items()})
-        attempt = d.attempts + 1
-        route_name = d.route
-    started = utcnow()
-    result = sender(hub, endpoint).send(payload)
-    finished = utcnow()
-    _record_attempt(hub, payload, route_name, attempt, started, finished, result)
-    if result.outcome == "delivered":
-        return "delivered"
-    if result.outcome == "reject":
-        dead_letter(hub, task_name=task_name, task_args=[delivery_id], message_id=payload.message_id,
-                    delivery_id=delivery_id, reason="rejected_by_endpoint", error=result.summary())
-        return "dead-lettered"
-    return _retry_or_park(hub, _policy(hub, endpoint, route_name), ctx, task_name, [delivery_id], payload.message_id,
-                          delivery_id, result.summary())
-
-
-def _record_attempt(hub, payload: Payload, route_name: str, attempt: int, started: datetime, finished: datetime,
-                    result: DeliveryResult) -> None:
-    delivered = result.outcome == "delivered"
-    values: dict[str, Any] = {"attempts": attempt, "status": "delivered" if delivered else (
-        "failed" if result.outcome == "reject" else "retrying")}
-    if delivered:
-        values["delivered_at"] = finished
-    detail = {"attempt": attempt, "status_code": result.status_code}
-    if delivered:
-        detail["duration_ms"] = round((finished - started).total_seconds() * 1000, 3)
-    else:
-        detail["outcome"] = result.outcome
-    statements = [
-        update(Delivery).where(Delivery.id == payload.delivery_id).values(**values),
-        insert(DeliveryAttempt).values([{
-            "delivery_id": payload.delivery_id, "attempt": attempt, "started_at": started, "finished_at": finished,
-            "outcome": result.outcome, "status_code": result.status_code, "response": result.response,
-            "error": result.error}]),
-        insert(Stage).values([_stage(
-            payload.message_id, "delivered" if delivered else "failed", finished, route=route_name,
-            endpoint=payload.endpoint, delivery_id=payload.delivery_id, detail=detail,
-            error=None if delivered else result.summary()[:2000])]),
-    ]
-    if delivered:
-        statements.append(update(Message).where(Message.id == payload.message_id).values(status="delivered"))
-    hub.db.write(statements)
-
-
-def _policy(hub, endpoint: str, route_name: str) -> ErrorPolicy:
-    ep = hub.routes.endpoint(endpoint)
-    if ep.on_error is not None:
-        return ep.on_error
-    compiled = hub.compiled.get(route_name)
-    return compiled.route.on_error if compiled is not None else ErrorPolicy()

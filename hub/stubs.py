@@ -3,7 +3,8 @@
 It behaves like a careful ERP: it applies each document once per ``Idempotency-Key`` (a
 repeat is answered 200 with the first result), and can be told to answer with given status
 codes first (``script``), to exercise retries and business rejects. Applied documents are
-kept in memory and, with ``folder``, written as files.
+kept in memory and, with ``folder``, written as files. ``refuse`` answers a given status to
+every body holding a fragment (one bad document among good ones).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class ErpStub:
     reject_reason: str = "document refused by the ERP"
     delay: float = 0.0  # seconds to wait before answering (to be caught mid-request)
     arrived: list[str] = field(default_factory=list)  # idempotency keys, at arrival
+    refuse: dict[bytes, int] = field(default_factory=dict)  # body fragment → status answered for such bodies
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -85,7 +87,8 @@ class ErpStub:
         if self.delay:
             time.sleep(self.delay)
         with self._lock:
-            status = self.script.popleft() if self.script else 200
+            matched = [code for fragment, code in self.refuse.items() if fragment in body]
+            status = matched[0] if matched else self.script.popleft() if self.script else 200
             if status == 200 and key and key not in self.applied:
                 self.applied[key] = body
                 if self.folder is not None:

@@ -1,41 +1,48 @@
 """Safety net for work stuck out of sight: a message a route should have processed, or a
-delivery never attempted, long after its queue ran dry.
+delivery never attempted, that its queue has moved past.
 
 How a message gets stuck: a Celery prefork worker may hand a message to a pool process at the
 moment that process dies; billiard only recovers jobs a dead process had *accepted*, so the
 message stays reserved (unacked) by the worker until RabbitMQ's consumer timeout — 30 minutes
-by default — returns it. The sweeper does not wait that long: when a route's queue has nothing
-ready, any message that route should have taken more than ``HUB_STUCK_AFTER`` seconds ago and
-has neither processed nor parked is sent again, straight to that route's queue; when an
-endpoint's queue has nothing ready, any delivery still pending without a single attempt that old
-is sent again. Both tasks are idempotent (the route-run marker; a delivered delivery is skipped),
-so the late original, when it comes back, does nothing.
+by default — returns it. The sweeper does not wait that long.
+
+When is a message stuck rather than waiting in a backlog? Queues are first in, first out, so
+a message is stuck when it is older than ``HUB_STUCK_AFTER`` seconds and either its queue has
+nothing ready, or the queue has *moved past it*: its route already processed a message that
+arrived ``OVERTAKEN_BY`` seconds or more after it (for a delivery: its endpoint already took a
+delivery created that much later). That holds under steady load too, when a queue is never
+idle. A stuck message is sent again straight to its route's queue, a stuck delivery to its
+endpoint's, and the message's trace records a ``swept`` stage. Both tasks are idempotent (the
+route-run marker; a delivery is claimed once), so a late original does nothing.
+
+Deliveries that were attempted have their own recovery: the claim's lease
+(``hub.delivery.schedule``: ``lease_expired``).
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, func, select
 
 from hub.broker.topology import ingress_key
 from hub.celery_app import task_message
-from hub.ids import new_id
 from hub.deadletters import delivery_message
-from hub.store import DeadLetter, Delivery, Message, RouteRun, Stage, utcnow
+from hub.delivery import states
+from hub.ids import new_id
+from hub.outbox import entry_for, publish_rows
+from hub.store import DeadLetter, Delivery, Message, MessageStore, RouteRun, Stage, utcnow
+from hub.store.status import DELIVERING, RECEIVED, ROUTING
 
 log = logging.getLogger(__name__)
 
 LOOK_BACK = timedelta(days=1)
-SKIP_STATUSES = ("unrouted", "dead_lettered")
+OVERTAKEN_BY = timedelta(seconds=5)  # publish order may differ from commit order by a little
+OPEN_STATUSES = (RECEIVED, ROUTING, DELIVERING)
 
-
-def _topic_regex(pattern: str) -> re.Pattern[str]:
-    """AMQP topic pattern → regex (our bindings use literal words, '*' and '#')."""
-    words = [r"[^.]+" if w == "*" else r".*" if w == "#" else re.escape(w) for w in pattern.split(".")]
-    return re.compile(r"^" + r"\.".join(words) + r"$")
+_last_sweep = 0.0
 
 
 def _ready(hub, queue) -> int:
@@ -43,10 +50,15 @@ def _ready(hub, queue) -> int:
         return queue.bind(conn.default_channel).queue_declare(passive=True).message_count
 
 
-def sweep_stuck(hub, older_than: float | None = None) -> int:
+def sweep_stuck(hub, older_than: float | None = None, *, force: bool = False) -> int:
     """Re-send stuck messages to their routes and stuck deliveries to their endpoints. Returns
-    how many were re-sent."""
+    how many were re-sent. Runs at most every ``stuck_after / 4`` seconds per process unless
+    forced (its queries scan a day of messages)."""
+    global _last_sweep
     older_than = hub.settings.stuck_after if older_than is None else older_than
+    if not force and time.monotonic() - _last_sweep < max(hub.settings.relay_interval, older_than / 4):
+        return 0
+    _last_sweep = time.monotonic()
     return _sweep_routes(hub, older_than) + _sweep_deliveries(hub, older_than)
 
 
@@ -54,18 +66,24 @@ def _sweep_deliveries(hub, older_than: float) -> int:
     now = utcnow()
     resent = 0
     for endpoint in hub.topology.endpoints:
-        if _ready(hub, hub.topology.endpoint_queue(endpoint)) > 0:
-            continue
+        idle = _ready(hub, hub.topology.endpoint_queue(endpoint)) == 0
+        later = select(func.max(Delivery.created_at)).where(
+            Delivery.endpoint == endpoint, Delivery.status != states.PENDING, Delivery.created_at >= now - LOOK_BACK)
         with hub.db.read() as session:
-            stuck = list(session.scalars(select(Delivery.id).where(
-                Delivery.endpoint == endpoint, Delivery.status == "pending", Delivery.attempts == 0,
-                Delivery.created_at >= now - LOOK_BACK, Delivery.created_at <= now - timedelta(seconds=older_than))))
+            newest_taken = None if idle else session.scalar(later)
+            if not idle and newest_taken is None:
+                continue
+            query = select(Delivery.id, Delivery.message_id, Delivery.route).where(
+                Delivery.endpoint == endpoint, Delivery.status == states.PENDING, Delivery.attempts == 0,
+                Delivery.created_at >= now - LOOK_BACK, Delivery.created_at <= now - timedelta(seconds=older_than))
+            if not idle:
+                query = query.where(Delivery.created_at <= newest_taken - OVERTAKEN_BY)
+            stuck = session.execute(query).all()
         if stuck:
-            outcomes = hub.publisher().publish_many([delivery_message(hub, endpoint, d, {"hub_swept": "1"})
-                                                     for d in stuck])
-            resent += sum(o.value == "confirmed" for o in outcomes)
-            log.warning("endpoint %s: re-sent %d delivery(ies) never attempted after %ss", endpoint, len(stuck),
-                        older_than)
+            resent += _resend(hub, [(delivery_message(hub, endpoint, d.id, {"hub_swept": "1"}), d.message_id, d.id,
+                                     d.route, endpoint) for d in stuck], "idle" if idle else "overtaken")
+            log.warning("endpoint %s: re-sent %d delivery(ies) never attempted after %ss (queue %s)", endpoint,
+                        len(stuck), older_than, "idle" if idle else "moved past them")
     return resent
 
 
@@ -74,28 +92,54 @@ def _sweep_routes(hub, older_than: float) -> int:
     resent = 0
     for binding in hub.topology.routes:
         queue = hub.topology.route_queue(binding)
-        if _ready(hub, queue) > 0:
-            continue  # a backlog: its messages are waiting, not stuck
-        patterns = [_topic_regex(k) for k in binding.keys]
+        idle = _ready(hub, queue) == 0
+        newest_taken = None if idle else _newest_processed(hub, binding.name, now)
+        if not idle and newest_taken is None:
+            continue  # a backlog, and nothing processed yet: its messages are waiting, not stuck
+        cutoff = now - timedelta(seconds=older_than)
+        if newest_taken is not None:
+            cutoff = min(cutoff, newest_taken - OVERTAKEN_BY)
         with hub.db.read() as session:
             rows = session.execute(
                 select(Message.id, Message.format, Message.doctype, Message.sender)
-                .where(Message.received_at >= now - LOOK_BACK,
-                       Message.received_at <= now - timedelta(seconds=older_than),
-                       Message.status.not_in(SKIP_STATUSES))
+                .where(Message.received_at >= now - LOOK_BACK, Message.received_at <= cutoff,
+                       Message.status.in_(OPEN_STATUSES))
                 .where(~exists().where(and_(RouteRun.message_id == Message.id, RouteRun.route == binding.name)))
                 .where(~exists().where(and_(DeadLetter.message_id == Message.id, DeadLetter.route == binding.name,
                                             DeadLetter.state == "parked")))
                 # In a retry chain: its next attempt is scheduled; the chain ends in a run or a letter.
                 .where(~exists().where(and_(Stage.message_id == Message.id, Stage.route == binding.name,
-                                            Stage.stage == "retrying")))).all()
-        stuck = [r.id for r in rows if any(p.match(ingress_key(r.format, r.doctype, r.sender)) for p in patterns)]
+                                            Stage.stage == "retrying",
+                                            Stage.at >= now - timedelta(seconds=2 * older_than + 300))))).all()
+        stuck = [r.id for r in rows if binding.matches(ingress_key(r.format, r.doctype, r.sender))]
         if stuck:
-            outcomes = hub.publisher().publish_many([
-                task_message(hub.celery, f"hub.route.{binding.name}", [message_id], task_id=new_id(), exchange="",
-                             routing_key=queue.name, headers={"hub_message_id": message_id, "hub_swept": "1"})
-                for message_id in stuck])
-            resent += sum(o.value == "confirmed" for o in outcomes)
+            messages = [(task_message(hub.celery, f"hub.route.{binding.name}", [message_id], task_id=new_id(),
+                                      exchange="", routing_key=queue.name,
+                                      headers={"hub_message_id": message_id, "hub_swept": "1"}),
+                         message_id, None, binding.name, None) for message_id in stuck]
+            resent += _resend(hub, messages, "idle" if idle else "overtaken")
             log.warning("route %s: re-sent %d message(s) not processed after %ss (%s)", binding.name, len(stuck),
                         older_than, ", ".join(stuck[:5]) + (" …" if len(stuck) > 5 else ""))
     return resent
+
+
+def _newest_processed(hub, route: str, now: datetime) -> datetime | None:
+    """When the newest message this route processed (in the last day) was received."""
+    with hub.db.read() as session:
+        return session.scalar(select(func.max(Message.received_at)).join(
+            RouteRun, and_(RouteRun.message_id == Message.id, RouteRun.route == route))
+            .where(Message.received_at >= now - LOOK_BACK))
+
+
+def _resend(hub, messages: list, why: str) -> int:
+    """Outbox rows and a ``swept`` stage per re-sent task, in one transaction; then publish."""
+    with hub.db.session() as session:
+        rows = []
+        for message, message_id, delivery_id, route, endpoint in messages:
+            rows.append(entry_for(message, purpose="egress" if delivery_id else "replay", message_id=message_id,
+                                  delivery_id=delivery_id))
+            MessageStore.stage(session, message_id, "swept", route=route, endpoint=endpoint, delivery_id=delivery_id,
+                               detail={"queue": message.routing_key, "why": why})
+        session.add_all(rows)
+    outcomes = publish_rows(hub, rows)
+    return sum(o.value == "confirmed" for o in outcomes)

@@ -10,6 +10,12 @@ Late acks everywhere: a message is acked only after its work is committed. A wor
 that dies mid-task has its message rejected and redelivered (reject_on_worker_lost); on
 RabbitMQ the quorum queue's delivery limit then dead-letters a message that kills every
 worker that touches it.
+
+Retries: Celery's own retry budget is switched off (``max_retries=None`` on every task: in
+Celery 5.7 ``task.retry(max_retries=None)`` falls back to the task's default of 3, which once
+stranded deliveries after four attempts). The hub counts failures itself: a route's unexpected
+errors in the task's ``failures`` argument, a delivery's in its store row (hub.delivery), and
+the database being away never counts at all.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from hub import processing
 from hub.app import Hub
 from hub.deadletters import reconcile
+from hub.delivery import deliver as delivery
+from hub.delivery.schedule import run_due
 from hub.ids import stable_id
 from hub.ingest import INGRESS_TASK
 from hub.outbox import Relay
@@ -84,51 +92,46 @@ class IngressTask(Task):
         raise RuntimeError("hub.ingress messages are dispatched to hub.route.<route> tasks by ingress_strategy")
 
 
-def _context(task: Task) -> processing.TaskContext:
-    return processing.TaskContext(retries=task.request.retries or 0, replay=getattr(task.request, "hub_replay", None))
-
-
-def _database_away(task: Task, queue: str, exc: Exception):
+def _database_away(task: Task, queue: str, exc: Exception, **kwargs):
     """The database is unreachable (or a pooled connection went stale after a restart): wait and
-    try again, without spending the route's business retry budget."""
-    countdown = min(60.0, 2.0 ** min(task.request.retries or 0, 6))
+    try again, without spending the message's failure budget."""
+    countdown = min(30.0, 2.0 ** min(task.request.retries or 0, 5))
     log.warning("database unavailable (%s); retrying %s in %.0fs", type(exc).__name__, task.name, countdown)
-    raise task.retry(countdown=countdown, max_retries=None, queue=queue, exchange="", routing_key=queue)
-
-
-def _retry(task: Task, queue: str, retry: processing.Retry):
-    # Straight back to this queue through the default exchange (not through ingress: that
-    # would fan the message out to every matching route again).
-    raise task.retry(countdown=retry.countdown, max_retries=None, queue=queue, exchange="", routing_key=queue)
+    raise task.retry(countdown=countdown, queue=queue, exchange="", routing_key=queue, kwargs=kwargs)
 
 
 def _register_route(app: Celery, hub: Hub, route: str) -> None:
     queue = hub.topology.queue_name("route", route)
 
-    @app.task(name=f"hub.route.{route}", bind=True, typing=False)
-    def run_route(self, message_id: str) -> str:
+    @app.task(name=f"hub.route.{route}", bind=True, typing=False, max_retries=None)
+    def run_route(self, message_id: str, failures: int = 0) -> str:
+        ctx = processing.TaskContext(failures=failures, replay=getattr(self.request, "hub_replay", None))
         try:
-            return processing.run_route(_hub(), route, message_id, _context(self))
+            return processing.run_route(_hub(), route, message_id, ctx)
         except processing.Retry as retry:
-            _retry(self, queue, retry)
+            # Straight back to this queue through the default exchange (not through ingress:
+            # that would fan the message out to every matching route again).
+            raise self.retry(countdown=retry.countdown, queue=queue, exchange="", routing_key=queue,
+                             kwargs={"failures": failures + 1}) from None
         except processing.PublishFailed as exc:
             # Back to the queue, not to the DLQ: the redelivery republishes the committed work.
             raise Reject(str(exc), requeue=True) from exc
         except (OperationalError, InterfaceError) as exc:
-            _database_away(self, queue, exc)
+            _database_away(self, queue, exc, failures=failures)
 
 
 def _register_endpoint(app: Celery, hub: Hub, endpoint: str) -> None:
     queue = hub.topology.queue_name("endpoint", endpoint)
 
-    @app.task(name=f"hub.deliver.{endpoint}", bind=True, typing=False)
-    def deliver(self, delivery_id: str) -> str:
+    @app.task(name=f"hub.deliver.{endpoint}", bind=True, typing=False, max_retries=None)
+    def deliver(self, delivery_id: str, lease: str | None = None) -> str:
+        # The lease holder travels with a database-away retry, so the retry may take back the
+        # claim its first run made (hub.delivery.deliver.claim).
+        holder = lease or delivery.new_holder()
         try:
-            return processing.deliver(_hub(), endpoint, delivery_id, _context(self))
-        except processing.Retry as retry:
-            _retry(self, queue, retry)
+            return delivery.deliver(_hub(), endpoint, delivery_id, holder)
         except (OperationalError, InterfaceError) as exc:
-            _database_away(self, queue, exc)
+            _database_away(self, queue, exc, lease=holder)
 
 
 class RelayStep(bootsteps.StartStopStep):
@@ -145,8 +148,9 @@ class RelayStep(bootsteps.StartStopStep):
         hub = _hub()
         self.relay = Relay(hub)
         if hub.settings.is_amqp:
-            # First record what the broker parked by itself, so the sweeper does not resend it.
+            # First record what the broker parked by itself, so nothing resends it.
             self.relay.after_sweep.append(lambda: reconcile(hub))
+        self.relay.after_sweep.append(lambda: run_due(hub))
         self.relay.after_sweep.append(lambda: sweep_stuck(hub))
         self.relay.start()
 

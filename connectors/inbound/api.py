@@ -436,7 +436,7 @@ def create_app(hub, settings: ApiSettings | None = None) -> FastAPI:
 def message_status(hub, partner_id: str, message_id: str) -> dict[str, Any]:
     """A partner's view of its message: stages with times; errors only where the partner can act
     on them (its own file: parse and validation), never what an internal endpoint answered."""
-    from hub.ops import trace
+    from hub.operations.trace import trace
 
     try:
         msg, lines, attempts, _ = trace(hub, message_id)

@@ -8,7 +8,7 @@ import os
 import re
 from pathlib import Path
 
-from connectors.outbound import DeliveryResult, Payload
+from hub.delivery.sending import DeliveryResult, Payload
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 EXTENSIONS = {"application/json": "json", "application/xml": "xml", "text/plain; charset=utf-8": "txt",
@@ -61,5 +61,7 @@ class FileSender:
             os.replace(tmp, target)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            return DeliveryResult("retry", error=f"cannot write {target}: {exc.strerror or exc}")
+            # A folder that cannot be written (unmounted share, full disk, permissions) fails every
+            # document alike: the endpoint is unavailable, not this document wrong.
+            return DeliveryResult("unavailable", error=f"cannot write {target}: {exc.strerror or exc}")
         return DeliveryResult("delivered", response=f"written {target}")

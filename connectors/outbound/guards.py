@@ -1,9 +1,10 @@
-"""Per-endpoint guards for outbound calls: rate limit, concurrency cap, circuit breaker.
+"""Per-endpoint guards for outbound HTTP calls: rate limit and concurrency cap (the circuit
+that makes deliveries wait while an endpoint is down is the core's: ``hub.delivery.circuit``).
 
 Where the state lives: a Celery prefork worker runs several processes, and a site may run
 several workers, so a limit kept in one process's memory would let N processes send N times
 the agreed rate. The state is therefore kept in the hub's database (the one store every
-process already shares; no Redis needed), in three small tables keyed by endpoint name:
+process already shares; no Redis needed), in two small tables keyed by endpoint name:
 
 - ``endpoint_rate_limits``: one row per endpoint holding the GCRA "theoretical arrival time"
   (the generic cell rate algorithm, a token bucket in one number). A caller books the next
@@ -12,11 +13,8 @@ process already shares; no Redis needed), in three small tables keyed by endpoin
   sleeps until its booked time.
 - ``endpoint_slots``: ``max_concurrency`` rows per endpoint, leased by callers for the length
   of one call (lease = timeout + margin, so a killed worker's slot frees itself).
-- ``endpoint_circuits``: closed → open after N consecutive failed calls → after the cool-down
-  one caller is let through as the probe (half-open) → closed on success, open again on
-  failure. While open, deliveries get ``retry`` without a call.
 
-Each guard costs one short transaction per call (two for the breaker); endpoints without
+Each guard costs one short transaction per call; endpoints without
 guards touch no table. ``LocalGuards`` keeps the same state in process memory: used when no
 database is at hand (``hub routes test``, a sender built outside the hub); its limits hold
 per process only.
@@ -27,18 +25,15 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
 from sqlalchemy import Connection, Float, Integer, String, case, cast, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.db import Base, Database
-from hub.store.models import UTCDateTime, utcnow
 
-PROBE_MARGIN = 30.0  # seconds a probe/slot lease outlives the call's timeout
+PROBE_MARGIN = 30.0  # seconds a slot lease outlives the call's timeout
 
 
 class EndpointRate(Base):
@@ -57,17 +52,6 @@ class EndpointSlot(Base):
     expires_at: Mapped[float | None] = mapped_column(Float(precision=53))
 
 
-class EndpointCircuit(Base):
-    __tablename__ = "endpoint_circuits"
-
-    endpoint: Mapped[str] = mapped_column(String(128), primary_key=True)
-    state: Mapped[str] = mapped_column(String(16), default="closed")
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    opened_at: Mapped[float | None] = mapped_column(Float(precision=53))
-    probe_until: Mapped[float | None] = mapped_column(Float(precision=53))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
 # -- the rules, independent of where the state is kept -------------------------------------------
 
 def gcra(tat: float, now: float, per_second: float, burst: int, max_wait: float) -> tuple[float, float] | None:
@@ -82,56 +66,6 @@ def gcra(tat: float, now: float, per_second: float, burst: int, max_wait: float)
     return start + interval, max(0.0, wait)
 
 
-CircuitStateName = Literal["closed", "open", "half_open"]
-
-
-@dataclass
-class Circuit:
-    state: CircuitStateName = "closed"
-    failures: int = 0
-    opened_at: float | None = None
-    probe_until: float | None = None
-
-
-@dataclass(frozen=True)
-class Admission:
-    allowed: bool
-    probe: bool = False
-    reason: str = ""
-
-
-def admit(c: Circuit, now: float, cooldown: float, probe_lease: float) -> Admission:
-    """May a call go out? Moves an open circuit past its cool-down to half-open (this caller
-    is the probe); a probe that never reported back is replaced after its lease."""
-    if c.state == "closed":
-        return Admission(True)
-    if c.state == "open":
-        reopen = (c.opened_at or 0.0) + cooldown
-        if now < reopen:
-            since = datetime.fromtimestamp(c.opened_at or 0.0, UTC).isoformat(timespec="seconds")
-            return Admission(False, reason=f"circuit open since {since} after {c.failures} failed calls; "
-                                           f"next probe in {reopen - now:.1f}s")
-    elif c.probe_until is not None and now < c.probe_until:
-        return Admission(False, reason="circuit half-open: a probe call is in flight")
-    c.state, c.probe_until = "half_open", now + probe_lease
-    return Admission(True, probe=True)
-
-
-def record(c: Circuit, ok: bool | None, probe: bool, now: float, threshold: int) -> None:
-    """A call's result: True succeeded, False failed, None no call was made after all (an
-    admitted probe gives its turn back)."""
-    if ok is None:
-        if probe and c.state == "half_open":
-            c.probe_until = None
-        return
-    if ok:
-        c.state, c.failures, c.opened_at, c.probe_until = "closed", 0, None, None
-        return
-    c.failures += 1
-    if probe or (c.state == "closed" and c.failures >= threshold) or c.state == "half_open":
-        c.state, c.opened_at, c.probe_until = "open", now, None
-
-
 # -- where the state is kept ---------------------------------------------------------------------
 
 class Guards(Protocol):
@@ -140,10 +74,6 @@ class Guards(Protocol):
     def acquire(self, endpoint: str, slots: int, lease: float) -> str | None: ...
 
     def release(self, endpoint: str, token: str) -> None: ...
-
-    def admit(self, endpoint: str, cooldown: float, probe_lease: float) -> Admission: ...
-
-    def record(self, endpoint: str, ok: bool | None, probe: bool, threshold: int) -> None: ...
 
 
 def _free_slot(held: dict[int, tuple[str | None, float | None]], slots: int, now: float) -> int | None:
@@ -161,7 +91,6 @@ class LocalGuards:
         self._lock = threading.Lock()
         self._tat: dict[str, float] = {}
         self._slots: dict[str, dict[int, tuple[str | None, float | None]]] = {}
-        self._circuits: dict[str, Circuit] = {}
 
     def reserve(self, endpoint: str, per_second: float, burst: int, max_wait: float) -> float | None:
         with self._lock:
@@ -188,17 +117,6 @@ class LocalGuards:
             for slot, (holder, _) in list(held.items()):
                 if holder == token:
                     held[slot] = (None, None)
-
-    def admit(self, endpoint: str, cooldown: float, probe_lease: float) -> Admission:
-        with self._lock:
-            return admit(self._circuits.setdefault(endpoint, Circuit()), time.time(), cooldown, probe_lease)
-
-    def record(self, endpoint: str, ok: bool | None, probe: bool, threshold: int) -> None:
-        with self._lock:
-            record(self._circuits.setdefault(endpoint, Circuit()), ok, probe, time.time(), threshold)
-
-    def circuit(self, endpoint: str) -> Circuit:
-        return self._circuits.get(endpoint, Circuit())
 
 
 def _clock(conn: Connection):
@@ -271,30 +189,3 @@ class DatabaseGuards:
         with self.db.engine.begin() as conn:
             conn.execute(update(EndpointSlot).where(EndpointSlot.endpoint == endpoint, EndpointSlot.holder == token)
                          .values(holder=None, expires_at=None))
-
-    def _circuit_op(self, endpoint: str, change):
-        with self.db.session() as session:
-            row = self._locked(session, EndpointCircuit, {"endpoint": endpoint}, endpoint=endpoint, state="closed",
-                               failures=0, updated_at=utcnow())
-            c = Circuit(row.state, row.failures, row.opened_at, row.probe_until)  # type: ignore[arg-type]
-            result = change(c)
-            if (c.state, c.failures, c.opened_at, c.probe_until) != (row.state, row.failures, row.opened_at,
-                                                                      row.probe_until):
-                row.state, row.failures, row.opened_at, row.probe_until = c.state, c.failures, c.opened_at, c.probe_until
-                row.updated_at = utcnow()
-            return result
-
-    def admit(self, endpoint: str, cooldown: float, probe_lease: float) -> Admission:
-        if self.circuit(endpoint).state == "closed":  # the common case reads without a row lock
-            return Admission(True)
-        return self._circuit_op(endpoint, lambda c: admit(c, time.time(), cooldown, probe_lease))
-
-    def record(self, endpoint: str, ok: bool | None, probe: bool, threshold: int) -> None:
-        if ok and not probe and self.circuit(endpoint) == Circuit():
-            return  # closed with no failures counted: nothing to write
-        self._circuit_op(endpoint, lambda c: record(c, ok, probe, time.time(), threshold))
-
-    def circuit(self, endpoint: str) -> Circuit:
-        with self.db.session() as session:
-            row = session.get(EndpointCircuit, endpoint)
-            return Circuit(row.state, row.failures, row.opened_at, row.probe_until) if row else Circuit()  # type: ignore[arg-type]

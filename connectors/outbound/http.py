@@ -8,10 +8,15 @@ Hardening, per endpoint (options in docs/connectors.md):
   credentials (``connectors.outbound.oauth2``: cached token, refreshed before expiry and
   after a 401, then the call is made once more);
 - timeouts: ``timeout`` for reads/writes/pool, ``connect_timeout`` for the connection;
-- ``circuit_breaker``: after N consecutive failed calls no call is made for ``cooldown``
-  (deliveries get ``retry``), then one probe decides; ``max_concurrency`` and ``rate_limit``
-  hold across every worker process (``connectors.outbound.guards``). A delivery waits at most
-  ``max_wait`` for a slot or a token, then is retried later without a call.
+- ``max_concurrency`` and ``rate_limit`` hold across every worker process
+  (``connectors.outbound.guards``). A delivery waits at most ``max_wait`` for a slot or a
+  token, then is tried again shortly without a call (``busy``).
+
+Answers are classified for the delivery core (``hub.delivery.sending``): 2xx delivered;
+502/503/504, 429, connection errors and timeouts mean the endpoint is down (``unavailable``:
+its circuit opens, the document waits without spending a retry; ``Retry-After`` is passed
+on); 408 and the other 5xx are this document's failure (``retry``); any other 4xx is a
+business reject.
 """
 
 from __future__ import annotations
@@ -21,15 +26,18 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import httpx
 
-from connectors.outbound import MAX_RESPONSE, DeliveryResult, Payload
 from connectors.outbound.guards import PROBE_MARGIN, Guards, LocalGuards
 from connectors.outbound.oauth2 import TOKENS, TokenCache, TokenError
+from hub.delivery.sending import MAX_RESPONSE, DeliveryResult, Payload
 from hub.routes.model import HttpConfig
 
-RETRYABLE = {408, 429}
+OUTAGE = {429, 502, 503, 504}  # the endpoint (or what fronts it) is down or asks us to back off
+MAX_RETRY_AFTER = 3600.0  # an endpoint's Retry-After is honoured up to an hour
 _SLOT_POLL = (0.02, 0.25)  # first and longest pause between tries for a concurrency slot
 
 
@@ -107,25 +115,6 @@ class HttpSender:
     # -- sending ---------------------------------------------------------------------------------
 
     def send(self, payload: Payload) -> DeliveryResult:
-        breaker = self.config.circuit_breaker
-        probe = False
-        if breaker is not None:
-            admission = self.guards.admit(self.name, breaker.cooldown, self.config.timeout + PROBE_MARGIN)
-            if not admission.allowed:
-                return DeliveryResult("retry", error=f"not sent: {admission.reason}")
-            probe = admission.probe
-        try:
-            result, called = self._guarded_call(payload)
-        except BaseException:
-            if probe:
-                self.guards.record(self.name, None, probe, breaker.failures)  # type: ignore[union-attr]
-            raise
-        if breaker is not None:
-            # Only calls that reached (or tried to reach) the endpoint count; 4xx rejects mean it is up.
-            self.guards.record(self.name, result.outcome != "retry" if called else None, probe, breaker.failures)
-        return result
-
-    def _guarded_call(self, payload: Payload) -> tuple[DeliveryResult, bool]:
         deadline = time.monotonic() + self.config.max_wait
         self.client  # noqa: B018 - build the pool first: a booked send time should not wait for it
         try:
@@ -133,13 +122,15 @@ class HttpSender:
                 self._pace(deadline)
                 return self._call_with_auth(payload)
         except Busy as exc:
-            return DeliveryResult("retry", error=f"not sent: {exc}"), False
+            return DeliveryResult("busy", error=f"not sent: {exc}", called=False)
 
-    def _call_with_auth(self, payload: Payload) -> tuple[DeliveryResult, bool]:
+    def _call_with_auth(self, payload: Payload) -> DeliveryResult:
         try:
             auth = self._auth_headers()
         except (LookupError, TokenError) as exc:
-            return DeliveryResult("retry", error=str(exc)), False  # configuration may be fixed without a replay
+            # Missing credentials or a token server that is down: no document can go out, so the
+            # endpoint counts as unavailable (fixing the environment needs no replay).
+            return DeliveryResult("unavailable", error=str(exc), called=False)
         result = self._call(payload, auth)
         oauth2 = self.config.auth.oauth2 if self.config.auth else None
         if result.status_code == 401 and oauth2 is not None:
@@ -148,9 +139,9 @@ class HttpSender:
             try:
                 auth = self._auth_headers()
             except TokenError as exc:
-                return DeliveryResult("retry", error=str(exc)), True
+                return DeliveryResult("unavailable", error=str(exc))
             result = self._call(payload, auth)
-        return result, True
+        return result
 
     def _call(self, payload: Payload, auth: dict[str, str]) -> DeliveryResult:
         headers = {
@@ -167,13 +158,29 @@ class HttpSender:
         try:
             resp = self.client.request(self.config.method, self.config.url, content=payload.body, headers=headers)
         except httpx.TimeoutException as exc:
-            return DeliveryResult("retry", error=f"timeout after {self.config.timeout}s: {type(exc).__name__}")
-        except httpx.TransportError as exc:
-            return DeliveryResult("retry", error=f"connection error: {type(exc).__name__}: {exc}")
+            return DeliveryResult("unavailable", error=f"timeout after {self.config.timeout}s: {type(exc).__name__}")
+        except httpx.TransportError as exc:  # refused, reset, DNS, TLS
+            return DeliveryResult("unavailable", error=f"connection error: {type(exc).__name__}: {exc}")
         text = resp.text[:MAX_RESPONSE]
         code = resp.status_code
         if 200 <= code < 300:
             return DeliveryResult("delivered", code, text)
-        if code in RETRYABLE or code >= 500:
+        if code in OUTAGE:
+            return DeliveryResult("unavailable", code, text, error=f"HTTP {code} {resp.reason_phrase}",
+                                  retry_after=retry_after(resp.headers.get("Retry-After")))
+        if code == 408 or code >= 500:
             return DeliveryResult("retry", code, text, error=f"HTTP {code} {resp.reason_phrase}")
         return DeliveryResult("reject", code, text, error=f"HTTP {code} {resp.reason_phrase}: {text[:500]}")
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delay-seconds or an HTTP date), at most an hour."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value) if value.isdigit() else (
+            parsedate_to_datetime(value).astimezone(UTC) - datetime.now(UTC)).total_seconds()
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return min(MAX_RETRY_AFTER, max(0.0, seconds))

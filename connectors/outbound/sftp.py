@@ -1,4 +1,5 @@
-"""SFTP endpoint: upload to a temporary name in the remote folder, then rename it into place,
+"""SFTP endpoint (every failure counts as the server being unavailable: its circuit opens and
+documents wait, see hub.delivery.circuit): upload to a temporary name in the remote folder, then rename it into place,
 so the partner's poller never sees a partial file. The same delivery sent again (a retry after
 a crash, a replay) lands on the same name: the rename replaces it (OpenSSH's posix-rename
 extension; on servers without it the old file is removed first). File names come from the
@@ -15,7 +16,7 @@ import os
 import posixpath
 import threading
 
-from connectors.outbound import DeliveryResult, Payload
+from hub.delivery.sending import DeliveryResult, Payload
 from connectors.outbound.file import target_name
 from connectors.sftp import SftpError, SftpSession, connect, makedirs
 from hub.routes.model import SftpEndpointConfig
@@ -59,14 +60,14 @@ class SftpSender:
                 self._move(client, tmp, target)
             except SftpError as exc:
                 self._drop()
-                return DeliveryResult("retry", error=str(exc))
+                return DeliveryResult("unavailable", error=str(exc))
             except (OSError, EOFError) as exc:
                 self._drop()
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-                return DeliveryResult("retry", error=f"cannot write {where}: {reason}")
+                return DeliveryResult("unavailable", error=f"cannot write {where}: {reason}")
             except Exception as exc:  # noqa: BLE001 - paramiko's SSHException family: the session is broken
                 self._drop()
-                return DeliveryResult("retry", error=f"{where}: {type(exc).__name__}: {exc}")
+                return DeliveryResult("unavailable", error=f"{where}: {type(exc).__name__}: {exc}")
         return DeliveryResult("delivered", response=f"written {where}")
 
     @staticmethod

@@ -16,8 +16,10 @@ browse them (get + requeue) without a delivery counter ever dropping a message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from kombu import Exchange, Queue, binding
 
@@ -35,10 +37,24 @@ def ingress_key(fmt: str, doctype: str, sender: str) -> str:
     return ".".join(key_token(v) for v in (fmt, doctype, sender))
 
 
+def topic_regex(pattern: str) -> re.Pattern[str]:
+    """AMQP topic pattern → regex (our bindings use literal words, '*' and '#')."""
+    words = [r"[^.]+" if w == "*" else r".*" if w == "#" else re.escape(w) for w in pattern.split(".")]
+    return re.compile(r"^" + r"\.".join(words) + r"$")
+
+
 @dataclass(frozen=True)
 class RouteBinding:
     name: str
     keys: tuple[str, ...]  # topic patterns such as "csv.cycle_count.*"
+
+    @cached_property
+    def patterns(self) -> tuple[re.Pattern[str], ...]:
+        return tuple(topic_regex(k) for k in self.keys)
+
+    def matches(self, routing_key: str) -> bool:
+        """Would the broker copy a message with this routing key into this route's queue?"""
+        return any(p.match(routing_key) for p in self.patterns)
 
 
 @dataclass
@@ -62,6 +78,10 @@ class Topology:
     @property
     def dlx(self) -> Exchange:
         return Exchange(f"{self.namespace}.dlx", "direct", durable=True)
+
+    def routes_for(self, routing_key: str) -> set[str]:
+        """The routes a message with this ingress routing key is copied to."""
+        return {b.name for b in self.routes if b.matches(routing_key)}
 
     # -- names -----------------------------------------------------------------------------
 

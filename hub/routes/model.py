@@ -97,11 +97,13 @@ class DeadLetter(Strict):
 
 
 class ErrorPolicy(Strict):
-    """Transient failures (endpoint 408/429/5xx, connection errors) are retried with backoff;
-    what still fails, and what can never succeed (bad input, 4xx business reject), goes to the
-    route's or the endpoint's dead-letter queue."""
+    """Failures that belong to the document (an endpoint answering 500 or 408 for it while it
+    takes others, a step failing unexpectedly) are retried with backoff: ``retries: 5`` means
+    six attempts. What still fails, and what can never succeed (bad input, a 4xx business
+    reject), goes to the route's or the endpoint's dead-letter queue with the last reason.
+    An endpoint that is down is not the document's fault: see ``CircuitPolicy``."""
 
-    retries: int = Field(5, ge=0, le=100)
+    retries: int = Field(5, ge=0, le=100, description="Retries after the first attempt")
     backoff: Backoff = Field(default_factory=Backoff)
     dead_letter: DeadLetter = Field(default_factory=DeadLetter)
 
@@ -174,11 +176,6 @@ class RateLimit(Strict):
     burst: int = Field(1, ge=1, description="Calls allowed back to back above the sustained rate")
 
 
-class CircuitBreaker(Strict):
-    failures: int = Field(5, ge=1, description="Consecutive failed calls (5xx, 408, 429, timeouts) that open it")
-    cooldown: Duration = Field(30.0, description="How long it stays open before one probe call is let through")
-
-
 class HttpConfig(Strict):
     url: str = Field(pattern=r"^https?://")
     method: Literal["POST", "PUT", "PATCH"] = "POST"
@@ -189,7 +186,6 @@ class HttpConfig(Strict):
     auth: HttpAuth | None = None
     max_concurrency: int | None = Field(None, ge=1, le=1000, description="Calls in flight at once, all workers")
     rate_limit: RateLimit | None = None
-    circuit_breaker: CircuitBreaker | None = None
     max_wait: Duration = Field(10.0, description="Longest a delivery waits for a concurrency slot or a "
                                "rate-limit token; after that it is retried later (no call is made)")
 
@@ -271,12 +267,31 @@ class SftpEndpointConfig(SftpServer):
 ENDPOINT_KINDS = ("http", "file", "sftp")
 
 
+class CircuitPolicy(Strict):
+    """When an endpoint counts as down, and how it is probed (hub.delivery.circuit). Outage
+    answers (connection refused or reset, timeouts, DNS/TLS failures, 502/503/504, 429) never
+    spend a document's retries: they open the circuit and the deliveries wait."""
+
+    failures: int = Field(3, ge=1, le=1000, description="Consecutive outage answers that open the circuit "
+                          "(a 429 or a Retry-After opens it at once)")
+    probe_initial: Duration = Field(2.0, description="First probe this long after the circuit opens")
+    probe_max: Duration = Field(30.0, description="Longest pause between probes (doubles after each failed one)")
+    max_outage: Duration = Field(24 * 3600.0, description="After this long down, waiting deliveries are "
+                                 "dead-lettered as endpoint_unavailable")
+
+
+ORDERED_BY = Literal["document_key"]
+
+
 class Endpoint(Strict):
     description: str = ""
     http: HttpConfig | None = None
     file: FileConfig | None = None
     sftp: SftpEndpointConfig | None = None
     on_error: ErrorPolicy | None = Field(None, description="Overrides the route's policy for this endpoint")
+    circuit: CircuitPolicy = Field(default_factory=CircuitPolicy, description="Outage detection and probing")
+    ordered_by: ORDERED_BY | None = Field(None, description="Deliver documents with the same key in the order "
+                                          "their messages were received (a dead-lettered one steps aside)")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Endpoint:

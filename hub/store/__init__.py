@@ -19,6 +19,7 @@ from hub.store.models import (
     DocumentRef,
     ExpectedAnswer,
     Message,
+    MessageDocument,
     OutboxEntry,
     Replay,
     RouteRun,
@@ -28,14 +29,16 @@ from hub.store.models import (
 )
 
 __all__ = [
-    "BlobStore", "DeadLetter", "Delivery", "DeliveryAttempt", "DocumentRef", "ExpectedAnswer", "Message", "MessageStore",
+    "BlobStore", "DeadLetter", "Delivery", "DeliveryAttempt", "DocumentRef", "ExpectedAnswer", "Message",
+    "MessageDocument", "MessageStore",
     "OutboxEntry", "Replay", "RouteRun", "Stage", "StoredDocument", "utcnow",
 ]
 
 # Stages a message passes; `hub trace` prints them in time order.
 STAGES = (
-    "received", "published", "unrouted", "routed", "filtered", "held", "transformed", "delivered",
-    "retrying", "failed", "dead_lettered", "replayed",
+    "received", "published", "unrouted", "routed", "filtered", "held", "refused", "transformed", "delivered",
+    "retrying", "failed", "waiting", "blocked", "resent", "swept", "dead_lettered", "replayed", "discarded",
+    "edited",
 )
 
 
@@ -98,13 +101,12 @@ class MessageStore:
         return self.blobs.get(message.blob)
 
     @staticmethod
-    def stage(session: Session, message_id: str, stage: str, *, status: bool = True, **fields: Any) -> Stage:
+    def stage(session: Session, message_id: str, stage: str, **fields: Any) -> Stage:
+        """Add one line to a message's trace. (Its status is derived: hub.store.status.)"""
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}")
         row = Stage(message_id=message_id, stage=stage, at=fields.pop("at", None) or utcnow(), **fields)
         session.add(row)
-        if status:
-            session.query(Message).filter(Message.id == message_id).update({"status": stage})
         return row
 
     @staticmethod

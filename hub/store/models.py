@@ -71,7 +71,11 @@ class Message(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)
     blob: Mapped[str | None] = mapped_column(String(200))
+    # Derived from the message's route runs, documents, deliveries and dead letters, never set
+    # by hand (hub.store.status): received, routing, delivering, delivered, ...
     status: Mapped[str] = mapped_column(String(32), default="received")
+
+    __table_args__ = (Index("ix_messages_status_received_at", "status", "received_at"),)
 
 
 class Stage(Base):
@@ -128,8 +132,11 @@ class RouteRun(Base):
     message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     route: Mapped[str] = mapped_column(String(128), primary_key=True)
     status: Mapped[str] = mapped_column(String(32))
-    outputs: Mapped[int] = mapped_column(Integer, default=0)
+    outputs: Mapped[int] = mapped_column(Integer, default=0)  # deliveries it made
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    documents: Mapped[int] = mapped_column(Integer, default=0)  # documents emitted for delivery
+    held: Mapped[int] = mapped_column(Integer, default=0)  # documents held for review
+    refused: Mapped[int] = mapped_column(Integer, default=0)  # parts refused (duplicate, unknown partner ...)
 
 
 class Delivery(Base):
@@ -149,10 +156,38 @@ class Delivery(Base):
     content_type: Mapped[str] = mapped_column(String(128))
     headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     idempotency_key: Mapped[str] = mapped_column(String(64))
+    # hub.delivery.states: pending, sending, retrying, waiting, blocked, delivered, dead_lettered, discarded
     status: Mapped[str] = mapped_column(String(32), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # calls made (outages included)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # this document's failures since it was (re)sent
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # retrying: when to try again
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # sending: the claim's expiry
+    lease_holder: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its message's, for ordered delivery
+
+    __table_args__ = (Index("ix_deliveries_status_endpoint", "status", "endpoint"),
+                      Index("ix_deliveries_endpoint_document_key", "endpoint", "document_key"))
+
+
+class MessageDocument(Base):
+    """A canonical document a route emitted or held, as JSON, so operations can read what the
+    hub made of a message (``hub messages show ID --canonical``) beside what it received and
+    what it sent."""
+
+    __tablename__ = "message_documents"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), index=True)
+    route: Mapped[str] = mapped_column(String(128))
+    seq: Mapped[int] = mapped_column(Integer)
+    document_type: Mapped[str | None] = mapped_column(String(64))
+    document_key: Mapped[str | None] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16))  # emitted, held
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class DocumentRef(Base):
@@ -241,8 +276,11 @@ class DeadLetter(Base):
     task_name: Mapped[str] = mapped_column(String(255))
     task_args: Mapped[list[Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    state: Mapped[str] = mapped_column(String(16), default="parked")
+    state: Mapped[str] = mapped_column(String(16), default="parked")  # parked, replayed, discarded
     replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # replayed or discarded
+    closed_by: Mapped[str | None] = mapped_column(String(128))
+    closed_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Replay(Base):

@@ -53,11 +53,27 @@ routes:
       - validate: InventoryAdjustment
     to: [erp-inventory]
 
+  - name: po-updates
+    description: PO changes for an ERP that must apply them in order per PO number
+    from: {format: json, doctype: po_update}
+    steps:
+      - parse: json
+    to: [erp-ordered]
+    on_error:
+      retries: 2
+      backoff: {initial: 0.2s, max: 0.5s, multiplier: 2, jitter: 0.1}
+
 endpoints:
   crash-folder:
     file:
       path: ${WAREHOUSE_DIR}/crash
       format: raw
+
+  erp-ordered:
+    http:
+      url: ${ERP_INVENTORY_URL}/orders
+      format: json
+    ordered_by: document_key
 """
 
 FAST_RETRY = "    on_error:\n      retries: 5\n      backoff: {initial: 0.2s, max: 0.5s, multiplier: 2, jitter: 0.1}\n"

@@ -72,15 +72,19 @@ def test_csv_flow_to_http_and_folder(amqp_hub: HubEnv) -> None:
         assert stage in trace
 
 
-def test_retries_on_503_then_applied_once(amqp_hub: HubEnv) -> None:
+def test_an_endpoint_answering_503_waits_without_spending_retries_then_applied_once(amqp_hub: HubEnv) -> None:
+    """503 means the ERP is down, not that the document is bad: three 503s open its circuit
+    (the default threshold), the delivery waits, a probe gets through, and it is applied once
+    with no retry spent and nothing dead-lettered."""
     amqp_hub.start_worker()
     amqp_hub.stub.answer(503, 503, 503)
     message_id = amqp_hub.push(ONE_ROW)
     deliveries = amqp_hub.wait_delivered(message_id, 2, timeout=40)
     erp = next(d for d in deliveries if d.endpoint == "erp-inventory")
     attempts = amqp_hub.attempts(erp.id)
-    assert [a.outcome for a in attempts] == ["retry", "retry", "retry", "delivered"]
+    assert [a.outcome for a in attempts] == ["unavailable", "unavailable", "unavailable", "delivered"]
     assert [a.status_code for a in attempts] == [503, 503, 503, 200]
+    assert erp.failures == 0 and amqp_hub.dead_letters(message_id) == []
     # One idempotency key across all four calls, and the document applied once.
     keys = {r.headers["Idempotency-Key"] for r in amqp_hub.stub.requests}
     assert keys == {erp.idempotency_key}
@@ -88,8 +92,11 @@ def test_retries_on_503_then_applied_once(amqp_hub: HubEnv) -> None:
     trace = amqp_hub.hub_cli("trace", message_id).stdout
     attempt_lines = [ln for ln in trace.splitlines() if f"delivery {erp.id[:8]}  attempt" in ln]
     assert len(attempt_lines) == 4
-    assert all("retry     HTTP 503" in ln for ln in attempt_lines[:3]) and "delivered HTTP 200" in attempt_lines[3]
-    assert sum(ln.split()[4:5] == ["retrying"] for ln in trace.splitlines()) == 3
+    assert all(ln.split()[5:8] == ["unavailable", "HTTP", "503"] for ln in attempt_lines[:3])
+    assert attempt_lines[3].split()[5:8] == ["delivered", "HTTP", "200"]
+    stages = [s.stage for s in amqp_hub.stages(message_id)]
+    assert stages.count("waiting") == 3 and "retrying" not in stages and "dead_lettered" not in stages
+    assert amqp_hub.message(message_id).status == "delivered"
 
 
 def test_business_reject_goes_to_dlq_and_replay_delivers(amqp_hub: HubEnv) -> None:

@@ -43,10 +43,12 @@ class _Server:
         raise NotImplementedError
 
     @staticmethod
-    def reply(req: BaseHTTPRequestHandler, status: int, data: dict) -> None:
+    def reply(req: BaseHTTPRequestHandler, status: int, data: dict, headers: dict[str, str] | None = None) -> None:
         raw = json.dumps(data).encode()
         try:
             req.send_response(status)
+            for name, value in (headers or {}).items():
+                req.send_header(name, value)
             req.send_header("Content-Type", "application/json")
             req.send_header("Content-Length", str(len(raw)))
             req.end_headers()
@@ -95,7 +97,7 @@ class Call:
 @dataclass
 class ResourceServer(_Server):
     tokens: TokenServer | None = None
-    script: deque[int] = field(default_factory=deque)
+    script: deque[int | tuple[int, dict[str, str]]] = field(default_factory=deque)
     delay: float = 0.0
     calls: list[Call] = field(default_factory=list)
 
@@ -109,6 +111,11 @@ class ResourceServer(_Server):
         with self._lock:
             self.script.extend(statuses)
 
+    def answer_with(self, status: int, headers: dict[str, str]) -> None:
+        """Answer the next request with this status and these extra headers."""
+        with self._lock:
+            self.script.append((status, headers))
+
     def handle(self, req: BaseHTTPRequestHandler, body: bytes) -> None:
         arrived = time.time()
         with self._lock:
@@ -119,12 +126,15 @@ class ResourceServer(_Server):
                 time.sleep(self.delay)
             bearer = (req.headers.get("Authorization") or "").removeprefix("Bearer ")
             with self._lock:
+                extra: dict[str, str] = {}
                 if self.tokens is not None and not self.tokens.valid(bearer):
                     status = 401
                 else:
                     status = self.script.popleft() if self.script else 200
+                    if isinstance(status, tuple):
+                        status, extra = status
                 self.calls.append(Call(arrived, dict(req.headers.items()), body, status))
-            self.reply(req, status, {"status": status})
+            self.reply(req, status, {"status": status}, extra)
         finally:
             with self._lock:
                 self.in_flight -= 1

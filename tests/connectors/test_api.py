@@ -212,7 +212,7 @@ def test_a_partner_sees_its_own_messages_only(client: TestClient, keys: dict[str
     resp = client.get(posted["status_url"], headers={"X-API-Key": keys["P-0042"]})
     assert resp.status_code == 200
     status = resp.json()
-    assert status["message_id"] == posted["message_id"] and status["status"] == "published"
+    assert status["message_id"] == posted["message_id"] and status["status"] == "routing"
     assert [t["stage"] for t in status["trace"]] == ["received", "published"]  # no worker runs here
     other = client.get(posted["status_url"], headers={"X-API-Key": keys["P-0107"]})
     assert other.status_code == 404 and other.json() == {"error": f"no message {posted['message_id']}"}

@@ -89,7 +89,7 @@ def test_a_retry_with_the_key_gets_the_first_message_back(client: TestClient, ap
     assert replay["message_id"] == first.json()["message_id"] and replay["replayed"] is True
     assert again.headers["Location"] == first.headers["Location"]
     assert (replay["status"], replay["published"], replay["routing_key"]) == (
-        "published", True, "csv.cycle_count.P-0042")  # no worker here: the message waits in its queue
+        "routing", True, "csv.cycle_count.P-0042")  # no worker here: the message waits in its queue
     assert replay["received_at"] == message_received_at(api_hub, replay["message_id"])
     assert stored(api_hub, body, "P-0042") == [replay["message_id"]]
 

@@ -22,7 +22,8 @@ from edi.common.interchanges import InterchangeRecord, Party, record_ack
 from hub.app import Hub
 from hub.ingest import Inbound, Ingest
 from hub.partners import PartnerRegistry, read_partners_file
-from hub.processing import TaskContext, deliver, run_route
+from hub.delivery.deliver import deliver, new_holder
+from hub.processing import TaskContext, run_route
 from hub.registry import RouteEnv, StepError, load_plugins
 from hub.store import Delivery, utcnow
 from tests.conftest import ROOT
@@ -90,7 +91,7 @@ def send_through(hub: Hub, route: str, sender: str, po) -> Delivery:
     assert run_route(hub, route, message_id, TaskContext()) == "1 output(s)"
     with hub.db.session() as s:
         (delivery,) = s.scalars(select(Delivery).where(Delivery.message_id == message_id)).all()
-    assert deliver(hub, delivery.endpoint, delivery.id, TaskContext()) == "delivered"
+    assert deliver(hub, delivery.endpoint, delivery.id, new_holder()) == "delivered"
     with hub.db.session() as s:
         return s.get(Delivery, delivery.id)
 

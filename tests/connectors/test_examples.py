@@ -45,7 +45,7 @@ def test_partner_route_file_loads_with_its_variables(tmp_path: Path, monkeypatch
     assert routes.channels["acme-sftp-in"].sftp.poll_interval == 30
     erp = routes.endpoints["erp-po-acks"].http
     assert erp.auth.oauth2.scope == "purchasing.write" and erp.max_concurrency == 4
-    assert (erp.rate_limit.per_second, erp.circuit_breaker.cooldown) == (10, 60)
+    assert (erp.rate_limit.per_second, routes.endpoints["erp-po-acks"].circuit.probe_max) == (10, 60)
 
 
 def test_partner_route_file_names_missing_variables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

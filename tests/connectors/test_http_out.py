@@ -1,7 +1,7 @@
 """Outbound HTTP, hardened: OAuth2 client credentials against a local token server (cache,
-expiry, refresh on 401), circuit breaker (opens, refuses without calling, probes, recovers),
-rate limit and concurrency cap holding under a burst from several processes (state in
-PostgreSQL), timeouts."""
+expiry, refresh on 401), how answers are classified for the delivery core (an outage is not a
+document failure), rate limit and concurrency cap holding under a burst from several
+processes (state in PostgreSQL), timeouts. The endpoint circuit: tests/backbone/test_circuit.py."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from connectors.outbound import Payload
-from connectors.outbound.guards import Circuit, DatabaseGuards, LocalGuards, gcra
+from connectors.outbound.guards import DatabaseGuards, LocalGuards, gcra
 from connectors.outbound.http import HttpSender
 from connectors.outbound.oauth2 import TokenCache
 from hub.db import Database
@@ -106,15 +106,16 @@ def test_oauth2_401_fetches_a_new_token_and_calls_once_more(tokens: TokenServer,
     assert cache.fetches == 2
 
 
-def test_oauth2_bad_client_secret_and_missing_variables_are_retries(tokens: TokenServer, resource: ResourceServer,
+def test_oauth2_bad_client_secret_and_missing_variables_make_the_endpoint_unavailable(tokens: TokenServer, resource: ResourceServer,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ERP_CLIENT_SECRET", "wrong")
     sender = HttpSender("erp", config(resource.url, **oauth2(tokens)), tokens=TokenCache())
     result = sender.send(payload())
-    assert result.outcome == "retry" and "answered HTTP 401" in result.error and "/token" in result.error
+    # No document can go out: the endpoint counts as down (its circuit opens), no retry is spent.
+    assert result.outcome == "unavailable" and "answered HTTP 401" in result.error and "/token" in result.error
     monkeypatch.delenv("ERP_CLIENT_SECRET")
     result = sender.send(payload())
-    assert result.outcome == "retry" and "ERP_CLIENT_SECRET" in result.error and "not set" in result.error
+    assert result.outcome == "unavailable" and "ERP_CLIENT_SECRET" in result.error and "not set" in result.error
     assert resource.calls == []  # never called without a token
     assert "wrong" not in json.dumps(tokens.requests)  # the secret travels in the basic auth header only
 
@@ -125,55 +126,37 @@ def test_oauth2_config_refuses_two_auth_kinds() -> None:
                                                               "client_secret_env": "B"}})
 
 
-# -- circuit breaker ----------------------------------------------------------------------------
+# -- classification -----------------------------------------------------------------------------
 
-def test_circuit_opens_refuses_without_calling_then_recovers(resource: ResourceServer, db: Database) -> None:
-    name = unique("erp")
-    cfg = config(resource.url, circuit_breaker={"failures": 3, "cooldown": "0.6s"})
-    sender = HttpSender(name, cfg, DatabaseGuards(db))
-    other_process = HttpSender(name, cfg, DatabaseGuards(Database(db.url)))  # shares only the database
-    resource.answer(503, 503, 503, 503)
-    assert [sender.send(payload(i)).outcome for i in range(3)] == ["retry"] * 3
-    assert len(resource.calls) == 3
-    refused = other_process.send(payload(9))
-    assert refused.outcome == "retry" and refused.error.startswith("not sent: circuit open since")
-    assert len(resource.calls) == 3  # no call while open
-    time.sleep(0.7)
-    # Cool-down over: exactly one probe goes out; it fails, so the circuit opens again.
-    assert sender.send(payload(4)).outcome == "retry" and len(resource.calls) == 4
-    assert other_process.send(payload(5)).error.startswith("not sent: circuit open")
-    time.sleep(0.7)
-    assert sender.send(payload(6)).outcome == "delivered"  # the probe succeeds: closed
-    assert other_process.send(payload(7)).outcome == "delivered"
-    assert DatabaseGuards(db).circuit(name) == Circuit("closed", 0, None, None)
+@pytest.mark.parametrize(("status", "outcome"), [
+    (200, "delivered"), (201, "delivered"), (500, "retry"), (501, "retry"), (408, "retry"), (505, "retry"),
+    (502, "unavailable"), (503, "unavailable"), (504, "unavailable"), (429, "unavailable"),
+    (400, "reject"), (404, "reject"), (409, "reject"), (422, "reject"),
+])
+def test_answers_are_classified_for_the_delivery_core(resource: ResourceServer, status: int, outcome: str) -> None:
+    resource.answer(status)
+    result = HttpSender("erp", config(resource.url)).send(payload())
+    assert (result.outcome, result.status_code, result.called) == (outcome, status, True)
 
 
-def test_only_one_probe_while_half_open(resource: ResourceServer, db: Database) -> None:
-    name = unique("erp")
-    cfg = config(resource.url, circuit_breaker={"failures": 1, "cooldown": "0.2s"})
-    resource.answer(500)
-    guards = DatabaseGuards(db)
-    assert HttpSender(name, cfg, guards).send(payload()).outcome == "retry"
-    time.sleep(0.3)
-    resource.delay = 0.5
-    results: list = []
-    threads = [threading.Thread(target=lambda i=i: results.append(HttpSender(name, cfg, guards).send(payload(i))))
-               for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(r.outcome for r in results) == ["delivered"] + ["retry"] * 5
-    assert all("probe call is in flight" in r.error for r in results if r.outcome == "retry")
-    assert len(resource.calls) == 2  # the first failure and the single probe
+def test_retry_after_is_passed_on_in_seconds_or_as_a_date(resource: ResourceServer) -> None:
+    from email.utils import format_datetime
+    from datetime import UTC, datetime, timedelta
+
+    sender = HttpSender("erp", config(resource.url))
+    resource.answer_with(429, {"Retry-After": "7"})
+    assert sender.send(payload()).retry_after == 7.0
+    resource.answer_with(503, {"Retry-After": format_datetime(datetime.now(UTC) + timedelta(seconds=90), usegmt=True)})
+    assert sender.send(payload()).retry_after == pytest.approx(90, abs=2)
+    resource.answer_with(503, {"Retry-After": "soon"})
+    assert sender.send(payload()).retry_after is None
 
 
-def test_business_rejects_do_not_open_the_circuit(resource: ResourceServer) -> None:
-    guards = LocalGuards()
-    sender = HttpSender("erp", config(resource.url, circuit_breaker={"failures": 2, "cooldown": "1m"}), guards)
-    resource.answer(400, 422, 400)
-    assert [sender.send(payload(i)).outcome for i in range(3)] == ["reject"] * 3
-    assert guards.circuit("erp").state == "closed"
+def test_missing_credentials_make_the_endpoint_unavailable_without_a_call(resource: ResourceServer) -> None:
+    sender = HttpSender("erp", config(resource.url, auth={"bearer_env": "HUB_TEST_UNSET_TOKEN"}))
+    result = sender.send(payload())
+    assert (result.outcome, result.called) == ("unavailable", False)
+    assert "HUB_TEST_UNSET_TOKEN" in result.error and resource.calls == []
 
 
 # -- rate limit and concurrency -----------------------------------------------------------------
@@ -225,12 +208,13 @@ def test_rate_limit_holds_under_a_burst_from_three_processes(resource: ResourceS
     assert times[-1] - times[0] >= (24 - burst_size) / per_second * 0.9
 
 
-def test_rate_limit_beyond_max_wait_is_a_retry_without_a_call(resource: ResourceServer) -> None:
+def test_rate_limit_beyond_max_wait_is_busy_without_a_call(resource: ResourceServer) -> None:
     sender = HttpSender("erp", config(resource.url, rate_limit={"per_second": 1, "burst": 1}, max_wait="0.2s"),
                         LocalGuards())
     assert sender.send(payload(1)).outcome == "delivered"
     result = sender.send(payload(2))
-    assert result.outcome == "retry" and "rate limit 1/s (burst 1) booked beyond 0.2s" in result.error
+    assert result.outcome == "busy" and not result.called
+    assert "rate limit 1/s (burst 1) booked beyond 0.2s" in result.error
     assert len(resource.calls) == 1
 
 
@@ -268,19 +252,15 @@ def test_gcra_books_calls_in_order() -> None:
 
 # -- timeouts -----------------------------------------------------------------------------------
 
-def test_read_timeout_is_a_retry(resource: ResourceServer) -> None:
+def test_read_timeout_means_the_endpoint_is_unavailable(resource: ResourceServer) -> None:
     resource.delay = 1.0
     result = HttpSender("erp", config(resource.url, timeout="0.2s", connect_timeout="1s")).send(payload())
-    assert result.outcome == "retry" and result.error.startswith("timeout after 0.2s")
+    assert result.outcome == "unavailable" and result.error.startswith("timeout after 0.2s")
 
 
-def test_connection_refused_is_a_retry_and_counts_for_the_breaker() -> None:
-    guards = LocalGuards()
-    sender = HttpSender("down", config("http://127.0.0.1:1/x", circuit_breaker={"failures": 2, "cooldown": "1m"}),
-                        guards)
-    assert [sender.send(payload(i)).outcome for i in range(2)] == ["retry", "retry"]
-    assert guards.circuit("down").state == "open"
-    assert sender.send(payload(3)).error.startswith("not sent: circuit open")
+def test_connection_refused_means_the_endpoint_is_unavailable() -> None:
+    result = HttpSender("down", config("http://127.0.0.1:1/x")).send(payload())
+    assert result.outcome == "unavailable" and result.error.startswith("connection error: ConnectError")
 
 
 @pytest.mark.parametrize("kind", ["database", "local"])

@@ -300,7 +300,7 @@ def test_unreachable_server_is_a_retry(sftp_server: SftpTestServer) -> None:
     config = endpoint(sftp_server)
     sftp_server.stop()
     result = SftpSender("acme-sftp", config).send(payload())
-    assert result.outcome == "retry" and "cannot connect to 127.0.0.1" in result.error
+    assert result.outcome == "unavailable" and "cannot connect to 127.0.0.1" in result.error
 
 
 def test_a_dropped_session_is_reopened_for_the_next_delivery(sftp_server: SftpTestServer) -> None:
@@ -308,7 +308,7 @@ def test_a_dropped_session_is_reopened_for_the_next_delivery(sftp_server: SftpTe
     assert sender.send(payload(key="A")).outcome == "delivered"
     sftp_server.cut()
     first = sender.send(payload(key="B"))
-    if first.outcome == "retry":  # the broken session is noticed on use ...
+    if first.outcome == "unavailable":  # the broken session is noticed on use ...
         first = sender.send(payload(key="B"))
     assert first.outcome == "delivered"  # ... and a new one carries the retry
     names = sorted(p.name for p in (sftp_server.options.root / "outbound" / "orders").iterdir())

@@ -1,4 +1,5 @@
-"""Operations views: a message's trace, and the dead-letter ledger."""
+"""A message's trace: every stage with times and errors, the calls made to endpoints, the
+replays, and — while deliveries wait — the circuits of the endpoints they wait for."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from hub.store import DeadLetter, Delivery, DeliveryAttempt, Message, MessageStore, Replay
+from hub.operations.terminal import printable
+from hub.store import Delivery, DeliveryAttempt, Message, MessageStore, Replay
 
 
 @dataclass
@@ -43,14 +45,21 @@ def trace(hub, message_id: str) -> tuple[Message, list[TraceLine], list[Delivery
 
 
 def format_trace(hub, message_id: str) -> str:
+    from hub.operations.messages import summarise
+
     msg, lines, attempts, replays = trace(hub, message_id)
+    (summary,) = summarise(hub, [msg])
     out = [
         f"message {msg.id}",
-        f"  received {msg.received_at.isoformat()} via {msg.channel}  {msg.format}/{msg.doctype} from {msg.sender}"
-        f"  {msg.size} bytes  sha256 {msg.sha256[:16]}…  status {msg.status}",
+        f"  received {msg.received_at.isoformat()} via {printable(msg.channel)}  {msg.format}/{msg.doctype} from "
+        f"{printable(msg.sender)}  {msg.size} bytes  sha256 {msg.sha256[:16]}…  status {summary.progress}",
     ]
     if msg.filename:
-        out.append(f"  file {msg.filename}")
+        out.append(f"  file {printable(msg.filename)}")
+    if (msg.headers or {}).get("hub_edited_from"):
+        out.append(f"  edited version of message {msg.headers['hub_edited_from']}")
+    for endpoint, circuit in summary.waiting_on.items():
+        out.append(f"  waiting for {endpoint}: {circuit}")
     out.append("")
     out.append(f"  {'time (UTC)':<26} {'+ms':>9} {'Δms':>9}  {'stage':<14} where / detail")
     for ln in lines:
@@ -65,7 +74,7 @@ def format_trace(hub, message_id: str) -> str:
             code = f"HTTP {a.status_code}" if a.status_code is not None else "-"
             took = (a.finished_at - a.started_at).total_seconds() * 1000
             out.append(f"    {a.started_at.strftime('%H:%M:%S.%f')}  delivery {a.delivery_id[:8]}  attempt {a.attempt}"
-                       f"  {a.outcome:<9} {code:<9} {took:7.1f} ms  {(a.error or a.response or '')[:120]}")
+                       f"  {a.outcome:<11} {code:<9} {took:7.1f} ms  {(a.error or a.response or '')[:120]}")
     if replays:
         out.append("")
         out.append("  replays:")
@@ -73,22 +82,3 @@ def format_trace(hub, message_id: str) -> str:
             out.append(f"    {r.at.isoformat()}  by {r.by}  → {r.target}  why: {r.reason}")
     return "\n".join(out)
 
-
-def dead_letters(hub, *, route: str | None = None, endpoint: str | None = None, state: str = "parked") -> list[DeadLetter]:
-    with hub.db.session() as session:
-        q = select(DeadLetter).order_by(DeadLetter.created_at)
-        if state != "all":
-            q = q.where(DeadLetter.state == state)
-        if route:
-            q = q.where(DeadLetter.route == route, DeadLetter.endpoint.is_(None))
-        if endpoint:
-            q = q.where(DeadLetter.endpoint == endpoint)
-        return list(session.scalars(q))
-
-
-def dead_letter(hub, dl_id: str) -> DeadLetter:
-    with hub.db.session() as session:
-        dl = session.get(DeadLetter, dl_id)
-    if dl is None:
-        raise KeyError(f"no dead letter with id {dl_id}")
-    return dl

@@ -1,0 +1,179 @@
+"""A message's status, derived from what happened to it — never set by hand.
+
+Why: a status that each component overwrites tells whoever wrote last, not the truth. A fast
+worker's ``delivered`` was overwritten by the ingest's later ``published``; a message read
+``delivered`` while a delivery was still retrying, when every document was held for review,
+and when its interchange was refused as a duplicate. Here the status is computed from the
+message's route runs, documents, deliveries and dead letters, inside the transaction that
+changed one of them, after locking the message row: two workers finishing the two deliveries
+of one message at the same moment cannot both compute from a stale view.
+
+The vocabulary (docs/operations.md):
+
+- ``received``: stored, not yet on the broker (the relay will publish it);
+- ``routing``: on the broker; a route that takes it has not finished;
+- ``delivering``: routes ran; some deliveries are not settled yet (sending, retrying after a
+  failure, waiting for an endpoint that is down, or queued behind an earlier document);
+- ``delivered``: every document and every answer the routes made was delivered;
+- ``partially_delivered``: some documents were delivered, others were held, refused,
+  dead-lettered or discarded;
+- ``held``: nothing delivered; documents wait in the review queue;
+- ``dead_lettered``: nothing delivered; the message or its deliveries wait in a dead-letter
+  queue for an operator;
+- ``refused``: nothing delivered; its interchanges or documents were refused (duplicate,
+  unknown partner, test/production mismatch, unsupported document ...); an acknowledgement
+  sent back about it does not make it delivered;
+- ``unrouted``: no route takes it;
+- ``processed``: the routes ran and made nothing to deliver (everything filtered, or an
+  acknowledgement that only updated the hub's records);
+- ``discarded``: nothing delivered; an operator closed its dead letters without delivery.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, literal_column, select, update
+from sqlalchemy.orm import Session
+
+from hub.broker.topology import ingress_key
+from hub.store.models import DeadLetter, Delivery, Message, RouteRun, Stage
+
+RECEIVED, ROUTING, DELIVERING, DELIVERED = "received", "routing", "delivering", "delivered"
+PARTIALLY_DELIVERED, HELD, DEAD_LETTERED, REFUSED = "partially_delivered", "held", "dead_lettered", "refused"
+UNROUTED, PROCESSED, DISCARDED = "unrouted", "processed", "discarded"
+STATUSES = (RECEIVED, ROUTING, DELIVERING, DELIVERED, PARTIALLY_DELIVERED, HELD, DEAD_LETTERED, REFUSED, UNROUTED,
+            PROCESSED, DISCARDED)
+
+_SETTLED_OK = "delivered"
+_SETTLED_BAD = ("dead_lettered", "discarded", "failed")
+SIDE_SEQ = 10_000  # hub.delivery.states.SIDE_SEQ: acks and notices, not the message's own documents
+
+# routing key → names of the routes a message with that key is copied to (Topology.routes_for)
+RoutesFor = Callable[[str], set[str]]
+
+
+@dataclass
+class RunFacts:
+    status: str
+    documents: int = 0
+    held: int = 0
+    refused: int = 0
+
+
+@dataclass
+class Facts:
+    """Everything the status depends on, read in one place."""
+
+    published: bool = False
+    unrouted: bool = False
+    expected_routes: set[str] | None = None  # None: unknown (no topology at hand)
+    runs: dict[str, RunFacts] = field(default_factory=dict)
+    route_letters: dict[str, str] = field(default_factory=dict)  # route → parked/replayed/discarded
+    deliveries: Counter = field(default_factory=Counter)  # (status, is_side_output) → count
+
+
+def derive(f: Facts) -> str:
+    letters_open = {r for r, s in f.route_letters.items() if s == "parked"}
+    letters_closed = {r for r, s in f.route_letters.items() if s == "discarded"}
+    if not f.runs and not f.route_letters:
+        if f.unrouted:
+            return UNROUTED
+        if not f.published:
+            return RECEIVED
+        return ROUTING
+    if f.expected_routes and f.expected_routes - set(f.runs) - letters_open - letters_closed:
+        return ROUTING
+    if any(n and status not in (_SETTLED_OK, *_SETTLED_BAD) for (status, _side), n in f.deliveries.items()):
+        return DELIVERING
+    delivered_docs = sum(n for (status, side), n in f.deliveries.items() if status == _SETTLED_OK and not side)
+    documents = sum(n for (_status, side), n in f.deliveries.items() if not side)
+    parked = len(letters_open) + sum(n for (status, _side), n in f.deliveries.items() if status == "dead_lettered")
+    discarded = len(letters_closed) + sum(n for (status, _s), n in f.deliveries.items() if status in ("discarded", "failed"))
+    held = sum(r.held for r in f.runs.values())
+    refused = sum(r.refused for r in f.runs.values())
+    if not (parked or discarded or held or refused):
+        return DELIVERED if documents else PROCESSED
+    if delivered_docs:
+        return PARTIALLY_DELIVERED
+    for count, status in ((parked, DEAD_LETTERED), (held, HELD), (refused, REFUSED)):
+        if count:
+            return status
+    return DISCARDED
+
+
+# -- reading the facts, writing the status -------------------------------------------------------
+
+def lock(session: Session, message_ids: Iterable[str]) -> None:
+    """Take the message rows' locks (in id order, so two transactions never wait on each other
+    in a circle) before changing anything the status depends on. SQLite serialises writers
+    already (BEGIN IMMEDIATE), so this is a PostgreSQL matter."""
+    ids = sorted(set(message_ids))
+    if ids and session.bind.dialect.name != "sqlite":
+        session.execute(select(Message.id).where(Message.id.in_(ids)).order_by(Message.id).with_for_update())
+
+
+def facts(session: Session, message_ids: list[str], routes_for: RoutesFor | None) -> dict[str, Facts]:
+    out: dict[str, Facts] = {}
+    marks = (select(Stage.message_id, Stage.stage).where(Stage.message_id.in_(message_ids),
+                                                           Stage.stage.in_(("published", "unrouted"))).distinct())
+    seen = Counter((m, s) for m, s in session.execute(marks))
+    for m in session.execute(select(Message.id, Message.format, Message.doctype, Message.sender)
+                             .where(Message.id.in_(message_ids))):
+        expected = routes_for(ingress_key(m.format, m.doctype, m.sender)) if routes_for else None
+        out[m.id] = Facts(published=(m.id, "published") in seen, unrouted=(m.id, "unrouted") in seen,
+                          expected_routes=expected)
+    for run in session.scalars(select(RouteRun).where(RouteRun.message_id.in_(message_ids))):
+        if run.message_id in out:
+            out[run.message_id].runs[run.route] = RunFacts(run.status, run.documents or 0, run.held or 0,
+                                                           run.refused or 0)
+    letters = (select(DeadLetter.message_id, DeadLetter.route, DeadLetter.state)
+               .where(DeadLetter.message_id.in_(message_ids), DeadLetter.delivery_id.is_(None))
+               .order_by(DeadLetter.created_at))
+    for message_id, route, state in session.execute(letters):
+        if message_id in out:
+            out[message_id].route_letters[route or ""] = state  # the newest letter of a route wins
+    side = (Delivery.seq >= literal_column(str(SIDE_SEQ))).label("side")
+    counts = (select(Delivery.message_id, Delivery.status, side, func.count())
+              .where(Delivery.message_id.in_(message_ids)).group_by(Delivery.message_id, Delivery.status, side))
+    for message_id, status, side, n in session.execute(counts):
+        if message_id in out:
+            out[message_id].deliveries[(status, bool(side))] += n
+    return out
+
+
+def refresh(session: Session, message_ids: Iterable[str], routes_for: RoutesFor | None) -> dict[str, str]:
+    """Recompute and store the status of these messages (their rows locked by ``lock`` earlier
+    in the same transaction). Returns message id → status."""
+    ids = sorted(set(message_ids))
+    if not ids:
+        return {}
+    derived = {message_id: derive(f) for message_id, f in facts(session, ids, routes_for).items()}
+    current = dict(session.execute(select(Message.id, Message.status).where(Message.id.in_(ids))).all())
+    for message_id, status in derived.items():
+        if current.get(message_id) != status:
+            session.execute(update(Message).where(Message.id == message_id).values(status=status))
+    return derived
+
+
+def routes_for_hub(hub) -> RoutesFor | None:
+    """The hub's ``Topology.routes_for``, or None when its routes cannot be loaded here."""
+    try:
+        return hub.topology.routes_for
+    except Exception:  # noqa: BLE001 - a CLI process with broken route files still shows statuses
+        return None
+
+
+@contextmanager
+def changing(hub, message_ids: Iterable[str]) -> Iterator[Session]:
+    """A transaction that changes what these messages' statuses depend on: their rows are
+    locked first, and their statuses recomputed just before the commit."""
+    ids = sorted({i for i in message_ids if i})
+    with hub.db.session() as session:
+        lock(session, ids)
+        yield session
+        session.flush()
+        refresh(session, ids, routes_for_hub(hub))
