@@ -376,6 +376,7 @@ def main() -> int:
     ap.add_argument("--docs", type=int, default=300, help="documents per scenario (default 300)")
     ap.add_argument("--quick", action="store_true", help="short outages and send windows, for a smoke run")
     ap.add_argument("--json", action="store_true", help="print JSON (rows with details and diaries) instead")
+    ap.add_argument("--out", type=Path, help="also write the JSON to this file")
     ap.add_argument("--drain-timeout", type=float, default=300.0, help="seconds to wait for the drain (300)")
     ap.add_argument("--give-up", type=float, default=240.0, help="API clients give a document up after (240 s)")
     ap.add_argument("--hub-env", action="append", default=[], metavar="KEY=VALUE", help="extra hub settings")
@@ -425,9 +426,12 @@ def main() -> int:
         infra.teardown(args.keep)
         if args.keep:
             say(f"kept {root}")
+    result = json.dumps({"version": version, "docs": args.docs, "quick": args.quick, "failed": failed,
+                         "hub_env": args.hub_env, "rows": [r.as_dict() for r in rows]}, indent=2, default=str)
+    if args.out:
+        args.out.write_text(result)
     if args.json:
-        print(json.dumps({"version": version, "docs": args.docs, "quick": args.quick, "failed": failed,
-                          "rows": [r.as_dict() for r in rows]}, indent=2, default=str))
+        print(result)
     else:
         print(markdown(rows))
         print()
