@@ -141,6 +141,14 @@ class HubEnv:
             raise AssertionError(f"hub {' '.join(args)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
         return res
 
+    def hub_cli_bytes(self, *args: str) -> bytes:
+        """A hub command's standard output as bytes (``hub messages show --raw``)."""
+        res = subprocess.run([sys.executable, "-m", "hub", *args], cwd=ROOT, env=self.env, capture_output=True,
+                             timeout=120)
+        if res.returncode != 0:
+            raise AssertionError(f"hub {' '.join(args)} failed ({res.returncode}):\n{res.stderr.decode()}")
+        return res.stdout
+
     # -- messages --------------------------------------------------------------------------
 
     def push(self, raw: bytes, fmt: str = "csv", doctype: str = "cycle_count", sender: str = "legacy-stock",

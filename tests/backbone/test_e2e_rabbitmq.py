@@ -342,6 +342,32 @@ def test_a_message_held_out_of_sight_is_swept_back_to_its_route(amqp_hub: HubEnv
     assert len(amqp_hub.stub.applied) == 1 and len(amqp_hub.deliveries(message_id)) == 2
 
 
+def test_a_held_message_is_swept_under_steady_load_once_its_queue_moved_past_it(amqp_hub: HubEnv) -> None:
+    """A busy queue is never idle, so "idle" cannot be the only sign: once the route processed a
+    message that arrived well after the held one while messages still wait in the queue, the held
+    one is stuck, not queued, and it is re-sent with a ``swept`` stage."""
+    from hub.sweeper import OVERTAKEN_BY, sweep_stuck
+
+    conn, held = _foreign_consumer(amqp_hub.hub.topology.queue_name("route", "cycle-counts"))
+    stuck = amqp_hub.push(ONE_ROW)
+    while not held:
+        conn.process_data_events(time_limit=0.2)
+    time.sleep(OVERTAKEN_BY.total_seconds() + 0.5)
+    worker = amqp_hub.start_worker()
+    later = amqp_hub.push(ONE_ROW.replace(b"120", b"121"))
+    amqp_hub.wait_delivered(later, 2)
+    amqp_hub.stop(worker)
+    waiting = [amqp_hub.push(ONE_ROW.replace(b"120", f"{130 + i}".encode())) for i in range(3)]  # a backlog
+    assert sweep_stuck(amqp_hub.hub, older_than=1, force=True) == 1
+    (swept,) = [s for s in amqp_hub.stages(stuck) if s.stage == "swept"]
+    assert swept.detail["why"] == "overtaken" and swept.route == "cycle-counts"
+    assert not any(s.stage == "swept" for m in waiting for s in amqp_hub.stages(m))  # queued, not stuck
+    amqp_hub.start_worker()
+    for message_id in [stuck, *waiting]:
+        amqp_hub.wait_delivered(message_id, 2, timeout=60)
+    conn.close()
+
+
 def test_a_delivery_held_out_of_sight_is_swept_back_to_its_endpoint(amqp_hub: HubEnv) -> None:
     """Same for a delivery: a foreign consumer takes the ERP delivery and never acks it; the
     sweeper sends the delivery again and it is applied once."""
