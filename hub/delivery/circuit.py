@@ -111,9 +111,9 @@ def admit(c: Circuit, now: float, policy: CircuitPolicy, probe_lease: float) -> 
     if c.state == "open":
         due = c.next_probe_at(policy) or 0.0
         if now < due:
-            return Admission(False, reason=f"endpoint unavailable, circuit {c.describe(policy, now)}")
+            return Admission(False, reason=c.describe(policy, now))
     elif c.probe_until is not None and now < c.probe_until:
-        return Admission(False, reason="endpoint unavailable, circuit half-open: a probe call is in flight")
+        return Admission(False, reason="half-open: a probe call is in flight")
     c.state, c.probe_until = "half_open", now + probe_lease
     return Admission(True, probe=True)
 

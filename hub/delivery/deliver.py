@@ -115,7 +115,7 @@ def deliver(hub, endpoint: str, delivery_id: str, holder: str) -> str:
     admission = circuits(hub).admit(endpoint, ep.circuit, lease_seconds(ep))
     if not admission.allowed:
         settle_without_call(hub, claimed, states.WAITING, stage="waiting", detail={"circuit": admission.reason})
-        return "waiting: " + admission.reason
+        return "waiting: circuit " + admission.reason
     started = utcnow()
     try:
         result = sender(hub, endpoint).send(claimed.payload)

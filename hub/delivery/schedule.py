@@ -57,8 +57,9 @@ def run_due(hub) -> Counter:
 
 
 def _release(hub, reason: str, where: tuple, *, from_state: str, limit: int = BATCH, order=Delivery.created_at,
-             ids: list[str] | None = None) -> int:
-    """Move matching deliveries back to pending and publish their task messages (outbox)."""
+             ids: list[str] | None = None, once: bool = False) -> int:
+    """Move matching deliveries back to pending and publish their task messages (outbox), in
+    batches of ``limit`` until none is left (``once``: one batch only, e.g. a single probe)."""
     total = 0
     while True:
         with hub.db.session() as session:
@@ -84,7 +85,7 @@ def _release(hub, reason: str, where: tuple, *, from_state: str, limit: int = BA
             session.add_all(entries)
         publish_rows(hub, entries)
         total += len(rows)
-        if len(rows) < limit or ids is not None:
+        if once or len(rows) < limit or ids is not None:
             return total
 
 
@@ -131,7 +132,7 @@ def _waiting(hub, done: Counter) -> None:
             done["endpoint_unavailable"] += _park_waiting(hub, endpoint, circuit.describe(policy, now),
                                                           policy.max_outage)
         elif circuit.state == "open" and now >= (circuit.next_probe_at(policy) or 0.0):
-            done["probe"] += _release(hub, "probe", where, from_state=states.WAITING, limit=1)
+            done["probe"] += _release(hub, "probe", where, from_state=states.WAITING, limit=1, once=True)
 
 
 def _park_waiting(hub, endpoint: str, circuit: str, max_outage: float) -> int:
