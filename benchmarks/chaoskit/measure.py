@@ -130,6 +130,7 @@ class Row:
     stored_twice: int
     lost_where: dict[str, int]
     parked_reasons: dict[str, int]
+    poison_reasons: dict[str, int]
     notes: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
 
@@ -173,6 +174,7 @@ def account(scenario: str, docs: list[Doc], records: list[dict[str, Any]], snap:
         drain_s=drain_s,
         stored_twice=sum(len(m) - 1 for m in msgs_by_ref.values()),
         lost_where=dict(Counter(where_is(d, snap, msgs_by_ref, inbox) for d in lost_docs)),
-        parked_reasons=dict(Counter(f"{dl['reason']}" for dl in parked_letters
+        parked_reasons=dict(Counter(dl["reason"] for dl in parked_letters
                                     if ref_of_msg.get(dl["message_id"]) not in poison)),
+        poison_reasons=dict(Counter(dl["reason"] for dl in parked_letters if ref_of_msg.get(dl["message_id"]) in poison)),
     )
