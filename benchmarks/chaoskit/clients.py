@@ -75,7 +75,9 @@ class Sender:
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="api-client")
         self.lock = threading.Lock()
         self.started = self.finished = 0.0
-        self.tmp = inbox.parent / ".chaos-staging"  # same file system: the rename is atomic
+        # Beside the inbox, not in it (the file drop watches every folder under the inbox), on
+        # the same file system so the rename into the drop folder is atomic.
+        self.tmp = inbox.parent.parent / "chaos-staging"
         self.tmp.mkdir(exist_ok=True)
 
     def run(self) -> None:
