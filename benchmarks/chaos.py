@@ -65,14 +65,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.chaoskit.clients import Sender, make_docs  # noqa: E402
-from benchmarks.chaoskit.endpoint import EndpointClient  # noqa: E402
-from benchmarks.chaoskit.hubproc import HubProcesses  # noqa: E402
-from benchmarks.chaoskit.measure import Row, Store, account, delivered_refs  # noqa: E402
-from benchmarks.chaoskit.postgres import PgCluster  # noqa: E402
-from benchmarks.chaoskit.procs import terminate, wait_until  # noqa: E402
-from benchmarks.chaoskit.rabbit import RabbitCluster, RabbitNode, make_home  # noqa: E402
-from benchmarks.chaoskit.scenarios import SCENARIOS, Ctx, Scenario  # noqa: E402
+from benchmarks.chaoskit.clients import Sender, make_docs
+from benchmarks.chaoskit.endpoint import EndpointClient
+from benchmarks.chaoskit.hubproc import HubProcesses
+from benchmarks.chaoskit.measure import Row, Store, account, delivered_refs
+from benchmarks.chaoskit.postgres import PgCluster
+from benchmarks.chaoskit.procs import terminate, wait_until
+from benchmarks.chaoskit.rabbit import RabbitCluster, RabbitNode, make_home
+from benchmarks.chaoskit.scenarios import SCENARIOS, Ctx, Scenario
 
 DEFAULT_ORDER = ["worker-children", "worker-main", "rabbit-kill", "rabbit-stop-app", "pg-restart", "pg-down",
                  "endpoint-503", "filedrop-kill", "api-kill", "poison", "cluster-leader", "endpoint-down"]
@@ -99,7 +99,7 @@ def port_busy(port: int) -> bool:
 def code_version() -> dict[str, Any]:
     """The commit measured, and the hub files other people had changed but not committed."""
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout
     dirty = [line[3:] for line in git("status", "--porcelain", "--", "hub", "connectors", "edi").splitlines()]
     return {"commit": git("rev-parse", "--short", "HEAD").strip(), "uncommitted": dirty}
 
@@ -123,7 +123,7 @@ def amqp_consuming(urls: list[str]):
             try:
                 vhost_url = url[:-1] + "%2F" if url.endswith("//") else url  # pika spells vhost / as %2F
                 conn = pika.BlockingConnection(pika.URLParameters(vhost_url + "?connection_attempts=1&socket_timeout=3"))
-            except Exception:  # noqa: BLE001 - this node is down: ask the next
+            except Exception:  # noqa: BLE001, S112 - this node is down: ask the next
                 continue
             try:
                 ch = conn.channel()
@@ -241,7 +241,7 @@ def wait_drain(docs, endpoint: EndpointClient, store: Store, since: float, timeo
         delivered = delivered_refs(endpoint.records())
         try:
             parked = store.parked_refs()
-        except Exception:  # noqa: BLE001 - the database may be the thing that is down
+        except Exception:  # noqa: BLE001, S110 - the database may be the thing that is down
             pass
         missing = accepted - delivered - parked
         now = time.time()
@@ -399,7 +399,7 @@ def main() -> int:
     if args.hub_rev:
         infra.hub_src = export_rev(args.hub_rev, root)
         version = {"commit": subprocess.run(["git", "rev-parse", "--short", args.hub_rev], cwd=ROOT, text=True,
-                                            capture_output=True).stdout.strip(), "uncommitted": [], "rev": args.hub_rev}
+                                            capture_output=True, check=False).stdout.strip(), "uncommitted": [], "rev": args.hub_rev}
     say(f"chaos suite: {names}, {args.docs} docs each{' (quick)' if args.quick else ''}; hub at {version['commit']}"
         f"{' + uncommitted ' + ', '.join(version['uncommitted']) if version['uncommitted'] else ''}; dir {root}")
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -73,7 +72,6 @@ class Sender:
         self.docs, self.inbox, self.api_url, self.api_key = docs, inbox, api_url, api_key
         self.seconds, self.give_up = seconds, give_up
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="api-client")
-        self.lock = threading.Lock()
         self.started = self.finished = 0.0
         # Beside the inbox, not in it (the file drop watches every folder under the inbox), on
         # the same file system so the rename into the drop folder is atomic.

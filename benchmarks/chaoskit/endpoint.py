@@ -54,7 +54,7 @@ class Recorder:
 
         class Handler(BaseHTTPRequestHandler):
             # HTTP/1.0: one request per connection, so "down" needs no keep-alive bookkeeping.
-            def do_POST(self) -> None:  # noqa: N802 - http.server naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
                     doc = json.loads(body)
@@ -75,7 +75,7 @@ class Recorder:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_PUT = do_POST  # noqa: N815
+            do_PUT = do_POST
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -102,7 +102,7 @@ class Recorder:
 
 def serve_control(recorder: Recorder, port: int) -> None:
     class Control(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             parts = self.path.strip("/").split("/")
             if parts[0] == "mode" and len(parts) == 2 and parts[1] in ("ok", "503", "down"):
                 recorder.set_mode(parts[1])
@@ -115,7 +115,7 @@ def serve_control(recorder: Recorder, port: int) -> None:
             self.send_response(200)
             self.end_headers()
 
-        def do_GET(self) -> None:  # noqa: N802 - liveness of the endpoint process
+        def do_GET(self) -> None:
             self.send_response(200)
             self.end_headers()
             self.wfile.write(recorder.mode.encode())

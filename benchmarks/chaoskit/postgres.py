@@ -16,7 +16,7 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 def _as_postgres(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
     cmd = list(args) if os.geteuid() != 0 else ["runuser", "-u", "postgres", "--", *args]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     if check and res.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({res.returncode}): {res.stderr.strip() or res.stdout.strip()}")
     return res
@@ -73,13 +73,13 @@ class PgCluster:
 
     def ready(self) -> bool:
         res = subprocess.run([str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-t", "2"],
-                             capture_output=True, timeout=10)
+                             capture_output=True, timeout=10, check=False)
         return res.returncode == 0
 
     def sql(self, statement: str, database: str = "postgres") -> str:
         res = subprocess.run([str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
                               "-d", database, "-At", "-v", "ON_ERROR_STOP=1", "-c", statement],
-                             capture_output=True, text=True, timeout=120)
+                             capture_output=True, text=True, timeout=120, check=False)
         if res.returncode != 0:
             raise RuntimeError(f"psql {statement!r}: {res.stderr.strip()}")
         return res.stdout
