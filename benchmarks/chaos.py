@@ -27,7 +27,8 @@ The columns (one row per scenario; ``--json`` adds the details):
 - sent: documents the hub accepted: a 202 from the API, or a file renamed into the drop
   folder (API documents whose client gave up without a 202 are *not accepted*, shown apart);
 - delivered: distinct documents the endpoint answered 200 at least once;
-- POSTs: every request the endpoint received (503 and 500 answers included);
+- POSTs: every request the endpoint received (503 and 500 answers included; a refused
+  connection never reaches it: the hub's own attempt count is in the details);
 - dup same key: 200-answered repeats of a document with an Idempotency-Key it already had
   (harmless for an endpoint that honours the key);
 - dup diff keys: extra distinct Idempotency-Keys under which one document was accepted (an
@@ -365,8 +366,9 @@ def markdown(rows: list[Row]) -> str:
 def details(rows: list[Row]) -> str:
     out = []
     for r in rows:
-        out.append(f"{r.scenario}: stored twice {r.stored_twice}; lost where {r.lost_where or '-'}; "
-                   f"parked reasons {r.parked_reasons or '-'}")
+        out.append(f"{r.scenario}: hub delivery attempts {r.hub_attempts}; stored twice {r.stored_twice}; "
+                   f"lost where {r.lost_where or '-'}; parked reasons {r.parked_reasons or '-'}"
+                   + (f"; poison parked as {r.poison_reasons}" if r.poison_reasons else ""))
         out += [f"    {n}" for n in r.notes]
     return "\n".join(out)
 

@@ -131,6 +131,7 @@ class Row:
     lost_where: dict[str, int]
     parked_reasons: dict[str, int]
     poison_reasons: dict[str, int]
+    hub_attempts: int  # delivery attempts the hub recorded (refused connections included)
     notes: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
 
@@ -176,5 +177,6 @@ def account(scenario: str, docs: list[Doc], records: list[dict[str, Any]], snap:
         lost_where=dict(Counter(where_is(d, snap, msgs_by_ref, inbox) for d in lost_docs)),
         parked_reasons=dict(Counter(dl["reason"] for dl in parked_letters
                                     if ref_of_msg.get(dl["message_id"]) not in poison)),
+        hub_attempts=sum(d["attempts"] or 0 for d in snap.deliveries),
         poison_reasons=dict(Counter(dl["reason"] for dl in parked_letters if ref_of_msg.get(dl["message_id"]) in poison)),
     )
