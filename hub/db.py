@@ -50,6 +50,9 @@ def make_engine(url: str, **kwargs) -> Engine:
         return engine
     # No pool_pre_ping: it costs a round trip on every checkout. A connection that went stale
     # (database restarted) fails its first statement; tasks treat that as a transient error.
+    # A database whose network drops packets must not hold a task or the file drop for the
+    # kernel's TCP timeout (minutes): fail the connect after 10 s, and the caller waits and retries.
+    kwargs.setdefault("connect_args", {"connect_timeout": 10})
     kwargs.setdefault("pool_recycle", 1800)
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 10)
@@ -98,6 +101,16 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return normalise_url(self.url).startswith("sqlite")
+
+    def clock(self):
+        """"Now" for comparisons that several hosts make (a claim's lease): the database's clock
+        on PostgreSQL, read when the statement runs, so hosts whose clocks disagree still agree
+        on when a lease ran out. SQLite lives on one host: its clock is this process's."""
+        from datetime import UTC, datetime
+
+        from sqlalchemy import func
+
+        return datetime.now(UTC) if self.is_sqlite else func.clock_timestamp()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MAX_ERROR = 2000
 NOTICE_SEQ = 15_000  # dead-letter notices are side outputs (hub.delivery.states.SIDE_SEQ), not documents
+NOTICE_TYPE = "dead_letter_notice"
 
 
 def task_queue(hub, task_name: str) -> tuple[str, str, str]:
@@ -70,11 +72,15 @@ def park(hub, session: Session, *, task_name: str, task_args: list[Any], message
                                                  "hub_reason": reason, "hub_error": error[:500],
                                                  "hub_dead_lettered_at": utcnow().isoformat()})
     route = name if kind == ROUTE else None
+    notify = True
     if delivery_id:
         delivery = session.get(Delivery, delivery_id)
         if delivery is not None:
             delivery.status = "dead_lettered"
             route = delivery.route
+            # A notice that could not be delivered is not announced by another notice (which
+            # could fail the same way, and so on for ever).
+            notify = delivery.document_type != NOTICE_TYPE
     session.add(DeadLetter(id=dl_id, message_id=message_id, delivery_id=delivery_id, route=route,
                            endpoint=name if kind == ENDPOINT else None, queue=dlq, reason=reason, error=error,
                            task_name=task_name, task_args=task_args, created_at=utcnow()))
@@ -82,7 +88,8 @@ def park(hub, session: Session, *, task_name: str, task_args: list[Any], message
                        endpoint=name if kind == ENDPOINT else None, delivery_id=delivery_id,
                        detail={"reason": reason, "queue": dlq, "dead_letter_id": dl_id}, error=error)
     rows = [entry_for(msg, purpose="dead_letter", message_id=message_id, delivery_id=delivery_id)]
-    rows += _notify_rows(hub, session, route, message_id, dl_id, reason, error, dlq)
+    if notify:
+        rows += _notify_rows(hub, session, route, message_id, dl_id, reason, error, dlq)
     session.add_all(rows)
     # The error text may quote document values (a cell, a field): it stays in the store, out of logs.
     log.warning("dead-lettered %s for message %s: %s (dead letter %s)", task_name, message_id, reason, dl_id)
@@ -95,12 +102,12 @@ def _notify_rows(hub, session, route: str | None, message_id: str, dl_id: str, r
     if compiled is None:
         return []
     rows = []
-    notice = json.dumps({"document_type": "dead_letter_notice", "dead_letter_id": dl_id, "message_id": message_id,
+    notice = json.dumps({"document_type": NOTICE_TYPE, "dead_letter_id": dl_id, "message_id": message_id,
                          "route": route, "queue": dlq, "reason": reason, "error": error}).encode()
     for i, endpoint in enumerate(compiled.route.on_error.dead_letter.notify):
         delivery_id = stable_id(message_id, route, "dead-letter-notice", dl_id, endpoint)
         session.add(Delivery(id=delivery_id, message_id=message_id, route=route, endpoint=endpoint, seq=NOTICE_SEQ + i,
-                             document_type="dead_letter_notice", document_key=dl_id, payload=notice,
+                             document_type=NOTICE_TYPE, document_key=dl_id, payload=notice,
                              content_type="application/json", idempotency_key=delivery_id, created_at=utcnow()))
         rows.append(entry_for(delivery_message(hub, endpoint, delivery_id), purpose="egress", message_id=message_id,
                               delivery_id=delivery_id))
@@ -208,7 +215,7 @@ def _record_broker_dead_letter(hub, parked: Parked) -> int:
             return 0
         if delivery_id:
             delivery = session.get(Delivery, delivery_id)
-            if delivery is not None:
+            if delivery is not None and delivery.status != "delivered":  # a later copy may have delivered it
                 delivery.status, delivery.lease_until, delivery.lease_holder = "dead_lettered", None, None
         session.add(DeadLetter(id=parked.dead_letter_id, message_id=message_id or "", delivery_id=delivery_id,
                                route=name if kind == ROUTE else None, endpoint=name if kind == ENDPOINT else None,
@@ -239,8 +246,9 @@ def _republish_rows(hub, session, dl: DeadLetter, replay_id: str, by: str, why: 
         delivery = session.get(Delivery, dl.delivery_id)
         if delivery is not None:
             # A fresh budget: the operator fixed the cause (or judged the outage over).
-            delivery.status, delivery.failures, delivery.next_attempt_at = "pending", 0, None
-            delivery.lease_until = delivery.lease_holder = None
+            delivery.status, delivery.failures, delivery.outages, delivery.lost = "pending", 0, 0, 0
+            delivery.next_attempt_at = delivery.lease_until = delivery.lease_holder = delivery.waiting_since = None
+            delivery.pending_since = utcnow()
     session.add(Replay(message_id=dl.message_id, dead_letter_id=dl.id, target=queue, by=by, reason=why, at=utcnow(),
                        from_dlq=True))
     if dl.message_id:
@@ -276,51 +284,63 @@ def _take_from_dlq(hub, queue: str, wanted: set[str]) -> set[str]:
     return taken
 
 
-def _parked_letters(hub, ids: list[str]) -> list[DeadLetter]:
-    """The dead letters with these ids, all still parked (else KeyError / ValueError naming them)."""
+def _parked_letters(hub, ids: list[str], strict: bool) -> list[DeadLetter]:
+    """The dead letters with these ids that are still parked. ``strict``: all of them must be
+    (else KeyError / ValueError naming the others); otherwise the others are left out (a bulk
+    action racing another operator)."""
     with hub.db.read() as session:
         letters = [session.get(DeadLetter, i) for i in ids]
     missing = [i for i, dl in zip(ids, letters, strict=True) if dl is None]
     if missing:
         raise KeyError(f"no dead letter with id {', '.join(missing)} (see `hub dlq list`)")
     closed = [f"{dl.id} ({dl.state})" for dl in letters if dl.state != "parked"]
-    if closed:
+    if closed and strict:
         raise ValueError(f"not parked any more: {', '.join(closed)}")
-    return letters
+    return [dl for dl in letters if dl.state == "parked"]
 
 
 def _off_the_broker(hub, letters: list[DeadLetter]) -> None:
+    """Take the letters' task messages off their DLQs. The store is the ledger: a closed letter
+    stays closed even when the broker cannot be reached now (its copy on the DLQ is then
+    recognised as closed by id and never replayed)."""
     by_queue: dict[str, set[str]] = {}
     for dl in letters:
         by_queue.setdefault(dl.queue, set()).add(dl.id)
     for queue, wanted in by_queue.items():
-        _take_from_dlq(hub, queue, wanted)
+        try:
+            _take_from_dlq(hub, queue, wanted)
+        except (OSError, KombuOperationalError) as exc:
+            log.warning("could not take %d letter(s) off %s now (%s); they are closed in the store",
+                        len(wanted), queue, exc)
 
 
-def replay_dead_letters(hub, ids: list[str], *, by: str, why: str) -> list[str]:
+def replay_dead_letters(hub, ids: list[str], *, by: str, why: str, strict: bool = True) -> list[str]:
     """Replay dead letters by id: republish each to its work queue, take it off its DLQ, and
     record who, when and why. Returns the ids replayed."""
-    letters = _parked_letters(hub, ids)
+    letters = _parked_letters(hub, ids, strict)
     _off_the_broker(hub, letters)
     rows = []
     with changing(hub, [dl.message_id for dl in letters if dl.message_id]) as session:
-        for dl_id in ids:
-            dl = session.get(DeadLetter, dl_id)
-            rows.append(_republish_rows(hub, session, dl, new_id(), by, why))
+        for letter in letters:
+            dl = session.get(DeadLetter, letter.id)
+            if dl.state == "parked":  # checked again inside the transaction
+                rows.append(_republish_rows(hub, session, dl, new_id(), by, why))
         session.add_all(rows)
     publish_rows(hub, rows)
-    return ids
+    return [dl.id for dl in letters]
 
 
-def discard_dead_letters(hub, ids: list[str], *, by: str, why: str) -> list[str]:
+def discard_dead_letters(hub, ids: list[str], *, by: str, why: str, strict: bool = True) -> list[str]:
     """Close dead letters without delivering them (a document nobody wants any more, bad input
     that was re-sent corrected): taken off their DLQs, recorded with who, when and why, and on
     the message's trace. The raw message stays in the store."""
-    letters = _parked_letters(hub, ids)
+    letters = _parked_letters(hub, ids, strict)
     _off_the_broker(hub, letters)
     with changing(hub, [dl.message_id for dl in letters if dl.message_id]) as session:
-        for dl_id in ids:
-            dl = session.get(DeadLetter, dl_id)
+        for letter in letters:
+            dl = session.get(DeadLetter, letter.id)
+            if dl.state != "parked":
+                continue
             _close(dl, "discarded", by, why)
             if dl.delivery_id:
                 delivery = session.get(Delivery, dl.delivery_id)
@@ -329,8 +349,8 @@ def discard_dead_letters(hub, ids: list[str], *, by: str, why: str) -> list[str]
             if dl.message_id:
                 MessageStore.stage(session, dl.message_id, "discarded", route=dl.route, endpoint=dl.endpoint,
                                    delivery_id=dl.delivery_id, detail={"dead_letter_id": dl.id, "by": by, "why": why})
-    log.info("discarded %d dead letter(s) by %s", len(ids), by)
-    return ids
+    log.info("discarded %d dead letter(s) by %s", len(letters), by)
+    return [dl.id for dl in letters]
 
 
 def replay_queue(hub, queue: str, *, since: datetime | None, by: str, why: str) -> list[str]:

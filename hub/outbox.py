@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from hub.broker.publisher import OutMessage, Outcome
@@ -48,11 +49,9 @@ def as_message(row: OutboxEntry) -> OutMessage:
 def mark(hub, session: Session, rows: Sequence[OutboxEntry], outcomes: Sequence[Outcome]) -> None:
     """Record publish results: published rows get a timestamp (and ingress rows a stage, which
     moves their messages' derived status to routing or unrouted); failed rows keep waiting for
-    the relay, with the attempt counted."""
+    the relay, with the attempt counted. Outbox rows first, then the messages' locks: the relay
+    holds its outbox rows before it gets here, so both orders agree and never deadlock."""
     now = utcnow()
-    ingress = [r.message_id for r, o in zip(rows, outcomes, strict=True)
-               if r.purpose == "ingress" and o in (Outcome.CONFIRMED, Outcome.RETURNED)]
-    status.lock(session, ingress)
     done = [r.id for r, o in zip(rows, outcomes, strict=True) if o in (Outcome.CONFIRMED, Outcome.RETURNED)]
     failed = [r.id for r, o in zip(rows, outcomes, strict=True) if o not in (Outcome.CONFIRMED, Outcome.RETURNED)]
     if done:
@@ -60,6 +59,11 @@ def mark(hub, session: Session, rows: Sequence[OutboxEntry], outcomes: Sequence[
     if failed:
         session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(failed))
                         .values(attempts=OutboxEntry.attempts + 1, last_error="broker unavailable or publish not confirmed"))
+    ingress = [r.message_id for r, o in zip(rows, outcomes, strict=True)
+               if r.purpose == "ingress" and o in (Outcome.CONFIRMED, Outcome.RETURNED)]
+    if not ingress:
+        return
+    status.lock(session, ingress)
     for row, outcome in zip(rows, outcomes, strict=True):
         if row.purpose != "ingress":
             continue
@@ -68,9 +72,8 @@ def mark(hub, session: Session, rows: Sequence[OutboxEntry], outcomes: Sequence[
         elif outcome is Outcome.RETURNED:
             MessageStore.stage(session, row.message_id, "unrouted", at=now,
                                detail={"routing_key": row.routing_key}, error="no route matches this message")
-    if ingress:
-        session.flush()
-        status.refresh(session, ingress, status.routes_for_hub(hub))
+    session.flush()
+    status.refresh(session, ingress, status.routes_for_hub(hub))
 
 
 def publish_rows(hub, rows: Sequence[OutboxEntry]) -> list[Outcome]:
@@ -78,8 +81,15 @@ def publish_rows(hub, rows: Sequence[OutboxEntry]) -> list[Outcome]:
     if not rows:
         return []
     outcomes = hub.publisher().publish_many([as_message(r) for r in rows])
-    with hub.db.session() as session:
-        mark(hub, session, rows, outcomes)
+    try:
+        with hub.db.session() as session:
+            mark(hub, session, rows, outcomes)
+    except SQLAlchemyError as exc:
+        # The work is committed and published; only the bookkeeping failed (the database went
+        # away, a deadlock victim). The relay publishes the rows again later — consumers are
+        # idempotent — so the caller, who may owe its sender an answer, is not told "failed".
+        log.warning("publish results not recorded (%s); the relay will publish those rows again",
+                    type(exc).__name__)
     return outcomes
 
 

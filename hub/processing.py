@@ -18,6 +18,7 @@ message row is locked first and its status derived again before the commit (hub.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import time
@@ -188,17 +189,28 @@ def _existing(session, deliveries: list[dict[str, Any]]) -> set[str]:
 
 
 def _forget_earlier_run(session, marker: dict[str, Any], deliveries: list[dict[str, Any]]) -> None:
-    """A replay renders the same deliveries again (same ids, same idempotency keys): they are
-    sent again with a fresh budget; the run's marker, document index and canonical documents
-    replace the earlier run's (a held document may now be emitted)."""
+    """A replay renders the same deliveries again (same ids) and sends them again with a fresh
+    budget; the run's marker, document index and canonical documents replace the earlier run's
+    (a held document may now be emitted). The idempotency key stays the same while the payload
+    does; a payload the fixed route renders differently gets a new key — under the old one an
+    endpoint would answer with its first result and never apply the correction. A delivery a
+    worker is sending right now is left to finish."""
     message_id, route_name = marker["message_id"], marker["route"]
     for table in (DocumentRef, MessageDocument):
         session.execute(delete(table).where(table.message_id == message_id, table.route == route_name))
     session.execute(delete(RouteRun).where(RouteRun.message_id == message_id, RouteRun.route == route_name))
+    earlier = {row.id: row for row in session.execute(select(Delivery.id, Delivery.payload, Delivery.idempotency_key)
+                                                      .where(Delivery.id.in_([d["id"] for d in deliveries])))}
     for d in deliveries:
-        session.execute(update(Delivery).where(Delivery.id == d["id"]).values(
-            payload=d["payload"], content_type=d["content_type"], status="pending", failures=0, next_attempt_at=None,
-            lease_until=None, lease_holder=None))
+        if d["id"] not in earlier:
+            continue
+        before = earlier[d["id"]]
+        key = before.idempotency_key if before.payload == d["payload"] else stable_id(
+            d["id"], hashlib.sha256(d["payload"]).hexdigest())
+        d["idempotency_key"] = key
+        session.execute(update(Delivery).where(Delivery.id == d["id"], Delivery.status != "sending").values(
+            payload=d["payload"], content_type=d["content_type"], idempotency_key=key, status="pending", failures=0,
+            outages=0, lost=0, next_attempt_at=None, waiting_since=None, pending_since=utcnow()))
 
 
 def _publish_deliveries(hub, deliveries: list[tuple[str, str]], replay: str | None) -> None:

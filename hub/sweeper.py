@@ -10,8 +10,8 @@ When is a message stuck rather than waiting in a backlog? Queues are first in, f
 a message is stuck when it is older than ``HUB_STUCK_AFTER`` seconds and either its queue has
 nothing ready, or the queue has *moved past it*: its route already processed a message that
 arrived ``OVERTAKEN_BY`` seconds or more after it (for a delivery: its endpoint already took a
-delivery created that much later). That holds under steady load too, when a queue is never
-idle. A stuck message is sent again straight to its route's queue, a stuck delivery to its
+delivery put on the broker that much later). That holds under steady load too, when a queue is
+never idle. A stuck message is sent again straight to its route's queue, a stuck delivery to its
 endpoint's, and the message's trace records a ``swept`` stage. Both tasks are idempotent (the
 route-run marker; a delivery is claimed once), so a late original does nothing.
 
@@ -67,17 +67,18 @@ def _sweep_deliveries(hub, older_than: float) -> int:
     resent = 0
     for endpoint in hub.topology.endpoints:
         idle = _ready(hub, hub.topology.endpoint_queue(endpoint)) == 0
-        later = select(func.max(Delivery.created_at)).where(
+        queued_at = func.coalesce(Delivery.pending_since, Delivery.created_at)  # when it last went on the broker
+        later = select(func.max(queued_at)).where(
             Delivery.endpoint == endpoint, Delivery.status != states.PENDING, Delivery.created_at >= now - LOOK_BACK)
         with hub.db.read() as session:
             newest_taken = None if idle else session.scalar(later)
             if not idle and newest_taken is None:
                 continue
             query = select(Delivery.id, Delivery.message_id, Delivery.route).where(
-                Delivery.endpoint == endpoint, Delivery.status == states.PENDING, Delivery.attempts == 0,
-                Delivery.created_at >= now - LOOK_BACK, Delivery.created_at <= now - timedelta(seconds=older_than))
+                Delivery.endpoint == endpoint, Delivery.status == states.PENDING,
+                Delivery.created_at >= now - LOOK_BACK, queued_at <= now - timedelta(seconds=older_than))
             if not idle:
-                query = query.where(Delivery.created_at <= newest_taken - OVERTAKEN_BY)
+                query = query.where(queued_at <= newest_taken - OVERTAKEN_BY)
             stuck = session.execute(query).all()
         if stuck:
             resent += _resend(hub, [(delivery_message(hub, endpoint, d.id, {"hub_swept": "1"}), d.message_id, d.id,
@@ -105,12 +106,13 @@ def _sweep_routes(hub, older_than: float) -> int:
                 .where(Message.received_at >= now - LOOK_BACK, Message.received_at <= cutoff,
                        Message.status.in_(OPEN_STATUSES))
                 .where(~exists().where(and_(RouteRun.message_id == Message.id, RouteRun.route == binding.name)))
+                # Parked, or discarded by an operator: not for the sweeper to run again.
                 .where(~exists().where(and_(DeadLetter.message_id == Message.id, DeadLetter.route == binding.name,
-                                            DeadLetter.state == "parked")))
+                                            DeadLetter.state.in_(("parked", "discarded")))))
                 # In a retry chain: its next attempt is scheduled; the chain ends in a run or a letter.
                 .where(~exists().where(and_(Stage.message_id == Message.id, Stage.route == binding.name,
                                             Stage.stage == "retrying",
-                                            Stage.at >= now - timedelta(seconds=2 * older_than + 300))))).all()
+                                            Stage.at >= now - _retry_window(hub, binding.name, older_than))))).all()
         stuck = [r.id for r in rows if binding.matches(ingress_key(r.format, r.doctype, r.sender))]
         if stuck:
             messages = [(task_message(hub.celery, f"hub.route.{binding.name}", [message_id], task_id=new_id(),
@@ -121,6 +123,13 @@ def _sweep_routes(hub, older_than: float) -> int:
             log.warning("route %s: re-sent %d message(s) not processed after %ss (%s)", binding.name, len(stuck),
                         older_than, ", ".join(stuck[:5]) + (" …" if len(stuck) > 5 else ""))
     return resent
+
+
+def _retry_window(hub, route: str, older_than: float) -> timedelta:
+    """How far back a ``retrying`` stage may say the next attempt is still scheduled."""
+    compiled = hub.compiled.get(route)
+    longest = compiled.route.on_error.backoff.max if compiled is not None else 300.0
+    return timedelta(seconds=longest * 1.5 + older_than)
 
 
 def _newest_processed(hub, route: str, now: datetime) -> datetime | None:

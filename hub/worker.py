@@ -26,13 +26,14 @@ import socket
 from collections.abc import Iterable
 
 from celery import Celery, Task, bootsteps
-from celery.exceptions import Reject
+from celery.exceptions import Reject, Retry
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from hub import processing
 from hub.app import Hub
 from hub.deadletters import reconcile
 from hub.delivery import deliver as delivery
+from hub.delivery.holders import new_holder
 from hub.delivery.schedule import run_due
 from hub.ids import stable_id
 from hub.ingest import INGRESS_TASK
@@ -97,7 +98,19 @@ def _database_away(task: Task, queue: str, exc: Exception, **kwargs):
     try again, without spending the message's failure budget."""
     countdown = min(30.0, 2.0 ** min(task.request.retries or 0, 5))
     log.warning("database unavailable (%s); retrying %s in %.0fs", type(exc).__name__, task.name, countdown)
-    raise task.retry(countdown=countdown, queue=queue, exchange="", routing_key=queue, kwargs=kwargs)
+    _retry(task, queue, countdown, kwargs)
+
+
+def _retry(task: Task, queue: str, countdown: float, kwargs: dict):
+    """Straight back to this queue through the default exchange (not through ingress: that would
+    fan the message out to every matching route again). If the retry cannot be published, the
+    message goes back to its queue rather than failing: a broker problem must not park it."""
+    try:
+        raise task.retry(countdown=countdown, queue=queue, exchange="", routing_key=queue, kwargs=kwargs)
+    except Retry:
+        raise
+    except Exception as exc:  # noqa: BLE001 - publishing the retry failed
+        raise Reject(f"retry not published: {exc}", requeue=True) from exc
 
 
 def _register_route(app: Celery, hub: Hub, route: str) -> None:
@@ -109,10 +122,7 @@ def _register_route(app: Celery, hub: Hub, route: str) -> None:
         try:
             return processing.run_route(_hub(), route, message_id, ctx)
         except processing.Retry as retry:
-            # Straight back to this queue through the default exchange (not through ingress:
-            # that would fan the message out to every matching route again).
-            raise self.retry(countdown=retry.countdown, queue=queue, exchange="", routing_key=queue,
-                             kwargs={"failures": failures + 1}) from None
+            _retry(self, queue, retry.countdown, {"failures": failures + 1})
         except processing.PublishFailed as exc:
             # Back to the queue, not to the DLQ: the redelivery republishes the committed work.
             raise Reject(str(exc), requeue=True) from exc
@@ -127,7 +137,7 @@ def _register_endpoint(app: Celery, hub: Hub, endpoint: str) -> None:
     def deliver(self, delivery_id: str, lease: str | None = None) -> str:
         # The lease holder travels with a database-away retry, so the retry may take back the
         # claim its first run made (hub.delivery.deliver.claim).
-        holder = lease or delivery.new_holder()
+        holder = lease or new_holder()
         try:
             return delivery.deliver(_hub(), endpoint, delivery_id, holder)
         except (OperationalError, InterfaceError) as exc:

@@ -4,7 +4,7 @@ their attempts.
 Why: an ERP that is down for ten minutes is not a reason to park three hundred documents. A
 failure that belongs to the endpoint — connection refused or reset, a timeout, DNS or TLS
 failing, 502/503/504, 429 — is an *outage*; it opens the endpoint's circuit after
-``failures`` consecutive outage answers (a 429 or a ``Retry-After`` opens it at once). While
+``failures`` consecutive outage answers (a 429, or any answer with ``Retry-After``, opens it at once). While
 it is open no delivery calls the endpoint: each one waits in the store (``waiting``). The
 endpoint is probed with one delivery at a time, after ``probe_initial`` and then twice as
 long after each failed probe, never longer than ``probe_max`` (30 s by default, so a
@@ -138,6 +138,8 @@ def record(c: Circuit, ok: bool | None, probe: bool, now: float, policy: Circuit
     if c.state == "half_open" or (probe and c.state != "closed"):
         c.state, c.opened_at, c.probe_until = "open", now, None
         c.probes += 1
+        if c.down_since is None:
+            c.down_since = now
     elif c.state == "closed" and (c.failures >= policy.failures or retry_after is not None):
         c.state, c.opened_at, c.probe_until, c.down_since, c.probes = "open", now, None, now, 0
 

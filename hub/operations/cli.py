@@ -138,6 +138,8 @@ def replay(
     since: Since = None,
     edited: Annotated[str | None, typer.Option(metavar="FILE", help="Resubmit this corrected payload as a new "
                                                "version of the message (one id)")] = None,
+    allow_resend: Annotated[bool, typer.Option("--allow-resend", help="With --edited: even if the original "
+                                               "already delivered documents (they go out again)")] = False,
     reason: Annotated[str, typer.Option("--reason", "-r", help="Why (recorded)")] = ...,
     by: By = None,
 ) -> None:
@@ -146,7 +148,7 @@ def replay(
     hub = _hub()
     operator = _operator(by)
     if edited is not None:
-        _replay_edited(hub, ids or [], edited, operator, reason)
+        _replay_edited(hub, ids or [], edited, operator, reason, allow_resend)
     elif queue or reason_code or since:
         if ids:
             fail("give ids or a filter (--queue, --reason-code, --since), not both")
@@ -178,7 +180,7 @@ def _replay_ids(hub, ids: list[str], operator: str, reason: str) -> None:
         fail(str(exc.args[0]))
 
 
-def _replay_edited(hub, ids: list[str], edited: str, operator: str, reason: str) -> None:
+def _replay_edited(hub, ids: list[str], edited: str, operator: str, reason: str, allow_resend: bool) -> None:
     from pathlib import Path
 
     from hub.operations.edits import resubmit
@@ -190,8 +192,8 @@ def _replay_edited(hub, ids: list[str], edited: str, operator: str, reason: str)
     except OSError as exc:
         fail(f"{edited}: {exc.strerror or exc}")
     try:
-        done = resubmit(hub, ids[0], corrected, by=operator, why=reason)
-    except KeyError as exc:
+        done = resubmit(hub, ids[0], corrected, by=operator, why=reason, allow_resend=allow_resend)
+    except (KeyError, ValueError) as exc:
         fail(str(exc.args[0]))
     typer.echo(f"message {done.message_id} is version {done.version} of {done.original_id}"
                + (f"; superseded dead letter(s) discarded: {', '.join(done.superseded_letters)}"
@@ -208,15 +210,17 @@ def _bulk(hub, action: str, queue: str | None, reason_code: str | None, since: d
     except (OSError, OperationalError) as exc:
         typer.echo(f"(broker not reachable: {exc})", err=True)
     letters = find(hub, LetterFilter(queue=queue, reason_code=reason_code, since=_utc(since)))
+    verb = "replayed" if action == "replay" else "discarded"
     if not letters:
-        typer.echo("no parked dead letters match")
+        typer.echo(f"{verb} 0 dead letter(s): none parked matches")
         return
     with typer.progressbar(length=len(letters), label=f"{action} {len(letters)} dead letter(s)", file=sys.stderr) as bar:
         try:
             done = act(hub, [dl.id for dl in letters], action, by=operator, why=reason, progress=bar.update)
         except (KeyError, ValueError) as exc:
             fail(str(exc.args[0]))
-    typer.echo(f"{'replayed' if action == 'replay' else 'discarded'} {len(done)} dead letter(s)")
+    typer.echo(f"{verb} {len(done)} dead letter(s)" + (f" ({len(letters) - len(done)} closed meanwhile by someone "
+                                                       "else)" if len(done) < len(letters) else ""))
 
 
 # -- hub dlq ------------------------------------------------------------------------------------

@@ -8,19 +8,25 @@ name the original (``hub_edited_from``, ``hub_version``), the original's trace g
 ``edited`` stage naming the new one, and the original's parked dead letters are discarded as
 superseded. Who did it and why is recorded like a replay. The new message goes through the
 routes like any other, so its deliveries get new idempotency keys: it is a new version of the
-document, not a repeat.
+document, not a repeat. That is why an original that already delivered documents is refused
+unless the operator says the endpoints should get them again (``allow_resend``): a corrected
+invoice sent to an ERP that took the first one is a second invoice there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hub.deadletters import discard_dead_letters
 from hub.ids import new_id
 from hub.ingest import Inbound, Ingest
-from hub.store import DeadLetter, Message, MessageStore, Replay, utcnow
+from hub.store import DeadLetter, Delivery, Message, MessageStore, Replay, utcnow
+
+
+class AlreadyDelivered(ValueError):
+    pass
 
 
 @dataclass
@@ -42,13 +48,23 @@ def resolve_original(hub, some_id: str) -> str:
     raise KeyError(f"no message or dead letter with id {some_id}")
 
 
-def resubmit(hub, some_id: str, corrected: bytes, *, by: str, why: str, filename: str | None = None) -> Edited:
+def resubmit(hub, some_id: str, corrected: bytes, *, by: str, why: str, filename: str | None = None,
+             allow_resend: bool = False) -> Edited:
     original_id = resolve_original(hub, some_id)
     with hub.db.read() as session:
         original = session.get(Message, original_id)
         parked = list(session.scalars(select(DeadLetter.id).where(DeadLetter.message_id == original_id,
                                                                   DeadLetter.state == "parked")))
-    version = int((original.headers or {}).get("hub_version", 1)) + 1
+        delivered = session.execute(select(Delivery.endpoint, func.count()).where(
+            Delivery.message_id == original_id, Delivery.status == "delivered").group_by(Delivery.endpoint)).all()
+        earlier_edits = session.scalar(select(func.count()).select_from(Replay).where(
+            Replay.message_id == original_id, Replay.target.like("edited:%"))) or 0
+    if delivered and not allow_resend:
+        went = ", ".join(f"{endpoint} ({n})" for endpoint, n in delivered)
+        raise AlreadyDelivered(f"message {original_id} already delivered document(s) to {went}; a corrected "
+                               f"version goes to every endpoint again under new idempotency keys. Give "
+                               f"--allow-resend if they should get it")
+    version = int((original.headers or {}).get("hub_version", 1)) + 1 + earlier_edits
     new_message_id = new_id()
     headers = {**(original.headers or {}), "hub_edited_from": original_id, "hub_version": version,
                "hub_edited_by": by}

@@ -162,11 +162,15 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failures: Mapped[int] = mapped_column(Integer, default=0)  # this document's failures since it was (re)sent
+    outages: Mapped[int] = mapped_column(Integer, default=0)  # outage answers in a row for this document
+    lost: Mapped[int] = mapped_column(Integer, default=0)  # worker processes that died holding it
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # retrying: when to try again
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # sending: the claim's expiry
-    lease_holder: Mapped[str | None] = mapped_column(String(32))
+    lease_holder: Mapped[str | None] = mapped_column(String(160))
     last_error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its message's, for ordered delivery
+    pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last put on the broker (else created_at)
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # first outage answer of this wait
 
     __table_args__ = (Index("ix_deliveries_status_endpoint", "status", "endpoint"),
                       Index("ix_deliveries_endpoint_document_key", "endpoint", "document_key"))

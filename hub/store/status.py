@@ -109,11 +109,15 @@ def derive(f: Facts) -> str:
 
 def lock(session: Session, message_ids: Iterable[str]) -> None:
     """Take the message rows' locks (in id order, so two transactions never wait on each other
-    in a circle) before changing anything the status depends on. SQLite serialises writers
-    already (BEGIN IMMEDIATE), so this is a PostgreSQL matter."""
+    in a circle) before changing anything the status depends on. ``FOR NO KEY UPDATE``: it
+    serialises status refreshes, yet lets other transactions insert rows that reference the
+    message (a stage, a delivery: their foreign key takes ``KEY SHARE``), so a transaction that
+    locked a delivery first and then adds a stage never waits on one holding the message.
+    SQLite serialises writers already (BEGIN IMMEDIATE), so this is a PostgreSQL matter."""
     ids = sorted(set(message_ids))
     if ids and session.bind.dialect.name != "sqlite":
-        session.execute(select(Message.id).where(Message.id.in_(ids)).order_by(Message.id).with_for_update())
+        session.execute(select(Message.id).where(Message.id.in_(ids)).order_by(Message.id)
+                        .with_for_update(key_share=True))
 
 
 def facts(session: Session, message_ids: list[str], routes_for: RoutesFor | None) -> dict[str, Facts]:
@@ -126,10 +130,12 @@ def facts(session: Session, message_ids: list[str], routes_for: RoutesFor | None
         expected = routes_for(ingress_key(m.format, m.doctype, m.sender)) if routes_for else None
         out[m.id] = Facts(published=(m.id, "published") in seen, unrouted=(m.id, "unrouted") in seen,
                           expected_routes=expected)
-    for run in session.scalars(select(RouteRun).where(RouteRun.message_id.in_(message_ids))):
-        if run.message_id in out:
-            out[run.message_id].runs[run.route] = RunFacts(run.status, run.documents or 0, run.held or 0,
-                                                           run.refused or 0)
+    # Named columns, not the entity: migration 0005 runs this on databases of its own revision.
+    runs = select(RouteRun.message_id, RouteRun.route, RouteRun.status, RouteRun.documents, RouteRun.held,
+                  RouteRun.refused).where(RouteRun.message_id.in_(message_ids))
+    for message_id, route, status, documents, held, refused in session.execute(runs):
+        if message_id in out:
+            out[message_id].runs[route] = RunFacts(status, documents or 0, held or 0, refused or 0)
     letters = (select(DeadLetter.message_id, DeadLetter.route, DeadLetter.state)
                .where(DeadLetter.message_id.in_(message_ids), DeadLetter.delivery_id.is_(None))
                .order_by(DeadLetter.created_at))

@@ -22,7 +22,7 @@ from hub.config import Settings
 from hub.ingest import Inbound, Ingest
 from hub.stubs import ErpStub
 from hub.store import DeadLetter, Delivery, DeliveryAttempt, Message, Stage
-from tests.conftest import AMQP_URL, ROOT
+from tests.conftest import AMQP_URL, ROOT, fresh_schema
 
 TEST_ROUTES = """
 routes:
@@ -62,6 +62,7 @@ routes:
     on_error:
       retries: 2
       backoff: {initial: 0.2s, max: 0.5s, multiplier: 2, jitter: 0.1}
+      dead_letter: {notify: [notices]}
 
 endpoints:
   crash-folder:
@@ -74,6 +75,10 @@ endpoints:
       url: ${ERP_INVENTORY_URL}/orders
       format: json
     ordered_by: document_key
+
+  notices:
+    file:
+      path: ${WAREHOUSE_DIR}/notices
 """
 
 FAST_RETRY = "    on_error:\n      retries: 5\n      backoff: {initial: 0.2s, max: 0.5s, multiplier: 2, jitter: 0.1}\n"
@@ -256,11 +261,15 @@ def erp_stub() -> Iterator[ErpStub]:
 
 
 @pytest.fixture
-def amqp_hub(tmp_path: Path, pg_schema_url: str, namespace: str, erp_stub: ErpStub) -> Iterator[HubEnv]:
-    env = make_env(tmp_path, database_url=pg_schema_url, broker_url=AMQP_URL, namespace=namespace, stub=erp_stub)
-    yield env
-    _teardown(env)
-    _delete_namespace(env)
+def amqp_hub(tmp_path: Path, namespace: str, erp_stub: ErpStub) -> Iterator[HubEnv]:
+    # A schema of its own: the sweeper and the scheduler act on whatever the store holds, so an
+    # earlier test's unfinished work would be sent to this test's endpoints.
+    with fresh_schema() as database_url:
+        env = make_env(tmp_path, database_url=database_url, broker_url=AMQP_URL, namespace=namespace,
+                       stub=erp_stub)
+        yield env
+        _teardown(env)
+        _delete_namespace(env)
 
 
 @pytest.fixture

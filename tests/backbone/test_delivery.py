@@ -15,6 +15,7 @@ import pytest
 from hub.delivery.circuit import DatabaseCircuits
 from hub.stubs import ErpStub
 from tests.backbone.conftest import AMQP_URL, HubEnv, _delete_namespace, _teardown, make_env, wait_for
+from tests.conftest import fresh_schema
 from tests.backbone.test_e2e_rabbitmq import EXAMPLE
 
 BAD_ROW = b'"ST-10023"'  # the second row's document: the ERP answers 500 for it, 200 for the others
@@ -34,7 +35,7 @@ def _one_document_fails_then_replay_delivers(env: HubEnv) -> None:
     attempts = env.attempts(bad.id)
     assert [a.outcome for a in attempts] == ["retry"] * 6  # retries: 5 → six attempts, no more
     assert dl.reason == "retries_exhausted"
-    assert "HTTP 500" in dl.error and "after 6 attempts" in dl.error
+    assert "HTTP 500" in dl.error and "after 6 failed attempts" in dl.error
     others = [d for d in env.deliveries(message_id) if d.id != bad.id]
     wait_for(lambda: all(d.status == "delivered" for d in env.deliveries(message_id) if d.id != bad.id), 30,
              what="the other documents")
@@ -63,14 +64,15 @@ def test_a_document_the_endpoint_fails_is_tried_six_times_then_parked_on_the_emb
 # -- an endpoint that is down -------------------------------------------------------------------
 
 @pytest.fixture
-def erp_down_hub(tmp_path: Path, pg_schema_url: str, namespace: str) -> Iterator[HubEnv]:
+def erp_down_hub(tmp_path: Path, namespace: str) -> Iterator[HubEnv]:
     """A hub whose ERP URL points at a port where nothing listens (yet)."""
     closed = ErpStub()  # takes a free port, then gives it back: connections are refused
     closed.server.server_close()
-    env = make_env(tmp_path, database_url=pg_schema_url, broker_url=AMQP_URL, namespace=namespace, stub=closed)
-    yield env
-    _teardown(env)
-    _delete_namespace(env)
+    with fresh_schema() as database_url:
+        env = make_env(tmp_path, database_url=database_url, broker_url=AMQP_URL, namespace=namespace, stub=closed)
+        yield env
+        _teardown(env)
+        _delete_namespace(env)
     if env.stub is not closed:
         env.stub.stop()
 

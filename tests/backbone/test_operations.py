@@ -64,6 +64,12 @@ def test_find_and_read_messages(embedded_hub: HubEnv) -> None:
     missing = env.hub_cli("messages", "show", good, "--sent", "nowhere", check=False)
     assert missing.returncode == 1 and "has no delivery to 'nowhere'" in missing.stderr
 
+    # A corrected version of a delivered message would reach the ERP again under new keys.
+    fixed = env.root / "again.csv"
+    fixed.write_bytes(EXAMPLE)
+    refused_edit = env.hub_cli("replay", good, "--edited", str(fixed), "-r", "x", check=False)
+    assert refused_edit.returncode == 1 and "already delivered document(s) to erp-inventory (3)" in refused_edit.stderr
+
 
 def test_dead_letters_listed_discarded_and_replayed_by_filter(embedded_hub: HubEnv) -> None:
     env = embedded_hub

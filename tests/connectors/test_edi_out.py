@@ -22,7 +22,8 @@ from edi.common.interchanges import InterchangeRecord, Party, record_ack
 from hub.app import Hub
 from hub.ingest import Inbound, Ingest
 from hub.partners import PartnerRegistry, read_partners_file
-from hub.delivery.deliver import deliver, new_holder
+from hub.delivery.deliver import deliver
+from hub.delivery.holders import new_holder
 from hub.processing import TaskContext, run_route
 from hub.registry import RouteEnv, StepError, load_plugins
 from hub.store import Delivery, utcnow

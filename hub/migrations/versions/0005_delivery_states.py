@@ -40,9 +40,13 @@ def upgrade() -> None:
 
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.add_column(sa.Column('failures', sa.Integer(), nullable=False, server_default=sa.text('0')))
+        batch_op.add_column(sa.Column('outages', sa.Integer(), nullable=False, server_default=sa.text('0')))
+        batch_op.add_column(sa.Column('lost', sa.Integer(), nullable=False, server_default=sa.text('0')))
+        batch_op.add_column(sa.Column('pending_since', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('waiting_since', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('lease_holder', sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column('lease_holder', sa.String(length=160), nullable=True))
         batch_op.add_column(sa.Column('last_error', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('received_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_deliveries_endpoint_document_key', ['endpoint', 'document_key'], unique=False)
@@ -63,13 +67,32 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('refused', sa.Integer(), nullable=False, server_default=sa.text('0')))
 
     # ### end Alembic commands ###
-    # Earlier statuses in the derived vocabulary (hub.store.status); a retrying delivery of the
-    # old kind had its next attempt in a Celery message: the scheduler takes it over now.
-    for old, new in (("published", "routing"), ("replayed", "routing"), ("transformed", "delivering")):
-        op.execute(sa.text("UPDATE messages SET status = :new WHERE status = :old").bindparams(old=old, new=new))
+    _carry_over_existing_rows()
+
+
+def _carry_over_existing_rows() -> None:
+    """Rows written before this revision, in the new model: a retrying delivery had its next
+    attempt in a Celery message (the scheduler takes it over now), a rejected one was about to be
+    dead-lettered, ordered delivery needs the message's time, an open circuit's outage began when
+    it opened, and every message's status is derived again (hub.store.status) — the old code
+    wrote the name of its latest stage there."""
     op.execute(sa.text("UPDATE deliveries SET next_attempt_at = CURRENT_TIMESTAMP "
                        "WHERE status = 'retrying' AND next_attempt_at IS NULL"))
     op.execute(sa.text("UPDATE deliveries SET status = 'dead_lettered' WHERE status = 'failed'"))
+    op.execute(sa.text("UPDATE deliveries SET received_at = "
+                       "(SELECT received_at FROM messages WHERE messages.id = deliveries.message_id)"))
+    op.execute(sa.text("UPDATE endpoint_circuits SET down_since = opened_at WHERE state <> 'closed'"))
+    from sqlalchemy.orm import Session
+
+    from hub.store.status import STATUSES, refresh
+
+    session = Session(bind=op.get_bind())
+    stale = [row[0] for row in session.execute(sa.text("SELECT id FROM messages WHERE status NOT IN :known")
+                                               .bindparams(sa.bindparam("known", expanding=True)),
+                                               {"known": list(STATUSES)})]
+    for start in range(0, len(stale), 500):
+        refresh(session, stale[start:start + 500], None)
+    session.flush()
 
 
 def downgrade() -> None:
@@ -97,6 +120,10 @@ def downgrade() -> None:
         batch_op.drop_column('lease_until')
         batch_op.drop_column('next_attempt_at')
         batch_op.drop_column('failures')
+        batch_op.drop_column('outages')
+        batch_op.drop_column('lost')
+        batch_op.drop_column('pending_since')
+        batch_op.drop_column('waiting_since')
 
     with op.batch_alter_table('dead_letters', schema=None) as batch_op:
         batch_op.drop_column('closed_reason')
