@@ -235,6 +235,8 @@ def _line_ref(view: MessageView, index: int, line: _Line) -> None:
     qualifier, value = rff(view, index)
     if qualifier == "ON":
         line.data.setdefault("po_number", value or None)
+        if order_line := comp(view.segments[index], 0, 2):  # EANCOM RFF+ON:<PO>:<line> (C506 1156)
+            line.data.setdefault("po_line_number", order_line)
     elif qualifier == "LI":
         line.data.setdefault("po_line_number", value or None)
     elif (ref := reference(qualifier, value)) is not None:

@@ -150,6 +150,9 @@ class LinePart(Part):
             self.qvr = (comp(seg, 1, 0), comp(seg, 2, 0), index)
         else:
             super().add(index)
+            if tag == "RFF" and comp(seg, 0, 0) == "ON" and comp(seg, 0, 2):
+                # EANCOM sends the order line in C506 1156 (RFF+ON:<PO>:<line>); the first line reference wins.
+                self.refs.append(("LI", comp(seg, 0, 2), index))
 
 
 class MessageParts:
