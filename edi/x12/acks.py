@@ -56,7 +56,11 @@ def functional_acks(interchange: Interchange, profile: X12Profile) -> list[OutGr
         body = _group_ack_body(group, kind, profile)
         version = IMPLEMENTATION_999 if kind == "999" else (group.version[:6] if digits(group.version[:6])
                                                                else profile.version)
-        groups.append(OutGroup("FA", [OutSet(kind, body, IMPLEMENTATION_999 if kind == "999" else None)], version))
+        # Each group is answered by its own receiver to its own sender (GS03 → GS02), not the first group's.
+        d = profile.delimiters
+        groups.append(OutGroup("FA", [OutSet(kind, body, IMPLEMENTATION_999 if kind == "999" else None)], version,
+                               sender=sanitize(group.receiver_id, d, 15) or None,
+                               receiver=sanitize(group.sender_id, d, 15) or None))
     return groups
 
 

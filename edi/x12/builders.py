@@ -7,30 +7,77 @@ round-trip tests hold them to that).
 Codes go out as received when the document kept them (``purpose_raw``, ``status_raw``,
 identifier qualifiers); otherwise the canonical value is turned back into the standard code.
 Money and quantities are written from ``Decimal`` without floats; TDS01 and SAC05 are N2.
+What a set cannot carry is a warning in ``WriteNotes`` naming the field (``CARRIED`` lists
+what each builder maps; ``edi.common.outbound.uncarried`` reports the rest), never dropped
+silently.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from hub.canonical.codes import item_scheme_from_x12, po_purpose_from_x12
+from edi.common.outbound import WriteError, WriteNotes, uncarried
+from hub.canonical.codes import item_scheme_from_x12, po_purpose_from_x12, po_type_from_x12
 
 Segment = list[Any]
 
 # Canonical → X12 codes where the document did not keep the raw one.
 _PURPOSE = {v.value: k for k, v in po_purpose_from_x12.codes.items()}
+_PO_TYPE = {v.value: k for k, v in reversed(po_type_from_x12.codes.items())}
 _ITEM_QUALIFIER = {"GTIN": "UK", "NDC11": "N4", "HIBC": "HI", "VENDOR_PART": "VP", "VENDOR_CATALOG": "VC",
                    "MFR_PART": "MG", "BUYER_ITEM": "BP", "UPC": "UP", "UPN": "UA"}
 _PARTY_QUALIFIER = {"GLN": "UL", "HIN": "21", "DEA": "11", "DUNS": "1", "FEIN": "24", "ACCOUNT_AT_PARTNER": "92"}
-_CHARGE_CODE = {"FREIGHT": "D240", "FUEL": "D170", "HANDLING": "D500", "DISCOUNT": "C310", "TAX": "H850"}
+# SAC02 (element 1300) per canonical charge type; the reader maps these (and more) back.
+CHARGE_CODES = {"FREIGHT": "D240", "FUEL": "D170", "HANDLING": "D500", "DISCOUNT": "C310", "TAX": "H850"}
+_SAC_CODE = re.compile(r"[A-Z][0-9]{3}")
 _ACK_TYPE = {"ACCEPTED": "AD", "ACCEPTED_WITH_CHANGES": "AC", "REJECTED": "RJ", "PARTIAL": "AE", "HOLD": "AH"}
 _LINE_STATUS = {"ACCEPTED": "IA", "BACKORDERED": "IB", "PARTIAL_BACKORDER": "BP", "CHANGED": "IC",
                 "PRICE_CHANGED": "IP", "QTY_CHANGED": "IQ", "SUBSTITUTED": "IS", "RESCHEDULED": "DR",
                 "ON_HOLD": "IH", "DELETED": "ID", "REJECTED": "IR"}
 _INVOICE_TYPE = {"INVOICE": "", "CREDIT_MEMO": "CR", "DEBIT_MEMO": "DR"}
+ORIGINAL_INVOICE_REFS = ("OI", "IV", "8M")
 FUNCTIONAL_IDS = {"850": "PO", "855": "PR", "856": "SH", "810": "IN"}
+# BSN05 codes that name an order level (S/O/P/I, S/O/I/P, S/O/I): their HL tree keeps it.
+ORDER_HIERARCHIES = frozenset({"0001", "0002", "0004"})
+MAX_PAIRS = 10  # PO1/IT1/LIN/ACK hold ten qualifier/ID pairs after their fixed elements
+NOTE_HEAD, MSG_WIDTH = 45, 264  # N903 and MSG01 maximum lengths (4010 and 5010)
+
+# Canonical fields each builder maps (a path carries everything under it); the rest is warned.
+_PARTIES = ("buyer_org", "bill_to", "ship_to", "supplier", "remit_to", "ship_from", "seller", "buyer")
+CARRIED: dict[str, frozenset[str]] = {
+    "purchase_order": frozenset({
+        "po_number", "release_number", "po_type", "po_type_raw", "purpose", "purpose_raw", "order_date",
+        "buyer_org", "bill_to", "ship_to", "supplier", "currency", "contract_ref", "requested_delivery_date",
+        "requested_ship_date", "payment_terms", "buyer_contact", "notes", "refs", "lines[].line_number",
+        "lines[].item_ids_sent", "lines[].description", "lines[].qty", "lines[].uom", "lines[].unit_price",
+        "lines[].price_basis", "lines[].requested_date", "lines[].lot_numbers", "lines[].serial_numbers",
+        "lines[].refs"}),
+    "purchase_order_ack": frozenset({
+        "po_number", "po_date", "purpose", "purpose_raw", "ack_type", "ack_type_raw", "supplier_order_number",
+        "ack_date", "currency", "refs", "lines[].po_line_number", "lines[].status", "lines[].status_raw",
+        "lines[].reason_code", "lines[].item_ids", "lines[].ordered_qty", "lines[].ordered_uom", "lines[].qty",
+        "lines[].uom", "lines[].qty_backordered", "lines[].unit_price", "lines[].substitute_item_ids",
+        "lines[].promised_ship_date", "lines[].promised_delivery_date", "lines[].date_qualifier_raw"}),
+    "ship_notice": frozenset({
+        "asn_number", "purpose", "purpose_raw", "created_at", "ship_date", "est_delivery_date", "ship_from",
+        "ship_to", "seller", "buyer", "carrier_scac", "carrier_name", "tracking_numbers", "bol", "package_count",
+        "gross_weight", "weight_uom", "hierarchy_code", "dscsa_transaction_statement", "refs", "packs[].pack_id",
+        "packs[].parent_pack_id", "packs[].sscc", "packs[].level", "packs[].weight", "packs[].weight_uom",
+        "packs[].line_refs", "lines[].line_id", "lines[].po_number", "lines[].po_line_number", "lines[].item_ids",
+        "lines[].description", "lines[].qty_shipped", "lines[].uom", "lines[].qty_ordered", "lines[].uom_ordered",
+        "lines[].line_status", "lines[].line_status_raw", "lines[].pack_id", "lines[].refs", "lines[].lots[]"}),
+    "invoice": frozenset({
+        "invoice_number", "invoice_type", "invoice_type_raw", "invoice_date", "po_number", "po_date",
+        "original_invoice_ref", "currency", "supplier", "remit_to", "bill_to", "ship_to", "terms", "ship_date",
+        "total_amount", "tax_total", "charges", "refs", "lines[].line_number", "lines[].po_number",
+        "lines[].po_line_number", "lines[].item_ids", "lines[].description", "lines[].qty_invoiced", "lines[].uom",
+        "lines[].unit_price", "lines[].price_basis", "lines[].line_amount", "lines[].lot_numbers",
+        "lines[].serial_numbers", "lines[].tax", "lines[].charges", "lines[].refs"}),
+}
 
 
 def _d(value: Any) -> str:
@@ -44,8 +91,7 @@ def _d(value: Any) -> str:
 def _n(value: Any) -> str:
     if value is None:
         return ""
-    text = format(Decimal(str(value)), "f")
-    return text
+    return format(Decimal(str(value)), "f")
 
 
 def _n2(value: Any) -> str:
@@ -55,20 +101,25 @@ def _n2(value: Any) -> str:
     return str(int((Decimal(str(value)) * 100).to_integral_value()))
 
 
-def _pairs(ids: list[dict[str, Any]], lots: list[str] = (), serials: list[str] = ()) -> list[str]:
-    out: list[str] = []
-    for ident in ids:
-        qualifier = ident.get("qualifier") or _ITEM_QUALIFIER[ident["scheme"]]
+def _pairs(ids: list[dict[str, Any]], notes: WriteNotes, where: str, lots: Sequence[str] = (),
+           serials: Sequence[str] = (), room: int = MAX_PAIRS) -> list[str]:
+    """Qualifier/ID pairs (PO106…, LIN02…, IT106…, ACK07…): identifiers, then LT lots and SN
+    serials; what does not fit the segment's pairs is named in a warning."""
+    pairs: list[tuple[str, str, str]] = []
+    for n, ident in enumerate(ids):
+        qualifier = ident.get("qualifier") or _ITEM_QUALIFIER.get(ident["scheme"], "")
+        if not qualifier:
+            notes.warn(f"{where}.{n}", f"{ident['scheme']} {ident['value']} has no X12 product qualifier; not sent")
+            continue
         scheme = item_scheme_from_x12.get(qualifier)
         value = ident["value"]
         if scheme is not None and scheme.value == "GTIN" and qualifier != "UK" and len(value) == 14:
             value = value.lstrip("0").zfill({"UP": 12, "EN": 13, "EO": 8}.get(qualifier, 14))
-        out += [qualifier, value]
-    for lot in lots:
-        out += ["LT", lot]
-    for serial in serials:
-        out += ["SN", serial]
-    return out
+        pairs.append((qualifier, value, f"{where}.{n}"))
+    pairs += [("LT", lot, "lot") for lot in lots] + [("SN", serial, "serial") for serial in serials]
+    for qualifier, value, place in pairs[room:]:
+        notes.warn(place, f"{qualifier} {value}: the segment holds {room} identifier pairs; not sent")
+    return [text for qualifier, value, _ in pairs[:room] for text in (qualifier, value)]
 
 
 def _refs(refs: list[dict[str, Any]]) -> list[Segment]:
@@ -76,30 +127,41 @@ def _refs(refs: list[dict[str, Any]]) -> list[Segment]:
             for r in refs]
 
 
-def _party(ref: dict[str, Any] | None, default_role: str) -> list[Segment]:
-    """An N1 loop; identifiers the mapping derived from the ISA are not written."""
+def _party(ref: dict[str, Any] | None, default_role: str, notes: WriteNotes, where: str) -> list[Segment]:
+    """An N1 loop. N1 holds one identifier (a non-REF one first); identifiers read from an N1
+    loop's REF go back there; any other one cannot be carried and is named in a warning.
+    Identifiers the mapping derived from the ISA are not written (the envelope carries them)."""
     if not ref:
         return []
-    ids = [i for i in ref.get("identifiers") or [] if i["scheme"] != "ISA_ID"]
+    ids = [(n, i) for n, i in enumerate(ref.get("identifiers") or []) if i["scheme"] != "ISA_ID"]
     if not ids and not ref.get("name") and not ref.get("address"):
         return []
-    first = ids[0] if ids and not (ids[0].get("qualifier") or "").startswith("REF") else None
+    first = next(((n, i) for n, i in ids if not (i.get("qualifier") or "").startswith("REF")), None)
     n1: Segment = ["N1", ref.get("role") or default_role, ref.get("name") or ""]
     if first is not None:
-        n1 += [first.get("qualifier") or _PARTY_QUALIFIER.get(first["scheme"], "ZZ"), first["value"]]
+        n1 += [first[1].get("qualifier") or _PARTY_QUALIFIER.get(first[1]["scheme"], "ZZ"), first[1]["value"]]
     out = [n1]
     address = ref.get("address") or {}
     lines = address.get("lines") or []
-    for i in range(0, len(lines), 2):
+    for i in range(0, min(len(lines), 4), 2):  # N3 repeats twice in the loop, two lines each
         out.append(["N3", *lines[i:i + 2]])
+    if len(lines) > 4:
+        notes.warn(f"{where}.address.lines.4", "N3 carries four address lines; the rest is not sent")
     if any(address.get(k) for k in ("city", "region", "postal_code", "country")):
         out.append(["N4", address.get("city") or "", address.get("region") or "", address.get("postal_code") or "",
                     address.get("country") or ""])
+    if address.get("name"):
+        notes.warn(f"{where}.address.name", "an N1 loop names the party once (N102); not sent")
     if ref.get("contact"):
         out.append(_per(ref["contact"]))
-    for ident in ids:
-        if ident is not first and (ident.get("qualifier") or "").startswith("REF"):
+    for n, ident in ids:
+        if first is not None and ident is first[1]:
+            continue
+        if (ident.get("qualifier") or "").startswith("REF"):
             out.append(["REF", ident["qualifier"][3:], ident["value"]])
+        else:
+            notes.warn(f"{where}.identifiers.{n}", f"{ident['scheme']} {ident['value']}: N1 holds one identifier "
+                       "(N103/N104); not sent")
     return out
 
 
@@ -112,10 +174,21 @@ def _per(contact: dict[str, Any]) -> Segment:
     return per
 
 
+def charge_code(charge: dict[str, Any]) -> str:
+    """SAC02 (element 1300): the code as sent when it is an X12 one (a letter and three digits),
+    else the canonical type's X12 code; ZZZZ (mutually defined) for others. An EDIFACT 7161
+    code read from an INVOIC never travels into an 810."""
+    raw = charge.get("type_raw") or ""
+    if _SAC_CODE.fullmatch(raw):
+        return raw
+    return CHARGE_CODES.get(charge["type"], "ZZZZ")
+
+
 def _charge(charge: dict[str, Any]) -> Segment:
-    code = charge.get("type_raw") or _CHARGE_CODE.get(charge["type"], "ZZZZ")
-    sac: Segment = ["SAC", charge["allowance_or_charge"][0], code, "", "", _n2(charge["amount"]), "",
+    sac: Segment = ["SAC", charge["allowance_or_charge"][0], charge_code(charge), "", "", _n2(charge["amount"]), "",
                     _n(charge.get("percent"))]
+    if charge.get("percent") is not None:
+        sac[6] = "3"  # SAC06 percent qualifier: discount/gross (SAC07 needs one, P0607)
     if charge.get("description"):
         sac += [""] * 7 + [charge["description"]]
     return sac
@@ -125,30 +198,60 @@ def _purpose(doc: dict[str, Any]) -> str:
     return doc.get("purpose_raw") or _PURPOSE.get(doc.get("purpose") or "ORIGINAL", "00")
 
 
+def _notes_loops(notes_text: list[str]) -> list[Segment]:
+    """Free-text notes as N9*L1 loops (in 850 4010/5010 MSG exists only inside N9 or SPI): a
+    note that fits N903 (45) is the N9 itself; a longer one puts its first words there and
+    the rest in MSG lines of 264."""
+    out: list[Segment] = []
+    for note in notes_text:
+        head, rest = _split_words(note, NOTE_HEAD)
+        out.append(["N9", "L1", "", head])
+        while rest:
+            line, rest = _split_words(rest, MSG_WIDTH)
+            out.append(["MSG", line])
+    return out
+
+
+def _split_words(text: str, width: int) -> tuple[str, str]:
+    if len(text) <= width:
+        return text, ""
+    cut = text.rfind(" ", 1, width + 1)
+    cut = cut if cut > 0 else width
+    return text[:cut].rstrip(), text[cut:].lstrip()
+
+
 # -- 850 ------------------------------------------------------------------------------------
-def build_850(po: dict[str, Any]) -> list[Segment]:
-    body: list[Segment] = [["BEG", _purpose(po), po.get("po_type_raw") or "SA", po["po_number"],
-                            po.get("release_number") or "", _d(po["order_date"]), po.get("contract_ref") or ""]]
+def build_850(po: dict[str, Any], notes: WriteNotes) -> list[Segment]:
+    if not po.get("po_type_raw") and po.get("po_type") not in _PO_TYPE:
+        notes.warn("po_type", f"{po.get('po_type')} has no BEG02 code (agree one with the partner: po_type_raw); "
+                   "sent as SA")
+    body: list[Segment] = [["BEG", _purpose(po), po.get("po_type_raw") or _PO_TYPE.get(po.get("po_type"), "SA"),
+                            po["po_number"], po.get("release_number") or "", _d(po["order_date"]),
+                            po.get("contract_ref") or ""]]
     body.append(["CUR", "BY", po.get("currency") or "USD"])
     body += _refs(po.get("refs") or [])
     if po.get("buyer_contact"):
         body.append(_per(po["buyer_contact"]))
     if po.get("payment_terms"):
         body.append(["ITD", "", "", "", "", "", "", "", "", "", "", "", po["payment_terms"]])
-    for field, qualifier in (("requested_delivery_date", "002"), ("requested_ship_date", "010")):
-        if po.get(field):
-            body.append(["DTM", qualifier, _d(po[field])])
-    body += [["MSG", note] for note in po.get("notes") or []]
-    body += _party(po.get("buyer_org"), "BY")
-    if po.get("bill_to"):
-        body += _party(po["bill_to"], "BT")
-    body += _party(po.get("ship_to"), "ST")
+    for field_name, qualifier in (("requested_delivery_date", "002"), ("requested_ship_date", "010")):
+        if po.get(field_name):
+            body.append(["DTM", qualifier, _d(po[field_name])])
+    if any(len(n) > NOTE_HEAD for n in po.get("notes") or []):
+        notes.warn("notes", f"a note longer than {NOTE_HEAD} characters travels as N9 text + MSG lines; "
+                   "partners (and the hub) read the parts as separate notes")
+    body += _notes_loops(po.get("notes") or [])
+    body += _party(po.get("buyer_org"), "BY", notes, "buyer_org")
+    body += _party(po.get("bill_to"), "BT", notes, "bill_to")
+    body += _party(po.get("ship_to"), "ST", notes, "ship_to")
     # Without a supplier party the reader takes the supplier from the ISA receiver (the profile).
-    body += _party(po.get("supplier"), "SU")
-    for line in po["lines"]:
+    body += _party(po.get("supplier"), "SU", notes, "supplier")
+    for n, line in enumerate(po["lines"]):
+        where = f"lines.{n}"
         body.append(["PO1", line["line_number"], _n(line["qty"]), line.get("uom") or "", _n(line.get("unit_price")),
-                     line.get("price_basis") or "", *_pairs(line["item_ids_sent"], line.get("lot_numbers") or [],
-                                                            line.get("serial_numbers") or [])])
+                     line.get("price_basis") or "",
+                     *_pairs(line["item_ids_sent"], notes, f"{where}.item_ids_sent", line.get("lot_numbers") or [],
+                             line.get("serial_numbers") or [])])
         if line.get("description"):
             body.append(["PID", "F", "", "", "", line["description"]])
         body += _refs(line.get("refs") or [])
@@ -159,76 +262,208 @@ def build_850(po: dict[str, Any]) -> list[Segment]:
 
 
 # -- 855 ------------------------------------------------------------------------------------
-def build_855(ack: dict[str, Any]) -> list[Segment]:
+def build_855(ack: dict[str, Any], notes: WriteNotes) -> list[Segment]:
     ack_type_raw = ack.get("ack_type_raw") or _ACK_TYPE[ack["ack_type"]]
     body: list[Segment] = [["BAK", _purpose(ack), ack_type_raw, ack["po_number"], _d(ack.get("po_date")),
                             "", "", "", ack.get("supplier_order_number") or "", _d(ack["ack_date"])]]
     if ack.get("currency"):
         body.append(["CUR", "SE", ack["currency"]])
     body += _refs(ack.get("refs") or [])
-    body.append(["N1", "SU", "", "92", ack["supplier_partner_id"]])
+    if ack.get("supplier_partner_id"):
+        body.append(["N1", "SU", "", "92", ack["supplier_partner_id"]])
     previous: tuple | None = None
-    for line in ack.get("lines") or []:
+    for n, line in enumerate(ack.get("lines") or []):
         echo = (line["po_line_number"], line.get("ordered_qty"), line.get("ordered_uom"), line.get("unit_price"),
                 tuple((i["scheme"], i["value"]) for i in line.get("item_ids") or []))
         if echo != previous:
             body.append(["PO1", line["po_line_number"], _n(line.get("ordered_qty")), line.get("ordered_uom") or "",
-                         _n(line.get("unit_price")), "", *_pairs(line.get("item_ids") or [])])
+                         _n(line.get("unit_price")), "", *_pairs(line.get("item_ids") or [], notes,
+                                                                   f"lines.{n}.item_ids")])
             previous = echo
         implied = (line["status_raw"] == ack_type_raw and line.get("qty") is None
                    and not line.get("date_qualifier_raw") and not line.get("substitute_item_ids"))
-        if implied:
-            continue
-        date_value = line.get("promised_ship_date") or line.get("promised_delivery_date")
-        body.append(["ACK", line.get("status_raw") or _LINE_STATUS[line["status"]], _n(line.get("qty")),
-                     line.get("uom") or "", line.get("date_qualifier_raw") or "", _d(date_value), "",
-                     *_pairs(line.get("substitute_item_ids") or [])])
+        if not implied:
+            date_value = line.get("promised_ship_date") or line.get("promised_delivery_date")
+            qualifier = line.get("date_qualifier_raw") or (
+                "068" if line.get("promised_ship_date") else "067" if line.get("promised_delivery_date") else "")
+            body.append(["ACK", line.get("status_raw") or _LINE_STATUS[line["status"]], _n(line.get("qty")),
+                         line.get("uom") or "", qualifier, _d(date_value), "",
+                         *_pairs(line.get("substitute_item_ids") or [], notes, f"lines.{n}.substitute_item_ids")])
+        if line.get("qty_backordered") is not None:
+            # The backordered part is its own ACK (IB), read back as a BACKORDERED line.
+            body.append(["ACK", "IB", _n(line["qty_backordered"]), line.get("uom") or line.get("ordered_uom") or ""])
+            notes.warn(f"lines.{n}.qty_backordered", "sent as an ACK*IB line of its own (an 855 has no "
+                       "backordered quantity beside the status quantity)")
     body.append(["CTT", str(len({line["po_line_number"] for line in ack.get("lines") or []}))])
     return body
 
 
 # -- 856 ------------------------------------------------------------------------------------
-def build_856(asn: dict[str, Any]) -> list[Segment]:
+@dataclass
+class _Level:
+    """One HL: its level code, parent, body segments and the canonical id it should keep."""
+
+    code: str
+    parent: _Level | None
+    segments: list[Segment]
+    wanted: str | None = None
+    field_path: str | None = None  # lines.N.line_id / packs.N.pack_id, for the renumbering warning
+    number: str = ""
+
+
+def build_856(asn: dict[str, Any], notes: WriteNotes) -> list[Segment]:
     created = asn.get("created_at")
-    body: list[Segment] = [["BSN", _purpose(asn), asn["asn_number"], _d(created or asn["ship_date"]),
-                            _time(created), asn.get("hierarchy_code") or ""]]
-    ids = _HlIds(asn)
-    shipment_id = ids.new()
-    body.append(["HL", shipment_id, "", "S"])
+    time = _time(created)
+    if not time:
+        time = "0000"
+        notes.warn("created_at", "no time of day: BSN04 (mandatory) is sent as 0000")
+    body: list[Segment] = [["BSN", _purpose(asn), asn["asn_number"], _d(created or asn["ship_date"]), time,
+                            asn.get("hierarchy_code") or ""]]
+    shipment = _Level("S", None, _shipment_segments(asn, notes))
+    levels = _layout(asn, shipment, notes)
+    for level in levels:
+        body.append(["HL", level.number, level.parent.number if level.parent else "", level.code])
+        body += level.segments
+    body.append(["CTT", str(len(levels))])
+    return body
+
+
+def _shipment_segments(asn: dict[str, Any], notes: WriteNotes) -> list[Segment]:
+    out: list[Segment] = []
     if asn.get("package_count") is not None or asn.get("gross_weight") is not None:
-        body.append(["TD1", "", str(asn.get("package_count") or ""), "", "", "", "", _n(asn.get("gross_weight")),
-                     asn.get("weight_uom") or ""])
+        out.append(["TD1", "", str(asn.get("package_count") or ""), "", "", "", "G" if asn.get("gross_weight") else "",
+                    _n(asn.get("gross_weight")), asn.get("weight_uom") or ""])
     if asn.get("carrier_scac") or asn.get("carrier_name"):
-        body.append(["TD5", "", "2" if asn.get("carrier_scac") else "", asn.get("carrier_scac") or "", "",
-                     asn.get("carrier_name") or ""])
+        out.append(["TD5", "", "2" if asn.get("carrier_scac") else "", asn.get("carrier_scac") or "", "",
+                    asn.get("carrier_name") or ""])
     if asn.get("bol"):
-        body.append(["REF", "BM", asn["bol"]])
-    body += [["REF", "CN", t] for t in asn.get("tracking_numbers") or []]
-    body += _refs(asn.get("refs") or [])
-    body.append(["DTM", "011", _d(asn["ship_date"])])
+        out.append(["REF", "BM", asn["bol"]])
+    out += [["REF", "CN", t] for t in asn.get("tracking_numbers") or []]
+    out += _refs(asn.get("refs") or [])
+    out.append(["DTM", "011", _d(asn["ship_date"]), *_hhmm(asn["ship_date"])])
     if asn.get("est_delivery_date"):
-        body.append(["DTM", "017", _d(asn["est_delivery_date"])])
-    for field, role in (("ship_to", "ST"), ("ship_from", "SF"), ("buyer", "BY"), ("seller", "SE")):
-        body += _party(asn.get(field), role)
+        out.append(["DTM", "017", _d(asn["est_delivery_date"]), *_hhmm(asn["est_delivery_date"])])
+    for field_name, role in (("ship_to", "ST"), ("ship_from", "SF"), ("buyer", "BY"), ("seller", "SE")):
+        out += _party(asn.get(field_name), role, notes, field_name)
     statement = asn.get("dscsa_transaction_statement")
     if statement:
-        body.append(["YNQ", "", "Y" if statement.get("present") else "N", "", "", statement.get("text") or "",
-                     "", "", "99", "TS"])
+        out.append(["YNQ", "", "Y" if statement.get("present") else "N", "", "", statement.get("text") or "",
+                    "", "", "99", "TS"])
         if statement.get("direct_purchase") is not None:
-            body.append(["YNQ", "", "Y" if statement["direct_purchase"] else "N", "", "", "", "", "", "99", "DPS"])
-    packs = {p["pack_id"]: p for p in asn.get("packs") or []}
-    for po_number in dict.fromkeys(line["po_number"] for line in asn["lines"]):
-        order_id = ids.new()
-        body += [["HL", order_id, shipment_id, "O"], ["PRF", po_number]]
-        written: set[str] = set()
-        for line in (ln for ln in asn["lines"] if ln["po_number"] == po_number):
-            parent = order_id
-            if line.get("pack_id") in packs:
-                body += _pack_levels(packs, line["pack_id"], order_id, written)
-                parent = line["pack_id"]
-            body += _item_level(line, parent)
-    body.append(["CTT", str(sum(1 for seg in body if seg[0] == "HL"))])
-    return body
+            out.append(["YNQ", "", "Y" if statement["direct_purchase"] else "N", "", "", "", "", "", "99", "DPS"])
+    return out
+
+
+def _hhmm(value: Any) -> list[str]:
+    """DTM03 time when the date carries one (DTM04 would need a zone code; the offset is kept
+    out, as the reader reads the date only)."""
+    time = _time(value)
+    return [time] if time else []
+
+
+def _layout(asn: dict[str, Any], shipment: _Level, notes: WriteNotes) -> list[_Level]:
+    """The HL levels in the order they are written: S/O/(T/P)/I, or S/(T/P)/I with the PRF in
+    each item when a pack holds lines of several orders or when only that keeps the document's
+    own HL numbers in order. HL01 must increase in the order written, parents first."""
+    items = [_item_segments(line, n, notes) for n, line in enumerate(asn["lines"])]
+    shared = _packs_shared_by_orders(asn)
+    by_order = None if shared else _levels(asn, shipment, items, with_orders=True)
+    if by_order is not None and _keep_numbers(by_order):
+        return by_order
+    hierarchy = asn.get("hierarchy_code") or ""
+    if shared or hierarchy not in ORDER_HIERARCHIES:
+        flat = _levels(asn, shipment, items, with_orders=False)
+        if shared or _keep_numbers(flat):
+            if shared:
+                notes.warn(f"packs.{shared}", "holds lines of several orders: the orders are named in each item "
+                           "level (PRF), not as order levels")
+            if not _keep_numbers(flat):
+                _renumber(flat, notes)
+            return flat
+    assert by_order is not None
+    _renumber(by_order, notes)
+    return by_order
+
+
+def _packs_shared_by_orders(asn: dict[str, Any]) -> int | None:
+    orders: dict[str, set[str]] = {}
+    for line in asn["lines"]:
+        if line.get("pack_id"):
+            orders.setdefault(line["pack_id"], set()).add(line["po_number"])
+    return next((n for n, p in enumerate(asn.get("packs") or []) if len(orders.get(p["pack_id"], ())) > 1), None)
+
+
+def _levels(asn: dict[str, Any], shipment: _Level, items: list[list[list[Segment]]], *,
+            with_orders: bool) -> list[_Level]:
+    packs = {p["pack_id"]: (n, p) for n, p in enumerate(asn.get("packs") or [])}
+    out = [shipment]
+    written: dict[str, _Level] = {}
+    groups = list(dict.fromkeys(line["po_number"] for line in asn["lines"])) if with_orders else [None]
+    for po_number in groups:
+        parent = shipment
+        if po_number is not None:
+            parent = _Level("O", shipment, [["PRF", po_number]])
+            out.append(parent)
+        for n, line in enumerate(asn["lines"]):
+            if po_number is not None and line["po_number"] != po_number:
+                continue
+            above = _pack_levels(packs, line.get("pack_id"), parent, written, out) or parent
+            for k, segments in enumerate(items[n]):
+                if po_number is None:
+                    segments = [*segments[:2], ["PRF", line["po_number"]], *segments[2:]]
+                level = _Level("I", above, segments)
+                if k == 0:
+                    level.wanted, level.field_path = _wanted(line.get("line_id")), f"lines.{n}.line_id"
+                out.append(level)
+    return out
+
+
+def _wanted(value: Any) -> str | None:
+    return str(value) if value is not None else None
+
+
+def _pack_levels(packs: dict[str, tuple[int, dict[str, Any]]], pack_id: str | None, parent: _Level,
+                 written: dict[str, _Level], out: list[_Level]) -> _Level | None:
+    if pack_id not in packs:
+        return None
+    if pack_id in written:
+        return written[pack_id]
+    n, pack = packs[pack_id]
+    above = _pack_levels(packs, pack.get("parent_pack_id"), parent, written, out) or parent
+    segments: list[Segment] = []
+    if pack.get("weight") is not None:
+        segments.append(["TD1", "", "", "", "", "", "G", _n(pack["weight"]), pack.get("weight_uom") or ""])
+    if pack.get("sscc"):
+        segments.append(["MAN", "GM", pack["sscc"]])
+    level = _Level("T" if pack.get("level") == "TARE" else "P", above, segments, pack_id, f"packs.{n}.pack_id")
+    written[pack_id] = level
+    out.append(level)
+    return level
+
+
+def _keep_numbers(levels: list[_Level]) -> bool:
+    """Give every level a number: the canonical ids where they are increasing integers in the
+    order written, the shipment/order levels the smallest free numbers between them. False when
+    the ids do not allow it."""
+    last = 0
+    for level in levels:
+        wanted = level.wanted
+        if wanted is not None:
+            if not (wanted.isdigit() and len(wanted) <= 12 and int(wanted) > last):
+                return False
+            last = int(wanted)
+        else:
+            last += 1
+        level.number = str(last)
+    return True
+
+
+def _renumber(levels: list[_Level], notes: WriteNotes) -> None:
+    for number, level in enumerate(levels, start=1):
+        level.number = str(number)
+        if level.wanted is not None and level.wanted != level.number:
+            notes.warn(level.field_path or "", f"{level.wanted} is sent as HL01 {level.number} (HL numbers must "
+                       "increase in the order the levels are written, parents first)")
 
 
 def _time(value: Any) -> str:
@@ -236,52 +471,41 @@ def _time(value: Any) -> str:
     return text[11:16].replace(":", "") if len(text) > 11 else ""
 
 
-class _HlIds:
-    """HL01 values: item and pack levels keep their canonical ids (line_id, pack_id) so the
-    document reads back the same; shipment and order levels get numbers that do not collide."""
-
-    def __init__(self, asn: dict[str, Any]) -> None:
-        taken = {str(line.get("line_id")) for line in asn["lines"]} | {p["pack_id"] for p in asn.get("packs") or []}
-        self.taken = taken
-        self.next = 1
-
-    def new(self) -> str:
-        while str(self.next) in self.taken:
-            self.next += 1
-        self.taken.add(str(self.next))
-        return str(self.next)
-
-
-def _pack_levels(packs: dict[str, dict[str, Any]], pack_id: str, order_id: str, written: set[str]) -> list[Segment]:
-    if pack_id in written:
-        return []
-    pack = packs[pack_id]
-    out: list[Segment] = []
-    parent = order_id
-    if pack.get("parent_pack_id") in packs:
-        out += _pack_levels(packs, pack["parent_pack_id"], order_id, written)
-        parent = pack["parent_pack_id"]
-    written.add(pack_id)
-    out.append(["HL", pack_id, parent, "T" if pack.get("level") == "TARE" else "P"])
-    if pack.get("weight") is not None:
-        out.append(["TD1", "", "", "", "", "", "", _n(pack["weight"]), pack.get("weight_uom") or ""])
-    if pack.get("sscc"):
-        out.append(["MAN", "GM", pack["sscc"]])
-    return out
-
-
-def _item_level(line: dict[str, Any], parent: str) -> list[Segment]:
+def _item_segments(line: dict[str, Any], n: int, notes: WriteNotes) -> list[list[Segment]]:
+    """The segments of the line's item level(s). Lots that share their dates and state no
+    quantity of their own ride in one LIN (LT/SN pairs) with one DTM*036/405; otherwise each
+    lot gets an item level of its own with its quantity in SN1 (one lot per item HL keeps
+    quantities and expiry unambiguous)."""
     lots = line.get("lots") or []
+    dates = {(lot.get("expiration_date"), lot.get("production_date")) for lot in lots}
+    own_qty = any(lot.get("qty") is not None for lot in lots)
+    if len(dates) <= 1 and not own_qty:
+        return [_item_level(line, n, lots, line["qty_shipped"], line.get("uom"), notes, first=True)]
+    if not own_qty:
+        raise WriteError(f"lines.{n}.lots: lots with different expiry or production dates and no quantity of "
+                         "their own: an 856 item level needs the quantity of each lot")
+    notes.warn(f"lines.{n}.lots", f"{len(lots)} lots with their own quantity or dates are sent as {len(lots)} item "
+               "levels (HL I, one per lot); read back they are one line per lot")
+    return [_item_level(line, n, [lot], lot["qty"], lot.get("uom") or line.get("uom"), notes, first=k == 0)
+            for k, lot in enumerate(lots)]
+
+
+def _item_level(line: dict[str, Any], n: int, lots: list[dict[str, Any]], qty: Any, uom: str | None,
+                notes: WriteNotes, *, first: bool) -> list[Segment]:
     lot_numbers = list(dict.fromkeys(lot["lot_number"] for lot in lots if lot.get("lot_number")))
     serials = [lot["serial_number"] for lot in lots if lot.get("serial_number")]
-    out: list[Segment] = [["HL", str(line["line_id"]), parent, "I"],
-                          ["LIN", "", *_pairs(line["item_ids"], lot_numbers, serials)],
-                          ["SN1", line.get("po_line_number") or "", _n(line["qty_shipped"]), line.get("uom") or "",
-                           "", _n(line.get("qty_ordered")), line.get("uom_ordered") or "", "",
-                           line.get("line_status_raw") or ""]]
+    for k, lot in enumerate(lots):
+        if lot.get("gtin"):
+            notes.warn(f"lines.{n}.lots.{k}.gtin", "an 856 item level has one item: the lot's own GTIN is not sent")
+    ordered = (_n(line.get("qty_ordered")), line.get("uom_ordered") or "") if first else ("", "")
+    out: list[Segment] = [["LIN", "", *_pairs(line["item_ids"], notes if first else WriteNotes(),
+                                              f"lines.{n}.item_ids", lot_numbers, serials)],
+                          ["SN1", line.get("po_line_number") or "", _n(qty), uom or "", "", *ordered, "",
+                           line.get("line_status_raw") or _LINE_STATUS.get(line.get("line_status") or "", "")]]
     if line.get("description"):
         out.append(["PID", "F", "", "", "", line["description"]])
-    out += _refs(line.get("refs") or [])
+    if first:
+        out += _refs(line.get("refs") or [])
     expiry = next((lot["expiration_date"] for lot in lots if lot.get("expiration_date")), None)
     production = next((lot["production_date"] for lot in lots if lot.get("production_date")), None)
     if expiry:
@@ -292,33 +516,27 @@ def _item_level(line: dict[str, Any], parent: str) -> list[Segment]:
 
 
 # -- 810 ------------------------------------------------------------------------------------
-def build_810(inv: dict[str, Any]) -> list[Segment]:
+def build_810(inv: dict[str, Any], notes: WriteNotes) -> list[Segment]:
     body: list[Segment] = [["BIG", _d(inv["invoice_date"]), inv["invoice_number"], _d(inv.get("po_date")),
                             inv.get("po_number") or "", "", "",
                             inv.get("invoice_type_raw") or _INVOICE_TYPE[inv["invoice_type"]]]]
     body.append(["CUR", "SE", inv.get("currency") or "USD"])
-    body += _refs(inv.get("refs") or [])
-    body += _party(inv.get("supplier"), "SU")
-    for field, role in (("remit_to", "RE"), ("bill_to", "BT"), ("ship_to", "ST")):
-        body += _party(inv.get(field), role)
+    refs = inv.get("refs") or []
+    body += _refs(refs)
+    original = inv.get("original_invoice_ref")
+    if original and not any(r["value"] == original and r["qualifier"] in ORIGINAL_INVOICE_REFS for r in refs):
+        body.append(["REF", "OI", original])
+    body += _party(inv.get("supplier"), "SU", notes, "supplier")
+    for field_name, role in (("remit_to", "RE"), ("bill_to", "BT"), ("ship_to", "ST")):
+        body += _party(inv.get(field_name), role, notes, field_name)
     terms = inv.get("terms")
     if terms:
         body.append(["ITD", "", "", _n(terms.get("discount_pct")), "", str(terms.get("discount_days") or ""), "",
                      str(terms.get("net_days") or ""), "", "", "", "", terms.get("description") or ""])
     if inv.get("ship_date"):
         body.append(["DTM", "011", _d(inv["ship_date"])])
-    for line in inv["lines"]:
-        body.append(["IT1", line.get("line_number") or "", _n(line["qty_invoiced"]), line.get("uom") or "",
-                     _n(line["unit_price"]), line.get("price_basis") or "",
-                     *_pairs(line["item_ids"])])
-        if line.get("description"):
-            body.append(["PID", "F", "", "", "", line["description"]])
-        body += [["REF", "LT", lot] for lot in line.get("lot_numbers") or []]
-        body += [["REF", "SE", serial] for serial in line.get("serial_numbers") or []]
-        body += _refs(line.get("refs") or [])
-        body += [_charge(c) for c in line.get("charges") or []]
-        if line.get("tax") is not None:
-            body.append(["TXI", "TX", _n(line["tax"])])
+    for n, line in enumerate(inv["lines"]):
+        body += _invoice_line(inv, line, n, notes)
     body.append(["TDS", _n2(inv["total_amount"])])
     if inv.get("tax_total") is not None:
         body.append(["TXI", "TX", _n(inv["tax_total"])])
@@ -327,7 +545,32 @@ def build_810(inv: dict[str, Any]) -> list[Segment]:
     return body
 
 
-BUILDERS: dict[str, tuple[str, Callable[[dict[str, Any]], list[Segment]]]] = {
+def _invoice_line(inv: dict[str, Any], line: dict[str, Any], n: int, notes: WriteNotes) -> list[Segment]:
+    """IT1 loop in the 810's order: IT1, TXI, PID, REF, SAC."""
+    out: list[Segment] = [["IT1", line.get("line_number") or "", _n(line["qty_invoiced"]), line.get("uom") or "",
+                           _n(line["unit_price"]), line.get("price_basis") or "",
+                           *_pairs(line["item_ids"], notes, f"lines.{n}.item_ids")]]
+    if line.get("tax") is not None:
+        out.append(["TXI", "TX", _n(line["tax"])])
+    if line.get("description"):
+        out.append(["PID", "F", "", "", "", line["description"]])
+    out += [["REF", "LT", lot] for lot in line.get("lot_numbers") or []]
+    out += [["REF", "SE", serial] for serial in line.get("serial_numbers") or []]
+    if line.get("po_number") and line["po_number"] != inv.get("po_number"):
+        out.append(["REF", "PO", line["po_number"]])
+        notes.warn(f"lines.{n}.po_number", "sent as a line REF*PO (BIG04 names the invoice's one order); "
+                   "read back it is a line reference")
+    out += _refs(line.get("refs") or [])
+    if line.get("po_line_number") and line.get("po_line_number") != line.get("line_number"):
+        notes.warn(f"lines.{n}.po_line_number", "IT101 echoes the PO line; a different PO line number is not sent")
+    if line.get("line_amount") is not None:
+        notes.warn(f"lines.{n}.line_amount", "an 810 line (IT1) has no extended amount (IT102 × IT104 is implied); "
+                   "not sent")
+    out += [_charge(c) for c in line.get("charges") or []]
+    return out
+
+
+BUILDERS: dict[str, tuple[str, Callable[[dict[str, Any], WriteNotes], list[Segment]]]] = {
     "purchase_order": ("850", build_850),
     "purchase_order_ack": ("855", build_855),
     "ship_notice": ("856", build_856),
@@ -335,15 +578,20 @@ BUILDERS: dict[str, tuple[str, Callable[[dict[str, Any]], list[Segment]]]] = {
 }
 
 
-def set_for(document: dict[str, Any]) -> tuple[str, list[Segment]]:
-    """(ST01, body) for a canonical document dict (``model_dump(mode="json")`` form)."""
+def set_for(document: dict[str, Any], notes: WriteNotes | None = None) -> tuple[str, list[Segment]]:
+    """(ST01, body) for a canonical document dict (``model_dump(mode="json")`` form); what the
+    set cannot carry goes to ``notes``."""
+    notes = notes if notes is not None else WriteNotes()
     try:
         set_id, build = BUILDERS[document["document_type"]]
     except KeyError:
         known = ", ".join(BUILDERS)
-        raise ValueError(f"no X12 writer for document type {document.get('document_type')!r}; "
+        raise WriteError(f"no X12 writer for document type {document.get('document_type')!r}; "
                          f"writable: {known}") from None
-    return set_id, build(document)
+    body = build(document, notes)
+    notes.extend(notes.where + text for text in uncarried(document, CARRIED[document["document_type"]],
+                                                          f"X12 {set_id}"))
+    return set_id, body
 
 
-__all__ = ["build_850", "build_855", "build_856", "build_810", "set_for", "FUNCTIONAL_IDS"]
+__all__ = ["build_850", "build_855", "build_856", "build_810", "set_for", "FUNCTIONAL_IDS", "CARRIED"]

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from edi.common.control_numbers import GROUP, INTERCHANGE, TRANSACTION, NumberSource
 from edi.common.control_numbers import AllocatedNumbers, PreviewNumbers  # noqa: F401 - the writer's number sources
 from edi.common.interchanges import GroupInfo
+from edi.common.outbound import WriteError, WriteNotes  # WriteError: shared by both writers, importable here
 from edi.x12.profile import X12Profile
 from edi.x12.tokenizer import Delimiters
 from hub.store.models import utcnow
@@ -31,8 +32,6 @@ from hub.store.models import utcnow
 Element = str | Sequence[str]
 
 
-class WriteError(ValueError):
-    pass
 
 
 @dataclass
@@ -47,6 +46,9 @@ class OutGroup:
     functional_id: str
     sets: list[OutSet]
     version: str | None = None  # GS08; the profile's version when None
+    # GS02 / GS03 when they are not the profile's (an ack answers each group's own parties).
+    sender: str | None = None
+    receiver: str | None = None
 
 
 @dataclass
@@ -54,6 +56,8 @@ class Written:
     data: bytes
     interchange_control_number: str
     groups: list[GroupInfo] = field(default_factory=list)
+    # Canonical content the sets could not carry, each naming its document and field.
+    warnings: list[str] = field(default_factory=list)
 
 
 def format_segment(segment: Sequence[Element], d: Delimiters, where: str = "") -> str:
@@ -119,7 +123,8 @@ def _render_group(profile: X12Profile, group: OutGroup, numbers: NumberSource, n
     d = profile.delimiters
     (gcn,) = numbers.take(GROUP, group.functional_id)
     version = group.version or profile.version
-    lines = [format_segment(["GS", group.functional_id, profile.group_sender, profile.group_receiver,
+    sender, receiver = group.sender or profile.group_sender, group.receiver or profile.group_receiver
+    lines = [format_segment(["GS", group.functional_id, sender, receiver,
                              now.strftime("%Y%m%d"), now.strftime("%H%M"), str(gcn), "X", version], d)]
     controls = numbers.take(TRANSACTION, group.functional_id, len(group.sets)) if group.sets else []
     sets: list[tuple[str, str]] = []
@@ -134,8 +139,7 @@ def _render_group(profile: X12Profile, group: OutGroup, numbers: NumberSource, n
         lines += body
         sets.append((out_set.set_id, st_control))
     lines.append(format_segment(["GE", str(len(group.sets)), str(gcn)], d))
-    info = GroupInfo(group.functional_id, str(gcn), profile.group_sender, profile.group_receiver, version,
-                     tuple(sets))
+    info = GroupInfo(group.functional_id, str(gcn), sender, receiver, version, tuple(sets))
     return "".join(lines), info
 
 
@@ -146,9 +150,25 @@ def write_documents(documents: Sequence[dict | BaseModel], profile: X12Profile, 
     from edi.x12.builders import FUNCTIONAL_IDS, set_for
 
     groups: dict[str, OutGroup] = {}
-    for document in documents:
+    warnings: list[str] = []
+    for position, document in enumerate(documents, start=1):
         data = document.model_dump(mode="json", exclude_none=True) if isinstance(document, BaseModel) else document
-        set_id, body = set_for(data)
+        notes = WriteNotes(f"document {position} ({document_label(data)}): ")
+        try:
+            set_id, body = set_for(data, notes)
+        except WriteError as exc:
+            raise WriteError(f"{notes.where}{exc}") from None
         functional_id = FUNCTIONAL_IDS[set_id]
         groups.setdefault(functional_id, OutGroup(functional_id, [])).sets.append(OutSet(set_id, body))
-    return render_interchange(profile, list(groups.values()), numbers, now=now)
+        warnings += notes.items
+    written = render_interchange(profile, list(groups.values()), numbers, now=now)
+    written.warnings = warnings
+    return written
+
+
+def document_label(document: dict) -> str:
+    """``purchase_order 4500012345``: the document type and its business key, for messages."""
+    from hub.payloads import identity
+
+    _, key = identity(document)
+    return f"{document.get('document_type')} {key}" if key else str(document.get("document_type"))

@@ -143,7 +143,7 @@ def test_partner_delimiters_and_5010_envelope() -> None:
 
 def test_a_value_holding_a_delimiter_is_refused_not_corrupted() -> None:
     bad = PO.model_copy(update={"notes": ["deliver ~ dock 4"]})
-    with pytest.raises(WriteError, match=r"850 segment 6 \(MSG\), element 1: value 'deliver ~ dock 4' contains the delimiter '~'"):
+    with pytest.raises(WriteError, match=r"850 segment 6 \(N9\), element 3: value 'deliver ~ dock 4' contains the delimiter '~'"):
         write_documents([bad], HOSPITAL, PreviewNumbers())
 
 

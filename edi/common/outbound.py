@@ -1,0 +1,76 @@
+"""What both writers share: the located ``WriteError``, the warnings a write collects
+(``WriteNotes``), and the check that no canonical field is dropped silently (``uncarried``).
+
+A writer either maps a field or says it did not: each builder lists the fields it carries
+(``CARRIED`` tables beside the builders); whatever else a document holds, apart from the hub's
+own bookkeeping (``INTERNAL``), comes back as a warning naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class WriteError(ValueError):
+    """A document that cannot be written validly; the message names its place: document,
+    field (where known), segment, element, component and the reason."""
+
+
+# Fields that are the hub's own state or resolution results, never content for a partner:
+# the crosswalk's item and party resolutions, unit conversions, match and posting status.
+INTERNAL_LEAVES = frozenset({
+    "document_type", "schema_version", "meta", "uom_canonical", "base_qty", "base_uom", "item_id", "partner_id",
+    "location_id", "assigned_by", "valid_from", "valid_to", "invalid_reason", "sscc_invalid_reason", "match_status",
+    "erp_posting", "status", "revision", "qty_acked", "qty_shipped", "qty_received", "qty_invoiced",
+    "contract_price",
+})
+# Fields derived from the envelope or by the reader (a partner learns them from the interchange).
+ENVELOPE_FIELDS = frozenset({"supplier_partner_id", "envelope"})
+
+
+@dataclass
+class WriteNotes:
+    """Warnings of one write, each prefixed with the document it concerns."""
+
+    where: str = ""
+    items: list[str] = field(default_factory=list)
+
+    def warn(self, field_path: str, reason: str) -> None:
+        self.items.append(f"{self.where}{field_path}: {reason}")
+
+    def extend(self, texts: Iterable[str]) -> None:
+        self.items.extend(texts)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _walk(value: Any, generic: str, concrete: str) -> Iterator[tuple[str, str]]:
+    """(generic path, concrete path) of every non-empty leaf; list items as ``[]`` / ``.N``."""
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            if not _empty(sub):
+                yield from _walk(sub, f"{generic}.{key}" if generic else key, f"{concrete}.{key}" if concrete else key)
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        for n, sub in enumerate(value):
+            yield from _walk(sub, f"{generic}[]", f"{concrete}.{n}")
+    else:
+        yield generic, concrete
+
+
+def uncarried(document: dict[str, Any], carried: frozenset[str], target: str) -> list[str]:
+    """Warnings for the fields of ``document`` that the writer for ``target`` does not map.
+    ``carried`` holds generic paths (``lines[].qty``); a path carries everything under it."""
+    found: dict[str, list[str]] = {}
+    for generic, concrete in _walk(document, "", ""):
+        parts = generic.replace("[]", "").split(".")
+        if parts[0] in ENVELOPE_FIELDS or any(p in INTERNAL_LEAVES for p in parts):
+            continue
+        prefixes = {generic[:i] for i in range(len(generic) + 1) if i == len(generic) or generic[i] in ".["}
+        if not prefixes & carried:
+            found.setdefault(generic, []).append(concrete)
+    return [f"{places[0]}{f' (and {len(places) - 1} more)' if len(places) > 1 else ''}: {target} has no place "
+            f"for it; not sent" for places in found.values()]
