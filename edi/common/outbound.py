@@ -24,7 +24,7 @@ INTERNAL_LEAVES = frozenset({
     "document_type", "schema_version", "meta", "uom_canonical", "base_qty", "base_uom", "item_id", "partner_id",
     "location_id", "assigned_by", "valid_from", "valid_to", "invalid_reason", "sscc_invalid_reason", "match_status",
     "erp_posting", "status", "revision", "qty_acked", "qty_shipped", "qty_received", "qty_invoiced",
-    "contract_price",
+    "contract_price", "lot_serial_id",
 })
 # Fields derived from the envelope or by the reader (a partner learns them from the interchange).
 ENVELOPE_FIELDS = frozenset({"supplier_partner_id", "envelope"})

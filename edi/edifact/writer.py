@@ -27,15 +27,12 @@ from pydifact.serializer import Serializer
 from edi.common.control_numbers import INTERCHANGE, TRANSACTION, NumberSource
 from edi.common.control_numbers import AllocatedNumbers, PreviewNumbers  # noqa: F401 - the writer's number sources
 from edi.common.interchanges import GroupInfo
+from edi.common.outbound import WriteError, WriteNotes, uncarried  # WriteError: shared, importable here
 from edi.edifact.charsets import CHARSETS, outside_pattern
 from edi.edifact.profile import EdifactProfile
 from edi.edifact.tokenizer import make_segment
 
 Element = str | list[str]
-
-
-class WriteError(ValueError):
-    pass
 
 
 @dataclass
@@ -53,6 +50,8 @@ class Written:
     reference: str
     messages: list[tuple[str, str]] = field(default_factory=list)  # (type, UNH reference)
     document_keys: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reference, key)
+    # Canonical content the messages could not carry, each naming its document and field.
+    warnings: list[str] = field(default_factory=list)
 
     def groups(self) -> list[GroupInfo]:
         """The interchange log's view: EDIFACT without UNG has no groups, so each message
@@ -155,7 +154,45 @@ def _check_characters(segments: list[Segment], profile: EdifactProfile) -> None:
                     )
 
 
-Builder = Callable[[dict[str, Any], EdifactProfile], tuple[str, list[Segment], str | None]]
+Builder = Callable[[dict[str, Any], EdifactProfile, WriteNotes], tuple[str, list[Segment], str | None]]
+
+# Canonical fields each message's builder maps (a path carries everything under it); whatever
+# else a document holds is a warning naming the field (``edi.common.outbound.uncarried``).
+_LINE_ITEM = ("item_ids", "description", "uom", "refs", "po_number", "po_line_number")
+CARRIED: dict[str, frozenset[str]] = {
+    "purchase_order": frozenset({
+        "po_number", "po_type", "po_type_raw", "purpose", "purpose_raw", "order_date", "requested_delivery_date",
+        "requested_ship_date", "notes", "contract_ref", "refs", "buyer_org", "supplier", "ship_to", "bill_to",
+        "currency", "payment_terms", "lines[].line_number", "lines[].item_ids_sent", "lines[].lot_numbers",
+        "lines[].serial_numbers", "lines[].description", "lines[].qty", "lines[].uom", "lines[].requested_date",
+        "lines[].unit_price", "lines[].price_basis", "lines[].price_uom", "lines[].refs"}),
+    "purchase_order_ack": frozenset({
+        "ack_id", "ack_type", "ack_type_raw", "ack_date", "po_number", "po_date", "refs", "currency",
+        "lines[].po_line_number", "lines[].status", "lines[].status_raw", "lines[].item_ids", "lines[].ordered_qty",
+        "lines[].ordered_uom", "lines[].qty", "lines[].uom", "lines[].qty_backordered",
+        "lines[].promised_delivery_date", "lines[].promised_ship_date", "lines[].date_qualifier_raw",
+        "lines[].unit_price", "lines[].price_uom", "lines[].reason_code"}),
+    "ship_notice": frozenset({
+        "asn_number", "purpose", "purpose_raw", "created_at", "ship_date", "est_delivery_date", "bol",
+        "tracking_numbers", "refs", "seller", "buyer", "ship_to", "ship_from", "carrier_scac", "carrier_name",
+        "packs[].pack_id", "packs[].parent_pack_id", "packs[].level", "packs[].weight", "packs[].weight_uom",
+        "packs[].sscc", "packs[].line_refs", "lines[].line_id", "lines[].qty_shipped", "lines[].qty_ordered",
+        "lines[].uom_ordered", "lines[].pack_id", "lines[].lots[].lot_number", "lines[].lots[].serial_number",
+        "lines[].lots[].expiration_date", "lines[].lots[].production_date", "lines[].lots[].qty",
+        "lines[].lots[].uom", *(f"lines[].{f}" for f in _LINE_ITEM)}),
+    "invoice": frozenset({
+        "invoice_number", "invoice_type", "invoice_type_raw", "invoice_date", "ship_date", "po_number", "po_date",
+        "original_invoice_ref", "refs", "supplier", "bill_to", "ship_to", "remit_to", "currency", "terms",
+        "charges", "total_amount", "tax_total", "lines[].line_number", "lines[].lot_numbers",
+        "lines[].serial_numbers", "lines[].qty_invoiced", "lines[].line_amount", "lines[].unit_price",
+        "lines[].price_basis", "lines[].price_uom", "lines[].tax", "lines[].charges",
+        *(f"lines[].{f}" for f in _LINE_ITEM)}),
+    "goods_receipt": frozenset({
+        "receipt_id", "receipt_datetime", "asn_number", "receiving_location_id", "source", "lines[].line_number",
+        "lines[].item_ids", "lines[].lot_allocations", "lines[].qty_received", "lines[].uom",
+        "lines[].qty_accepted", "lines[].qty_rejected", "lines[].reject_reason", "lines[].po_number",
+        "lines[].po_line_number"}),
+}
 
 
 def _builders() -> dict[str, Builder]:
@@ -178,8 +215,11 @@ def write_documents(documents: Sequence[dict | BaseModel], profile: EdifactProfi
                     now: datetime | None = None) -> Written:
     """One interchange with one message per canonical document (ORDERS, ORDRSP, DESADV,
     INVOIC, RECADV), in the order given."""
+    from edi.x12.writer import document_label
+
     builders = _builders()
     messages = []
+    warnings: list[str] = []
     for position, document in enumerate(documents, start=1):
         data = document.model_dump(mode="json", exclude_none=True) if isinstance(document, BaseModel) else document
         kind = data.get("document_type")
@@ -187,6 +227,14 @@ def write_documents(documents: Sequence[dict | BaseModel], profile: EdifactProfi
         if builder is None:
             raise WriteError(f"document {position}: no EDIFACT message for document type {kind!r} "
                              f"(writable: {', '.join(sorted(builders))})")
-        message_type, body, key = builder(data, profile)
+        notes = WriteNotes(f"document {position} ({document_label(data)}): ")
+        try:
+            message_type, body, key = builder(data, profile, notes)
+        except WriteError as exc:
+            raise WriteError(f"{notes.where}{exc}") from None
+        notes.extend(notes.where + text for text in uncarried(data, CARRIED[kind], f"EDIFACT {message_type}"))
         messages.append(OutMessage(message_type, body, key))
-    return render_interchange(profile, messages, numbers, now=now)
+        warnings += notes.items
+    written = render_interchange(profile, messages, numbers, now=now)
+    written.warnings = warnings
+    return written

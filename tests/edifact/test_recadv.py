@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from edi.cli import app
 from edi.edifact.plugin import EdifactParseConfig
 from edi.edifact.profile import EdifactProfile
-from edi.edifact.writer import PreviewNumbers, write_documents
+from edi.edifact.writer import PreviewNumbers, WriteError, write_documents
 from hub.canonical import GoodsReceipt
 from hub.exchange import Exchange
 from hub.registry import PARSERS, SPLITTERS, TRANSFORMS, load_plugins
@@ -172,12 +172,26 @@ def test_a_recadv_without_lines_is_refused_at_unh() -> None:
     assert "receipt lines (LIN) is missing" in error.reason
 
 
-def test_the_example_receipt_with_two_batches_is_written_but_not_read_back() -> None:
-    """RECADV sends no quantity per batch: the writer can drop them, the reader will not guess."""
+def test_two_batches_of_a_line_travel_as_one_lin_group_each_with_its_quantity() -> None:
+    """RECADV gives a line one batch: the example's two batches (10 EA each of 2 BX = 20 EA)
+    become two LIN groups of 1 BX, each with its batch and expiry, and read back as such."""
     receipt = json.loads((EXAMPLES / "goods_receipt.json").read_text())
     written = write_documents([receipt], PROFILE, PreviewNumbers(), now=NOW)
+    assert any("2 batches are sent as 2 LIN groups" in w for w in written.warnings)
     docs, diagnostics = run(written.data)
-    assert not docs and [d.code for d in diagnostics if d.is_error] == ["unsplit_batches"]
+    assert not [d for d in diagnostics if d.is_error]
+    (back,) = docs
+    lines = [(ln["qty_received"], ln["uom"], ln["qty_accepted"], [(a["lot_number"], a["expiration_date"])
+                                                                for a in ln["lot_allocations"]]) for ln in back["lines"]]
+    assert lines == [("1", "BX", "1", [("A1234", "2027-09-30")]), ("1", "BX", "1", [("A1299", "2027-12-31")])]
+
+
+def test_several_batches_without_quantities_of_their_own_are_refused() -> None:
+    receipt = json.loads((EXAMPLES / "goods_receipt.json").read_text())
+    receipt["lines"][0]["lot_allocations"][1]["qty_base"] = "5"
+    with pytest.raises(WriteError, match=r"document 1 \(goods_receipt GR-2025-000123\): lines.0.lot_allocations: "
+                                         r"the batches add up to 1.5 BX, the line received 2"):
+        write_documents([receipt], PROFILE, PreviewNumbers(), now=NOW)
 
 
 def test_cli_translates_the_fixture() -> None:

@@ -144,9 +144,10 @@ def test_recadv_from_a_goods_receipt() -> None:
     (message,) = file.interchanges[0].messages
     tags = [s.tag for s in message.segments]
     assert message.type == "RECADV" and message.association == "EAN003"
-    assert tags[:2] == ["BGM", "DTM"] and "QTY" in tags and tags[-2:] == ["UNS", "CNT"]
+    assert tags[:2] == ["BGM", "DTM"] and "QTY" in tags and tags[-1] == "CNT" and "UNS" not in tags  # D96A: no UNS
+    assert tags.index("CPS") < tags.index("LIN")  # every LIN sits in a CPS group
     qty = [s.elements[0] for s in message.segments if s.tag == "QTY"]
-    assert qty[0][0] == "48" and qty[0][1] == receipt["lines"][0]["qty_received"]
+    assert [q[:2] for q in qty if q[0] == "48"] == [["48", "1"], ["48", "1"]]  # 2 BX in two batches of 1
 
 
 def test_references_come_from_the_shared_allocator(pg_db) -> None:

@@ -31,6 +31,7 @@ from edi.edifact.mapping.common import (
     reference,
     rff,
 )
+from edi.common.outbound import WriteNotes
 from edi.edifact.mapping.out import Out
 from edi.edifact.profile import EdifactProfile
 from edi.edifact.writer import WriteError
@@ -310,8 +311,9 @@ def _lots(view: MessageView, line: _Line) -> list[dict[str, Any]]:
 # -- ShipNotice → DESADV -------------------------------------------------------------------------
 
 
-def build_desadv(doc: dict[str, Any], profile: EdifactProfile) -> tuple[str, list[Segment], str]:
-    out = Out(profile)
+def build_desadv(doc: dict[str, Any], profile: EdifactProfile, notes: WriteNotes | None = None
+                ) -> tuple[str, list[Segment], str]:
+    out = Out(profile, notes)
     purpose = purpose_code(doc) if doc.get("purpose") or doc.get("purpose_raw") in po_purpose_from_edifact.codes \
         else doc.get("purpose_raw")
     out.add("BGM", "351", doc["asn_number"], purpose)

@@ -13,6 +13,7 @@ line amount, TAX + MOA 124 line tax, ALC line charges, RFF ON / LI. Summary afte
 from __future__ import annotations
 
 from decimal import Decimal
+import re
 from typing import Any
 
 from pydifact.segments import Segment
@@ -22,9 +23,9 @@ from edi.edifact.mapping.base import MessageView, comp, drop_empty, mapper
 from edi.edifact.mapping.common import best_price, reference, supplier_id
 from edi.edifact.mapping.orders import payment_terms
 from edi.edifact.mapping.parts import LinePart, MessageParts, Part
+from edi.common.outbound import WriteNotes
 from edi.edifact.mapping.out import Out
 from edi.edifact.profile import EdifactProfile
-from edi.edifact.writer import WriteError
 from hub.canonical import Invoice
 from hub.canonical.codes import allowance_or_charge_from_code, invoice_type_from_edifact
 from hub.canonical.enums import ChargeType
@@ -179,8 +180,9 @@ def _line(view: MessageView, line: LinePart) -> dict[str, Any]:
 # -- Invoice → INVOIC ----------------------------------------------------------------------------
 
 
-def build_invoic(doc: dict[str, Any], profile: EdifactProfile) -> tuple[str, list[Segment], str]:
-    out = Out(profile)
+def build_invoic(doc: dict[str, Any], profile: EdifactProfile, notes: WriteNotes | None = None
+                ) -> tuple[str, list[Segment], str]:
+    out = Out(profile, notes)
     raw = doc.get("invoice_type_raw")
     code = raw if raw in invoice_type_from_edifact.codes else next(
         c for c, t in invoice_type_from_edifact.codes.items() if t.value == doc["invoice_type"])
@@ -198,11 +200,9 @@ def build_invoic(doc: dict[str, Any], profile: EdifactProfile) -> tuple[str, lis
     out.party("DP", doc.get("ship_to"), written)
     out.party("PE", doc.get("remit_to"), written)
     out.currency(doc["currency"])
-    out.payment_terms((doc.get("terms") or {}).get("description"))
-    _write_charges(out, doc.get("charges", []))
-    for line in doc["lines"]:
-        if line.get("case_ref"):
-            raise WriteError(f"line {line.get('line_number')}: case_ref has no INVOIC mapping")
+    out.terms(doc.get("terms"))
+    _write_charges(out, doc.get("charges", []), "charges")
+    for n, line in enumerate(doc["lines"]):
         out.line_item(line.get("line_number"), None, line["item_ids"], line.get("lot_numbers", []),
                       line.get("serial_numbers", []))
         out.description(line.get("description"))
@@ -215,18 +215,30 @@ def build_invoic(doc: dict[str, Any], profile: EdifactProfile) -> tuple[str, lis
         if line.get("tax") is not None:
             out.add("TAX", "7", "VAT")
             out.moa("124", line["tax"])
-        _write_charges(out, line.get("charges", []))
+        _write_charges(out, line.get("charges", []), f"lines.{n}.charges")
     out.summary(len(doc["lines"]))
     out.moa("77", doc["total_amount"])
     out.moa("176", doc.get("tax_total"))
     return "INVOIC", out.segments, doc["invoice_number"]
 
 
-def _write_charges(out: Out, charges: list[dict[str, Any]]) -> None:
-    for charge in charges:
+def charge_code(charge: dict[str, Any]) -> str:
+    """ALC C214 7161 (an..3): the code as sent when it is an EDIFACT one, else the canonical
+    type's first code in ``CHARGE_TYPES``; '' when there is none (an X12 SAC02 such as D240
+    never travels into an INVOIC)."""
+    raw = charge.get("type_raw") or ""
+    if raw in CHARGE_TYPES or re.fullmatch(r"[A-Z0-9]{1,3}", raw):
+        return raw
+    return next((code for code, kind in CHARGE_TYPES.items() if kind.value == charge["type"]), "")
+
+
+def _write_charges(out: Out, charges: list[dict[str, Any]], where: str) -> None:
+    for n, charge in enumerate(charges):
         allowance = charge["allowance_or_charge"] == "ALLOWANCE"
-        type_code = charge.get("type_raw") or next(
-            (code for code, kind in CHARGE_TYPES.items() if kind.value == charge["type"]), "")
+        type_code = charge_code(charge)
+        if not type_code:
+            out.warn(f"{where}.{n}.type_raw", f"{charge.get('type_raw') or charge['type']} has no UNCL 7161 code: the "
+                     "charge is sent without one (its description and amount travel)")
         out.add("ALC", "A" if allowance else "C", "", "", "", [type_code, "", "", charge.get("description") or ""])
         if charge.get("percent") is not None:
             out.add("PCD", ["1" if allowance else "2", out.number(charge["percent"])])

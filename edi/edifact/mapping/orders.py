@@ -17,6 +17,7 @@ from pydifact.segments import Segment
 
 from edi.edifact.mapping.base import MessageView, comp, drop_empty, mapper
 from edi.edifact.mapping.common import best_price, purpose_code, reference, supplier_id
+from edi.common.outbound import WriteNotes
 from edi.edifact.mapping.out import Out
 from edi.edifact.mapping.parts import LinePart, MessageParts, Part
 from edi.edifact.profile import EdifactProfile
@@ -147,8 +148,9 @@ _ORDER_TYPE_CODES = {PoType.STANDARD.value: "220", PoType.BLANKET_RELEASE.value:
                      PoType.CONSIGNMENT_REPLENISH.value: "227"}
 
 
-def build_orders(doc: dict[str, Any], profile: EdifactProfile) -> tuple[str, list[Segment], str]:
-    out = Out(profile)
+def build_orders(doc: dict[str, Any], profile: EdifactProfile, notes: WriteNotes | None = None
+                ) -> tuple[str, list[Segment], str]:
+    out = Out(profile, notes)
     raw = doc.get("po_type_raw") or ""
     # Keep the partner's code when it is an EDIFACT 1001 code (220, 50E ...), not an X12 BEG02.
     order_type = raw if re.fullmatch(r"[0-9]{1,3}[A-Z]?", raw) else _ORDER_TYPE_CODES.get(doc["po_type"])

@@ -19,6 +19,7 @@ from pydifact.segments import Segment
 
 from edi.edifact.mapping.base import MessageView, drop_empty, mapper
 from edi.edifact.mapping.common import best_price, reference, supplier_id
+from edi.common.outbound import WriteNotes
 from edi.edifact.mapping.out import Out
 from edi.edifact.mapping.parts import LinePart, MessageParts
 from edi.edifact.profile import EdifactProfile
@@ -133,8 +134,9 @@ def _line_action(line: dict[str, Any]) -> str | None:
     return code
 
 
-def build_ordrsp(doc: dict[str, Any], profile: EdifactProfile) -> tuple[str, list[Segment], str]:
-    out = Out(profile)
+def build_ordrsp(doc: dict[str, Any], profile: EdifactProfile, notes: WriteNotes | None = None
+                ) -> tuple[str, list[Segment], str]:
+    out = Out(profile, notes)
     raw = doc.get("ack_type_raw") if doc.get("ack_type_raw") in ack_type_from_edifact.codes else None
     out.add("BGM", "231", doc.get("ack_id"), raw or _code_for(ack_type_from_edifact, doc["ack_type"]))
     out.dtm("137", doc["ack_date"])

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydifact.segments import Segment
 
+from edi.common.outbound import WriteNotes
 from edi.common.text import digits
 from edi.edifact.profile import EdifactProfile
 from edi.edifact.writer import seg
@@ -26,11 +27,15 @@ PARTY_AGENCIES = {"GLN": "9", "DUNS": "16"}
 
 
 class Out:
-    """Collects the body segments of one message."""
+    """Collects the body segments of one message, and the warnings about what it cannot carry."""
 
-    def __init__(self, profile: EdifactProfile) -> None:
+    def __init__(self, profile: EdifactProfile, notes: WriteNotes | None = None) -> None:
         self.profile = profile
+        self.notes = notes if notes is not None else WriteNotes()
         self.segments: list[Segment] = []
+
+    def warn(self, field_path: str, reason: str) -> None:
+        self.notes.warn(field_path, reason)
 
     def add(self, tag: str, *elements: Any) -> None:
         self.segments.append(seg(tag, *elements))
@@ -135,6 +140,22 @@ class Out:
                 self.add("PAT", fields[0], "", fields[1:])
             else:
                 self.add("FTX", "AAB", "", "", [part])
+
+    def terms(self, terms: dict[str, Any] | None) -> None:
+        """Invoice terms: the reader's PAT text as it came, else PAT 1 (net days after the
+        invoice date) and PAT 22 (discount days) with PCD 12 (discount %), C112 = 5:3:D:n."""
+        if not terms:
+            return
+        if terms.get("description"):
+            self.payment_terms(terms["description"])
+            return
+        if terms.get("net_days") is not None:
+            self.add("PAT", "1", "", ["5", "3", "D", str(terms["net_days"])])
+        if terms.get("discount_pct") is not None or terms.get("discount_days") is not None:
+            self.add("PAT", "22", "", ["5", "3", "D", str(terms["discount_days"])] if terms.get(
+                "discount_days") is not None else "")
+            if terms.get("discount_pct") is not None:
+                self.add("PCD", ["12", self.number(terms["discount_pct"])])
 
     def summary(self, lines: int) -> None:
         self.add("UNS", "S")

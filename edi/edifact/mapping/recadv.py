@@ -40,9 +40,11 @@ from pydifact.segments import Segment
 from edi.edifact.diagnostics import SyntaxCode
 from edi.edifact.mapping.base import MessageView, drop_empty, mapper
 from edi.edifact.mapping.common import supplier_id
+from edi.common.outbound import WriteNotes
 from edi.edifact.mapping.out import Out
 from edi.edifact.mapping.parts import LinePart, MessageParts, Part
 from edi.edifact.profile import EdifactProfile
+from edi.edifact.writer import WriteError
 from hub.canonical import GoodsReceipt
 from hub.canonical.enums import ReceiptSource
 from hub.canonical.types import decimal_text
@@ -178,8 +180,9 @@ def _allocations(view: MessageView, line: LinePart, received: str) -> list[dict[
 # -- GoodsReceipt → RECADV ----------------------------------------------------------------------
 
 
-def build_recadv(doc: dict[str, Any], profile: EdifactProfile) -> tuple[str, list[Segment], str]:
-    out = Out(profile)
+def build_recadv(doc: dict[str, Any], profile: EdifactProfile, notes: WriteNotes | None = None
+                ) -> tuple[str, list[Segment], str]:
+    out = Out(profile, notes)
     out.add("BGM", "632", doc["receipt_id"], "9")
     # The receipt time is sent as a date (102): EDIFACT 203 carries no zone; UTC day is used.
     received = datetime.fromisoformat(doc["receipt_datetime"]).astimezone(UTC).date().isoformat()
@@ -189,22 +192,71 @@ def build_recadv(doc: dict[str, Any], profile: EdifactProfile) -> tuple[str, lis
                                                      "value": doc["supplier_partner_id"]}]}, [])
     out.party("DP", {"role": "DP", "identifiers": [{"scheme": "ACCOUNT_AT_PARTNER",
                                                      "value": doc["receiving_location_id"]}]}, [])
-    for number, line in enumerate(doc["lines"], start=1):
-        allocations = line.get("lot_allocations", [])
-        # One PIA NB per batch, also when several serials of one batch repeat it.
-        lots = list(dict.fromkeys(a["lot_number"] for a in allocations if a.get("lot_number")))
-        serials = [a["serial_number"] for a in allocations if a.get("serial_number")]
-        ids = line.get("item_ids") or [{"scheme": "BUYER_ITEM", "value": line["item_id"], "qualifier": "IN"}]
-        out.line_item(line.get("line_number") or str(number), None, ids, lots, serials)
-        out.qty("48", line["qty_received"], line.get("uom"))
-        out.qty("194", line.get("qty_accepted"), line.get("uom"))
-        out.qty("195", line.get("qty_rejected"), line.get("uom"))
-        expiries = {a.get("expiration_date") for a in allocations if a.get("expiration_date")}
-        if len(expiries) == 1:
-            out.dtm("36", expiries.pop())
-        if line.get("reject_reason"):
-            out.add("QVR", "", "", [line["reject_reason"]])
-        out.rff("ON", line.get("po_number"))
-        out.rff("LI", line.get("po_line_number"))
-    out.summary(len(doc["lines"]))
+    # D96A and D01B put every LIN inside a CPS (packing sequence) group: one for the receipt.
+    out.add("CPS", "1")
+    parts = [(n, line, part) for n, line in enumerate(doc["lines"]) for part in _batches(line, n, out)]
+    renumber = len(parts) > len(doc["lines"])
+    for number, (n, line, part) in enumerate(parts, start=1):
+        label = str(number) if renumber else line.get("line_number") or str(number)
+        _receipt_line(out, line, part, label)
+    out.add("CNT", ["2", str(len(parts))])  # RECADV has no UNS section (D96A, D01B)
     return "RECADV", out.segments, doc["receipt_id"]
+
+
+def _batches(line: dict[str, Any], n: int, out: Out) -> list[dict[str, Any]]:
+    """The LIN groups of one receipt line: the line itself when it names at most one batch
+    (serials of one batch included), else one per batch with that batch's quantity — RECADV
+    as the hub reads it gives a line one batch, so several batches without their own quantity
+    are not written (a located error instead of a message the partner cannot split)."""
+    allocations = line.get("lot_allocations", [])
+    batches: dict[str | None, list[dict[str, Any]]] = {}
+    for allocation in allocations:
+        batches.setdefault(allocation.get("lot_number"), []).append(allocation)
+    whole = {"qty": line["qty_received"], "accepted": line.get("qty_accepted"), "rejected": line.get("qty_rejected"),
+             "allocations": allocations}
+    if len(batches) <= 1:
+        return [whole]
+    rejected = Decimal(str(line.get("qty_rejected") or 0))
+    if rejected:
+        raise WriteError(f"lines.{n}.qty_rejected: {len(batches)} batches on one line and a rejected quantity: "
+                         "RECADV cannot tell which batch was rejected; split the receipt line per batch")
+    factor = _units_per_base(line)
+    parts = []
+    for lot, group in batches.items():
+        qty = (sum((Decimal(str(a["qty_base"])) for a in group), Decimal(0)) * factor).normalize()
+        parts.append({"qty": decimal_text(qty), "rejected": None, "allocations": group,
+                      "accepted": decimal_text(qty) if line.get("qty_accepted") is not None else None})
+    total = sum((Decimal(p["qty"]) for p in parts), Decimal(0))
+    if total != Decimal(str(line["qty_received"])):
+        raise WriteError(f"lines.{n}.lot_allocations: the batches add up to {decimal_text(total)} "
+                         f"{line.get('uom') or ''}, the line received {line['qty_received']}: each batch needs "
+                         "its own quantity and RECADV gives a line one batch".replace("  ", " "))
+    out.warn(f"lines.{n}.lot_allocations", f"{len(parts)} batches are sent as {len(parts)} LIN groups (one batch "
+             "each, with its quantity); line numbers are the LIN positions")
+    return parts
+
+
+def _units_per_base(line: dict[str, Any]) -> Decimal:
+    """Line units per base unit: qty_received / base_qty when the line was converted, else 1."""
+    if line.get("base_qty") not in (None, "0", 0) and line.get("base_uom") != line.get("uom"):
+        return Decimal(str(line["qty_received"])) / Decimal(str(line["base_qty"]))
+    return Decimal(1)
+
+
+def _receipt_line(out: Out, line: dict[str, Any], part: dict[str, Any], number: str) -> None:
+    allocations = part["allocations"]
+    # One PIA NB per batch, also when several serials of one batch repeat it.
+    lots = list(dict.fromkeys(a["lot_number"] for a in allocations if a.get("lot_number")))
+    serials = [a["serial_number"] for a in allocations if a.get("serial_number")]
+    ids = line.get("item_ids") or [{"scheme": "BUYER_ITEM", "value": line["item_id"], "qualifier": "IN"}]
+    out.line_item(number, None, ids, lots, serials)
+    out.qty("48", part["qty"], line.get("uom"))
+    out.qty("194", part["accepted"], line.get("uom"))
+    out.qty("195", part["rejected"], line.get("uom"))
+    if line.get("reject_reason"):
+        out.add("QVR", "", "", [line["reject_reason"]])
+    expiries = {a.get("expiration_date") for a in allocations if a.get("expiration_date")}
+    if len(expiries) == 1:
+        out.dtm("36", expiries.pop())
+    out.rff("ON", line.get("po_number"))
+    out.rff("LI", line.get("po_line_number"))
