@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.delivery.states import SIDE_SEQ
 from hub.exchange import Exchange, SideOutput
 from hub.payloads import identity, render
 from hub.registry import Step, StepError
@@ -87,5 +88,5 @@ def render_outputs(routes, compiled: CompiledRoute, outcome: RouteOutcome) -> li
                                 code="render_error") from None
             out.append((endpoint, seq, body, ctype, doc_type, doc_key))
     for i, side in enumerate(outcome.side_outputs):
-        out.append((side.endpoint, 10_000 + i, side.body, side.content_type, side.document_type, side.document_key))
+        out.append((side.endpoint, SIDE_SEQ + i, side.body, side.content_type, side.document_type, side.document_key))
     return out

@@ -40,6 +40,7 @@ from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from hub.broker.topology import ingress_key
+from hub.delivery import states
 from hub.store.models import DeadLetter, Delivery, Message, RouteRun, Stage
 
 RECEIVED, ROUTING, DELIVERING, DELIVERED = "received", "routing", "delivering", "delivered"
@@ -48,9 +49,7 @@ UNROUTED, PROCESSED, DISCARDED = "unrouted", "processed", "discarded"
 STATUSES = (RECEIVED, ROUTING, DELIVERING, DELIVERED, PARTIALLY_DELIVERED, HELD, DEAD_LETTERED, REFUSED, UNROUTED,
             PROCESSED, DISCARDED)
 
-_SETTLED_OK = "delivered"
-_SETTLED_BAD = ("dead_lettered", "discarded", "failed")
-SIDE_SEQ = 10_000  # hub.delivery.states.SIDE_SEQ: acks and notices, not the message's own documents
+SETTLED = (*states.SETTLED, "failed")  # "failed": a business reject recorded before revision 0005
 
 # routing key → names of the routes a message with that key is copied to (Topology.routes_for)
 RoutesFor = Callable[[str], set[str]]
@@ -87,9 +86,9 @@ def derive(f: Facts) -> str:
         return ROUTING
     if f.expected_routes and f.expected_routes - set(f.runs) - letters_open - letters_closed:
         return ROUTING
-    if any(n and status not in (_SETTLED_OK, *_SETTLED_BAD) for (status, _side), n in f.deliveries.items()):
+    if any(n and status not in SETTLED for (status, _side), n in f.deliveries.items()):
         return DELIVERING
-    delivered_docs = sum(n for (status, side), n in f.deliveries.items() if status == _SETTLED_OK and not side)
+    delivered_docs = sum(n for (status, side), n in f.deliveries.items() if status == states.DELIVERED and not side)
     documents = sum(n for (_status, side), n in f.deliveries.items() if not side)
     parked = len(letters_open) + sum(n for (status, _side), n in f.deliveries.items() if status == "dead_lettered")
     discarded = len(letters_closed) + sum(n for (status, _s), n in f.deliveries.items() if status in ("discarded", "failed"))
@@ -142,7 +141,7 @@ def facts(session: Session, message_ids: list[str], routes_for: RoutesFor | None
     for message_id, route, state in session.execute(letters):
         if message_id in out:
             out[message_id].route_letters[route or ""] = state  # the newest letter of a route wins
-    side = (Delivery.seq >= literal_column(str(SIDE_SEQ))).label("side")
+    side = (Delivery.seq >= literal_column(str(states.SIDE_SEQ))).label("side")
     counts = (select(Delivery.message_id, Delivery.status, side, func.count())
               .where(Delivery.message_id.in_(message_ids)).group_by(Delivery.message_id, Delivery.status, side))
     for message_id, status, side, n in session.execute(counts):
