@@ -57,7 +57,10 @@ partners:
   - id: {PARTNER}
     name: Chaos suite API client
     roles: [DISTRIBUTOR]
+    documents: [{{format: json, doctype: {DOCTYPE}}}]   # the API takes only what the partner may send
 """
+# Hubs from before the partner ``documents`` allow-list refuse the key: measured revisions may be older.
+PARTNERS_YAML_OLD = PARTNERS_YAML.replace(PARTNERS_YAML.splitlines()[-1] + "\n", "")
 
 
 @dataclass
@@ -111,7 +114,12 @@ class HubProcesses:
     def prepare(self) -> None:
         """Schema, partner, API key: what an operator does once before starting the processes."""
         self.cli("db", "upgrade")
-        self.cli("partners", "load")
+        loaded = self.cli("partners", "load", check=False)
+        if loaded.returncode != 0 and "documents" in loaded.stdout + loaded.stderr:
+            (self.routes / "partners.yaml").write_text(PARTNERS_YAML_OLD)
+            self.cli("partners", "load")
+        elif loaded.returncode != 0:
+            raise RuntimeError(f"hub partners load failed:\n{loaded.stdout[-2000:]}\n{loaded.stderr[-2000:]}")
         out = self.cli("partners", "api-key", "create", PARTNER, "--label", "chaos-suite").stdout
         self.api_key = next(line.strip() for line in out.splitlines() if line.strip().startswith("shk_"))
 
