@@ -8,7 +8,8 @@ own bookkeeping (``INTERNAL``), comes back as a warning naming the field.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,3 +75,20 @@ def uncarried(document: dict[str, Any], carried: frozenset[str], target: str) ->
             found.setdefault(generic, []).append(concrete)
     return [f"{places[0]}{f' (and {len(places) - 1} more)' if len(places) > 1 else ''}: {target} has no place "
             f"for it; not sent" for places in found.values()]
+
+
+def target_qualifier(identifier: Mapping[str, Any], own: Mapping[str, str], other: Mapping[str, str],
+                     by_scheme: Mapping[str, str], shape: re.Pattern[str]) -> str:
+    """The qualifier an identifier goes out with in the target standard. The stored one (as
+    the partner sent it) when the target reads it as the identifier's scheme, or when neither
+    standard knows it and it fits the target's element (a partner's own code); otherwise the
+    target's code for the scheme ('' when it has none). ``own``/``other``: code → scheme value
+    of the target and of the other standard. Without this an EDIFACT agency 9 (GS1) would go
+    out as X12 N103 9 (DUNS+4), or an X12 SAC code into an EDIFACT element."""
+    stored = identifier.get("qualifier") or ""
+    scheme = identifier["scheme"]
+    if stored and own.get(stored) == scheme:
+        return stored
+    if stored and stored not in own and stored not in other and shape.fullmatch(stored):
+        return stored
+    return by_scheme.get(scheme, "")

@@ -15,13 +15,25 @@ silently.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from edi.common.outbound import WriteError, WriteNotes, uncarried
-from hub.canonical.codes import item_scheme_from_x12, po_purpose_from_x12, po_type_from_x12
+from edi.common.outbound import WriteError, WriteNotes, target_qualifier, uncarried
+from edi.x12.mapping.ack855 import EXTRA_ACK_TYPES
+from edi.x12.mapping.common import EXTRA_PARTY_SCHEMES, ITEM_SCHEME_VALUES
+from hub.canonical.codes import (
+    ack_line_status_from_x12,
+    ack_type_from_x12,
+    invoice_type_from_x12,
+    item_scheme_from_edifact,
+    item_scheme_from_x12,
+    party_scheme_from_edifact,
+    party_scheme_from_x12,
+    po_purpose_from_x12,
+    po_type_from_x12,
+)
 
 Segment = list[Any]
 
@@ -39,6 +51,16 @@ _LINE_STATUS = {"ACCEPTED": "IA", "BACKORDERED": "IB", "PARTIAL_BACKORDER": "BP"
                 "PRICE_CHANGED": "IP", "QTY_CHANGED": "IQ", "SUBSTITUTED": "IS", "RESCHEDULED": "DR",
                 "ON_HOLD": "IH", "DELETED": "ID", "REJECTED": "IR"}
 _INVOICE_TYPE = {"INVOICE": "", "CREDIT_MEMO": "CR", "DEBIT_MEMO": "DR"}
+_LINE_STATUS["NOT_FOUND"] = "R2"  # rejected, invalid item product number
+_TWO = re.compile(r"[0-9A-Z]{2}")
+_PARTY_CODE = re.compile(r"[0-9A-Z]{1,2}")
+_ACK_TYPES = {*ack_type_from_x12.codes, *EXTRA_ACK_TYPES}
+# Code → scheme of both standards, to tell an X12 qualifier from an EDIFACT one.
+_EDIFACT_ITEM_SCHEMES = {c: s.value for c, s in item_scheme_from_edifact.codes.items()}
+_X12_PARTY_SCHEMES = {c: s.value for c, s in {**party_scheme_from_x12.codes, **EXTRA_PARTY_SCHEMES}.items()}
+_EDIFACT_PARTY_SCHEMES = {c: s.value for c, s in party_scheme_from_edifact.codes.items()}
+_TWO_LETTERS = re.compile(r"[A-Z]{2}")
+_DATE_QUALIFIER = re.compile(r"[0-9]{3}")
 ORIGINAL_INVOICE_REFS = ("OI", "IV", "8M")
 FUNCTIONAL_IDS = {"850": "PO", "855": "PR", "856": "SH", "810": "IN"}
 # BSN05 codes that name an order level (S/O/P/I, S/O/I/P, S/O/I): their HL tree keeps it.
@@ -107,7 +129,7 @@ def _pairs(ids: list[dict[str, Any]], notes: WriteNotes, where: str, lots: Seque
     serials; what does not fit the segment's pairs is named in a warning."""
     pairs: list[tuple[str, str, str]] = []
     for n, ident in enumerate(ids):
-        qualifier = ident.get("qualifier") or _ITEM_QUALIFIER.get(ident["scheme"], "")
+        qualifier = target_qualifier(ident, ITEM_SCHEME_VALUES, _EDIFACT_ITEM_SCHEMES, _ITEM_QUALIFIER, _TWO)
         if not qualifier:
             notes.warn(f"{where}.{n}", f"{ident['scheme']} {ident['value']} has no X12 product qualifier; not sent")
             continue
@@ -139,7 +161,8 @@ def _party(ref: dict[str, Any] | None, default_role: str, notes: WriteNotes, whe
     first = next(((n, i) for n, i in ids if not (i.get("qualifier") or "").startswith("REF")), None)
     n1: Segment = ["N1", ref.get("role") or default_role, ref.get("name") or ""]
     if first is not None:
-        n1 += [first[1].get("qualifier") or _PARTY_QUALIFIER.get(first[1]["scheme"], "ZZ"), first[1]["value"]]
+        qualifier = target_qualifier(first[1], _X12_PARTY_SCHEMES, _EDIFACT_PARTY_SCHEMES, _PARTY_QUALIFIER, _PARTY_CODE)
+        n1 += [qualifier or "ZZ", first[1]["value"]]
     out = [n1]
     address = ref.get("address") or {}
     lines = address.get("lines") or []
@@ -195,17 +218,38 @@ def _charge(charge: dict[str, Any]) -> Segment:
 
 
 def _purpose(doc: dict[str, Any]) -> str:
-    return doc.get("purpose_raw") or _PURPOSE.get(doc.get("purpose") or "ORIGINAL", "00")
+    """BEG01 / BAK01 / BSN01 (353): the code as sent when it is an X12 one (two characters),
+    else the canonical purpose's code — an EDIFACT 1225 ('9') never travels into X12."""
+    return _raw(doc.get("purpose_raw"), _TWO) or _PURPOSE.get(doc.get("purpose") or "ORIGINAL", "00")
 
 
-def _notes_loops(notes_text: list[str]) -> list[Segment]:
-    """Free-text notes as N9*L1 loops (in 850 4010/5010 MSG exists only inside N9 or SPI): a
-    note that fits N903 (45) is the N9 itself; a longer one puts its first words there and
-    the rest in MSG lines of 264."""
+def _raw(value: str | None, known: Collection[str] | re.Pattern[str]) -> str | None:
+    """A code kept as received, when it belongs to X12 (a known code or the element's shape);
+    None for a code another standard sent (the canonical value is mapped instead)."""
+    if not value:
+        return None
+    ok = known.fullmatch(value) if isinstance(known, re.Pattern) else value in known
+    return value if ok else None
+
+
+def _mapped(table: dict[str, str], value: str, field_name: str, element: str) -> str:
+    try:
+        return table[value]
+    except KeyError:
+        raise WriteError(f"{field_name}: {value} has no {element} code") from None
+
+
+def _notes_loops(notes_text: list[str], version: str) -> list[Segment]:
+    """Free-text notes as N9*L1 loops (an 850 has MSG only inside N9 or SPI; 005010 replaced it
+    by MTX): a note that fits N903 (45) is the N9 itself; a longer one puts its first words
+    there and the rest in MSG lines of 264 (004010) or one MTX02 (005010)."""
     out: list[Segment] = []
     for note in notes_text:
         head, rest = _split_words(note, NOTE_HEAD)
         out.append(["N9", "L1", "", head])
+        if rest and version[:6] >= "005010":
+            out.append(["MTX", "", rest])
+            continue
         while rest:
             line, rest = _split_words(rest, MSG_WIDTH)
             out.append(["MSG", line])
@@ -221,11 +265,12 @@ def _split_words(text: str, width: int) -> tuple[str, str]:
 
 
 # -- 850 ------------------------------------------------------------------------------------
-def build_850(po: dict[str, Any], notes: WriteNotes) -> list[Segment]:
-    if not po.get("po_type_raw") and po.get("po_type") not in _PO_TYPE:
+def build_850(po: dict[str, Any], notes: WriteNotes, version: str = "004010") -> list[Segment]:
+    if not _raw(po.get("po_type_raw"), _TWO_LETTERS) and po.get("po_type") not in _PO_TYPE:
         notes.warn("po_type", f"{po.get('po_type')} has no BEG02 code (agree one with the partner: po_type_raw); "
                    "sent as SA")
-    body: list[Segment] = [["BEG", _purpose(po), po.get("po_type_raw") or _PO_TYPE.get(po.get("po_type"), "SA"),
+    body: list[Segment] = [["BEG", _purpose(po), _raw(po.get("po_type_raw"), _TWO_LETTERS) or _PO_TYPE.get(
+                            po.get("po_type"), "SA"),
                             po["po_number"], po.get("release_number") or "", _d(po["order_date"]),
                             po.get("contract_ref") or ""]]
     body.append(["CUR", "BY", po.get("currency") or "USD"])
@@ -240,7 +285,7 @@ def build_850(po: dict[str, Any], notes: WriteNotes) -> list[Segment]:
     if any(len(n) > NOTE_HEAD for n in po.get("notes") or []):
         notes.warn("notes", f"a note longer than {NOTE_HEAD} characters travels as N9 text + MSG lines; "
                    "partners (and the hub) read the parts as separate notes")
-    body += _notes_loops(po.get("notes") or [])
+    body += _notes_loops(po.get("notes") or [], version)
     body += _party(po.get("buyer_org"), "BY", notes, "buyer_org")
     body += _party(po.get("bill_to"), "BT", notes, "bill_to")
     body += _party(po.get("ship_to"), "ST", notes, "ship_to")
@@ -262,8 +307,9 @@ def build_850(po: dict[str, Any], notes: WriteNotes) -> list[Segment]:
 
 
 # -- 855 ------------------------------------------------------------------------------------
-def build_855(ack: dict[str, Any], notes: WriteNotes) -> list[Segment]:
-    ack_type_raw = ack.get("ack_type_raw") or _ACK_TYPE[ack["ack_type"]]
+def build_855(ack: dict[str, Any], notes: WriteNotes, version: str = "004010") -> list[Segment]:
+    ack_type_raw = _raw(ack.get("ack_type_raw"), _ACK_TYPES) or _mapped(
+        _ACK_TYPE, ack["ack_type"], "ack_type", "BAK02")
     body: list[Segment] = [["BAK", _purpose(ack), ack_type_raw, ack["po_number"], _d(ack.get("po_date")),
                             "", "", "", ack.get("supplier_order_number") or "", _d(ack["ack_date"])]]
     if ack.get("currency"):
@@ -280,13 +326,15 @@ def build_855(ack: dict[str, Any], notes: WriteNotes) -> list[Segment]:
                          _n(line.get("unit_price")), "", *_pairs(line.get("item_ids") or [], notes,
                                                                    f"lines.{n}.item_ids")])
             previous = echo
-        implied = (line["status_raw"] == ack_type_raw and line.get("qty") is None
+        # A PO1 without ACK reads back with the header's BAK02 as its status.
+        implied = (line.get("status_raw") == ack_type_raw and line.get("qty") is None
                    and not line.get("date_qualifier_raw") and not line.get("substitute_item_ids"))
         if not implied:
             date_value = line.get("promised_ship_date") or line.get("promised_delivery_date")
-            qualifier = line.get("date_qualifier_raw") or (
+            qualifier = _raw(line.get("date_qualifier_raw"), _DATE_QUALIFIER) or (
                 "068" if line.get("promised_ship_date") else "067" if line.get("promised_delivery_date") else "")
-            body.append(["ACK", line.get("status_raw") or _LINE_STATUS[line["status"]], _n(line.get("qty")),
+            body.append(["ACK", _line_status(line.get("status_raw"), line["status"], f"lines.{n}.status"),
+                         _n(line.get("qty")),
                          line.get("uom") or "", qualifier, _d(date_value), "",
                          *_pairs(line.get("substitute_item_ids") or [], notes, f"lines.{n}.substitute_item_ids")])
         if line.get("qty_backordered") is not None:
@@ -311,7 +359,7 @@ class _Level:
     number: str = ""
 
 
-def build_856(asn: dict[str, Any], notes: WriteNotes) -> list[Segment]:
+def build_856(asn: dict[str, Any], notes: WriteNotes, version: str = "004010") -> list[Segment]:
     created = asn.get("created_at")
     time = _time(created)
     if not time:
@@ -466,6 +514,13 @@ def _renumber(levels: list[_Level], notes: WriteNotes) -> None:
                        "increase in the order the levels are written, parents first)")
 
 
+def _line_status(raw: str | None, status: str | None, field_name: str) -> str:
+    """ACK01 / SN108 (668): as sent when X12 knows it, else the canonical status's code."""
+    if not raw and not status:
+        return ""
+    return _raw(raw, ack_line_status_from_x12.codes) or _mapped(_LINE_STATUS, status or "", field_name, "668")
+
+
 def _time(value: Any) -> str:
     text = str(value or "")
     return text[11:16].replace(":", "") if len(text) > 11 else ""
@@ -501,7 +556,8 @@ def _item_level(line: dict[str, Any], n: int, lots: list[dict[str, Any]], qty: A
     out: list[Segment] = [["LIN", "", *_pairs(line["item_ids"], notes if first else WriteNotes(),
                                               f"lines.{n}.item_ids", lot_numbers, serials)],
                           ["SN1", line.get("po_line_number") or "", _n(qty), uom or "", "", *ordered, "",
-                           line.get("line_status_raw") or _LINE_STATUS.get(line.get("line_status") or "", "")]]
+                           _line_status(line.get("line_status_raw"), line.get("line_status"),
+                                        f"lines.{n}.line_status")]]
     if line.get("description"):
         out.append(["PID", "F", "", "", "", line["description"]])
     if first:
@@ -516,10 +572,11 @@ def _item_level(line: dict[str, Any], n: int, lots: list[dict[str, Any]], qty: A
 
 
 # -- 810 ------------------------------------------------------------------------------------
-def build_810(inv: dict[str, Any], notes: WriteNotes) -> list[Segment]:
+def build_810(inv: dict[str, Any], notes: WriteNotes, version: str = "004010") -> list[Segment]:
     body: list[Segment] = [["BIG", _d(inv["invoice_date"]), inv["invoice_number"], _d(inv.get("po_date")),
                             inv.get("po_number") or "", "", "",
-                            inv.get("invoice_type_raw") or _INVOICE_TYPE[inv["invoice_type"]]]]
+                            _raw(inv.get("invoice_type_raw"), invoice_type_from_x12.codes) or _INVOICE_TYPE[
+                                inv["invoice_type"]]]]
     body.append(["CUR", "SE", inv.get("currency") or "USD"])
     refs = inv.get("refs") or []
     body += _refs(refs)
@@ -570,7 +627,7 @@ def _invoice_line(inv: dict[str, Any], line: dict[str, Any], n: int, notes: Writ
     return out
 
 
-BUILDERS: dict[str, tuple[str, Callable[[dict[str, Any], WriteNotes], list[Segment]]]] = {
+BUILDERS: dict[str, tuple[str, Callable[[dict[str, Any], WriteNotes, str], list[Segment]]]] = {
     "purchase_order": ("850", build_850),
     "purchase_order_ack": ("855", build_855),
     "ship_notice": ("856", build_856),
@@ -578,9 +635,10 @@ BUILDERS: dict[str, tuple[str, Callable[[dict[str, Any], WriteNotes], list[Segme
 }
 
 
-def set_for(document: dict[str, Any], notes: WriteNotes | None = None) -> tuple[str, list[Segment]]:
-    """(ST01, body) for a canonical document dict (``model_dump(mode="json")`` form); what the
-    set cannot carry goes to ``notes``."""
+def set_for(document: dict[str, Any], notes: WriteNotes | None = None,
+            version: str = "004010") -> tuple[str, list[Segment]]:
+    """(ST01, body) for a canonical document dict (``model_dump(mode="json")`` form) in the
+    GS08 ``version``; what the set cannot carry goes to ``notes``."""
     notes = notes if notes is not None else WriteNotes()
     try:
         set_id, build = BUILDERS[document["document_type"]]
@@ -588,7 +646,7 @@ def set_for(document: dict[str, Any], notes: WriteNotes | None = None) -> tuple[
         known = ", ".join(BUILDERS)
         raise WriteError(f"no X12 writer for document type {document.get('document_type')!r}; "
                          f"writable: {known}") from None
-    body = build(document, notes)
+    body = build(document, notes, version)
     notes.extend(notes.where + text for text in uncarried(document, CARRIED[document["document_type"]],
                                                           f"X12 {set_id}"))
     return set_id, body

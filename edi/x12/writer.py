@@ -25,6 +25,8 @@ from edi.common.control_numbers import GROUP, INTERCHANGE, TRANSACTION, NumberSo
 from edi.common.control_numbers import AllocatedNumbers, PreviewNumbers  # noqa: F401 - the writer's number sources
 from edi.common.interchanges import GroupInfo
 from edi.common.outbound import WriteError, WriteNotes  # WriteError: shared by both writers, importable here
+from edi.common.grammar import Place, check_segment, check_structure
+from edi.x12.grammar import grammar_for, isa_errors
 from edi.x12.profile import X12Profile
 from edi.x12.tokenizer import Delimiters
 from hub.store.models import utcnow
@@ -39,6 +41,7 @@ class OutSet:
     set_id: str
     body: list[list[Element]]
     implementation_reference: str | None = None
+    label: str = ""  # what the set carries, for errors: "document 1 (purchase_order 4500012345)"
 
 
 @dataclass
@@ -105,8 +108,11 @@ def render_interchange(profile: X12Profile, groups: list[OutGroup], numbers: Num
     """One interchange with the given service segments (TA1) and functional groups."""
     now = now or utcnow()
     d = profile.delimiters
+    _check_before_numbers(profile, groups, service_segments)
     (control,) = numbers.take(INTERCHANGE, "")
     isa = isa_segment(profile, control, now)
+    if problems := isa_errors(isa):
+        raise WriteError(f"interchange envelope: segment 1 (ISA): {'; '.join(problems)}")
     # The ISA is fixed-width and carries the component separator as ISA16.
     out = [d.element.join(isa) + d.element + d.component + d.segment + d.suffix]
     out += [format_segment(seg, d) for seg in service_segments]
@@ -124,8 +130,11 @@ def _render_group(profile: X12Profile, group: OutGroup, numbers: NumberSource, n
     (gcn,) = numbers.take(GROUP, group.functional_id)
     version = group.version or profile.version
     sender, receiver = group.sender or profile.group_sender, group.receiver or profile.group_receiver
-    lines = [format_segment(["GS", group.functional_id, sender, receiver,
-                             now.strftime("%Y%m%d"), now.strftime("%H%M"), str(gcn), "X", version], d)]
+    gs = ["GS", group.functional_id, sender, receiver, now.strftime("%Y%m%d"), now.strftime("%H%M"), str(gcn), "X",
+          version]
+    grammar, _ = grammar_for(version)
+    check_segment(gs[1:], Place(f"group {gcn}", 1, "GS"), grammar)
+    lines = [format_segment(gs, d)]
     controls = numbers.take(TRANSACTION, group.functional_id, len(group.sets)) if group.sets else []
     sets: list[tuple[str, str]] = []
     for out_set, number in zip(group.sets, controls, strict=True):
@@ -143,6 +152,38 @@ def _render_group(profile: X12Profile, group: OutGroup, numbers: NumberSource, n
     return "".join(lines), info
 
 
+def _check_before_numbers(profile: X12Profile, groups: list[OutGroup],
+                          service_segments: Sequence[Sequence[Element]]) -> None:
+    """Every set against its version's rules (edi.x12.grammar) before a control number is
+    taken: an interchange that would be refused by the partner is never numbered nor sent.
+    ST/SE are checked with placeholder numbers of the right shape."""
+    for group in groups:
+        version = group.version or profile.version
+        grammar, structures = grammar_for(version)
+        for out_set in group.sets:
+            check_set(out_set, grammar, structures)
+    grammar, _ = grammar_for(profile.version)
+    for n, segment in enumerate(service_segments, start=2):
+        check_segment(list(segment[1:]), Place("interchange", n, str(segment[0])), grammar)
+
+
+def check_set(out_set: OutSet, grammar, structures: dict[str, tuple]) -> None:
+    """One transaction set: its structure, then each segment's elements."""
+    label = f"{out_set.set_id} set" + (f" of {out_set.label}" if out_set.label else "")
+    structure = structures.get(out_set.set_id)
+    if structure is None:
+        raise WriteError(f"{label}: {grammar.name} has no rules for set {out_set.set_id}; the hub does not write it")
+    st = ["ST", out_set.set_id, "0001"] + ([out_set.implementation_reference] if out_set.implementation_reference
+                                           else [])
+    segments = [st, *out_set.body, ["SE", str(len(out_set.body) + 2), "0001"]]
+    check_structure([str(seg[0]) for seg in segments], structure, label)
+    for position, segment in enumerate(segments, start=1):
+        values = [list(v) if not isinstance(v, str) else v for v in segment[1:]]
+        while values and values[-1] in ("", []):
+            values.pop()  # trailing empty elements are not written
+        check_segment(values, Place(label, position, str(segment[0])), grammar, out_set.set_id)
+
+
 def write_documents(documents: Sequence[dict | BaseModel], profile: X12Profile, numbers: NumberSource, *,
                     now: datetime | None = None) -> Written:
     """One interchange carrying canonical documents (850/855/856/810), one functional group per
@@ -155,11 +196,12 @@ def write_documents(documents: Sequence[dict | BaseModel], profile: X12Profile, 
         data = document.model_dump(mode="json", exclude_none=True) if isinstance(document, BaseModel) else document
         notes = WriteNotes(f"document {position} ({document_label(data)}): ")
         try:
-            set_id, body = set_for(data, notes)
+            set_id, body = set_for(data, notes, profile.version)
         except WriteError as exc:
             raise WriteError(f"{notes.where}{exc}") from None
         functional_id = FUNCTIONAL_IDS[set_id]
-        groups.setdefault(functional_id, OutGroup(functional_id, [])).sets.append(OutSet(set_id, body))
+        out_set = OutSet(set_id, body, label=notes.where.rstrip(": "))
+        groups.setdefault(functional_id, OutGroup(functional_id, [])).sets.append(out_set)
         warnings += notes.items
     written = render_interchange(profile, list(groups.values()), numbers, now=now)
     written.warnings = warnings

@@ -6,21 +6,27 @@ carry is a ``WriteError`` naming the document field, never silently dropped.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydifact.segments import Segment
 
-from edi.common.outbound import WriteNotes
-from edi.common.text import digits
+from edi.common.outbound import WriteNotes, target_qualifier
 from edi.edifact.profile import EdifactProfile
 from edi.edifact.writer import seg
 from edi.edifact.mapping.common import EXTRA_ITEM_SCHEMES
-from hub.canonical.codes import item_scheme_from_edifact
+from edi.x12.mapping.common import EXTRA_PARTY_SCHEMES as X12_EXTRA_PARTY_SCHEMES
+from edi.x12.mapping.common import ITEM_SCHEME_VALUES
+from hub.canonical.codes import item_scheme_from_edifact, party_scheme_from_edifact, party_scheme_from_x12
 
 # Scheme → the EDIFACT 7143 code written when the stored qualifier is not an EDIFACT code.
 ITEM_QUALIFIERS = {"GTIN": "SRV", "UPC": "UP", "VENDOR_PART": "SA", "VENDOR_CATALOG": "SA", "BUYER_ITEM": "IN",
                    "MFR_PART": "MF", "HIBC": "AC", "NDC11": "NDC"}
-_EDIFACT_ITEM_CODES = set(item_scheme_from_edifact.codes) | set(EXTRA_ITEM_SCHEMES)
+_EDIFACT_ITEM_SCHEMES = {c: s.value for c, s in {**item_scheme_from_edifact.codes,
+                                                                 **EXTRA_ITEM_SCHEMES}.items()}
+_EDIFACT_PARTY_SCHEMES = {c: s.value for c, s in party_scheme_from_edifact.codes.items()}
+_X12_PARTY_SCHEMES = {c: s.value for c, s in {**party_scheme_from_x12.codes, **X12_EXTRA_PARTY_SCHEMES}.items()}
+_ITEM_CODE, _AGENCY = re.compile(r"[A-Z0-9]{1,3}"), re.compile(r"[0-9]{1,3}")
 _GS1_CODES = {"SRV", "EN", "UP"}
 # Scheme → NAD C082 3055 when the stored qualifier is not an EDIFACT agency code (X12 "UL").
 PARTY_AGENCIES = {"GLN": "9", "DUNS": "16"}
@@ -163,17 +169,16 @@ class Out:
 
 
 def _agency(identifier: dict[str, Any]) -> str:
-    stored = identifier.get("qualifier") or ""
-    return stored if digits(stored) or not stored and identifier["scheme"] not in PARTY_AGENCIES else (
-        PARTY_AGENCIES.get(identifier["scheme"], ""))
+    if not identifier.get("qualifier") and identifier["scheme"] not in PARTY_AGENCIES:
+        return ""  # sent without agency, kept so
+    return target_qualifier(identifier, _EDIFACT_PARTY_SCHEMES, _X12_PARTY_SCHEMES, PARTY_AGENCIES, _AGENCY)
 
 
 def _qualifier(identifier: dict[str, Any]) -> str:
-    stored = identifier.get("qualifier") or ""
-    if stored in _EDIFACT_ITEM_CODES or not stored and identifier["scheme"] != "UPN":
-        # Kept as sent (a number without code type stays without one, and reads back the same).
-        return stored
-    return ITEM_QUALIFIERS.get(identifier["scheme"], stored)
+    if not identifier.get("qualifier") and identifier["scheme"] != "UPN":
+        # A number without code type stays without one, and reads back the same.
+        return ""
+    return target_qualifier(identifier, _EDIFACT_ITEM_SCHEMES, ITEM_SCHEME_VALUES, ITEM_QUALIFIERS, _ITEM_CODE)
 
 
 def _is_gtin_scheme(ids: list[dict[str, Any]], coded: tuple[str, str]) -> bool:

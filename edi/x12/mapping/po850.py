@@ -78,8 +78,9 @@ def _header(view: SetView, po: dict[str, Any], stop: int, index_of: dict[str, in
         elif tag == "DTM" and view.value(seg, 1) in ("002", "010"):
             field = "requested_delivery_date" if view.value(seg, 1) == "002" else "requested_ship_date"
             po[field] = view.date(i, 2)
-        elif tag in ("N9", "MSG"):
-            text = " ".join(v for v in (view.value(seg, 2), view.value(seg, 3)) if v) if tag == "N9" else view.value(seg, 1)
+        elif tag in ("N9", "MSG", "MTX"):  # MTX: 005010's free text (MTX02)
+            text = (" ".join(v for v in (view.value(seg, 2), view.value(seg, 3)) if v) if tag == "N9"
+                    else view.value(seg, 2 if tag == "MTX" else 1))
             if text:
                 notes.append(text)
     po["refs"], po["notes"] = refs, notes
@@ -149,4 +150,4 @@ def _check_ctt(view: SetView, lines: int) -> None:
     count = view.integer(index, 1)
     if count is not None and count != lines:
         raise view.fail(index, 1, f"CTT01 line count {count} but {lines} PO1 lines", element_code="7",
-                        bad_value=str(count))
+                        bad_value=str(count), code="control_total", exception_kind="totals_do_not_reconcile")
