@@ -53,6 +53,10 @@ KINDS: dict[str, ExceptionKind] = {
         ExceptionKind("unsupported_document", 6, B, "Unsupported document"),
         ExceptionKind("unsupported_version", 6, B, "Unsupported version"),
         ExceptionKind("syntax_error", 7, B, "Syntax or implementation error"),
+        # Beside row 7: a well-formed set/message the hub cannot map (no usable item identifier,
+        # no lines, a currency the canonical model refuses …). Acks report syntax only, so this
+        # is the review queue's, not a negative 997/999/CONTRL.
+        ExceptionKind("unmappable_document", 7, B, "Well-formed document the hub cannot map"),
         ExceptionKind("ack_missing_or_negative", 8, H, "Expected ack missing / negative ack received"),
         ExceptionKind("duplicate_document", 9, B, "Duplicate business document"),
         ExceptionKind("unknown_item", 10, H, "Unknown vendor item"),

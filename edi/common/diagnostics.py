@@ -85,6 +85,36 @@ def warning(reason: str, **where: Any) -> Diagnostic:
     return Diagnostic(Severity.WARNING, reason, **where)
 
 
+# Diagnostics of one kind listed one by one in one place (a set, a message, a group, an
+# interchange); past that they are counted into one summary. A file of junk would otherwise
+# carry a diagnostic per junk segment into memory, onto stderr and into the acknowledgement.
+MAX_LISTED = 100
+
+
+@dataclass
+class Overflow:
+    """Counts the diagnostics of one kind in one place past ``MAX_LISTED``: ``admit`` says
+    whether to list the next one; ``summary`` is the one diagnostic for the rest (or None)."""
+
+    count: int = 0
+    first: dict[str, Any] | None = None  # where the first unlisted one was (Diagnostic fields)
+
+    def admit(self, **where: Any) -> bool:
+        self.count += 1
+        if self.count <= MAX_LISTED:
+            return True
+        if self.first is None:
+            self.first = where
+        return False
+
+    def summary(self, what: str, **extra: Any) -> Diagnostic | None:
+        if self.first is None:
+            return None
+        more = self.count - MAX_LISTED
+        return error(f"{more:,} more {what} after the first {MAX_LISTED} (not listed one by one)",
+                     **{**self.first, **extra})
+
+
 class EdiError(Exception):
     """Reading cannot go on (not EDI at all, EBCDIC, no envelope ...). Carries the diagnostic
     that says where and why, plus any collected before it."""
@@ -93,3 +123,35 @@ class EdiError(Exception):
         self.diagnostic = diagnostic
         self.diagnostics = [*(collected or []), diagnostic]
         super().__init__(str(diagnostic))
+
+
+# The business exception kind (hub/business_exceptions.py) of a well-formed set or message the
+# hub cannot map to its canonical model; a mapping problem may name a more precise kind.
+UNMAPPABLE_DOCUMENT = "unmappable_document"
+
+
+class MappingError(Exception):
+    """A transaction set / message the mapping cannot turn into canonical documents.
+
+    ``syntax`` says whose problem it is. True: the standard's own syntax is broken (a value
+    that is not of its data type, an invalid date, a segment or element the standard makes
+    mandatory, a code of a code list the standard fixes): the 997/999/CONTRL reports it. False:
+    the set is well-formed but the hub cannot use it (no usable item identifier, no lines where
+    the standard allows none, a currency the canonical model refuses, control totals that
+    disagree): the acknowledgement stays positive and the route records a business exception
+    of kind ``exception_kind`` for the review queue (acks report syntax only)."""
+
+    def __init__(self, diagnostic: Diagnostic, *, syntax: bool = True, exception_kind: str = UNMAPPABLE_DOCUMENT) -> None:
+        self.diagnostic = diagnostic
+        self.syntax = syntax
+        self.exception_kind = exception_kind
+        super().__init__(str(diagnostic))
+
+    def business_diagnostic(self) -> Diagnostic:
+        """The diagnostic as the translation reports a business problem: an error (nothing is
+        posted), naming the exception kind it becomes, without an acknowledgement code."""
+        d = self.diagnostic
+        return Diagnostic(d.severity, f"{d.reason} (a business problem for the review queue: "
+                          f"{self.exception_kind}; not a syntax error)", d.level, d.segment_position, d.segment_id,
+                          d.element_position, d.component_position, d.set_position, d.code, "", d.bad_value,
+                          {**d.extra, "exception_kind": self.exception_kind})

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from edi.common.ack_results import AckResult, AckStatus
 from hub.db import Base
 from hub.store.models import BigId, UTCDateTime, utcnow
-from edi.common.text import digits
+from edi.common.numbers import same_control_number
 
 DEFAULT_RETENTION = timedelta(days=30)
 INBOUND, OUTBOUND = "in", "out"
@@ -202,8 +202,9 @@ def _group_row(info: GroupInfo) -> GroupRecord:
 
 
 def _same_number(a: str, b: str) -> bool:
-    """Control numbers compare as numbers when both are numeric (GS06 ``5`` = ``000005``)."""
-    return a == b or (digits(a) and digits(b) and int(a) == int(b))
+    """Control numbers compare as numbers when both are numeric (GS06 ``5`` = ``000005``),
+    within the count bound (a hostile ack's 5,000-digit number matches nothing)."""
+    return same_control_number(a, b)
 
 
 def record_ack(session: Session, ack: AckResult, *, ack_sender: Party, ack_receiver: Party,

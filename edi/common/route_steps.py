@@ -3,7 +3,9 @@
 - ``split: transaction`` — one part per transaction set (X12 ST) or message (EDIFACT UNH);
 - ``ack: auto`` — the envelope checks against the partner registry and the hub's usage
   (domain.md C #4-#6), then the acknowledgement the partner expects (TA1/997/999 or CONTRL),
-  appended to ``ex.side_outputs`` for the partner's ack endpoint;
+  appended to ``ex.side_outputs`` for the partner's ack endpoint. Acks report syntax only: a
+  well-formed part the mapping cannot use (a business problem) is acknowledged as accepted and
+  recorded as a business exception, and the splitter leaves it out;
 - ``duplicate_check`` — business-level duplicates (same PO number + purpose, same supplier +
   invoice number, same supplier + ASN number): recorded as ``duplicate_document`` business
   exceptions (domain.md C #9), then held (default) or forwarded.
@@ -24,7 +26,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from edi.common.control_numbers import AllocatedNumbers, ControlNumbers, EnvelopeProfile, NumberSource, PreviewNumbers
-from edi.common.diagnostics import Diagnostic, EdiError
+from edi.common.diagnostics import UNMAPPABLE_DOCUMENT, Diagnostic, EdiError
 from edi.common.interchanges import GroupInfo, Party, register_document, register_inbound
 from edi.common.settings import EdiSettings
 from hub.canonical.steps import INVALID_IDENTIFIER_LOCATIONS
@@ -36,9 +38,10 @@ Body = TypeVar("Body")
 # refused; the splitter turns their parts into exceptions instead of parts.
 REFUSED_HEADER = "edi_refused_interchanges"
 # Exchange header: {"<interchange index>": {"<part index>": {"kind", "location", "message"}}} for
-# the parts the sender's agreement does not cover (domain.md C #6); the splitter leaves them out
-# too. A header rather than the diagnostics alone, so it survives ``?ack=sync`` (the route parses
-# the stored message again).
+# the parts the sender's agreement does not cover (domain.md C #6) and the well-formed parts
+# whose mapping found a business problem (recorded as business exceptions, acknowledged as
+# accepted); the splitter leaves them out too. A header rather than the diagnostics alone, so it
+# survives ``?ack=sync`` (the route parses the stored message again).
 REJECTED_PARTS_HEADER = "edi_rejected_parts"
 # Diagnostic codes (and business exception kinds) of the agreement checks, domain.md C #6.
 UNSUPPORTED_DOCUMENT, UNSUPPORTED_VERSION = "unsupported_document", "unsupported_version"
@@ -164,6 +167,11 @@ class EdiAdapter(ABC):
     def inspect(self, view: InterchangeView, partner: Any, ex: Exchange, env: RouteEnv) -> None:
         """Before the ack is built: map the parts (mapping errors go into the ack) and record
         inbound acknowledgements. ``view.parts`` holds only the parts the agreement covers."""
+
+    def business(self, part: Part) -> list[Diagnostic]:
+        """The business problems the mapping found in a part (its body's ``business`` list:
+        ``TransactionSet.business``, ``ReadMessage.business``), after ``inspect``."""
+        return list(getattr(part.body, "business", []))
 
     @abstractmethod
     def reply(self, view: InterchangeView, partner: Any, config: AckConfig,
@@ -317,6 +325,7 @@ def acknowledge(adapter: EdiAdapter, body: Any, ex: Exchange, config: AckConfig,
             refused[str(index)] = "unknown_partner"
             continue
         view.source.partner = partner
+        numbered = {id(part): str(n) for n, part in enumerate(view.parts)}
         if partner is not None:
             rejected_parts = _check_agreement(adapter, config, db, view, partner, ex, env)
             if rejected_parts:
@@ -326,6 +335,10 @@ def acknowledge(adapter: EdiAdapter, body: Any, ex: Exchange, config: AckConfig,
         duplicate = _log_inbound(adapter, db, view, ex, env) if db is not None else False
         if duplicate:
             refused[str(index)] = "duplicate_interchange"
+        else:
+            unmapped = _record_business_problems(adapter, db, view, partner, numbered, ex, env)
+            if unmapped:
+                rejected.setdefault(str(index), {}).update(unmapped)
         reply = adapter.reply(view, partner, config, numbers, duplicate, clock() if clock else None)
         if reply is None:
             continue
@@ -446,6 +459,47 @@ def _check_agreement(adapter: EdiAdapter, config: AckConfig, db: Any, view: Inte
                                  detail={"location": d.location(), "parts": names, "sender": str(view.sender)})
         ex.exceptions.append(entry)
     return rejected
+
+
+def _record_business_problems(adapter: EdiAdapter, db: Any, view: InterchangeView, partner: Any,
+                              numbered: dict[int, str], ex: Exchange, env: RouteEnv) -> dict[str, dict[str, str]]:
+    """The well-formed parts whose mapping found a business problem (``inspect`` mapped them):
+    each problem becomes a business exception of its kind (``unmappable_document`` unless the
+    mapping named a more precise one, e.g. ``totals_do_not_reconcile``), and the part is left
+    out by the splitter — its acknowledgement stays positive, acks report syntax only. Returns
+    {"<part index in the interchange>": exception entry}."""
+    from hub.business_exceptions import record_exception
+
+    unmapped: dict[str, dict[str, str]] = {}
+    for part in view.parts:
+        for d in adapter.business(part):
+            kind = str(d.extra.get("exception_kind") or UNMAPPABLE_DOCUMENT)
+            message = f"{d.location()}: {d.reason}" if d.location() else d.reason
+            entry = {"kind": kind, "location": d.location(), "message": message}
+            unmapped.setdefault(numbered[id(part)], entry)
+            if db is not None:
+                with db.session() as session:
+                    record_exception(session, kind=kind, message=message,
+                                     document_type=f"{adapter.standard.lower()}_interchange",
+                                     document_key=view.control_number, offending_value=d.bad_value,
+                                     partner_id=partner.id if partner is not None else None,
+                                     message_id=ex.message_id, route=env.route_name,
+                                     detail={"location": d.location(), "part": part.name, "code": d.code,
+                                             "sender": str(view.sender)})
+            ex.exceptions.append({**entry, adapter.part_key: part.name})
+    return unmapped
+
+
+def mapping_failure(errors: Sequence[Diagnostic], business: Sequence[Diagnostic], default_code: str) -> StepError:
+    """Why a transform got no document: the first syntax error, else the first business
+    problem (code: its business exception kind). A route with ``ack: auto`` never gets here for
+    a business problem — the ack step records it and the splitter leaves the part out; without
+    it the message is dead-lettered with the located reason."""
+    if errors:
+        return step_error(errors[0], default_code)
+    if business:
+        return step_error(business[0], str(business[0].extra.get("exception_kind") or UNMAPPABLE_DOCUMENT))
+    return StepError("the mapping produced no document and gave no reason", code=default_code)
 
 
 def not_agreed(partner: Any, noun: str, document: str) -> str | None:

@@ -69,6 +69,15 @@ class Recoveries:
 
     _tallies: dict[str, _Tally] = field(default_factory=dict)
 
+    def again(self, code: str) -> bool:
+        """Count one more place of a kind already noted (True), so a caller need not build its
+        diagnostic again: a file of junk has one recovery per byte."""
+        tally = self._tallies.get(code)
+        if tally is None:
+            return False
+        tally.count += 1
+        return True
+
     def note(self, diagnostic: Diagnostic) -> None:
         tally = self._tallies.get(diagnostic.code)
         if tally is None:

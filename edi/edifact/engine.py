@@ -2,7 +2,9 @@
 file to canonical documents, and build the CONTRL for it.
 
 A message is mapped only when it and its interchange have no errors (never post a rejected
-message). Every diagnostic — reading, envelope, directory, mapping — is attached to the
+message). A mapping's business problem (a well-formed message the hub cannot use) is reported
+as an error too, from the message's ``business`` list: it is not syntax, so the CONTRL never
+carries it. Every diagnostic — reading, envelope, directory, mapping — is attached to the
 interchange or message it concerns, so the CONTRL built afterwards reports exactly what
 translation found.
 """
@@ -12,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from edi.common.diagnostics import Diagnostic
+from edi.common.diagnostics import Diagnostic, MappingError
 from edi.detect import Engine
 from edi.edifact.diagnostics import Level, SyntaxCode
-from edi.edifact.mapping.base import MappingError, MappingOptions, MessageView, mapper_for
+from edi.edifact.mapping.base import MappingOptions, MessageView, mapper_for
 from edi.edifact.model import EdifactFile, ReadMessage, locate
 from edi.edifact.reader import gc_paused, read
 
@@ -26,7 +28,7 @@ def map_message(message: ReadMessage, options: MappingOptions | None = None) -> 
     if message.premapped is not None:
         docs, message.premapped = message.premapped, None  # handed on once: the taker may change them
         return docs
-    if message.rejected:
+    if message.rejected or message.business:  # rejected, or already found unmappable
         return []
     fn = mapper_for(message.type)
     if fn is None:
@@ -37,7 +39,12 @@ def map_message(message: ReadMessage, options: MappingOptions | None = None) -> 
     try:
         docs = fn(view)
     except MappingError as exc:
-        message.diagnostics.append(exc.diagnostic)
+        # Syntax goes to the message's diagnostics (and so into the CONTRL); a business problem
+        # of a well-formed message stays out of it (``edi.common.diagnostics.MappingError``).
+        if exc.syntax:
+            message.diagnostics.append(exc.diagnostic)
+        else:
+            message.business.append(exc.business_diagnostic())
         return []
     finally:
         message.diagnostics.extend(view.warnings)
@@ -72,6 +79,7 @@ def translate_file(file: EdifactFile, options: MappingOptions | None = None) -> 
         for message in interchange.messages:
             docs = map_message(message, options)
             yield from message.diagnostics
+            yield from message.business
             yield from docs
 
 

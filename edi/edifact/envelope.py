@@ -13,6 +13,7 @@ from typing import Any
 
 from pydifact.segments import Segment
 
+from edi.common.numbers import brief, same_count, shown
 from edi.common.text import digits
 from edi.edifact.charsets import CHARSETS
 from edi.edifact.diagnostics import Level, SyntaxCode
@@ -159,7 +160,7 @@ def _check_reference_length(check: _Checker, ref: str, position: int, tag: str, 
     if len(ref) > MAX_REFERENCE:
         check.error(
             "reference_too_long",
-            f"control reference {ref!r} is longer than {MAX_REFERENCE} characters",
+            f"control reference {shown(ref)} is longer than {MAX_REFERENCE} characters",
             SyntaxCode.TOO_LONG,
             position=position,
             tag=tag,
@@ -172,10 +173,10 @@ def _check_count(check: _Checker, seg: Segment, position: int, actual: int, what
     stated = element(seg, 0)
     if not check.missing(seg, position, 0, 0, "control count", **where):
         return
-    if stated != str(actual) and not (digits(stated) and int(stated) == actual):
+    if not same_count(stated, actual):
         check.error(
             "control_count",
-            f"{seg.tag} control count is {stated} but the {what} is {actual}",
+            f"{seg.tag} control count is {brief(stated)} but the {what} is {actual}",
             SyntaxCode.CONTROL_COUNT,
             position=position,
             tag=seg.tag,
@@ -189,7 +190,7 @@ def _check_reference(check: _Checker, seg: Segment, position: int, expected: str
     if check.missing(seg, position, 1, 0, "control reference", **where) and stated != expected:
         check.error(
             "control_reference",
-            f"{seg.tag} reference {stated!r} does not match {header} reference {expected!r}",
+            f"{seg.tag} reference {shown(stated)} does not match {header} reference {shown(expected)}",
             SyntaxCode.REFERENCES_DO_NOT_MATCH,
             position=position,
             tag=seg.tag,

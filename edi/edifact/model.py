@@ -59,6 +59,10 @@ class ReadMessage(Message):
         self.premapped: list[dict[str, Any]] | None = None
         # Where the mapping's own diagnostics start in ``diagnostics`` (after reading's).
         self.mapping_start: int | None = None
+        # Business problems of a well-formed message found by its mapping (a conditional value
+        # the hub needs, a currency the canonical model refuses …): never in the CONTRL, the
+        # route records them as business exceptions instead.
+        self.business: list[Diagnostic] = []
 
     @property
     def type(self) -> str:  # pydifact's raises IndexError on an empty S009

@@ -51,13 +51,13 @@ from edi.common.route_steps import (
     InterchangeView,
     Part,
     Reply,
+    mapping_failure,
     not_agreed,
     note_invalid_identifiers,
     one_or_many,
     parse_checked,
     register_body,
     single_document_transform,
-    step_error,
 )
 from edi.edifact.contrl import aperak_result, build_contrl, contrl_due, contrl_result, record_aperak, record_contrl
 from edi.edifact.contrl import register_sent
@@ -134,8 +134,9 @@ class EdifactAdapter(EdiAdapter):
         for part in view.parts:
             message: ReadMessage = part.body
             if message.type not in ("CONTRL", "APERAK"):
-                # Mapping errors go into the CONTRL too (UCS/UCD); the transform after split
-                # takes the documents instead of mapping again.
+                # Syntax errors found by the mapping go into the CONTRL too (UCS/UCD), business
+                # problems do not (the ack step records them); the transform after split takes
+                # the documents instead of mapping again.
                 message.premapped = map_message(message, options) or None
 
     def reply(self, view: InterchangeView, partner: Any, config: AckConfig,
@@ -247,7 +248,7 @@ def _documents(body: Any, ex: Exchange, types: tuple[str, ...] | None, name: str
     ex.warnings.extend(describe(d) for d in found if not d.is_error)
     note_invalid_identifiers(ex, found)
     if not docs:
-        raise step_error(body.errors[0], "edifact_mapping")
+        raise mapping_failure(body.errors, body.business, "edifact_mapping")
     ex.headers["envelope"] = body.envelope_info()
     if partner is not None:
         ex.headers["partner_id"] = partner.id

@@ -165,6 +165,8 @@ class _State:
 
     def recover(self, code: str, reason: str, tag: str | None = None, offset: int = 1) -> None:
         """Note a recovery at the segment being built (offset 1) or the last one built (0)."""
+        if self.recoveries.again(code):
+            return
         position = len(self.segments) + offset
         self.recoveries.note(
             Diagnostic(Severity.WARNING, reason, Level.FILE, segment_position=position, segment_id=tag, code=code)
@@ -189,8 +191,12 @@ def _sections(text: str) -> list[tuple[int, int, Delimiters, bool]]:
     """(start, end, delimiters, has_una) for each run of text; UNAs at segment boundaries."""
     bounds: list[tuple[int, Delimiters, bool]] = []
     head = len(text) - len(text.lstrip(_LAYOUT))
-    if text.startswith("UNA", head):
+    if text.startswith("UNA", head) and len(text) >= head + 9:
         bounds.append((head + 9, Delimiters.from_una(text[head + 3 : head + 9]), True))
+    elif text.startswith("UNA", head):
+        # A UNA cut short (fewer than its six service characters) is all the input holds: no
+        # UNB follows, and the reader refuses the file as not EDIFACT.
+        bounds.append((len(text), DEFAULT, True))
     else:
         bounds.append((head, _defaults_for(text, head), False))
     search_from = bounds[0][0]
@@ -368,7 +374,9 @@ def _note_bad_escapes(part: str, marker: str, d: Delimiters, state: _State) -> N
 def _wrap_splitter(element: str) -> re.Pattern[str]:
     # A line break followed by something that looks like a segment tag (and then the element
     # separator or the end) is a missing terminator; any other line break is a hard wrap.
-    return re.compile(r"[\r\n]+[ \t]*(?=[A-Z][A-Z0-9]{2}(?:" + re.escape(element) + r"|[\r\n]*\Z))")
+    # Only at the start of a run of line breaks, and without backtracking into it: a run of n
+    # line breaks not followed by a tag was tried from each of its n positions, n steps each.
+    return re.compile(r"(?<![\r\n])[\r\n]++[ \t]*+(?=[A-Z][A-Z0-9]{2}(?:" + re.escape(element) + r"|[\r\n]*+\Z))")
 
 
 def _unwrap(raw: str, splitter: re.Pattern[str], state: _State) -> list[str]:

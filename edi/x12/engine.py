@@ -4,6 +4,8 @@ to canonical documents, and build the acknowledgement for it.
 Translation streams: each transaction set is mapped as soon as it is read and then dropped.
 A set is mapped only when it, its group and its interchange have no errors so far (never post
 a rejected set); errors found later in a trailer (GE/IEA) are reported when they are read.
+A mapping's business problem (a well-formed set the hub cannot use) is reported as an error
+too, from the set's ``business`` list: it is not a syntax error, so acks never carry it.
 Route steps, which hold whole messages, check the complete file first (``edi.x12.plugin``).
 """
 
@@ -14,10 +16,10 @@ from typing import Any, BinaryIO
 
 from pydantic import BaseModel
 
-from edi.common.diagnostics import Diagnostic, Level, error
+from edi.common.diagnostics import Diagnostic, Level, MappingError, error
 from edi.detect import Engine
 from edi.x12.mapping.acks import ta1_results
-from edi.x12.mapping.base import MappingError, SetView, mapper_for
+from edi.x12.mapping.base import SetView, mapper_for
 from edi.x12.mapping.common import RecheckIdentifiers
 from edi.x12.reader import Interchange, InterchangeEnd, TransactionSet, X12Reader
 from edi.x12.tokenizer import CHUNK_SIZE
@@ -35,7 +37,7 @@ def map_set(ts: TransactionSet) -> list[BaseModel] | None:
     if ts.premapped is not None:
         docs, ts.premapped = ts.premapped, None  # handed on once: the taker may change them
         return docs
-    if ts.errors:
+    if ts.errors or ts.business:  # rejected, or already found unmappable
         return None
     fn = mapper_for(ts.set_id)
     if fn is None:
@@ -50,7 +52,12 @@ def map_set(ts: TransactionSet) -> list[BaseModel] | None:
             view.precheck_ids = True
             result = fn(view)
     except MappingError as exc:
-        ts.summary.diagnostics.append(exc.diagnostic)
+        # Syntax goes to the set's diagnostics (and so into the 997/999); a business problem
+        # of a well-formed set stays out of the ack (``edi.common.diagnostics.MappingError``).
+        if exc.syntax:
+            ts.summary.diagnostics.append(exc.diagnostic)
+        else:
+            ts.summary.business.append(exc.business_diagnostic())
         return None
     finally:
         ts.summary.diagnostics.extend(view.warnings)
@@ -106,6 +113,7 @@ def translate(stream: BinaryIO | bytes, source: str | None = None, *,
             yield from feed.interchange(item.interchange)
             docs = map_set(item)
             yield from item.summary.diagnostics
+            yield from item.summary.business
             if docs:
                 envelope = item.envelope_info()
                 yield from (as_json(doc, envelope=envelope) for doc in docs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from edi.common.diagnostics import Diagnostic, Level, error, warning
+from edi.common.numbers import brief, same_control_number, same_count, shown
 from edi.common.text import digits
 
 # ISA element widths (ISA01..ISA16) and the TA105 code for a bad value of each.
@@ -71,12 +72,12 @@ def check_isa(isa: list[str], position: int) -> list[Diagnostic]:
 def check_iea(iea: list[str], position: int, control_number: str, groups: int) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     count = _element(iea, 1)
-    if count != str(groups) and not (digits(count) and int(count) == groups):
-        diags.append(error(f"count {count or 'missing'} but {groups} functional groups", code="iea_count",
+    if not same_count(count, groups):
+        diags.append(error(f"count {_count(count)} but {groups} functional groups", code="iea_count",
                            bad_value=count, **_at(Level.INTERCHANGE, position, "IEA", 1, ack_code="021")))
     ref = _element(iea, 2)
     if ref != control_number:
-        diags.append(error(f"control number {ref!r} does not match ISA13 {control_number!r}",
+        diags.append(error(f"control number {shown(ref)} does not match ISA13 {control_number!r}",
                            code="iea_control", bad_value=ref,
                            **_at(Level.INTERCHANGE, position, "IEA", 2, ack_code="001")))
     return diags
@@ -89,7 +90,7 @@ def check_gs(gs: list[str], position: int, seen_controls: set[str]) -> list[Diag
                            **_at(Level.GROUP, position, "GS", len(gs), ack_code="")))
     control = _element(gs, 6)
     if not (digits(control) and len(control) <= 9):
-        diags.append(error(f"GS06 group control number {control!r} is not 1-9 digits", code="gs_control",
+        diags.append(error(f"GS06 group control number {shown(control)} is not 1-9 digits", code="gs_control",
                            bad_value=control, **_at(Level.GROUP, position, "GS", 6, ack_code="6")))
     elif control in seen_controls:
         diags.append(error(f"GS06 group control number {control} is used twice in the interchange",
@@ -97,7 +98,7 @@ def check_gs(gs: list[str], position: int, seen_controls: set[str]) -> list[Diag
                            **_at(Level.GROUP, position, "GS", 6, ack_code="19")))
     date = _element(gs, 4)
     if not (_valid_datetime(date, "%Y%m%d") or _valid_datetime(date, "%y%m%d")):
-        diags.append(error(f"GS04 {date!r} is not a CCYYMMDD date", code="gs_date", bad_value=date,
+        diags.append(error(f"GS04 {shown(date)} is not a CCYYMMDD date", code="gs_date", bad_value=date,
                            **_at(Level.GROUP, position, "GS", 4)))
     elif len(date) == 6:
         diags.append(warning(f"GS04 {date!r} is a YYMMDD date; CCYYMMDD expected", code="gs_date_short",
@@ -108,12 +109,12 @@ def check_gs(gs: list[str], position: int, seen_controls: set[str]) -> list[Diag
 def check_ge(ge: list[str], position: int, gs_control: str, sets: int) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     count = _element(ge, 1)
-    if not (digits(count) and int(count) == sets):
-        diags.append(error(f"count {count or 'missing'} but {sets} transaction sets", code="ge_count",
+    if not same_count(count, sets):
+        diags.append(error(f"count {_count(count)} but {sets} transaction sets", code="ge_count",
                            bad_value=count, **_at(Level.GROUP, position, "GE", 1, ack_code="5")))
     ref = _element(ge, 2)
-    if ref != gs_control and not (digits(ref) and digits(gs_control) and int(ref) == int(gs_control)):
-        diags.append(error(f"control number {ref!r} does not match GS06 {gs_control!r}", code="ge_control",
+    if not same_control_number(ref, gs_control):
+        diags.append(error(f"control number {shown(ref)} does not match GS06 {shown(gs_control)}", code="ge_control",
                            bad_value=ref, **_at(Level.GROUP, position, "GE", 2, ack_code="4")))
     return diags
 
@@ -122,11 +123,11 @@ def check_st(st: list[str], position: int, seen_controls: set[str]) -> list[Diag
     diags: list[Diagnostic] = []
     set_id, control = _element(st, 1), _element(st, 2)
     if not (len(set_id) == 3 and set_id.isalnum()):
-        diags.append(error(f"ST01 transaction set identifier {set_id!r} is not 3 characters",
+        diags.append(error(f"ST01 transaction set identifier {shown(set_id)} is not 3 characters",
                            code="st_id", bad_value=set_id,
                            **_at(Level.TRANSACTION, position, "ST", 1, ack_code="6", set_position=1)))
     if not 4 <= len(control) <= 9:
-        diags.append(error(f"ST02 control number {control!r} is not 4-9 characters", code="st_control",
+        diags.append(error(f"ST02 control number {shown(control)} is not 4-9 characters", code="st_control",
                            bad_value=control,
                            **_at(Level.TRANSACTION, position, "ST", 2, ack_code="7", set_position=1)))
     elif control in seen_controls:
@@ -139,16 +140,21 @@ def check_st(st: list[str], position: int, seen_controls: set[str]) -> list[Diag
 def check_se(se: list[str], position: int, st_control: str, segments: int) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     count = _element(se, 1)
-    if not (digits(count) and int(count) == segments):
-        diags.append(error(f"count {count or 'missing'} but {segments} segments", code="se_count",
+    if not same_count(count, segments):
+        diags.append(error(f"count {_count(count)} but {segments} segments", code="se_count",
                            bad_value=count,
                            **_at(Level.TRANSACTION, position, "SE", 1, ack_code="4", set_position=segments)))
     ref = _element(se, 2)
     if ref != st_control:
-        diags.append(error(f"control number {ref!r} does not match ST02 {st_control!r}", code="se_control",
+        diags.append(error(f"control number {shown(ref)} does not match ST02 {shown(st_control)}", code="se_control",
                            bad_value=ref,
                            **_at(Level.TRANSACTION, position, "SE", 2, ack_code="3", set_position=segments)))
     return diags
+
+
+def _count(value: str) -> str:
+    """A stated count as a diagnostic quotes it (hostile ones are thousands of digits long)."""
+    return brief(value) if value else "missing"
 
 
 def _element(segment: list[str], n: int) -> str:

@@ -48,13 +48,13 @@ from edi.common.route_steps import (
     InterchangeView,
     Part,
     Reply,
+    mapping_failure,
     not_agreed,
     note_invalid_identifiers,
     one_or_many,
     parse_checked,
     register_body,
     single_document_transform,
-    step_error,
 )
 from edi.x12.acks import build_reply
 from edi.x12.engine import map_set
@@ -134,7 +134,9 @@ class X12Adapter(EdiAdapter):
         interchange: Interchange = view.source
         for part in view.parts:
             ts: TransactionSet = part.body
-            docs = map_set(ts)  # syntax errors found by the mapping go into the 997/999 (AK3/AK4)
+            # Syntax errors found by the mapping go into the 997/999 (AK3/AK4); business problems
+            # stay out of it (the ack step records them, see edi.common.route_steps).
+            docs = map_set(ts)
             if db is not None and docs and ts.set_id in ("997", "999") and not ts.errors:
                 _record_inbound_ack(db, docs[0], interchange, ts.group, ex, env)
             ts.premapped = docs  # the transform after split takes them instead of mapping again
@@ -214,7 +216,7 @@ def _documents(body: Any, ex: Exchange, set_ids: tuple[str, ...] | None, name: s
     ex.warnings.extend(str(d) for d in body.diagnostics if not d.is_error)
     note_invalid_identifiers(ex, body.diagnostics)
     if docs is None:
-        raise step_error(body.errors[0], "x12_mapping")
+        raise mapping_failure(body.errors, body.business, "x12_mapping")
     ex.headers["envelope"] = body.envelope_info()
     if body.interchange.partner is not None:
         ex.headers["partner_id"] = body.interchange.partner.id

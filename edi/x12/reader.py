@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from edi.common.diagnostics import Diagnostic, Level, error
+from edi.common.diagnostics import Diagnostic, Level, Overflow, error
 from edi.x12 import envelope
 from edi.x12.tokenizer import CHUNK_SIZE, Delimiters, Tokenizer
 
@@ -92,6 +92,9 @@ class SetSummary:
     position: int
     diagnostics: list[Diagnostic]
     segment_count: int = 0
+    # Business problems of a well-formed set found by its mapping (no usable item, a currency
+    # the canonical model refuses …): never in the 997/999, recorded by the route instead.
+    business: list[Diagnostic] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -140,6 +143,7 @@ class TransactionSet:
     set_id = property(lambda self: self.summary.set_id)
     control_number = property(lambda self: self.summary.control_number)
     diagnostics = property(lambda self: self.summary.diagnostics)
+    business = property(lambda self: self.summary.business)
 
     @property
     def delimiters(self) -> Delimiters:
@@ -215,6 +219,11 @@ class _State:
         self.set_controls: set[str] = set()
         # Segment ids seen and found well-formed (2-3 letters/digits), envelope ids excluded.
         self.body_tags: set[str] = set()
+        # Invalid segment ids in the open set, segments outside sets in the open group and
+        # between groups: listed up to MAX_LISTED each, then counted (a file of junk).
+        self.bad_ids = Overflow()
+        self.outside_group = Overflow()
+        self.outside_interchange = Overflow()
 
     def take(self, diagnostics: list[Diagnostic]) -> None:
         for diag in diagnostics:
@@ -228,6 +237,7 @@ class _State:
     def open_interchange(self, interchange: Interchange) -> None:
         self.interchange = interchange
         self.group_controls = set()
+        self.outside_interchange = Overflow()
         interchange.diagnostics.extend(envelope.check_isa(interchange.isa, interchange.position))
 
     def feed(self, segments: list[list[str]], first_position: int) -> Iterator[TransactionSet]:
@@ -265,6 +275,9 @@ class _State:
 
     def _bad_segment_id(self, seg: list[str], position: int, set_position: int) -> None:
         assert self.current is not None
+        if not self.bad_ids.admit(segment_position=position, segment_id=seg[0][:20], set_position=set_position,
+                                  code="bad_segment_id", ack_code="1"):
+            return
         self.current.summary.diagnostics.append(error(
             f"{seg[0][:20]!r} is not a segment id", segment_position=position, segment_id=seg[0][:20],
             set_position=set_position, code="bad_segment_id", ack_code="1"))
@@ -302,6 +315,7 @@ class _State:
                                ack_code="024"))
         summary = SetSummary(_element(st, 1), _element(st, 2), _element(st, 3), position, diags)
         self.set_controls.add(summary.control_number)
+        self.bad_ids = Overflow()
         self.current = TransactionSet(self.interchange, self.group, position, [st], summary)
 
     def _close_set(self, se: list[str], position: int) -> TransactionSet | None:
@@ -329,11 +343,20 @@ class _State:
         return current
 
     def _finish_set(self, current: TransactionSet) -> None:
+        more = self.bad_ids.summary("segments with an invalid segment id")
+        if more is not None:
+            current.summary.diagnostics.append(more)
+        self.bad_ids = Overflow()
         if self.pending:
+            # One pass that partitions by position (membership tests on the diagnostics were
+            # quadratic: a file of junk segments has one diagnostic per segment).
             end = current.position + len(current.segments)
-            inside = [d for d in self.pending if current.position <= (d.segment_position or 0) < end]
+            inside: list[Diagnostic] = []
+            outside: list[Diagnostic] = []
+            for d in self.pending:
+                (inside if current.position <= (d.segment_position or 0) < end else outside).append(d)
             current.summary.diagnostics.extend(inside)
-            self.pending = [d for d in self.pending if d not in inside]
+            self.pending = outside
         if current.group is not None:
             current.group.sets.append(current.summary)
         self.current = None
@@ -346,6 +369,7 @@ class _State:
         self.interchange.groups.append(group)
         self.group = group
         self.set_controls = set()
+        self.outside_group = Overflow()
 
     def _close_group(self, ge: list[str] | None, position: int, by: str) -> None:
         group = self.group
@@ -353,6 +377,9 @@ class _State:
             if ge is not None:
                 self._outside_set(ge, "GE", position)
             return
+        more = self.outside_group.summary("segments outside a transaction set", level=Level.GROUP)
+        if more is not None:
+            group.diagnostics.append(more)
         if ge is None:
             group.diagnostics.append(error(
                 f"functional group {group.control_number} has no GE: {by} follows", level=Level.GROUP,
@@ -377,10 +404,12 @@ class _State:
             interchange.service_segments.append((position, seg))
             return
         if self.group is not None:
-            self.group.diagnostics.append(error(
-                f"segment {tag[:20]} outside a transaction set", level=Level.GROUP,
-                segment_position=position, segment_id=tag[:20], code="segment_outside_set"))
-        else:
+            if self.outside_group.admit(segment_position=position, segment_id=tag[:20], code="segment_outside_set"):
+                self.group.diagnostics.append(error(
+                    f"segment {tag[:20]} outside a transaction set", level=Level.GROUP,
+                    segment_position=position, segment_id=tag[:20], code="segment_outside_set"))
+        elif self.outside_interchange.admit(segment_position=position, segment_id=tag[:20],
+                                            code="segment_outside_set", ack_code="024"):
             interchange.diagnostics.append(error(
                 f"segment {tag[:20]} between functional groups", level=Level.INTERCHANGE,
                 segment_position=position, segment_id=tag[:20], code="segment_outside_set",
@@ -394,6 +423,9 @@ class _State:
         if finished is not None:
             yield finished
         self._close_group(None, position, by)
+        more = self.outside_interchange.summary("segments between functional groups", level=Level.INTERCHANGE)
+        if more is not None:
+            interchange.diagnostics.append(more)
         interchange.diagnostics.extend(self.pending)
         self.pending = []
         if interchange.iea is None:

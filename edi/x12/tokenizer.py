@@ -340,12 +340,14 @@ class Tokenizer:
         next line starts like a segment) or the line was wrapped (join it back)."""
         starts = re.compile(_SEGMENT_START + re.escape(sep))
         mended: list[str] = []
+        segments = 0  # non-empty pieces so far: counted as they come (a recount per piece was quadratic)
         for piece in pieces:
             if "\n" not in piece and "\r" not in piece:
                 mended.append(piece)
+                segments += bool(piece)
                 continue
             lines = _LINE_BREAKS.split(piece)
-            position = self.position + len([p for p in mended if p]) + 1
+            position = self.position + segments + 1
             seg_id = lines[0].split(sep, 1)[0]
             if all(starts.match(line) for line in lines[1:]):
                 self.diagnostics.append(warning(
@@ -353,11 +355,14 @@ class Tokenizer:
                     f"({', '.join(line.split(sep, 1)[0] for line in lines)})",
                     segment_position=position, segment_id=seg_id, code="missing_terminator"))
                 mended.extend(lines)
+                segments += sum(1 for line in lines if line)
             else:
                 self.diagnostics.append(warning(
                     "line break inside the segment removed", segment_position=position,
                     segment_id=seg_id, code="line_break_in_segment"))
-                mended.append("".join(lines))
+                joined = "".join(lines)
+                mended.append(joined)
+                segments += bool(joined)
         return mended
 
 

@@ -6,6 +6,13 @@ A mapper is ``fn(view) -> list[dict]``: JSON-ready canonical documents (most mes
 PRICAT gives one ``price_catalog_entry`` per item). Bad data raises ``MappingError`` whose
 diagnostic names the segment (file position and position in the message), element and
 component, with the CONTRL 0085 code. Recoverable oddities are warnings on ``view.warnings``.
+
+Acks report syntax only. The reader's directory checks are the syntax; what the mappings find
+beyond them — a conditional segment or value the hub needs (BGM 1004, LIN, QTY+47), a code the
+canonical tables do not know, a currency the canonical model refuses, CNT totals — is a
+business problem of a well-formed message: ``fail`` defaults to ``syntax=False``, the CONTRL
+accepts the message and the route records a business exception. A value that is not a number
+is syntax (0085 37).
 """
 
 from __future__ import annotations
@@ -15,12 +22,13 @@ from functools import lru_cache
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydifact.segments import Segment
 
+from edi.common.diagnostics import UNMAPPABLE_DOCUMENT, MappingError
+from edi.common.numbers import MAX_DIGITS, NumberError, bounded_decimal, shown
 from edi.common.text import digits as ascii_digits
 from edi.edifact.diagnostics import Diagnostic, Level, SyntaxCode
 from edi.edifact.model import ReadMessage
@@ -65,12 +73,6 @@ class MappingOptions:
     default_currency: str = "EUR"
 
 
-class MappingError(Exception):
-    def __init__(self, diagnostic: Diagnostic) -> None:
-        self.diagnostic = diagnostic
-        super().__init__(str(diagnostic))
-
-
 class MessageView:
     """A message as the mappers see it: body segments by index (UNH not included)."""
 
@@ -98,8 +100,12 @@ class MessageView:
         *,
         code: str = "invalid_value",
         ack: str = SyntaxCode.INVALID_VALUE,
+        syntax: bool = False,
+        exception_kind: str = UNMAPPABLE_DOCUMENT,
     ) -> MappingError:
-        return MappingError(self._locate("error", code, reason, ack, index, element, component))
+        """A located error: a business problem of a well-formed message unless ``syntax``."""
+        return MappingError(self._locate("error", code, reason, ack, index, element, component), syntax=syntax,
+                            exception_kind=exception_kind)
 
     def missing(self, what: str, tag: str) -> MappingError:
         return self.fail(None, f"{what} ({tag}) is missing from the {self.message.type} message",
@@ -120,18 +126,22 @@ class MessageView:
 
     # -- values -------------------------------------------------------------------------
     def number(self, index: int, text: str, element: int, component: int | None = None) -> str | None:
-        """A decimal as canonical JSON text ('12,50' → '12.50'); None when empty."""
+        """A decimal as canonical JSON text ('12,50' → '12.50'); None when empty. EDIFACT
+        numbers have no exponent; not a number is syntax (0085 37). More than
+        ``MAX_DIGITS`` digits is past the hub's bounds (``edi.common.numbers``): the directory
+        allows up to n..35 in places, so that is a business problem, not syntax."""
         if not text:
             return None
-        if ascii_digits(text):  # the common case, without a Decimal round trip
+        if ascii_digits(text) and len(text) <= MAX_DIGITS:  # the common case, without a Decimal round trip
             return text.lstrip("0") or "0"
         try:
-            value = Decimal(text.replace(",", "."))
-            if not value.is_finite() or "e" in text.lower():
-                raise InvalidOperation
-        except InvalidOperation:
-            raise self.fail(index, f"{text!r} is not a number", element, component,
-                            code="not_numeric", ack=SyntaxCode.INVALID_CHARACTER_TYPE) from None
+            value = bounded_decimal(text.replace(",", "."))
+        except NumberError as exc:
+            if exc.too_long:
+                raise self.fail(index, f"{exc.reason} (the hub reads numbers of at most {MAX_DIGITS} digits)",
+                                element, component, code="number_out_of_bounds", ack=SyntaxCode.TOO_LONG) from None
+            raise self.fail(index, f"{shown(text)} is not a number", element, component, code="not_numeric",
+                            ack=SyntaxCode.INVALID_CHARACTER_TYPE, syntax=True) from None
         return decimal_text(value)
 
     def code(self, table: CodeTable, index: int, value: str, element: int, component: int | None = None, overrides=None):

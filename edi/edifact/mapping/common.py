@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from edi.common.numbers import NumberError, bounded_decimal, brief
 from edi.common.text import digits
 from edi.edifact.mapping.base import MessageView, comp, drop_empty, first_composite, texts
 from hub.canonical.codes import (
@@ -310,9 +311,9 @@ def control_count(view: MessageView, index: int, counted: int, what: str) -> Non
         return
     stated = comp(seg, 0, 1)
     try:
-        matches = int(float(stated.replace(",", "."))) == counted
-    except ValueError:
+        matches = bounded_decimal(stated.replace(",", ".")) == counted
+    except NumberError:
         matches = False
     if not matches:
-        raise view.fail(index, f"CNT+2 says {stated} line items but the message has {counted} {what}", 1, 2,
-                        code="control_total", ack="29")
+        raise view.fail(index, f"CNT+2 says {brief(stated)} line items but the message has {counted} {what}", 1, 2,
+                        code="control_total", ack="29", exception_kind="totals_do_not_reconcile")

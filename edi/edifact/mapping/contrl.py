@@ -15,4 +15,5 @@ def map_contrl(view: MessageView) -> list[dict[str, Any]]:
     try:
         return [contrl_result(view.message)]
     except ValueError as exc:
-        raise view.fail(None, str(exc), code="missing_segment", ack="13") from None
+        # UCI is mandatory in CONTRL: its absence is the standard's syntax, not a business problem.
+        raise view.fail(None, str(exc), code="missing_segment", ack="13", syntax=True) from None

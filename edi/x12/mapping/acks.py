@@ -6,9 +6,9 @@ from typing import Any
 
 from edi.common.ack_results import AckError, AckedGroup, AckedSet, AckResult, x12_status
 from edi.common.diagnostics import Diagnostic, Level, error
+from edi.common.numbers import count_value, shown
 from edi.x12.mapping.base import MappingError, SetView, mapper
 from edi.x12.reader import Interchange
-from edi.common.text import digits
 
 
 @mapper("997", "999")
@@ -57,25 +57,26 @@ def _position(view: SetView, index: int) -> int | None:
     """AK302/IK302 is informational for us: a partner's malformed value is kept as a warning
     rather than losing the whole acknowledgement."""
     raw = view.value(view.segments[index], 2)
-    if digits(raw):
-        return int(raw)
-    if raw:
-        view.warn(index, 2, f"segment position {raw[:40]!r} is not a number; ignored")
-    return None
+    position = count_value(raw)
+    if position is None and raw:
+        view.warn(index, 2, f"segment position {shown(raw)} is not a number; ignored")
+    return position
 
 
 def _in_set(view: SetView, index: int, current: AckedSet | None) -> AckedSet:
     if current is None:
-        raise view.fail(index, None, f"{view.segments[index][0]} outside an AK2 loop (no AK2 before it)")
+        raise view.fail(index, None, f"{view.segments[index][0][:3]} outside an AK2 loop (no AK2 before it)",
+                        syntax=True)
     return current
 
 
 def _element_error(view: SetView, index: int, seg: list[str], set_ack: AckedSet,
                    last: AckError | None) -> AckError:
     where = view.components(seg, 1)
-    if not digits(where[0]):
-        raise view.fail(index, 1, f"element position {where[0]!r} is not a number", element_code="6",
-                        bad_value=where[0])
+    element_position = count_value(where[0])
+    if element_position is None:
+        raise view.fail(index, 1, f"element position {shown(where[0])} is not a number", element_code="6",
+                        bad_value=where[0], syntax=True)
     found = last if last is not None and last.element_position is None else None
     if found is None:
         found = AckError(segment_id=last.segment_id if last else None,
@@ -83,8 +84,8 @@ def _element_error(view: SetView, index: int, seg: list[str], set_ack: AckedSet,
                          loop_id=last.loop_id if last else None,
                          segment_code=last.segment_code if last else None)
         set_ack.errors.append(found)
-    found.element_position = int(where[0])
-    found.component_position = int(where[1]) if len(where) > 1 and digits(where[1]) else None
+    found.element_position = element_position
+    found.component_position = count_value(where[1]) if len(where) > 1 else None
     found.element_reference = view.opt(seg, 2)
     found.element_code = view.need(index, 3, f"{seg[0]}03 data element syntax error code")
     found.bad_value = view.opt(seg, 4)
@@ -94,8 +95,8 @@ def _element_error(view: SetView, index: int, seg: list[str], set_ack: AckedSet,
 def _status(view: SetView, index: int, raw: str):
     status = x12_status(raw)
     if status is None:
-        raise view.fail(index, 1, f"acknowledgment code {raw!r} is not one of A, E, P, R, M, W, X",
-                        element_code="7", bad_value=raw)
+        raise view.fail(index, 1, f"acknowledgment code {shown(raw)} is not one of A, E, P, R, M, W, X",
+                        element_code="7", bad_value=raw, syntax=True)
     return status
 
 

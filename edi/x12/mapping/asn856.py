@@ -78,7 +78,7 @@ def _levels(view: SetView) -> tuple[dict[str, _Level], list[_Level]]:
             hl_id, parent, code = (seg[n].strip() if len(seg) > n else "" for n in (1, 2, 3))
             if not hl_id or not code:
                 raise view.fail(i, 1 if not hl_id else 3, "HL01 hierarchical id and HL03 level code are required",
-                                element_code="1")
+                                element_code="1", syntax=True)
             if hl_id in levels:
                 raise view.fail(i, 1, f"HL01 {hl_id} is used twice", element_code="7", bad_value=hl_id)
             if parent and parent not in levels:
@@ -292,7 +292,7 @@ def _fallback_asn_number(view: SetView, bsn_i: int, asn: dict[str, Any]) -> str:
     if packing:
         view.warn(bsn_i, 2, f"BSN02 shipment identification is empty: the packing list {packing} is used")
         return packing
-    raise view.fail(bsn_i, 2, "BSN02 shipment identification is missing", element_code="1")
+    raise view.fail(bsn_i, 2, "BSN02 shipment identification is missing", element_code="1", syntax=True)
 
 
 def _ship_to(view: SetView, levels: dict[str, _Level], shipment: _Level) -> dict[str, Any]:

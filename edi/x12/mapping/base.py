@@ -5,18 +5,26 @@ A mapper is ``fn(view: SetView) -> dict`` returning a JSON-ready canonical docum
 by its pydantic model). Bad data raises ``MappingError`` whose diagnostic names the segment
 (file position and set position), the element and the reason, with the 997/999 codes
 (AK304 = 8 "segment has data element errors", AK403 per element problem).
+
+Acks report syntax only. The typed values (dates, times, numbers within the bounds of
+``edi.common.numbers``), the segments and elements the X12 standard makes mandatory, and
+codes of lists the standard fixes completely are syntax (``syntax=True``: AK3/AK4, AK5 R);
+``fail`` without ``syntax=True`` is a business problem of a well-formed set (no usable item,
+no ship-to, canonical validation, control totals …): the 997/999 accepts the set and the
+route records a business exception (``edi.common.diagnostics.MappingError``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import date, time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
 
-from edi.common.diagnostics import Diagnostic, Level, error, warning
+from edi.common.diagnostics import UNMAPPABLE_DOCUMENT, Diagnostic, Level, MappingError, error, warning
+from edi.common.numbers import NumberError, bounded_decimal, count_value, shown
 from edi.x12.reader import TransactionSet
 from edi.common.text import digits
 
@@ -44,12 +52,6 @@ def mapper_for(set_id: str) -> Mapper | None:
     return MAPPERS.get(set_id)
 
 
-class MappingError(Exception):
-    def __init__(self, diagnostic: Diagnostic) -> None:
-        self.diagnostic = diagnostic
-        super().__init__(str(diagnostic))
-
-
 class SetView:
     """A transaction set as the mappers see it: segments by index (0 = ST)."""
 
@@ -73,6 +75,7 @@ class SetView:
         return next(self.iter(seg_id), None)
 
     def require(self, seg_id: str) -> tuple[int, list[str]]:
+        """A segment the X12 set definition makes mandatory (BEG, BAK, BSN …): syntax."""
         found = self.first(seg_id)
         if found is None:
             raise MappingError(error(
@@ -95,24 +98,33 @@ class SetView:
 
     # -- located errors --------------------------------------------------------------------
     def where(self, index: int, element: int | None = None) -> dict[str, Any]:
-        return {"segment_position": self.ts.segment_position(index), "segment_id": self.segments[index][0],
+        # A mapper may point past the body ("the lines start here", and there are none): the
+        # place is then the last segment read (SE), never an IndexError.
+        index = max(0, min(index, len(self.segments) - 1))
+        return {"segment_position": self.ts.segment_position(index), "segment_id": self.segments[index][0][:20],
                 "set_position": index + 1, "element_position": element}
 
     def fail(self, index: int, element: int | None, reason: str, *, element_code: str = "",
-             bad_value: str | None = None) -> MappingError:
-        return MappingError(error(reason, level=Level.SEGMENT, code="element_invalid", ack_code="8",
+             bad_value: str | None = None, syntax: bool = False, code: str = "element_invalid",
+             exception_kind: str = UNMAPPABLE_DOCUMENT) -> MappingError:
+        """A located error. ``syntax=True`` for what the X12 standard itself forbids (the
+        997/999 rejects the set); otherwise a business problem of a well-formed set."""
+        return MappingError(error(reason, level=Level.SEGMENT, code=code, ack_code="8",
                                   bad_value=bad_value, extra={"element_code": element_code},
-                                  **self.where(index, element)))
+                                  **self.where(index, element)), syntax=syntax, exception_kind=exception_kind)
 
     def warn(self, index: int, element: int | None, reason: str, *, code: str = "mapping_warning",
              bad_value: str | None = None) -> None:
         self.warnings.append(warning(reason, level=Level.SEGMENT, code=code, bad_value=bad_value,
                                      **self.where(index, element)))
 
-    def need(self, index: int, n: int, what: str) -> str:
+    def need(self, index: int, n: int, what: str, *, mandatory: bool = True) -> str:
+        """An element the mapping needs. ``mandatory``: the X12 segment definition makes it
+        mandatory too (a syntax error when missing); False for an optional element the hub
+        needs (a business problem)."""
         value = self.value(self.segments[index], n)
         if not value:
-            raise self.fail(index, n, f"{what} is missing", element_code="1")
+            raise self.fail(index, n, f"{what} is missing", element_code="1", syntax=mandatory)
         return value
 
     # -- typed values ----------------------------------------------------------------------
@@ -120,7 +132,7 @@ class SetView:
         raw = self.value(self.segments[index], n)
         if not raw:
             if required:
-                raise self.fail(index, n, "date is missing", element_code="1")
+                raise self.fail(index, n, "date is missing", element_code="1", syntax=True)
             return None
         ymd = raw if len(raw) == 8 else ("20" + raw if len(raw) == 6 else raw)
         try:
@@ -128,8 +140,8 @@ class SetView:
                 raise ValueError
             return date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:]))
         except ValueError:
-            raise self.fail(index, n, f"{raw!r} is not a CCYYMMDD date", element_code="8",
-                            bad_value=raw) from None
+            raise self.fail(index, n, f"{shown(raw)} is not a CCYYMMDD date", element_code="8",
+                            bad_value=raw, syntax=True) from None
 
     def time(self, index: int, n: int) -> time | None:
         raw = self.value(self.segments[index], n)
@@ -140,31 +152,40 @@ class SetView:
                 raise ValueError
             return time(int(raw[:2]), int(raw[2:4]), int(raw[4:6] or 0))
         except ValueError:
-            raise self.fail(index, n, f"{raw!r} is not an HHMM[SS] time", element_code="9",
-                            bad_value=raw) from None
+            raise self.fail(index, n, f"{shown(raw)} is not an HHMM[SS] time", element_code="9",
+                            bad_value=raw, syntax=True) from None
 
-    def integer(self, index: int, n: int, *, required: bool = False) -> int | None:
+    def integer(self, index: int, n: int, *, required: bool = False, mandatory: bool = True) -> int | None:
+        """A whole number (type N0) of at most ``MAX_COUNT_DIGITS`` significant digits.
+        ``mandatory`` as for ``need``, when ``required``."""
         raw = self.value(self.segments[index], n)
         if not raw:
             if required:
-                raise self.fail(index, n, "number is missing", element_code="1")
+                raise self.fail(index, n, "number is missing", element_code="1", syntax=mandatory)
             return None
-        if not digits(raw):
-            raise self.fail(index, n, f"{raw!r} is not a whole number", element_code="6", bad_value=raw)
-        return int(raw)
+        value = count_value(raw)
+        if value is None:
+            too_long = digits(raw)
+            reason = f"{shown(raw)} has more digits than any X12 number" if too_long else \
+                f"{shown(raw)} is not a whole number"
+            raise self.fail(index, n, reason, element_code="5" if too_long else "6", bad_value=raw, syntax=True)
+        return value
 
-    def decimal(self, index: int, n: int, *, implied: int = 0, required: bool = False) -> Decimal | None:
-        """A number (type R); ``implied`` decimals for type N2 elements (TDS01, SAC05)."""
+    def decimal(self, index: int, n: int, *, implied: int = 0, required: bool = False,
+                mandatory: bool = True) -> Decimal | None:
+        """A number (type R, exponent allowed) or, with ``implied`` decimals, type N2 (TDS01,
+        SAC05), within the bounds of ``edi.common.numbers``: past them the value is longer than
+        any X12 numeric element (AK403 5). ``mandatory`` as for ``need``, when ``required``."""
         raw = self.value(self.segments[index], n)
         if not raw:
             if required:
-                raise self.fail(index, n, "number is missing", element_code="1")
+                raise self.fail(index, n, "number is missing", element_code="1", syntax=mandatory)
             return None
         try:
-            number = Decimal(raw)
-            if not number.is_finite() or (implied and not digits(raw.lstrip("-"))):
-                raise InvalidOperation
-        except InvalidOperation:
-            kind = f"an N{implied} number (implied decimals)" if implied else "a number"
-            raise self.fail(index, n, f"{raw!r} is not {kind}", element_code="6", bad_value=raw) from None
+            if implied and not digits(raw.lstrip("-")):
+                raise NumberError(f"{shown(raw)} is not an N{implied} number (implied decimals)", too_long=False)
+            number = bounded_decimal(raw, exponent=not implied)
+        except NumberError as exc:
+            raise self.fail(index, n, exc.reason, element_code="5" if exc.too_long else "6", bad_value=raw,
+                            syntax=True) from None
         return number.scaleb(-implied) if implied else number

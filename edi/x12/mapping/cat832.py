@@ -42,7 +42,7 @@ def map_832(view: SetView) -> list[BaseModel]:
 
 
 def _header(view: SetView, bct_i: int, bct: list[str], stop: int) -> dict[str, Any]:
-    header: dict[str, Any] = {"catalog_id": view.need(bct_i, 2, "BCT02 catalog number"),
+    header: dict[str, Any] = {"catalog_id": view.need(bct_i, 2, "BCT02 catalog number", mandatory=False),
                               "version": view.opt(bct, 3), "currency": "USD", "refs": []}
     for i, seg in enumerate(view.segments[:stop]):
         if seg[0] == "DTM" and view.value(seg, 1) in ("007", "092") and "valid_from" not in header:

@@ -225,7 +225,8 @@ def charge(view: SetView, index: int) -> dict[str, Any] | None:
     try:
         kind = allowance_or_charge_from_code(view.value(seg, 1))
     except UnknownCode as exc:
-        raise view.fail(index, 1, str(exc), element_code="7", bad_value=view.value(seg, 1)) from None
+        # SAC01 (element 248) has three codes, A, C and N: anything else is a syntax error.
+        raise view.fail(index, 1, str(exc), element_code="7", bad_value=view.value(seg, 1), syntax=True) from None
     code = view.value(seg, 2)
     amount = view.decimal(index, 5, implied=2)
     out = {"type": SAC_CHARGE_TYPES.get(code, ChargeType.OTHER).value, "type_raw": code or None,

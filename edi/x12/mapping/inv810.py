@@ -72,8 +72,8 @@ def _header(view: SetView, inv: dict[str, Any], stop: int) -> None:
 
 def _line(view: SetView, index: int) -> dict[str, Any]:
     seg = view.segments[index]
-    line: dict[str, Any] = {"line_number": view.opt(seg, 1), "qty_invoiced": view.decimal(index, 2, required=True),
-                            "uom": view.opt(seg, 3), "unit_price": view.decimal(index, 4, required=True),
+    line: dict[str, Any] = {"line_number": view.opt(seg, 1), "qty_invoiced": view.decimal(index, 2, required=True, mandatory=False),
+                            "uom": view.opt(seg, 3), "unit_price": view.decimal(index, 4, required=True, mandatory=False),
                             "price_basis": view.opt(seg, 5), "refs": [], "charges": []}
     if line["line_number"]:
         line["po_line_number"] = line["line_number"]  # IT101 echoes PO101 (domain.md B.4)
@@ -106,7 +106,7 @@ def _summary(view: SetView, inv: dict[str, Any], index_of: dict[str, int]) -> No
     tds = view.first("TDS")
     if tds is None:
         raise view.fail(len(view.segments) - 1, None, "mandatory segment TDS (total monetary value) missing",
-                        element_code="1")
+                        element_code="1", syntax=True)
     tds_i, _ = tds
     inv["total_amount"] = view.decimal(tds_i, 1, implied=2, required=True)
     index_of["total_amount"] = tds_i
