@@ -79,9 +79,7 @@ def fail(place: Place, reason: str) -> WriteError:
 def check_structure(tags: Sequence[str], structure: Structure, message: str) -> None:
     """Segment order, loops, mandatory segments and repeats of one message (its tags, header
     and trailer included)."""
-    end = _match(tags, 0, structure, message, top=True)
-    if end < len(tags):
-        _misplaced(tags, end, structure, message)
+    _match(tags, 0, structure, message, top=True)
 
 
 def _match(tags: Sequence[str], pos: int, entries: Structure, message: str, *, top: bool = False) -> int:
@@ -98,6 +96,8 @@ def _match(tags: Sequence[str], pos: int, entries: Structure, message: str, *, t
         pos += 1
         if len(entries[found]) > 3:
             pos = _match(tags, pos, entries[found][3], message)
+    if top and pos < len(tags):
+        _misplaced(tags, pos, entries, message)  # a segment nothing takes: say so, not what is missing
     _skipped_mandatory(entries, counts, index, len(entries), tags, pos, message, top=top)
     return pos
 
@@ -248,3 +248,44 @@ def _syntax_rule(values: Sequence[Any], rule: tuple, place: Place) -> None:
                    "C": f"if {place.tag}{positions[0]:02d} is present the others are required",
                    "E": "exclude each other"}[kind]
         raise fail(place, f"syntax note {kind}: {names} {meaning}")
+
+
+# -- echoes ------------------------------------------------------------------------------------
+
+
+def fit_echo(tag: str, values: Sequence[Any], grammar: Grammar) -> list[Any]:
+    """Values an acknowledgement repeats from what a partner sent, made writable: surplus
+    elements and components dropped, over-long values cut to their maximum, optional values of
+    the wrong type left out, a mandatory one that is missing or unusable replaced by a
+    placeholder (zeros, UNKNOWN, today's date, 0000). An ack about broken input must itself be
+    valid; the reason it gives says what was wrong with the original."""
+    definition = grammar.segments[tag]
+    out: list[Any] = []
+    for n, spec in enumerate(definition):
+        value = values[n] if n < len(values) else ""
+        if spec[1] == "C":
+            parts = value if isinstance(value, list) else [value]
+            fitted = [_fit_value(parts[c] if c < len(parts) else "", sub, grammar) if any(parts) or spec[0] == "M"
+                      else "" for c, sub in enumerate(spec[2])]
+            out.append(fitted)
+        else:
+            out.append(_fit_value(value[0] if isinstance(value, list) and value else value, spec, grammar))
+    return out
+
+
+def _fit_value(value: Any, spec: tuple, grammar: Grammar) -> str:
+    req, kind, low, high, codes = spec
+    text = str(value or "")
+    if len(text) > high and kind not in ("R", "N0", "N2", "n"):
+        text = text[:high]
+    ok = text and _type_ok(text, kind, grammar.decimal) and low <= _length(text, kind, grammar.decimal) <= high \
+        and (codes is None or text in grammar.codes[codes])
+    if ok or (not text and req != "M"):
+        return text
+    if req != "M":
+        return ""
+    if kind == "DT":
+        return date.today().strftime("%Y%m%d" if low == 8 else "%y%m%d")
+    if kind == "TM":
+        return "0000"
+    return "0".zfill(low) if kind in ("R", "N0", "N2", "n") else "UNKNOWN"[:high].ljust(low, "X")

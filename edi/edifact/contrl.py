@@ -29,7 +29,7 @@ from pydifact.segments import Segment
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from edi.common.text import digits
+from edi.common.numbers import count_value
 from edi.common.ack_results import EDIFACT_STATUS, AckedGroup, AckedSet, AckError, AckResult, AckStatus
 from edi.common.diagnostics import Diagnostic
 from edi.common.interchanges import AckMatch, InterchangeRecord, Party, record_ack
@@ -70,6 +70,17 @@ def build_contrl(interchange: ReadInterchange, profile: EdifactProfile, numbers:
 
 
 def contrl_body(interchange: ReadInterchange, *, duplicate: bool = False) -> list[Segment]:
+    """The CONTRL's segments; what they echo from the inbound interchange (references,
+    parties, message identifiers) is fitted to the CONTRL's elements, so an answer to a broken
+    interchange is itself valid (edi.common.grammar.fit_echo)."""
+    from edi.common.grammar import fit_echo
+    from edi.edifact.grammar import grammar_for
+
+    grammar, _ = grammar_for("D96A")
+    return [seg(s.tag, *fit_echo(s.tag, s.elements, grammar)) for s in _contrl_segments(interchange, duplicate)]
+
+
+def _contrl_segments(interchange: ReadInterchange, duplicate: bool) -> list[Segment]:
     errors = interchange.errors
     first = _first(errors, (Level.INTERCHANGE, Level.FILE, Level.GROUP)) if not duplicate else None
     action = REJECTED if errors or duplicate else ACKNOWLEDGED
@@ -249,7 +260,7 @@ def _group_status(group: AckedGroup, interchange: AckStatus | None) -> AckStatus
 
 
 def _int(text: str) -> int | None:
-    return int(text) if digits(text) else None
+    return count_value(text)
 
 
 def aperak_result(message: ReadMessage) -> dict[str, Any]:

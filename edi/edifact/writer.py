@@ -28,7 +28,9 @@ from edi.common.control_numbers import INTERCHANGE, TRANSACTION, NumberSource
 from edi.common.control_numbers import AllocatedNumbers, PreviewNumbers  # noqa: F401 - the writer's number sources
 from edi.common.interchanges import GroupInfo
 from edi.common.outbound import WriteError, WriteNotes, uncarried  # WriteError: shared, importable here
+from edi.common.grammar import Place, check_segment, check_structure
 from edi.edifact.charsets import CHARSETS, outside_pattern
+from edi.edifact.grammar import grammar_for
 from edi.edifact.profile import EdifactProfile
 from edi.edifact.tokenizer import make_segment
 
@@ -42,6 +44,7 @@ class OutMessage:
     document_key: str | None = None
     # UNH S009 when it is not the profile's directory (CONTRL names the syntax version).
     identifier: list[str] | None = None
+    label: str = ""  # what the message carries, for errors: "document 1 (invoice INV-1)"
 
 
 @dataclass
@@ -97,9 +100,26 @@ def unb_datetime(profile: EdifactProfile, now: datetime) -> list[str]:
     return [date, now.strftime("%H%M")]
 
 
+def check_message(message: OutMessage, profile: EdifactProfile, reference: str = "1") -> None:
+    """One message against its directory's rules (edi.edifact.grammar): structure, then each
+    segment's elements, with the profile's decimal mark."""
+    grammar, structures = grammar_for(profile.directory, profile.decimal)
+    label = f"{message.message_type} message" + (f" of {message.label}" if message.label else "")
+    structure = structures.get(message.message_type)
+    if structure is None:
+        raise WriteError(f"{label}: {grammar.name} has no rules for {message.message_type}; the hub does not write it")
+    segments = [seg("UNH", reference, message.identifier or profile.message_identifier(message.message_type)),
+                *message.body, seg("UNT", str(len(message.body) + 2), reference)]
+    check_structure([s.tag for s in segments], structure, label)
+    for position, segment in enumerate(segments, start=1):
+        check_segment(list(segment.elements), Place(label, position, segment.tag), grammar, message.message_type)
+
+
 def render_interchange(profile: EdifactProfile, messages: Sequence[OutMessage], numbers: NumberSource, *,
                        now: datetime | None = None) -> Written:
     now = now or datetime.now()
+    for message in messages:  # before any reference is taken: nothing invalid is numbered or sent
+        check_message(message, profile)
     reference = str(numbers.take(INTERCHANGE, "")[0])
     segments: list[Segment] = [
         seg(
@@ -127,6 +147,10 @@ def render_interchange(profile: EdifactProfile, messages: Sequence[OutMessage], 
         if message.document_key:
             written.document_keys.append((message.message_type, ref, message.document_key))
     segments.append(seg("UNZ", str(len(messages)), reference))
+    grammar, _ = grammar_for(profile.directory, profile.decimal)
+    for position in (0, len(segments) - 1):  # UNB and UNZ: the message checks saw UNH..UNT
+        check_segment(list(segments[position].elements), Place("interchange", position + 1, segments[position].tag),
+                      grammar)
     written.data = serialize(segments, profile)
     return written
 
@@ -233,7 +257,7 @@ def write_documents(documents: Sequence[dict | BaseModel], profile: EdifactProfi
         except WriteError as exc:
             raise WriteError(f"{notes.where}{exc}") from None
         notes.extend(notes.where + text for text in uncarried(data, CARRIED[kind], f"EDIFACT {message_type}"))
-        messages.append(OutMessage(message_type, body, key))
+        messages.append(OutMessage(message_type, body, key, label=notes.where.rstrip(": ")))
         warnings += notes.items
     written = render_interchange(profile, messages, numbers, now=now)
     written.warnings = warnings

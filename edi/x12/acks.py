@@ -19,6 +19,8 @@ from datetime import datetime
 from typing import BinaryIO
 
 from edi.common.diagnostics import Diagnostic, Level
+from edi.common.grammar import fit_echo
+from edi.x12.grammar import grammar_for
 from edi.x12.engine import map_set
 from edi.x12.profile import X12Profile
 from edi.x12.reader import FunctionalGroup, Interchange, InterchangeEnd, SetSummary, TransactionSet, X12Reader
@@ -134,6 +136,14 @@ def build_reply(interchange: Interchange, profile: X12Profile | None = None, *,
     ta1 = ta1_segment(interchange, reply_profile, duplicate=duplicate)
     rejected = ta1 is not None and ta1[4] == "R"
     groups = [] if rejected else functional_acks(interchange, reply_profile)
+    # What the acks echo from a broken interchange is fitted to their elements: the reply
+    # itself must pass the write checks (edi.common.grammar.fit_echo).
+    if ta1 is not None:
+        ta1 = ["TA1", *fit_echo("TA1", ta1[1:], grammar_for(reply_profile.version)[0])]
+    for group in groups:
+        grammar, _ = grammar_for(group.version or reply_profile.version)
+        for out_set in group.sets:
+            out_set.body = [[seg[0], *fit_echo(seg[0], seg[1:], grammar)] for seg in out_set.body]
     if ta1 is None and not groups:
         return None
     return render_interchange(reply_profile, groups, numbers or PreviewNumbers(),

@@ -120,9 +120,9 @@ class X12Profile(BaseModel):
                    else f"{interchange.version}0")
         repetition = d.repetition or (base.repetition_separator if base else "^")
         values = (base.model_dump() if base else {}) | {
-            "sender_qualifier": _fit(interchange.receiver_qualifier, 2, "ZZ"),
+            "sender_qualifier": _isa_qualifier(interchange.receiver_qualifier),
             "sender_id": _fit(interchange.receiver_id, 15, "UNKNOWN"),
-            "receiver_qualifier": _fit(interchange.sender_qualifier, 2, "ZZ"),
+            "receiver_qualifier": _isa_qualifier(interchange.sender_qualifier),
             "receiver_id": _fit(interchange.sender_id, 15, "UNKNOWN"),
             "gs_sender_id": _fit(first_group.receiver_id, 15, None) if first_group else None,
             "gs_receiver_id": _fit(first_group.sender_id, 15, None) if first_group else None,
@@ -150,6 +150,15 @@ class X12Profile(BaseModel):
                         "version", "interchange_version"):
                 values.pop(key, None)
             return cls(**values)
+
+
+def _isa_qualifier(value: str) -> str:
+    """An inbound ISA05/07 to echo when it is a code of the list (else ZZ, mutually defined):
+    the reply must pass the write checks even when the inbound envelope is garbled."""
+    from edi.x12.grammar import CODES
+
+    fitted = _fit(value, 2, "ZZ")
+    return fitted if fitted in CODES["ISA_QUALIFIER"] else "ZZ"
 
 
 def _fit(value: str, width: int, default: str | None) -> str | None:

@@ -333,9 +333,7 @@ def build_desadv(doc: dict[str, Any], profile: EdifactProfile, notes: WriteNotes
     _write_carrier(out, doc)
     packs = doc.get("packs", [])
     lines = doc["lines"]
-    for line in lines:
-        if not line.get("pack_id"):
-            _write_line(out, line)
+    _write_loose_lines(out, [line for line in lines if not line.get("pack_id")], packs)
     for pack in packs:
         base = pack["pack_id"].rsplit("/", 1)[0]
         if "/" in pack["pack_id"] and any(p["pack_id"] == base for p in packs):
@@ -346,6 +344,20 @@ def build_desadv(doc: dict[str, Any], profile: EdifactProfile, notes: WriteNotes
                 _write_line(out, line)
     out.add("CNT", ["2", str(len(lines))])
     return "DESADV", out.segments, doc["asn_number"]
+
+
+def _write_loose_lines(out: Out, loose: list[dict[str, Any]], packs: list[dict[str, Any]]) -> None:
+    """Lines without a pack: every DESADV LIN sits in a CPS group (D96A, D01B), so they go
+    under a bare packing level of their own (no PAC), which the reader reads as a pack."""
+    if not loose:
+        return
+    taken = {p["pack_id"] for p in packs}
+    level = next(str(n) for n in range(1, len(taken) + 2) if str(n) not in taken)
+    out.add("CPS", level)
+    out.warn("lines", f"{len(loose)} line(s) without a pack are sent under the packing level CPS {level} (a "
+             f"DESADV line needs one); read back they belong to pack {level}")
+    for line in loose:
+        _write_line(out, line)
 
 
 def _write_carrier(out: Out, doc: dict[str, Any]) -> None:

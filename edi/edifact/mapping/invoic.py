@@ -189,6 +189,7 @@ def build_invoic(doc: dict[str, Any], profile: EdifactProfile, notes: WriteNotes
     out.add("BGM", code, doc["invoice_number"])
     out.dtm("137", doc["invoice_date"])
     out.dtm("35", doc.get("ship_date"))
+    out.payment_terms((doc.get("terms") or {}).get("description"), part="FTX")
     out.rff("ON", doc.get("po_number"))
     out.dtm("171", doc.get("po_date"))
     out.rff("IV", doc.get("original_invoice_ref"))

@@ -18,7 +18,7 @@ from pydifact.segments import Segment
 from edi.edifact.mapping.base import MessageView, comp, drop_empty, mapper
 from edi.edifact.mapping.common import best_price, purpose_code, reference, supplier_id
 from edi.common.outbound import WriteNotes
-from edi.edifact.mapping.out import Out
+from edi.edifact.mapping.out import Out, wrap
 from edi.edifact.mapping.parts import LinePart, MessageParts, Part
 from edi.edifact.profile import EdifactProfile
 from edi.edifact.writer import WriteError
@@ -164,7 +164,8 @@ def build_orders(doc: dict[str, Any], profile: EdifactProfile, notes: WriteNotes
     out.dtm("2", doc.get("requested_delivery_date"))
     out.dtm("10", doc.get("requested_ship_date"))
     for note in doc.get("notes", []):
-        out.add("FTX", "AAI", "", "", [note])
+        out.add("FTX", "AAI", "", "", wrap(note, 70, 5))
+    out.payment_terms(doc.get("payment_terms"), part="FTX")
     out.rff("CT", doc.get("contract_ref"))
     out.refs(doc.get("refs", []), skip=("CT",))
     written: list[dict[str, Any]] = []

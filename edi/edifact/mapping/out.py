@@ -97,7 +97,7 @@ class Out:
             data.get("role") or role,
             c082,
             "",
-            [name] if name else "",
+            wrap(name, 35, 5) if name else "",
             address.get("lines", [])[:4] or "",
             address.get("city"),
             address.get("region"),
@@ -133,19 +133,23 @@ class Out:
             self.add("PIA", "1", *batches[start : start + 5])
 
     def description(self, text: str | None) -> None:
+        """IMD C273: two 7008 parts of 35, split between words (the reader joins them with a space)."""
         if text:
-            self.add("IMD", "F", "", ["", "", "", text])
+            self.add("IMD", "F", "", ["", "", "", *wrap(text, 35, 2)])
 
-    def payment_terms(self, text: str | None) -> None:
-        """PAT from the reader's 'type:reference:relation:unit:number' form, else FTX+AAB."""
+    def payment_terms(self, text: str | None, part: str = "PAT") -> None:
+        """From the reader's 'type:reference:relation:unit:number' form: the parts that are PAT
+        codes (``part="PAT"``) or the free text the header's FTX+AAB carries (``part="FTX"``,
+        called where FTX stands, before RFF)."""
         if not text:
             return
-        for part in text.split("; "):
-            fields = part.split(":")
-            if len(fields) <= 5 and all(len(f) <= 3 for f in fields):
+        for piece in text.split("; "):
+            fields = piece.split(":")
+            coded = len(fields) <= 5 and all(len(f) <= 3 for f in fields)
+            if coded and part == "PAT":
                 self.add("PAT", fields[0], "", fields[1:])
-            else:
-                self.add("FTX", "AAB", "", "", [part])
+            elif not coded and part == "FTX":
+                self.add("FTX", "AAB", "", "", wrap(piece, 70, 5))
 
     def terms(self, terms: dict[str, Any] | None) -> None:
         """Invoice terms: the reader's PAT text as it came, else PAT 1 (net days after the
@@ -153,7 +157,7 @@ class Out:
         if not terms:
             return
         if terms.get("description"):
-            self.payment_terms(terms["description"])
+            self.payment_terms(terms["description"])  # its FTX part went out with the header's FTX
             return
         if terms.get("net_days") is not None:
             self.add("PAT", "1", "", ["5", "3", "D", str(terms["net_days"])])
@@ -166,6 +170,20 @@ class Out:
     def summary(self, lines: int) -> None:
         self.add("UNS", "S")
         self.add("CNT", ["2", str(lines)])
+
+
+def wrap(text: str, width: int, parts: int) -> list[str]:
+    """``text`` in pieces of at most ``width`` cut between words (a word longer than ``width``
+    is cut), for composites that repeat one data element; the reader joins them with a space.
+    More pieces than ``parts`` are returned as they are: the write check then names the place."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > width:
+        cut = rest.rfind(" ", 1, width + 1)
+        cut = cut if cut > 0 else width
+        pieces.append(rest[:cut])
+        rest = rest[cut + 1:] if rest[cut:cut + 1] == " " else rest[cut:]
+    return pieces + [rest] if rest or not pieces else pieces
 
 
 def _agency(identifier: dict[str, Any]) -> str:
