@@ -50,10 +50,10 @@ def api(
     relay: Annotated[bool | None, typer.Option("--relay/--no-relay", help="Run the outbox relay here "
                                                "(default HUB_API_RELAY, on)")] = None,
 ) -> None:
-    """Serve the inbound HTTP API (POST /api/v1/messages, /healthz, /readyz, /metrics, /docs)."""
-    import uvicorn
-
+    """Serve the inbound HTTP API (POST /api/v1/messages, /healthz, /readyz, /metrics, /docs), with
+    the request limits of connectors.inbound.httpserver (HUB_API_HEADER_TIMEOUT ...)."""
     from connectors.inbound.api import ApiSettings, create_app
+    from connectors.inbound.httpserver import api_server
 
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     hub = _hub()
@@ -62,8 +62,8 @@ def api(
     settings = ApiSettings()
     if relay is not None:
         settings.relay = relay
-    uvicorn.run(create_app(hub, settings), host=host or settings.host, port=port or hub.settings.api_port,
-                log_level="info", access_log=False)  # access logs would carry query strings (file names)
+    api_server(create_app(hub, settings), settings, host=host or settings.host,
+               port=port or hub.settings.api_port).run()
 
 
 @sftp_app.command("poll")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
@@ -168,6 +168,22 @@ class AuthRefs(CanonicalModel):
     client_cert_subjects: list[Text] = Field(default_factory=list, description="Exact subject DN as the proxy sends it")
 
 
+# The formats a message can have on arrival (the routing key's first word).
+DocumentFormat = Literal["csv", "edifact", "fixed", "json", "text", "x12", "xml"]
+
+
+class DocumentAgreement(CanonicalModel):
+    """One kind of document the partner exchanges with the hub: its format, its document type
+    (the routing key's doctype: ST01 / UNH type for EDI, ``cycle_count``, an XML root ...) and
+    which way it travels. The inbound edges (API, channels bound to the partner) accept only
+    what is listed ``inbound``; for CSV, XML, fixed width, JSON and text nothing else."""
+
+    format: DocumentFormat
+    doctype: Code = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Document type as routed (no dots)")
+    direction: Literal["inbound", "outbound"] = Field(
+        "inbound", description="inbound: the partner sends it to the hub; outbound: the hub sends it to the partner")
+
+
 class PartnerConfig(CanonicalModel):
     id: Code = Field(description="partner_id, the hub's key")
     name: Text
@@ -180,6 +196,9 @@ class PartnerConfig(CanonicalModel):
     timezone: Code | None = Field(None, description="IANA zone for partner times sent without an offset")
     default_currency: Currency | None = None
     inbound_documents: list[Code] = Field(default_factory=list, description="Allowed inbound sets/messages: 855, 856, ORDRSP ...")
+    documents: list[DocumentAgreement] = Field(
+        default_factory=list, description="Documents by format and direction: what the partner may send in CSV, "
+                                          "XML, fixed width, JSON (and EDI, besides inbound_documents)")
     outbound_endpoints: dict[str, str] = Field(default_factory=dict, description="document type → endpoint name")
     business_answers: list[BusinessAnswer] = Field(
         default_factory=list, description="Answers owed for what the hub sends (855/ORDRSP for a PO) and within how long")

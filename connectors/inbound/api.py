@@ -3,12 +3,15 @@
 - ``POST /api/v1/messages``: the raw body (X12, EDIFACT, CSV, XML, JSON ...). The format comes
   from ``?format=`` or the Content-Type (else detected); document type and sender from the EDI
   envelope, or ``?doctype=`` (for XML the root element's name is the default). The partner is
-  authenticated by API key (``X-API-Key`` or ``Authorization: ApiKey <key>``) or by a client
-  certificate a trusted TLS terminator vouches for. Every EDI envelope sender in the file must
-  belong to that partner, and an EDI document type must be one of the partner's
-  ``inbound_documents`` (when listed): otherwise 403 and a recorded security event. Larger than ``HUB_MAX_MESSAGE_BYTES``: 413.
-  On success 202 with the message id once the message is committed, and whether it is published
-  yet (while the broker is away the outbox relay publishes it later).
+  authenticated first, before any parameter is looked at (a dependency: 401 always comes
+  before 422), by API key (``X-API-Key`` or ``Authorization: ApiKey <key>``) or by a client
+  certificate a trusted TLS terminator vouches for. Then the message must be the partner's to
+  send (``connectors.inbound.admission``): every EDI envelope and group sender, as the EDI
+  engines read the whole body, belongs to the partner, and the document type is one its
+  registry entry agrees, for every format; otherwise 400/403 and a recorded security event.
+  Larger than ``HUB_MAX_MESSAGE_BYTES``: 413. On success 202 with the message id once the
+  message is committed, and whether it is published yet (while the broker is away the outbox
+  relay publishes it later).
   ``?ack=sync`` returns the acknowledgement (997/999/TA1, CONTRL) in the response as well
   (``acks``: kind, control number, content type, text), see ``connectors.inbound.syncack``.
   ``Idempotency-Key: <1-255 printable ASCII>`` makes a retry safe: the key is committed with the
@@ -16,50 +19,81 @@
   same key with the same body answers 202 again with the first message id, its current status
   and ``Idempotent-Replayed: true``; with another body 409 (``hub.store.ingest_keys``).
 - ``GET /api/v1/messages/{id}``: status and trace of one of the partner's own messages.
-- ``/healthz`` (the process answers), ``/readyz`` (database and broker), ``/metrics``
-  (Prometheus, computed from the store so every process reports the same numbers).
-- OpenAPI at ``/openapi.json``, docs at ``/docs``.
+- ``/healthz`` (the process answers), ``/readyz`` (database and broker): public.
+  ``/metrics`` (Prometheus, computed from the store so every process reports the same
+  numbers): only with the operations token ``HUB_API_METRICS_TOKEN`` (a bearer token).
+- OpenAPI at ``/openapi.json`` (the contract: ``connectors.inbound.apimodels``), docs at ``/docs``.
+  Every refusal is ``{"error": ...}`` (422 adds ``problems``).
+
+The server's own limits (slow requests, header sizes) are ``connectors.inbound.httpserver``'s.
 """
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import logging
 import re
+import threading
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response, Security
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
-from pydantic import Field
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
-from connectors.inbound.envelopes import EnvelopeError, EnvelopeSender, envelope_senders
+from connectors.inbound.admission import Admitted, NotAdmitted, admit
+from connectors.inbound.apimodels import (
+    API_KEY,
+    API_KEY_AUTHORIZATION,
+    CONTENT_TYPES,
+    DOCTYPE_PATTERN,
+    FILENAME_PATTERN,
+    GET_RESPONSES,
+    MESSAGE_ID_PATTERN,
+    METRICS_RESPONSES,
+    METRICS_TOKEN,
+    POST_RESPONSES,
+    PRINTABLE_ASCII,
+    PUBLIC,
+    PUBLIC_RESPONSES,
+    RAW_BODY,
+    REPLAYED_HEADER,
+    ErrorBody,
+    Health,
+    MessageAccepted,
+    MessageStatus,
+    Problem,
+    Readiness,
+)
+from connectors.inbound.pickup import store_away
 from connectors.inbound.syncack import SyncAckError, acknowledge_now, forget
 from connectors.security import partner_for_certificate, partner_for_key, record_event
 from hub.canonical.enums import PartnerStatus
 from hub.ids import new_id
 from hub.ingest import Accepted, Inbound, Ingest, MessageTooLarge
-from hub.partners import PartnerConfig, PartnerRegistry
+from hub.operations.terminal import printable
+from hub.partners import DocumentFormat, PartnerConfig, PartnerRegistry
 from hub.sniff import peek
 from hub.store import Message
 from hub.store.ingest_keys import DEFAULT_TTL, ClientKey, KeyConflict
 
 log = logging.getLogger(__name__)
 
-CONTENT_TYPES = {
-    "application/edi-x12": "x12", "application/x12": "x12", "application/edifact": "edifact",
-    "application/edi-edifact": "edifact", "text/csv": "csv", "application/csv": "csv",
-    "application/xml": "xml", "text/xml": "xml", "application/json": "json", "text/plain": "text",
-}
-FORMATS = sorted(set(CONTENT_TYPES.values()) | {"fixed"})
 PARTNER_CACHE_SECONDS = 30.0
 IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")  # printable ASCII: what every client and proxy carries intact
-REPLAYED_HEADER = "Idempotent-Replayed"
+# Refusals of unauthenticated callers cost a row and a log line each: bounded per address.
+UNAUTHENTICATED_KINDS = frozenset({"auth_failed", "untrusted_cert_header", "metrics_auth_failed"})
 
 
 class ApiSettings(BaseSettings):
@@ -78,6 +112,16 @@ class ApiSettings(BaseSettings):
     idempotency_ttl: timedelta = Field(
         DEFAULT_TTL, gt=timedelta(0),
         description="How long an Idempotency-Key is remembered (seconds or ISO 8601, e.g. P7D)")
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token for GET /metrics (operations, not partners); unset: /metrics answers 403")
+    auth_failures_recorded_per_minute: int = Field(
+        10, ge=1, description="Refused authentications recorded (row and log line) per remote address per minute")
+    max_headers: int = Field(100, ge=10, description="Most request headers accepted (else 431)")
+    max_header_bytes: int = Field(16384, ge=1024, description="Most bytes of request headers accepted (else 431)")
+    header_timeout: float = Field(10.0, gt=0, description="Seconds for a request head to arrive (else 408)")
+    request_timeout: float = Field(120.0, gt=0, description="Seconds for a whole request, body included (else 408)")
+    keep_alive: float = Field(5.0, gt=0, description="Seconds an idle keep-alive connection is kept")
+    max_connections: int = Field(256, ge=1, description="Concurrent connections/requests before 503")
 
     def proxies(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         return [ipaddress.ip_network(p.strip()) for p in self.trusted_proxies.split(",") if p.strip()]
@@ -92,16 +136,24 @@ class Caller:
 class Refused(Exception):
     """A request refused with ``status``; recorded as a security event when ``kind`` is set."""
 
-    def __init__(self, status: int, reason: str, kind: str | None = None, **event: Any) -> None:
+    def __init__(self, status: int, reason: str, kind: str | None = None, *, challenge: str | None = None,
+                 **event: Any) -> None:
         super().__init__(reason)
         self.status, self.reason, self.kind, self.event = status, reason, kind, event
+        self.challenge = challenge or ("ApiKey" if status == 401 else None)
+
+
+class Abandoned(Exception):
+    """The client went away before its body was complete."""
+
+    def __init__(self, received: int) -> None:
+        super().__init__(f"upload abandoned after {received} bytes")
+        self.received = received
 
 
 def format_of(content_type: str | None, given: str | None, raw: bytes) -> str:
     if given:
-        if given not in FORMATS:
-            raise Refused(400, f"unknown format {given!r} (known: {', '.join(FORMATS)})")
-        return given
+        return given  # one of DocumentFormat: checked by the query's schema
     base = (content_type or "").split(";", 1)[0].strip().lower()
     if base in CONTENT_TYPES:
         return CONTENT_TYPES[base]
@@ -122,6 +174,36 @@ def checked_idempotency_key(value: str | None) -> str | None:
     raise Refused(400, f"Idempotency-Key must be 1 to 255 printable ASCII characters; this one {problem}")
 
 
+class RecordingBudget:
+    """How many refusals of one kind from one address are recorded (row and log line) per
+    minute. Beyond that they are only counted, and the count goes with the next one recorded:
+    a caller guessing keys cannot fill the table or the log."""
+
+    WINDOW = 60.0
+    MAX_ADDRESSES = 10_000
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._windows: dict[tuple[str, str], list[float]] = {}  # (address, kind) → [start, recorded, skipped]
+        self._lock = threading.Lock()
+
+    def take(self, address: str, kind: str) -> int | None:
+        """None: do not record this one; else how many were skipped before it."""
+        now = time.monotonic()
+        with self._lock:
+            if len(self._windows) > self.MAX_ADDRESSES:
+                self._windows = {k: w for k, w in self._windows.items() if now - w[0] < self.WINDOW}
+            window = self._windows.setdefault((address, kind), [now, 0, 0])
+            if now - window[0] >= self.WINDOW:
+                window[0], window[1] = now, 0
+            if window[1] >= self.per_minute:
+                window[2] += 1
+                return None
+            window[1] += 1
+            skipped, window[2] = int(window[2]), 0
+            return skipped
+
+
 class InboundApi:
     """The request logic, kept apart from FastAPI's wiring (``create_app``)."""
 
@@ -132,6 +214,7 @@ class InboundApi:
         self.ingest = Ingest(hub)
         self._proxies = self.settings.proxies()
         self._partners: tuple[float, list[PartnerConfig]] = (0.0, [])
+        self.budget = RecordingBudget(self.settings.auth_failures_recorded_per_minute)
 
     # -- who is calling ----------------------------------------------------------------------
 
@@ -158,8 +241,7 @@ class InboundApi:
             return False
         return any(address in net for net in self._proxies)
 
-    def authenticate(self, headers: dict[str, str], peer: str | None) -> Caller:
-        key = headers.get("x-api-key") or _api_key_from_authorization(headers.get("authorization"))
+    def authenticate(self, key: str | None, headers: dict[str, str], peer: str | None) -> Caller:
         if key:
             partner_id = partner_for_key(self.hub.db, key)
             partner = self._partner(partner_id) if partner_id else None
@@ -188,37 +270,31 @@ class InboundApi:
                           partner_id=caller.partner.id, remote_addr=peer)
         return caller
 
+    def operator(self, token: str | None, peer: str | None) -> None:
+        """GET /metrics: the operations token, compared in constant time; never a partner key."""
+        expected = self.settings.metrics_token
+        if expected is None:
+            raise Refused(403, "metrics are off: set HUB_API_METRICS_TOKEN and scrape with it as a bearer token")
+        if token is None or not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
+            raise Refused(401, "a valid operations token (Authorization: Bearer ...) is needed for /metrics",
+                          "metrics_auth_failed", challenge="Bearer", remote_addr=peer)
+
     # -- what they send ----------------------------------------------------------------------
 
-    def check_senders(self, caller: Caller, raw: bytes, fmt: str, peer: str | None) -> list[EnvelopeSender]:
+    def admit(self, caller: Caller, raw: bytes, fmt: str, doctype: str | None, peer: str | None) -> Admitted:
+        """The partner's own envelopes and agreed documents only (``connectors.inbound.admission``);
+        a refusal keeps the bytes as evidence."""
         try:
-            senders = envelope_senders(raw, fmt)
-        except EnvelopeError as exc:
-            raise Refused(400, f"{fmt} envelope: {exc}") from None
-        for sender in senders:
-            owner = (self.registry.by_isa(sender.qualifier, sender.identifier) if sender.standard == "X12"
-                     else self.registry.by_unb(sender.identifier, sender.qualifier))
-            if owner is None or owner.id != caller.partner.id:
-                whose = f"partner {owner.id}" if owner else "no registered partner"
-                raise Refused(403, f"interchange sender {sender} (byte {sender.offset}) belongs to {whose}, not to "
-                                   f"the authenticated partner {caller.partner.id}", "sender_not_owned",
-                              partner_id=caller.partner.id, claimed=f"{sender.standard} {sender}", remote_addr=peer,
-                              raw=raw, detail={"owner": owner.id if owner else None, "auth": caller.method})
-        return senders
+            return admit(self.registry, caller.partner, raw, fmt, doctype)
+        except NotAdmitted as exc:
+            raise Refused(exc.status, exc.reason, exc.kind, partner_id=caller.partner.id, claimed=exc.claimed,
+                          remote_addr=peer, raw=raw, detail={**exc.detail, "auth": caller.method}) from None
 
     def accept(self, caller: Caller, raw: bytes, *, fmt: str, doctype: str | None, filename: str | None,
                peer: str | None, correlation_id: str | None, ack_sync: bool = False,
                idempotency_key: str | None = None) -> dict[str, Any]:
-        senders = self.check_senders(caller, raw, fmt, peer)
-        seen = peek(raw)
-        doctype = doctype or seen.doctype or (_xml_root(raw) if fmt == "xml" else None) or "unknown"
-        allowed = caller.partner.inbound_documents  # EDI sets/messages (855, ORDRSP ...)
-        if senders and allowed and doctype not in allowed:
-            raise Refused(403, f"partner {caller.partner.id} may not send document type {doctype!r} "
-                               f"(allowed: {', '.join(allowed)})", "doctype_not_allowed",
-                          partner_id=caller.partner.id, claimed=doctype, remote_addr=peer, raw=raw)
-        sender = senders[0].identifier if senders else caller.partner.id
-        receiver = senders[0].receiver if senders else None
+        admitted = self.admit(caller, raw, fmt, doctype, peer)
+        doctype, sender, receiver = admitted.doctype, admitted.sender, admitted.receiver
         client_key = (ClientKey.for_body(caller.partner.id, idempotency_key, raw, self.settings.idempotency_ttl)
                       if idempotency_key is not None else None)
         # A retry is answered before the synchronous ack: building that ack again would log the
@@ -272,9 +348,21 @@ class InboundApi:
             raise Refused(exc.status, exc.reason) from None
 
     def record(self, refused: Refused) -> None:
-        if refused.kind is not None:
-            record_event(self.hub, refused.kind, refused.reason, **refused.event)
-            log.warning("api: refused (%s): %s", refused.kind, refused.reason)
+        """Store the refusal as a security event and log it, within the recording budget for
+        callers nobody authenticated."""
+        if refused.kind is None:
+            return
+        event = dict(refused.event)
+        if refused.kind in UNAUTHENTICATED_KINDS:
+            skipped = self.budget.take(event.get("remote_addr") or "-", refused.kind)
+            if skipped is None:
+                return
+            if skipped:
+                event["detail"] = {**(event.get("detail") or {}), "not_recorded_before": skipped}
+        record_event(self.hub, refused.kind, refused.reason, **event)
+        more = f" ({event['detail']['not_recorded_before']} more not recorded)" if "not_recorded_before" in (
+            event.get("detail") or {}) else ""
+        log.warning("api: refused (%s): %s%s", refused.kind, printable(refused.reason), more)
 
 
 def _api_key_from_authorization(value: str | None) -> str | None:
@@ -283,33 +371,24 @@ def _api_key_from_authorization(value: str | None) -> str | None:
     return None
 
 
-def _xml_root(raw: bytes) -> str | None:
-    from connectors.formats.xmlin import root_name
-
-    return root_name(raw)
-
-
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 as soon as it passes ``limit`` (declared or streamed)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise Refused(413, str(MessageTooLarge(int(declared), limit)))
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Refused(413, f"message exceeds the limit of {limit} bytes (HUB_MAX_MESSAGE_BYTES)")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise Refused(413, f"message exceeds the limit of {limit} bytes (HUB_MAX_MESSAGE_BYTES)")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise Abandoned(size) from None
     return b"".join(chunks)
 
 
 # -- the FastAPI application -----------------------------------------------------------------------
-
-RAW_BODY = {"requestBody": {"required": True, "description": "The message exactly as the partner's system wrote it",
-                            "content": {ct: {"schema": {"type": "string", "format": "binary"}}
-                                        for ct in ("application/edi-x12", "application/edifact", "text/csv",
-                                                   "application/xml", "application/json",
-                                                   "application/octet-stream")}}}
 
 IDEMPOTENCY_DOC = (
     "Your key for this message (1-255 printable ASCII characters, e.g. a UUID): send the same key "
@@ -318,24 +397,22 @@ IDEMPOTENCY_DOC = (
     "request's message id and that message's current status, marked replayed (body `replayed: true`, "
     "header `Idempotent-Replayed: true`); nothing is stored or delivered again. The same key with a "
     "different body answers 409. After the time has passed the key is free again.")
-ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
-POST_RESPONSES: dict[int | str, dict[str, Any]] = {
-    202: {"description": "Stored (or, for a retried Idempotency-Key, the message stored the first time)",
-          "headers": {"Location": {"description": "Status URL of the message", "schema": {"type": "string"}},
-                      REPLAYED_HEADER: {"description": "`true` when this answers a retry of an earlier "
-                                                       "request with the same Idempotency-Key",
-                                        "schema": {"type": "string", "enum": ["true"]}}}},
-    400: {"description": "Empty body, unknown format, bad envelope, or an Idempotency-Key that is not "
-                         "1-255 printable ASCII characters",
-          "content": {"application/json": {"schema": ERROR_SCHEMA}}},
-    409: {"description": "The Idempotency-Key was used before (within its time) with a different body",
-          "content": {"application/json": {"schema": {
-              "type": "object", "required": ["error", "idempotency_key", "message_id"],
-              "properties": {"error": {"type": "string"},
-                             "idempotency_key": {"type": "string", "description": "The key you sent"},
-                             "message_id": {"type": "string",
-                                            "description": "The message the key was first used for"}}}}}},
-}
+
+
+def _error(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
+
+
+def _problems(exc: RequestValidationError) -> list[Problem]:
+    out = []
+    for e in exc.errors():
+        where = ".".join(str(p) for p in e["loc"])
+        out.append(Problem(where=where, reason=str(e["msg"])))
+    return out
+
+
+def _peer(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
 
 def create_app(hub, settings: ApiSettings | None = None) -> FastAPI:
@@ -359,71 +436,80 @@ def create_app(hub, settings: ApiSettings | None = None) -> FastAPI:
                   description="Partners post EDI, CSV, XML or JSON messages; the hub stores each durably "
                               "before answering 202, then routes and delivers it.")
     app.state.inbound = api
+    _handlers(app, api)
 
-    @app.exception_handler(Refused)
-    async def refused(request: Request, exc: Refused) -> JSONResponse:
-        if exc.kind is not None:
-            await run_in_threadpool(api.record, exc)
-        headers = {"WWW-Authenticate": "ApiKey"} if exc.status == 401 else None
-        return JSONResponse({"error": exc.reason}, status_code=exc.status, headers=headers)
-
-    @app.exception_handler(KeyConflict)
-    async def key_conflict(request: Request, exc: KeyConflict) -> JSONResponse:
-        return JSONResponse({"error": f"Idempotency-Key {exc.key!r} was already used for message {exc.message_id} "
-                                      "with a different body: use a new key for a new message",
-                             "idempotency_key": exc.key, "message_id": exc.message_id}, status_code=409)
-
-    def peer(request: Request) -> str | None:
-        return request.client.host if request.client else None
-
-    async def caller_of(request: Request) -> Caller:
+    async def partner(request: Request, x_api_key: Annotated[str | None, Security(API_KEY)] = None,
+                      authorization: Annotated[str | None, Security(API_KEY_AUTHORIZATION)] = None) -> Caller:
+        """Who is calling: runs before any parameter is validated, so a caller without valid
+        credentials learns nothing about the parameters (401 always comes before 422)."""
+        key = x_api_key or _api_key_from_authorization(authorization)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        return await run_in_threadpool(api.authenticate, headers, peer(request))
+        return await run_in_threadpool(api.authenticate, key, headers, _peer(request))
+
+    async def operator(request: Request, credentials: Annotated[
+            HTTPAuthorizationCredentials | None, Security(METRICS_TOKEN)] = None) -> None:
+        api.operator(credentials.credentials if credentials else None, _peer(request))
 
     @app.post("/api/v1/messages", status_code=202, openapi_extra=RAW_BODY, responses=POST_RESPONSES,
+              operation_id="postMessage",
+              response_model=MessageAccepted, response_model_exclude_none=True,
               summary="Send one message (stored durably before the 202)")
     async def post_message(
         request: Request, response: Response,
-        format: Annotated[str | None, Query(description=f"One of {', '.join(FORMATS)}; default from "
-                                                        "Content-Type, else detected")] = None,
-        doctype: Annotated[str | None, Query(description="Default: from the EDI envelope / XML root")] = None,
-        filename: Annotated[str | None, Query(max_length=255, description="Original file name (kept as data)")] = None,
+        format: Annotated[DocumentFormat | None, Query(description="Default from Content-Type, else detected",
+                                                       examples=["csv"])] = None,
+        doctype: Annotated[str | None, Query(pattern=DOCTYPE_PATTERN, max_length=64, examples=["cycle_count"],
+                                             description=(
+            "Default: from the EDI envelope / XML root. Must be one the partner may send (and, for EDI, one "
+            "the envelope holds)"))] = None,
+        filename: Annotated[str | None, Query(max_length=255, pattern=FILENAME_PATTERN,
+                                              description="Original file name (kept as data)")] = None,
         ack: Annotated[str | None, Query(pattern="^sync$", description="sync: return the acknowledgement")] = None,
-        correlation_id: Annotated[str | None, Header(max_length=128)] = None,
+        correlation_id: Annotated[str | None, Header(max_length=128, pattern=PRINTABLE_ASCII)] = None,
         # Checked by checked_idempotency_key, not by FastAPI: a bad key is a 400 with our error.
         idempotency_key: Annotated[str | None, Header(
             alias="Idempotency-Key", description=IDEMPOTENCY_DOC,
-            json_schema_extra={"minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"})] = None,
+            json_schema_extra={"minLength": 1, "maxLength": 255, "pattern": PRINTABLE_ASCII})] = None,
+        # A default, not an annotation: the dependency is local to this app (annotations are strings here).
+        caller: Caller = Depends(partner),
     ) -> dict[str, Any]:
-        caller = await caller_of(request)
         client_key = checked_idempotency_key(idempotency_key)
         raw = await read_body(request, hub.settings.max_message_bytes)
         if not raw:
             raise Refused(400, "empty body")
         fmt = format_of(request.headers.get("content-type"), format, raw)
         result = await run_in_threadpool(api.accept, caller, raw, fmt=fmt, doctype=doctype, filename=filename,
-                                         peer=peer(request), correlation_id=correlation_id, ack_sync=ack == "sync",
-                                         idempotency_key=client_key)
+                                         peer=_peer(request), correlation_id=correlation_id,
+                                         ack_sync=ack == "sync", idempotency_key=client_key)
         response.headers["Location"] = result["status_url"]
         if result["replayed"]:
             response.headers[REPLAYED_HEADER] = "true"
         return result
 
-    @app.get("/api/v1/messages/{message_id}", summary="Status and trace of one of your messages")
-    async def get_message(request: Request, message_id: str) -> dict[str, Any]:
-        caller = await caller_of(request)
+    @app.get("/api/v1/messages/{message_id}", summary="Status and trace of one of your messages",
+             operation_id="getMessage",
+             response_model=MessageStatus, responses=GET_RESPONSES)
+    async def get_message(message_id: Annotated[str, Path(pattern=MESSAGE_ID_PATTERN)],
+                          caller: Caller = Depends(partner)) -> dict[str, Any]:
         return await run_in_threadpool(message_status, hub, caller.partner.id, message_id)
 
-    @app.get("/healthz", summary="The process is up")
+    @app.get("/healthz", summary="The process is up", response_model=Health, openapi_extra=PUBLIC,
+             operation_id="health",
+             responses=PUBLIC_RESPONSES)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="Database and broker reachable")
+    @app.get("/readyz", summary="Database and broker reachable", response_model=Readiness, openapi_extra=PUBLIC,
+             operation_id="ready",
+             responses={503: {"model": Readiness, "description": "The database does not answer"},
+                        **PUBLIC_RESPONSES})
     async def readyz() -> JSONResponse:
         body = await run_in_threadpool(readiness, hub)
         return JSONResponse(body, status_code=200 if body["database"] == "ok" else 503)
 
-    @app.get("/metrics", summary="Prometheus metrics computed from the store")
+    @app.get("/metrics", summary="Prometheus metrics computed from the store (operations token)",
+             operation_id="metrics",
+             response_class=PlainTextResponse, responses=METRICS_RESPONSES, dependencies=[Depends(operator)])
     async def metrics() -> Response:
         from connectors.metrics import render_metrics
 
@@ -431,6 +517,47 @@ def create_app(hub, settings: ApiSettings | None = None) -> FastAPI:
         return Response(data, media_type=content_type)
 
     return app
+
+
+def _handlers(app: FastAPI, api: InboundApi) -> None:
+    """One error shape for every refusal: the API's own, FastAPI's validation, Starlette's."""
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> JSONResponse:
+        if exc.kind is not None:
+            await run_in_threadpool(api.record, exc)
+        headers = {"WWW-Authenticate": exc.challenge} if exc.challenge else None
+        return _error(exc.status, ErrorBody(error=exc.reason), headers)
+
+    @app.exception_handler(KeyConflict)
+    async def key_conflict(request: Request, exc: KeyConflict) -> JSONResponse:
+        return _error(409, ErrorBody(
+            error=f"Idempotency-Key {exc.key!r} was already used for message {exc.message_id} with a different "
+                  "body: use a new key for a new message", idempotency_key=exc.key, message_id=exc.message_id))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = _problems(exc)
+        summary = "; ".join(f"{p.where}: {p.reason}" for p in problems)
+        return _error(422, ErrorBody(error=f"invalid request: {summary}", problems=problems))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, ErrorBody(error=str(exc.detail)), dict(exc.headers or {}) or None)
+
+    @app.exception_handler(Abandoned)
+    async def abandoned(request: Request, exc: Abandoned) -> Response:
+        # One line, no traceback: a client that hangs up mid-upload is not the hub's error.
+        log.warning("api: %s: %s", _peer(request) or "a client", exc)
+        return Response(status_code=400)  # nobody is listening any more
+
+    @app.exception_handler(SQLAlchemyError)
+    async def store_down(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        if not store_away(exc):
+            raise exc  # a fault of the hub: a 500 with its traceback in the log
+        log.warning("api: the message store does not answer: %s", type(exc).__name__)
+        return _error(503, ErrorBody(error="the message store does not answer: nothing was stored, send again later"),
+                      {"Retry-After": "5"})
 
 
 def message_status(hub, partner_id: str, message_id: str) -> dict[str, Any]:

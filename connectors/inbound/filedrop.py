@@ -43,6 +43,7 @@ class DropChannel:
     sender: str | None = None
     done_suffix: str | None = None
     stable_seconds: float = 1.0
+    partner: str | None = None
 
     @property
     def processing(self) -> Path:
@@ -67,7 +68,7 @@ def channels_from(hub) -> list[DropChannel]:
             continue  # another kind (sftp): its own poller
         out[name] = DropChannel(
             name=name, folder=Path(cfg.path) if cfg.path else inbox / name, pattern=cfg.pattern, format=cfg.format,
-            doctype=cfg.doctype, sender=cfg.sender, done_suffix=cfg.done_suffix,
+            doctype=cfg.doctype, sender=cfg.sender, done_suffix=cfg.done_suffix, partner=cfg.partner,
             stable_seconds=cfg.stable_seconds if cfg.stable_seconds is not None else hub.settings.inbox_stable_seconds,
         )
     if inbox.is_dir():
@@ -85,7 +86,7 @@ class FileDrop:
         self.pickups = [
             (ch, Pickup(LocalFolder(ch.folder),
                         PickupRules(ch.pattern, ch.done_suffix, ch.stable_seconds, hub.settings.max_message_bytes),
-                        store_into(hub, FileChannel("filedrop", ch.name, ch.format, ch.doctype, ch.sender)),
+                        store_into(hub, FileChannel("filedrop", ch.name, ch.format, ch.doctype, ch.sender, ch.partner)),
                         is_stored, f"filedrop:{ch.name}", check_store=check, recovery=recovery or Recovery()))
             for ch in self.channels
         ]

@@ -150,8 +150,13 @@ class Waiting:
     ingesting: bool  # this process is storing it right now
 
 
-# (raw bytes, message id, original name) → nothing; raises MessageTooLarge, IntegrityError, and
-# whatever the store raises when it is away (never a reason to refuse the file)
+class RefusedFile(Exception):
+    """The file itself may not be taken (a channel bound to a partner received what is not the
+    partner's to send): it goes to error/ with the reason, like a file that is too large."""
+
+
+# (raw bytes, message id, original name) → nothing; raises MessageTooLarge, RefusedFile,
+# IntegrityError, and whatever the store raises when it is away (never a reason to refuse the file)
 StoreFn = Callable[[bytes, str, str], None]
 
 # What became of a claimed file: finished (archived, set aside in error/, or by another picker);
@@ -508,7 +513,7 @@ class Pickup:
             return "done"
         try:
             self.store(raw, message_id, original)
-        except MessageTooLarge as exc:
+        except (MessageTooLarge, RefusedFile) as exc:
             self._reject(claimed, message_id, original, str(exc), noted)
             return "done"
         except IntegrityError as exc:
@@ -610,10 +615,17 @@ class FileChannel:
     format: str | None = None
     doctype: str | None = None
     sender: str | None = None
+    partner: str | None = None  # the registry partner the channel belongs to: its files are checked
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.name}"
 
 
 def store_into(hub, channel: FileChannel) -> StoreFn:
-    """A ``StoreFn`` committing picked-up files through ``hub.ingest`` (then published)."""
+    """A ``StoreFn`` committing picked-up files through ``hub.ingest`` (then published). On a
+    channel bound to a partner, each file must first pass the partner's admission check
+    (``connectors.inbound.admission``); a refusal is a security event and the file goes to error/."""
     from hub.ingest import Inbound, Ingest
     from hub.sniff import peek
 
@@ -621,12 +633,50 @@ def store_into(hub, channel: FileChannel) -> StoreFn:
 
     def store(raw: bytes, message_id: str, original: str) -> None:
         seen = peek(raw)
+        fmt = channel.format or seen.format
+        doctype, sender, headers = channel.doctype or seen.doctype or "unknown", None, {}
+        if channel.partner is not None:
+            admitted = admit_file(hub, channel, raw, fmt, original)
+            doctype, sender, headers = admitted.doctype, admitted.sender, {"partner_id": channel.partner}
         accepted = ingest.accept(Inbound(
-            raw=raw, format=channel.format or seen.format, doctype=channel.doctype or seen.doctype or "unknown",
-            sender=channel.sender or seen.sender or channel.name, channel=f"{channel.kind}:{channel.name}",
-            filename=original, message_id=message_id, headers={"channel": channel.name, "filename": original},
+            raw=raw, format=fmt, doctype=doctype, sender=sender or channel.sender or seen.sender or channel.name,
+            channel=channel.label, filename=original, message_id=message_id,
+            headers={"channel": channel.name, "filename": original, **headers},
         ))
-        log.info("file %r from %s channel %s stored as message %s (published: %s)", original, channel.kind,
-                 channel.name, accepted.message_id, accepted.published)
+        log.info("file %s from %s channel %s stored as message %s (published: %s)", printable_name(original),
+                 channel.kind, channel.name, accepted.message_id, accepted.published)
 
     return store
+
+
+def admit_file(hub, channel: FileChannel, raw: bytes, fmt: str, original: str):
+    """The bound partner's admission check for one file; raises ``RefusedFile`` (recorded as a
+    security event with the bytes kept) or, when the partner is not in the registry, a plain
+    error: a configuration fault of the hub holds the file in processing/, it is not to blame."""
+    from connectors.inbound.admission import NotAdmitted, admit
+    from connectors.security import record_event
+    from hub.canonical.enums import PartnerStatus
+    from hub.partners import PartnerRegistry
+
+    registry = PartnerRegistry(hub.db)
+    partner = registry.by_id(channel.partner)
+    if partner is None:
+        raise LookupError(f"channel {channel.name} is bound to partner {channel.partner}, which is not in the "
+                          "partner registry (hub partners load)")
+    try:
+        if partner.status == PartnerStatus.SUSPENDED:
+            raise NotAdmitted(403, f"partner {partner.id} is suspended", "partner_suspended")
+        return admit(registry, partner, raw, fmt, channel.doctype)
+    except NotAdmitted as exc:
+        record_event(hub, exc.kind, exc.reason, channel=channel.label, partner_id=partner.id, claimed=exc.claimed,
+                     raw=raw, detail={**exc.detail, "filename": original})
+        log.warning("%s: refused %s (%s): %s", channel.label, printable_name(original), exc.kind, exc.reason)
+        raise RefusedFile(f"{exc.kind}: {exc.reason}") from None
+
+
+def printable_name(name: str) -> str:
+    """A partner's file name for a log line: quoted, with control and direction characters
+    escaped (a CR/LF cannot forge log lines, a right-to-left mark cannot reorder one)."""
+    from hub.operations.terminal import printable
+
+    return f"'{printable(name)}'"

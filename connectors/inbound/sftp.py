@@ -46,7 +46,8 @@ class SftpPoller:
         self.config = config
         stable = config.stable_seconds if config.stable_seconds is not None else hub.settings.inbox_stable_seconds
         self.rules = PickupRules(config.pattern, config.done_suffix, stable, hub.settings.max_message_bytes)
-        self.store = store_into(hub, FileChannel("sftp", name, config.format, config.doctype, config.sender))
+        self.store = store_into(hub, FileChannel("sftp", name, config.format, config.doctype, config.sender,
+                                                    config.partner))
         self.is_stored = stored_in(hub)
         self.check_store = store_check(hub)
         self.session: SftpSession | None = None

@@ -309,6 +309,20 @@ class Endpoint(Strict):
         return getattr(self, self.kind).format
 
 
+def bound_partner() -> Any:
+    return Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description=(
+        "Partner id (registry) this channel belongs to: every file must then carry that partner's own "
+        "EDI envelopes and be a document the partner may send (its registry agreement); others go to "
+        "error/ and are recorded as security events"))
+
+
+def _partner_owns_sender(config: Any) -> Any:
+    if config.partner and config.sender:
+        raise ValueError("a channel bound to a partner takes its sender from the partner (or its EDI envelope): "
+                         "leave out sender")
+    return config
+
+
 class FileDropConfig(Strict):
     """A folder watched for files. Defaults: ``HUB_DATA_DIR/inbox/<channel>``, complete when
     the size holds for ``stable_seconds``; with ``done_suffix`` only when ``<file><suffix>`` exists."""
@@ -320,6 +334,9 @@ class FileDropConfig(Strict):
     sender: str | None = Field(None, description="Omit to take it from the EDI envelope (else the channel name)")
     done_suffix: str | None = None
     stable_seconds: Duration | None = None
+    partner: str | None = bound_partner()
+
+    _sender = model_validator(mode="after")(_partner_owns_sender)
 
 
 class SftpChannelConfig(SftpServer):
@@ -333,6 +350,9 @@ class SftpChannelConfig(SftpServer):
     done_suffix: str | None = None
     stable_seconds: Duration | None = Field(None, description="Default HUB_INBOX_STABLE_SECONDS")
     poll_interval: Duration = 10.0
+    partner: str | None = bound_partner()
+
+    _sender = model_validator(mode="after")(_partner_owns_sender)
 
 
 CHANNEL_KINDS = ("filedrop", "sftp")

@@ -45,6 +45,19 @@ def drop_schema(schema: str) -> None:
     admin.dispose()
 
 
+def load_example_partners(db: Database, agreed: dict[str, list[dict]] | None = None) -> None:
+    """Load routes/partners.yaml into the store, with more documents agreed for some partners
+    (``{"P-0042": [{"format": "csv", "doctype": "cycle_count"}]}``): the example registry lets a
+    supplier send EDI only, and tests that post CSV as that partner say so here."""
+    from hub.partners import DocumentAgreement, PartnerRegistry, read_partners_file
+
+    partners = read_partners_file(ROOT / "routes" / "partners.yaml")
+    for n, partner in enumerate(partners):
+        extra = [DocumentAgreement.model_validate(d) for d in (agreed or {}).get(partner.id, [])]
+        partners[n] = partner.model_copy(update={"documents": [*partner.documents, *extra]})
+    PartnerRegistry(db).load(partners)
+
+
 @pytest.fixture(scope="module")
 def schema_url() -> Iterator[str]:
     schema, url = new_schema()

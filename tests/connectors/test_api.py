@@ -17,10 +17,10 @@ from connectors.cli import api_key_app, security_app
 from connectors.inbound.api import ApiSettings, create_app
 from connectors.security import SecurityEvent, create_api_key, record_event, revoke_api_key
 from hub.app import Hub
-from hub.partners import PartnerConfig, PartnerRegistry, read_partners_file
+from hub.partners import PartnerConfig, PartnerRegistry
 from hub.store import Message
 from tests.conftest import ROOT
-from tests.connectors.conftest import make_hub
+from tests.connectors.conftest import load_example_partners, make_hub
 from tests.connectors.test_formats import Listener
 from tests.x12.helpers import ACK_855, PO_850
 from tests.x12.helpers import interchange as x12_interchange
@@ -28,6 +28,7 @@ from tests.x12.helpers import interchange as x12_interchange
 pytestmark = pytest.mark.postgres
 
 CERT_FP = "ab" * 32
+METRICS_TOKEN = "ops-metrics-token"
 LIMIT = 5000
 
 
@@ -43,10 +44,13 @@ UNB = b"UNA:+.? 'UNB+UNOC:3+4012345000009:14+5412345000013:14+261120:1200+42'UNH
 @pytest.fixture(scope="module")
 def api_hub(tmp_path_factory: pytest.TempPathFactory, schema_url: str) -> Iterator[Hub]:
     hub = make_hub(tmp_path_factory.mktemp("api") / "data", schema_url, max_message_bytes=LIMIT)
+    # P-0042 is a supplier (EDI); these tests also post its CSV and XML, agreed here.
+    load_example_partners(hub.db, {"P-0042": [{"format": "csv", "doctype": "cycle_count"},
+                                              {"format": "csv", "doctype": "x"}, {"format": "xml", "doctype": "Orders"}]})
     registry = PartnerRegistry(hub.db)
-    registry.load(read_partners_file(ROOT / "routes" / "partners.yaml"))
     registry.load([
         PartnerConfig.model_validate({"id": "P-0200", "name": "Certified Labs", "roles": ["LAB"],
+                                      "documents": [{"format": "json", "doctype": "lab_result"}],
                                       "auth": {"client_cert_fingerprints": [":".join([CERT_FP[i:i + 2] for i in
                                                                                       range(0, 64, 2)]).upper()]}}),
         PartnerConfig.model_validate({"id": "P-0300", "name": "Suspended Co", "roles": ["SUPPLIER"],
@@ -59,7 +63,7 @@ def api_hub(tmp_path_factory: pytest.TempPathFactory, schema_url: str) -> Iterat
 @pytest.fixture(scope="module")
 def client(api_hub: Hub) -> Iterator[TestClient]:
     settings = ApiSettings(client_cert_fingerprint_header="X-Client-Cert-SHA256", relay=False,
-                           trusted_proxies="10.0.0.0/8")
+                           trusted_proxies="10.0.0.0/8", metrics_token=METRICS_TOKEN)
     with TestClient(create_app(api_hub, settings), client=("10.1.2.3", 50000)) as c:
         yield c
 
@@ -130,12 +134,14 @@ def test_a_second_interchange_from_someone_else_is_caught(client: TestClient, ap
     resp = post(client, mixed, keys["P-0042"], "application/edi-x12")
     assert resp.status_code == 403
     assert "ZZ:OTHERCO" in resp.json()["error"] and "no registered partner" in resp.json()["error"]
-    assert "(byte " in resp.json()["error"]
+    assert resp.json()["error"].startswith("segment 8 (ISA): ")  # where, as the engine counts segments
 
 
 def test_edi_without_an_envelope_is_a_400(client: TestClient, keys: dict[str, str]) -> None:
     resp = post(client, b"GS*PR*X~ST*855*1~", keys["P-0042"], "application/edi-x12")
-    assert resp.status_code == 400 and resp.json()["error"] == "x12 envelope: no ISA interchange header found"
+    assert resp.status_code == 400
+    assert resp.json()["error"] == ("x12 envelope: segment 1: data that is not an X12 segment before the first ISA was "
+                                    "skipped: 'GS*PR*X~ST*855*1~'")
 
 
 def test_document_type_the_partner_may_not_send(client: TestClient, api_hub: Hub, keys: dict[str, str]) -> None:
@@ -226,7 +232,8 @@ def test_health_readiness_metrics_and_openapi(client: TestClient, keys: dict[str
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["database"] == "ok" and ready.json()["broker"] == "ok"
-    metrics = client.get("/metrics")
+    assert client.get("/metrics", headers={"X-API-Key": keys["P-0042"]}).status_code == 401  # not for partners
+    metrics = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
     text = metrics.text
     assert 'hub_messages_ingested_total{channel="api",format="csv"}' in text
@@ -316,7 +323,7 @@ def test_sync_ack_rejects_a_set_the_partner_does_not_send_and_the_route_leaves_i
 
     # P-0042 sends 855/856/810/832/997: the API lets the file in by its first set, the ack step rejects the 850.
     interchange = x12_interchange([("855", ACK_855), ("850", PO_850)], functional_id="PR", sender="ACMEMED",
-                                  control="000000557")
+                                  control="000000557").replace(b"GS*PR*SUPPLIER*", b"GS*PR*ACMEMED*")
     body = post(client, interchange, keys["P-0042"], "application/edi-x12", ack="sync").json()
     ack997 = next(a for a in body["acks"] if a["document_type"] == "997")
     assert "AK2*850*0002~AK5*R*1~AK9*P*2*2*1~" in ack997["data"].replace("\n", "")

@@ -21,17 +21,16 @@ import pytest
 from sqlalchemy import select
 
 from connectors.security import create_api_key
-from hub.partners import PartnerRegistry, read_partners_file
 from hub.store import Message
 from hub.store.ingest_keys import IngestKey
 from hub.stubs import ErpStub
 from tests.backbone.conftest import HubEnv, _delete_namespace, _teardown, make_env, wait_for
-from tests.conftest import ROOT
-from tests.connectors.conftest import drop_schema, new_schema
+from tests.connectors.conftest import drop_schema, load_example_partners, new_schema
 from tests.connectors.tcpproxy import TcpProxy
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 
+METRICS_TOKEN = "e2e-metrics-token"
 ROW = "Facility,Location,Item,Lot,Expiry,Counted Qty,UOM\nHOSP1,CENTRAL-A03,ST-{n:05},A1,2027-09-30,{n},EA\n"
 
 
@@ -64,13 +63,14 @@ def free_port() -> int:
 
 def partner_key(env: HubEnv) -> str:
     """The registry loaded and an API key for partner P-0042."""
-    PartnerRegistry(env.hub.db).load(read_partners_file(ROOT / "routes" / "partners.yaml"))
+    load_example_partners(env.hub.db, {"P-0042": [{"format": "csv", "doctype": "cycle_count"}]})  # it posts CSV here
     return create_api_key(env.hub.db, "P-0042").key
 
 
 def start_api(env: HubEnv) -> tuple[subprocess.Popen, str]:
     """``hub api`` on a free port, answering: (process, base URL)."""
     port = free_port()
+    env.env["HUB_API_METRICS_TOKEN"] = METRICS_TOKEN
     proc = env.spawn("api", "--port", str(port), log="api")
     base = f"http://127.0.0.1:{port}"
     wait_for(lambda: _up(base), 30, 0.2, "the API answering /healthz")
@@ -98,7 +98,8 @@ def test_broker_outage_during_a_burst_of_posts(hub_env: HubEnv, proxy: TcpProxy)
     ids = [a.json()["message_id"] for a in answers]
     ready = client.get("/readyz").json()
     assert ready["broker"].startswith("down") and ready["accepting"] is True and ready["outbox_pending"] >= 30
-    assert "hub_outbox_pending 30.0" in client.get("/metrics").text
+    metrics = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
+    assert "hub_outbox_pending 30.0" in metrics
     assert {hub_env.message(i).status for i in ids} == {"received"}
     assert proxy.refused > 0  # the hub really tried the broker and was turned away
 
