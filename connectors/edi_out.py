@@ -7,6 +7,12 @@ the partner owes for it.
     - render:
         edifact.ORDERS: {partner: P-0107}   # or a fixed partner; partner_path: body.x.y
 
+Every interchange is checked against the standard before a control number is taken
+(``edi.x12.grammar`` / ``edi.edifact.grammar``): one that fails is a ``render_error`` naming
+document, field, segment, element and reason, and the document goes to the route's DLQ;
+nothing invalid is sent. Content the set cannot carry is appended to the exchange's warnings
+(the route trace shows them).
+
 The partner registry gives the receiver's identity (ISA qualifier/ID, GS ID, version,
 delimiters; UNB ID/qualifier, directory, delimiters) and the acks it sends (``acks: [{kind:
 "997", within: 24h}]``). Our own identity comes from ``HUB_EDI_X12_QUALIFIER`` /
@@ -145,8 +151,9 @@ def _x12_renderer(set_id: str, document_type: str) -> None:
         db = env.service("db")
         try:
             written = write_documents([document], profile, AllocatedNumbers(ControlNumbers(db), profile))
-        except ValueError as exc:  # WriteError: names segment and element
+        except ValueError as exc:  # WriteError: names document, field, segment, element and reason
             raise StepError(f"render {name}: {exc}", code="render_error") from None
+        ex.warnings.extend(f"render {name}: {warning}" for warning in written.warnings)
         _, key = identity(document)
         with db.session() as session:
             record = register_outbound(
@@ -189,6 +196,7 @@ def _edifact_renderer(message_type: str, document_type: str) -> None:
             written = write_documents([document], profile, AllocatedNumbers(ControlNumbers(db), profile))
         except ValueError as exc:  # a WriteError or the partner's settings: names the place
             raise StepError(f"render {name}: {exc}", code="render_error") from None
+        ex.warnings.extend(f"render {name}: {warning}" for warning in written.warnings)
         _, key = identity(document)
         ack = _expected(partner.edifact.acks, ("CONTRL",))
         with db.session() as session:

@@ -1,5 +1,6 @@
-"""``hub edi`` commands: translate an EDI file to canonical JSON, or show the acknowledgement the
-hub would send for it. The format (X12 or EDIFACT) is detected from the file's first bytes and
+"""``hub edi`` commands: translate an EDI file to canonical JSON, show the acknowledgement the
+hub would send for it, or write canonical documents as an interchange (``write``, see
+``edi.write_command``). The format (X12 or EDIFACT) is detected from the file's first bytes and
 the matching engine does the work (see ``edi.detect``).
 
 Output contract: stdout carries only the JSON list (``translate``) or the ack (``ack``); every
@@ -102,6 +103,35 @@ def run_ack(path: Path, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def run_write(request: Any, out: TextIO, err: TextIO) -> int:
+    """Print the interchange for ``request`` (``edi.write_command.WriteRequest``); warnings
+    (content the target cannot carry) on stderr; a document that cannot be written validly
+    is exit 1 with its place, an unreadable file exit 2."""
+    from edi.common.outbound import WriteError
+    from edi.write_command import write
+
+    reporter = _Reporter(str(request.path), err)
+    if not request.path.is_file():
+        reporter.fail("cannot open: no such file")
+        return EXIT_OPEN
+    try:
+        result = write(request)
+    except WriteError as exc:
+        reporter.fail(str(exc))
+        return EXIT_INPUT
+    except OSError as exc:
+        reporter.fail(f"cannot open: {exc.strerror or exc}")
+        return EXIT_OPEN
+    except Exception as exc:  # noqa: BLE001 - the CLI promises no tracebacks; say what broke
+        reporter.fail(f"internal error while writing ({type(exc).__name__}: {exc})")
+        return EXIT_INTERNAL
+    for warning in result.warnings:
+        err.write(f"{request.path}: warning: {warning}\n")
+    text = result.data.decode("utf-8", errors="replace")
+    out.write(text if text.endswith("\n") else text + "\n")
+    return EXIT_OK
+
+
 def _dumps(item: dict[str, Any], indent: int | None) -> str:
     return json.dumps(item, indent=indent, ensure_ascii=False, default=str)
 
@@ -119,3 +149,23 @@ def translate(
 def ack(file: Annotated[Path, typer.Argument(help="EDI file (X12 or EDIFACT, detected)")]) -> None:
     """Print the acknowledgement (997/999/TA1 or CONTRL) the hub would send for the file."""
     raise typer.Exit(run_ack(file, sys.stdout, sys.stderr))
+
+
+@app.command()
+def write(
+    file: Annotated[Path, typer.Argument(help="JSON: one canonical document or a list (what `hub edi translate` prints)")],
+    standard: Annotated[str | None, typer.Option(help="x12 or edifact; default: the envelope's, else x12")] = None,
+    version: Annotated[str | None, typer.Option(help="004010 / 005010 (X12), D96A / D01B (EDIFACT)")] = None,
+    partner: Annotated[str | None, typer.Option(help="A partner of the registry: its identities, version, "
+                                                     "delimiters and next control numbers")] = None,
+    consume: Annotated[bool, typer.Option(help="Take the partner's control numbers (default: show them only)")] = False,
+    database_url: Annotated[str | None, typer.Option(help="The store holding the partner registry")] = None,
+) -> None:
+    """Print the interchange the hub would send for the documents, checked against the standard."""
+    from edi.write_command import STANDARDS, WriteRequest
+
+    if standard is not None and standard not in STANDARDS:
+        sys.stderr.write(f"{file}: --standard {standard}: use x12 or edifact\n")
+        raise typer.Exit(EXIT_INPUT)
+    request = WriteRequest(file, standard, version, partner, consume, database_url)
+    raise typer.Exit(run_write(request, sys.stdout, sys.stderr))
