@@ -195,12 +195,22 @@ def relay(once: bool = False) -> None:
 
 @app.command()
 def flower(port: Annotated[int | None, typer.Option(help="Default HUB_FLOWER_PORT")] = None) -> None:
-    """Start Flower (Celery monitoring) against the configured broker."""
+    """Start Flower (Celery monitoring) against the configured broker: only with authentication
+    (FLOWER_BASIC_AUTH or Flower's OAuth), on 127.0.0.1 unless HUB_FLOWER_ADDRESS says otherwise,
+    with the broker's management API for queue depths (dead-letter queues included)."""
+    from hub.monitoring import FlowerRefused, list_hub_queues, plan
+
     hub = _hub()
+    try:
+        started = plan(hub.settings, port)
+    except FlowerRefused as exc:
+        _fail(f"hub flower: {exc}", 2)
     from hub.worker import build_worker_app
 
     celery = build_worker_app(hub)
-    celery.start(["flower", f"--port={port or hub.settings.flower_port}", "--address=0.0.0.0"])
+    list_hub_queues([q.name for q in hub.topology.work_queues() + hub.topology.dead_letter_queues()])
+    typer.echo(f"Flower on http://{started.address}:{started.port} ({started.auth} authentication)", err=True)
+    celery.start(started.arguments())
 
 
 @app.command()

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
                          "(site-specific transforms and steps that are not packaged)")
 
     flower_port: int = 5555
+    flower_address: str | None = Field(default=None, description="Address Flower listens on; default "
+                                       "FLOWER_ADDRESS, else 127.0.0.1")
+    flower_broker_api: str | None = Field(default=None, description="RabbitMQ management API for Flower's Broker "
+                                          "tab; default FLOWER_BROKER_API, else http://<broker host>:15672/api/")
     api_port: int = 8080
 
     @field_validator("namespace")
