@@ -417,8 +417,12 @@ def topology() -> None:
 
 
 @app.command()
-def health() -> None:
-    """Exit 0 when the database and the broker answer (for container health checks)."""
+def health(
+    worker: Annotated[bool, typer.Option("--worker", help="Also require a worker of this hub on this host to "
+                                         "answer a ping through the broker: it is consuming")] = False,
+) -> None:
+    """Exit 0 when the database and the broker answer (for container health checks); with
+    --worker, only when a worker on this host also answers (the worker's health check)."""
     from sqlalchemy import text
 
     hub = Hub()
@@ -433,9 +437,27 @@ def health() -> None:
             conn.ensure_connection(max_retries=1)
     except Exception as exc:  # noqa: BLE001
         problems.append(f"broker: {type(exc).__name__}: {exc}")
+    if worker and not problems:
+        problems += _worker_answers(hub)
     if problems:
         _fail("unhealthy:\n  " + "\n  ".join(problems))
-    typer.echo("ok: database and broker reachable")
+    typer.echo("ok: database and broker reachable" + (", a worker on this host consumes" if worker else ""))
+
+
+def _worker_answers(hub: Hub) -> list[str]:
+    """A ping over the broker to this hub's workers on this host. The reply comes from the
+    worker's own consumer loop, so an answer means it takes messages off the broker; a process
+    that is up but stuck, or connected to nothing, does not answer."""
+    import socket
+
+    suffix, prefix = f"@{socket.gethostname()}", f"{hub.settings.namespace}-"
+    try:
+        replies = hub.celery.control.ping(timeout=5)
+    except Exception as exc:  # noqa: BLE001 - any failure: the worker cannot be shown to consume
+        return [f"worker: the ping could not be sent: {type(exc).__name__}: {exc}"]
+    names = [name for reply in replies for name in reply if name.startswith(prefix) and name.endswith(suffix)]
+    return [] if names else [f"worker: no worker of {hub.settings.namespace} on {socket.gethostname()} answered "
+                             "a ping within 5 s"]
 
 
 @db_app.command("upgrade")

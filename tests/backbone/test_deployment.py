@@ -21,15 +21,16 @@ HUB_SERVICES = {name: s for name, s in SERVICES.items() if s.get("build") == "."
 
 
 def expand(value: str) -> str:
-    """Compose's ${VAR:-default} with the defaults (what a bare `docker compose up` uses)."""
-    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value))
+    """Compose's ${VAR:-default} with the defaults, and a required ${VAR:?message} as <VAR>."""
+    value = re.sub(r"\$\{([A-Z_]+):\?[^}]*\}", r"<\1>", str(value))
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
 
 
 def test_services_are_there_with_health_checks_and_volumes() -> None:
-    assert {"rabbitmq", "postgres", "ingest", "api", "worker", "flower", "migrate"} <= set(SERVICES)
+    assert {"rabbitmq", "postgres", "ingest", "api", "worker", "flower", "migrate", "partners"} <= set(SERVICES)
     assert "management" in SERVICES["rabbitmq"]["image"]
     for name, service in SERVICES.items():
-        if name != "migrate":  # a one-shot job
+        if name not in ("migrate", "partners"):  # one-shot jobs
             assert "healthcheck" in service, f"{name} has no health check"
     used = {v.split(":")[0] for s in SERVICES.values() for v in s.get("volumes", []) if not v.startswith(".")}
     assert used == set(COMPOSE["volumes"])
@@ -67,9 +68,9 @@ def test_urls_point_at_the_compose_services() -> None:
 
 def test_ports_agree_with_settings() -> None:
     defaults = Settings()
-    assert f"{defaults.flower_port}:{defaults.flower_port}" in SERVICES["flower"]["ports"]
+    assert f"127.0.0.1:{defaults.flower_port}:{defaults.flower_port}" in SERVICES["flower"]["ports"]
     assert SERVICES["flower"]["environment"]["HUB_FLOWER_PORT"] == str(defaults.flower_port)
-    assert "5672:5672" in SERVICES["rabbitmq"]["ports"] and "5432:5432" in SERVICES["postgres"]["ports"]
+    assert "ports" not in SERVICES["rabbitmq"] and "ports" not in SERVICES["postgres"]  # tests/security
     assert str(defaults.flower_port) in " ".join(SERVICES["flower"]["healthcheck"]["test"])
     assert f"{defaults.api_port}:{defaults.api_port}" in SERVICES["api"]["ports"]
     assert SERVICES["api"]["environment"]["HUB_API_PORT"] == str(defaults.api_port)
