@@ -65,83 +65,85 @@ CODES: dict[str, frozenset[str]] = {
     "8051": frozenset({"20"}),
 }
 
-_C082 = C("C", M("an", 35), O("an", 3), O("an", 3))
-_C212 = C("C", O("an", 35), O("an", 3), O("an", 3), O("an", 3))
 _PARTY_SCHEMES = C("C", M("an", 35), O("an", 4), O("an", 14), O("an", 35))
 
-SEGMENTS_D96A: dict[str, tuple] = {
-    # envelope
-    "UNB": (C("M", M("a", 4, "0001", 4), M("n", 1, "0002", 1)), C("M", M("an", 35), O("an", 4), O("an", 14)),
-            C("M", M("an", 35), O("an", 4), O("an", 14)), C("M", M("n", 8, low=6), M("n", 4, low=4)),
-            M("an", 14), C("C", M("an", 14), O("an", 2)), O("an", 14), O("a", 1), O("n", 1, "0031"),
-            O("an", 35), O("n", 1, "0035")),
-    "UNZ": (M("n", 6), M("an", 14)),
-    "UNH": (M("an", 14), C("M", M("an", 6, "0065"), M("an", 3), M("an", 3), M("an", 2), O("an", 6)),
-            O("an", 35)),
-    "UNT": (M("n", 6), M("an", 14)),
-    # business segments
-    "BGM": (C("C", O("an", 3), O("an", 3), O("an", 3), O("an", 35)), O("an", 35), O("an", 3), O("an", 3)),
-    "DTM": (C("M", M("an", 3, "2005"), O("an", 35), O("an", 3, "2379")),),
-    "FTX": (M("an", 3, "4451"), O("an", 3), C("C", M("an", 3), O("an", 3), O("an", 3)),
-            C("C", M("an", 70), O("an", 70), O("an", 70), O("an", 70), O("an", 70)), O("an", 3)),
-    "RFF": (C("M", M("an", 3), O("an", 35), O("an", 6), O("an", 35), O("an", 6)),),
-    "NAD": (M("an", 3), _C082, C("C", *(M("an", 35),) * 1, *(O("an", 35),) * 4),
-            C("C", M("an", 35), *(O("an", 35),) * 4, O("an", 3)), C("C", M("an", 35), *(O("an", 35),) * 3),
-            O("an", 35), O("an", 9), O("an", 9), O("an", 3)),
-    "CTA": (O("an", 3), C("C", O("an", 17), O("an", 35))),
-    "COM": (C("M", M("an", 512), M("an", 3, "3155")),),
-    "CUX": (C("C", M("an", 3, "6347"), O("an", 3), O("an", 3, "6343"), O("n", 4)),
-            C("C", M("an", 3), O("an", 3), O("an", 3), O("n", 4)), O("n", 12), O("an", 3)),
-    "PAT": (M("an", 3), C("C", O("an", 17), O("an", 3), O("an", 3), O("an", 35), O("an", 35)),
-            C("C", M("an", 3), O("an", 3), O("an", 3), O("n", 3))),
-    "PCD": (C("M", M("an", 3, "5245"), M("n", 10), O("an", 3), O("an", 3), O("an", 3)),),
-    "MOA": (C("M", M("an", 3, "5025"), O("n", 18), O("an", 3), O("an", 3), O("an", 3)),),
-    "ALC": (M("an", 3, "5463"), C("C", O("an", 35), O("an", 3)), O("an", 3), O("an", 3),
-            C("C", O("an", 3), O("an", 3), O("an", 3), O("an", 35), O("an", 35))),
-    "LIN": (O("n", 6), O("an", 3, "1229"), _C212, C("C", O("an", 3), O("n", 6)), O("n", 2), O("an", 3)),
-    "PIA": (M("an", 3, "4347"), C("M", M("an", 35), O("an", 3), O("an", 3), O("an", 3)), *(_C212,) * 4),
-    "IMD": (O("an", 3, "7077"), C("C", O("an", 3), O("an", 3), O("an", 3)),
-            C("C", O("an", 17), O("an", 3), O("an", 3), O("an", 35), O("an", 35), O("an", 3)), O("an", 3)),
-    "QTY": (C("M", M("an", 3, "6063"), M("n", 15), O("an", 3)),),
-    "PRI": (C("C", M("an", 3, "5125"), O("n", 15), O("an", 3), O("an", 3), O("n", 9), O("an", 3)), O("an", 3)),
-    "TAX": (M("an", 3, "5283"), C("C", O("an", 3), O("an", 3), O("an", 3), O("an", 35)),),
-    "UNS": (M("a", 1, "0081"),),
-    "CNT": (C("M", M("an", 3, "6069"), M("n", 18), O("an", 3)),),
-    "TDT": (M("an", 3, "8051"), O("an", 17), C("C", O("an", 3), O("an", 17)), C("C", O("an", 8), O("an", 17)),
-            C("C", O("an", 17), O("an", 3), O("an", 3), O("an", 35))),
-    "CPS": (M("an", 12), O("an", 12), O("an", 3)),
-    "PAC": (O("n", 8), C("C", O("an", 3), O("an", 3), O("an", 3)), C("C", O("an", 17), O("an", 3), O("an", 3),
-                                                                        O("an", 35))),
-    "MEA": (M("an", 3, "6311"), C("C", O("an", 3, "6313"), O("an", 3), O("an", 17), O("an", 70)),
-            C("C", M("an", 3), O("n", 18), O("n", 18), O("n", 18), O("n", 2))),
-    "PCI": (O("an", 3, "4233"),),
-    "GIN": (M("an", 3, "7405"), *(C("M" if n == 0 else "C", M("an", 35), O("an", 35)) for n in range(5))),
-    "QVR": (C("C", M("n", 15), O("an", 3)), O("an", 3), C("C", O("an", 3), O("an", 3), O("an", 3), O("an", 35))),
-    # CONTRL (service segments: the same in syntax 3 and 4 as the hub writes them)
-    "UCI": (M("an", 14), _PARTY_SCHEMES, _PARTY_SCHEMES, M("an", 3, "0083"), O("an", 3, "0085"), O("a", 3),
-            C("C", M("n", 3), O("n", 3))),
-    "UCF": (M("an", 14), C("M", M("an", 35), O("an", 4)), C("M", M("an", 35), O("an", 4)), M("an", 3, "0083"),
-            O("an", 3, "0085"), O("a", 3), C("C", M("n", 3), O("n", 3))),
-    "UCM": (M("an", 14), C("M", M("an", 6), M("an", 3), M("an", 3), M("an", 2), O("an", 6)),  # echoes theirs
-            M("an", 3, "0083"), O("an", 3, "0085"), O("a", 3), C("C", M("n", 3), O("n", 3))),
-    "UCS": (M("n", 6), O("an", 3, "0085")),
-    "UCD": (M("an", 3, "0085"), C("M", M("n", 3), O("n", 3))),
-}
 
-# What D01B changed in those segments (lengths grew, BGM 1004 became composite C106).
-SEGMENTS_D01B: dict[str, tuple] = {
-    **SEGMENTS_D96A,
-    "BGM": (C("C", O("an", 3), O("an", 3), O("an", 3), O("an", 35)), C("C", O("an", 35), O("an", 9), O("an", 6)),
-            O("an", 3), O("an", 3)),
-    "RFF": (C("M", M("an", 3), O("an", 70), O("an", 6), O("an", 35), O("an", 6)),),
-    "NAD": (M("an", 3), _C082, C("C", *(M("an", 35),) * 1, *(O("an", 35),) * 4),
-            C("C", M("an", 35), *(O("an", 35),) * 4, O("an", 3)), C("C", M("an", 35), *(O("an", 35),) * 3),
-            O("an", 35), C("C", O("an", 9), O("an", 3), O("an", 3), O("an", 35)), O("an", 17), O("an", 3)),
-    "QTY": (C("M", M("an", 3, "6063"), M("an", 35), O("an", 3)),),
-    "LIN": (O("an", 6), O("an", 3, "1229"), _C212, C("C", O("an", 3), O("n", 6)), O("n", 2), O("an", 3)),
-    "MEA": (M("an", 3, "6311"), C("C", O("an", 3, "6313"), O("an", 3), O("an", 17), O("an", 70)),
-            C("C", M("an", 3), O("an", 18), O("n", 18), O("n", 18), O("n", 2))),
-}
+def _segments(d01b: bool) -> dict[str, tuple]:
+    """Element tables of one directory. D01B grew a few data elements (code list qualifier 1131
+    an..3 → an..17, free text 4440 an..70 → an..512, description 7008 an..35 → an..256,
+    packaging ids 7164/7166 an..12 → an..35, amounts 5004 n..18 → n..35, postal code 3251
+    an..9 → an..17) and made BGM 1004 the composite C106 and IMD 7081 the composite C272."""
+    qualifier = O("an", 17 if d01b else 3)  # 1131 code list identification
+    c212 = C("C", O("an", 35), O("an", 3), qualifier, O("an", 3))
+    c082 = C("C", M("an", 35), qualifier, O("an", 3))
+    text, description, packaging = (512, 256, 35) if d01b else (70, 35, 12)
+    number_high = 35 if d01b else 18
+    return {
+        # envelope
+        "UNB": (C("M", M("a", 4, "0001", 4), M("n", 1, "0002", 1)), C("M", M("an", 35), O("an", 4), O("an", 14)),
+                C("M", M("an", 35), O("an", 4), O("an", 14)), C("M", M("n", 8, low=6), M("n", 4, low=4)),
+                M("an", 14), C("C", M("an", 14), O("an", 2)), O("an", 14), O("a", 1), O("n", 1, "0031"),
+                O("an", 35), O("n", 1, "0035")),
+        "UNZ": (M("n", 6), M("an", 14)),
+        "UNH": (M("an", 14), C("M", M("an", 6, "0065"), M("an", 3), M("an", 3), M("an", 2), O("an", 6)),
+                O("an", 35)),
+        "UNT": (M("n", 6), M("an", 14)),
+        # business segments
+        "BGM": (C("C", O("an", 3), qualifier, O("an", 3), O("an", 35)),
+                C("C", O("an", 35), O("an", 9), O("an", 6)) if d01b else O("an", 35), O("an", 3), O("an", 3)),
+        "DTM": (C("M", M("an", 3, "2005"), O("an", 35), O("an", 3, "2379")),),
+        "FTX": (M("an", 3, "4451"), O("an", 3), C("C", M("an", 17 if d01b else 3), qualifier, O("an", 3)),
+                C("C", M("an", text), *(O("an", text),) * 4), O("an", 3)),
+        "RFF": (C("M", M("an", 3), O("an", 70 if d01b else 35), O("an", 6), O("an", 35), O("an", 6)),),
+        "NAD": (M("an", 3), c082, C("C", M("an", 35), *(O("an", 35),) * 4),
+                C("C", M("an", 35), *(O("an", 35),) * 4, O("an", 3)), C("C", M("an", 35), *(O("an", 35),) * 3),
+                O("an", 35), C("C", O("an", 9), qualifier, O("an", 3), O("an", 70)) if d01b else O("an", 9),
+                O("an", 17 if d01b else 9), O("an", 3)),
+        "CTA": (O("an", 3), C("C", O("an", 17), O("an", 35))),
+        "COM": (C("M", M("an", 512), M("an", 3, "3155")),),
+        "CUX": (C("C", M("an", 3, "6347"), O("an", 3), O("an", 3, "6343"), O("n", 4)),
+                C("C", M("an", 3), O("an", 3), O("an", 3), O("n", 4)), O("n", 12), O("an", 3)),
+        "PAT": (M("an", 3), C("C", M("an", 17), qualifier, O("an", 3), O("an", 35), O("an", 35)),
+                C("C", M("an", 3), O("an", 3), O("an", 3), O("n", 3))),
+        "PCD": (C("M", M("an", 3, "5245"), O("n", 10), O("an", 3), qualifier, O("an", 3)),),
+        "MOA": (C("M", M("an", 3, "5025"), O("n", number_high), O("an", 3), O("an", 3), O("an", 3)),),
+        "ALC": (M("an", 3, "5463"), C("C", O("an", 35), O("an", 3)), O("an", 3), O("an", 3),
+                C("C", O("an", 3), qualifier, O("an", 3), O("an", 35), O("an", 35))),
+        "LIN": (O("an" if d01b else "n", 6), O("an", 3, "1229"), c212,
+                C("C", O("an", 3), O("an" if d01b else "n", 6)), O("n", 2), O("an", 3)),
+        "PIA": (M("an", 3, "4347"), C("M", O("an", 35), O("an", 3), qualifier, O("an", 3)), *(c212,) * 4),
+        "IMD": (O("an", 3, "7077"), C("C", O("an", 3), qualifier, O("an", 3)) if d01b else O("an", 3),
+                C("C", O("an", 17), qualifier, O("an", 3), O("an", description), O("an", description), O("an", 3)),
+                O("an", 3)),
+        "QTY": (C("M", M("an", 3, "6063"), M("an" if d01b else "n", 35 if d01b else 15), O("an", 3)),),
+        "PRI": (C("C", M("an", 3, "5125"), O("n", 15), O("an", 3), O("an", 3), O("n", 9), O("an", 3)), O("an", 3)),
+        "TAX": (M("an", 3, "5283"), C("C", O("an", 3), qualifier, O("an", 3), O("an", 35)),),
+        "UNS": (M("a", 1, "0081"),),
+        "CNT": (C("M", M("an", 3, "6069"), M("n", 18), O("an", 3)),),
+        "TDT": (M("an", 3, "8051"), O("an", 17), C("C", O("an", 3), O("an", 17)), C("C", O("an", 8), O("an", 17)),
+                C("C", O("an", 17), qualifier, O("an", 3), O("an", 35))),
+        "CPS": (M("an", packaging), O("an", packaging), O("an", 3)),
+        "PAC": (O("n", 8), C("C", O("an", 3), O("an", 3), O("an", 3)),
+                C("C", O("an", 17), qualifier, O("an", 3), O("an", 35))),
+        "MEA": (M("an", 3, "6311"), C("C", O("an", 3, "6313"), O("an", 3), O("an", 17 if d01b else 3), O("an", 70)),
+                C("C", M("an", 3), O("an" if d01b else "n", 18), O("n", 18), O("n", 18), O("n", 2))),
+        "PCI": (O("an", 3, "4233"),),
+        "GIN": (M("an", 3, "7405"), *(C("M" if n == 0 else "C", M("an", 35), O("an", 35)) for n in range(5))),
+        "QVR": (C("C", M("n", 15), O("an", 3)), O("an", 3), C("C", O("an", 3), qualifier, O("an", 3), O("an", 35))),
+        # CONTRL (service segments: the same in syntax 3 and 4 as the hub writes them)
+        "UCI": (M("an", 14), _PARTY_SCHEMES, _PARTY_SCHEMES, M("an", 3, "0083"), O("an", 3, "0085"), O("a", 3),
+                C("C", M("n", 3), O("n", 3))),
+        "UCF": (M("an", 14), C("M", M("an", 35), O("an", 4)), C("M", M("an", 35), O("an", 4)),
+                M("an", 3, "0083"), O("an", 3, "0085"), O("a", 3), C("C", M("n", 3), O("n", 3))),
+        "UCM": (M("an", 14), C("M", M("an", 6), M("an", 3), M("an", 3), M("an", 2), O("an", 6)),  # echoes theirs
+                M("an", 3, "0083"), O("an", 3, "0085"), O("a", 3), C("C", M("n", 3), O("n", 3))),
+        "UCS": (M("n", 6), O("an", 3, "0085")),
+        "UCD": (M("an", 3, "0085"), C("M", M("n", 3), O("n", 3))),
+    }
+
+
+SEGMENTS_D96A, SEGMENTS_D01B = _segments(False), _segments(True)
+
 
 # Canonical fields behind elements, named in errors: (message, tag, element).
 FIELDS: dict[tuple[str, str, int], str] = {

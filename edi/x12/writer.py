@@ -118,16 +118,21 @@ def render_interchange(profile: X12Profile, groups: list[OutGroup], numbers: Num
     out += [format_segment(seg, d) for seg in service_segments]
     infos: list[GroupInfo] = []
     for group in groups:
-        text, info = _render_group(profile, group, numbers, now)
+        text, info = _render_group(profile, group, numbers, now, {i.control_number for i in infos})
         out.append(text)
         infos.append(info)
     out.append(format_segment(["IEA", str(len(groups)), f"{control:09d}"], d))
     return Written("".join(out).encode("utf-8"), f"{control:09d}", infos)
 
 
-def _render_group(profile: X12Profile, group: OutGroup, numbers: NumberSource, now: datetime) -> tuple[str, GroupInfo]:
+def _render_group(profile: X12Profile, group: OutGroup, numbers: NumberSource, now: datetime,
+                  used: set[str]) -> tuple[str, GroupInfo]:
     d = profile.delimiters
     (gcn,) = numbers.take(GROUP, group.functional_id)
+    while str(gcn) in used:
+        # Counters run per functional id, but GS06 must be unique in the interchange: two
+        # groups whose counters meet take the next number of their own counter.
+        (gcn,) = numbers.take(GROUP, group.functional_id)
     version = group.version or profile.version
     sender, receiver = group.sender or profile.group_sender, group.receiver or profile.group_receiver
     gs = ["GS", group.functional_id, sender, receiver, now.strftime("%Y%m%d"), now.strftime("%H%M"), str(gcn), "X",
