@@ -1,9 +1,12 @@
 """SFTP endpoint (every failure counts as the server being unavailable: its circuit opens and
-documents wait, see hub.delivery.circuit): upload to a temporary name in the remote folder, then rename it into place,
-so the partner's poller never sees a partial file. The same delivery sent again (a retry after
-a crash, a replay) lands on the same name: the rename replaces it (OpenSSH's posix-rename
-extension; on servers without it the old file is removed first). File names come from the
-endpoint's template with sanitised values (``connectors.outbound.file.target_name``).
+documents wait, see hub.delivery.circuit): upload to a temporary name in the remote folder, then
+rename it into place, so the partner's poller never sees a partial file. A file is never
+overwritten: the rename is SFTP's plain one, which fails when the target exists (OpenSSH links,
+then unlinks) — never ``posix-rename``, which replaces. When the name is taken by other bytes the
+delivery takes the name with a hash of its idempotency key added; a file already there with
+exactly its bytes is its own earlier attempt and counts as delivered (the rules of
+``connectors.outbound.file``). File names come from the endpoint's template with sanitised
+values (``connectors.outbound.file.target_name``).
 
 One session per endpoint per worker process, reconnected when it drops; sessions never cross
 a fork.
@@ -17,7 +20,7 @@ import posixpath
 import threading
 
 from hub.delivery.sending import DeliveryResult, Payload
-from connectors.outbound.file import target_name
+from connectors.outbound.file import NameTaken, answer, name_taken, place, target_name, temporary_name
 from connectors.sftp import SftpError, SftpSession, connect, makedirs
 from hub.routes.model import SftpEndpointConfig
 
@@ -49,38 +52,65 @@ class SftpSender:
         self._session = None
 
     def send(self, payload: Payload) -> DeliveryResult:
-        target = posixpath.join(self.config.path, target_name(self.config.filename, payload))
-        tmp = posixpath.join(self.config.path, f".{posixpath.basename(target)}.{payload.delivery_id}.tmp")
-        where = f"sftp://{self.config.host}:{self.config.port}{target}"
+        name = target_name(self.config.filename, payload)
+        tmp = posixpath.join(self.config.path, temporary_name(name, payload.delivery_id))
+        where = f"sftp://{self.config.host}:{self.config.port}{self.config.path}"
         with self._lock:  # one SFTP channel is not safe for concurrent requests
             try:
                 client = self._client()
                 with client.open(tmp, "wb") as fh:
                     fh.write(payload.body)
-                self._move(client, tmp, target)
+                placed = place(name, payload.idempotency_key, lambda n: self._rename(client, tmp, n),
+                               lambda n: self._holds(client, n, payload.body))
+                if not placed.written:
+                    client.remove(tmp)
+            except NameTaken as exc:
+                self._remove_quietly(tmp)
+                return name_taken(exc, where)
             except SftpError as exc:
                 self._drop()
                 return DeliveryResult("unavailable", error=str(exc))
             except (OSError, EOFError) as exc:
                 self._drop()
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-                return DeliveryResult("unavailable", error=f"cannot write {where}: {reason}")
+                return DeliveryResult("unavailable", error=f"cannot write {where}/{name}: {reason}")
             except Exception as exc:  # noqa: BLE001 - paramiko's SSHException family: the session is broken
                 self._drop()
-                return DeliveryResult("unavailable", error=f"{where}: {type(exc).__name__}: {exc}")
-        return DeliveryResult("delivered", response=f"written {where}")
+                return DeliveryResult("unavailable", error=f"{where}/{name}: {type(exc).__name__}: {exc}")
+        return answer(placed, where)
+
+    def _rename(self, client, tmp: str, name: str) -> bool:
+        """SFTP's own rename, which refuses an existing target: False when the name is taken."""
+        target = posixpath.join(self.config.path, name)
+        try:
+            client.rename(tmp, target)
+            return True
+        except OSError:
+            if self._exists(client, target):
+                return False
+            raise
+
+    def _holds(self, client, name: str, body: bytes) -> bool:
+        path = posixpath.join(self.config.path, name)
+        try:
+            if client.stat(path).st_size != len(body):
+                return False
+            with client.open(path, "rb") as fh:
+                return fh.read() == body
+        except FileNotFoundError:
+            return False
 
     @staticmethod
-    def _move(client, tmp: str, target: str) -> None:
+    def _exists(client, path: str) -> bool:
         try:
-            client.posix_rename(tmp, target)
-            return
-        except OSError as exc:
-            if exc.errno is not None:  # ENOENT/EACCES: a real failure, not a missing extension
-                raise
-        # A server without the extension: plain rename refuses to replace, so clear the way.
-        try:
-            client.remove(target)
+            client.stat(path)
+            return True
         except FileNotFoundError:
-            pass
-        client.rename(tmp, target)
+            return False
+
+    def _remove_quietly(self, tmp: str) -> None:
+        try:
+            if self._session is not None:
+                self._session.client.remove(tmp)
+        except Exception:  # noqa: BLE001 - a leftover temporary file is harmless (dot-named)
+            log.debug("sftp endpoint %s: could not remove %s", self.name, tmp, exc_info=True)

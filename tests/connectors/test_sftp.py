@@ -271,20 +271,22 @@ def test_delivery_writes_a_temp_name_then_renames(sftp_server: SftpTestServer) -
     assert (folder / "850-PO-1.x12").read_bytes() == b"ISA*...~"
     writes = [p for p in sftp_server.options.requested if p.endswith(".tmp")]
     assert writes and all(os.path.basename(p).startswith(".850-PO-1.x12.d-1") for p in writes)
-    # The same delivery again (a retry or replay) replaces the file.
-    assert sender.send(payload(body=b"ISA*v2~")).outcome == "delivered"
+    # The same delivery again (a retry or replay) finds its file there: delivered, nothing rewritten.
+    again = sender.send(payload())
+    assert again.outcome == "delivered" and again.response.startswith("already there with the same bytes: 850-PO-1.x12 in ")
     assert [p.name for p in folder.iterdir()] == ["850-PO-1.x12"]
-    assert (folder / "850-PO-1.x12").read_bytes() == b"ISA*v2~"
 
 
-def test_delivery_without_posix_rename_still_replaces(sftp_server: SftpTestServer) -> None:
-    sftp_server.options.posix_rename = False
+def test_delivery_needs_no_posix_rename_and_never_replaces(sftp_server: SftpTestServer) -> None:
+    sftp_server.options.posix_rename = False  # never used: it would replace the target
     sender = SftpSender("acme-sftp", endpoint(sftp_server))
     assert sender.send(payload()).outcome == "delivered"
-    assert sender.send(payload(body=b"second")).outcome == "delivered"
+    second = sender.send(payload(body=b"second", delivery_id="d-2"))
+    assert second.outcome == "delivered"
     folder = sftp_server.options.root / "outbound" / "orders"
-    assert [p.name for p in folder.iterdir()] == ["850-PO-1.x12"]
-    assert (folder / "850-PO-1.x12").read_bytes() == b"second"
+    (clash,) = [p for p in folder.iterdir() if p.name != "850-PO-1.x12"]
+    assert second.response.startswith(f"written {clash.name} in ") and clash.read_bytes() == b"second"
+    assert (folder / "850-PO-1.x12").read_bytes() == b"ISA*...~"
 
 
 def test_path_traversal_in_a_document_key_stays_in_the_folder(sftp_server: SftpTestServer) -> None:

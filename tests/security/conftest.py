@@ -20,6 +20,7 @@ from connectors.security import SecurityEvent, create_api_key
 from hub.app import Hub
 from hub.partners import PartnerConfig, PartnerRegistry
 from hub.store import Message
+from tests.backbone.conftest import embedded_hub, erp_stub  # noqa: F401 - fixtures used by the tests here
 from tests.connectors.conftest import (  # noqa: F401 - fixtures used by the tests here
     client_key,
     host_key,
