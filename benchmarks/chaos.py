@@ -291,7 +291,7 @@ def run_scenario(infra: Infra, sc: Scenario, args: argparse.Namespace) -> Row:
     endpoint = infra.start_endpoint(work)
     hub_env = {"HUB_STUCK_AFTER": "60", **dict(kv.split("=", 1) for kv in args.hub_env)}
     hub = infra.hub = HubProcesses(work, pg.create_database(tag), broker.url, f"chaos-{tag}", endpoint.url,
-                                   infra.api_port, extra_env=hub_env, src=infra.hub_src)
+                                   infra.api_port, extra_env=hub_env, src=infra.hub_src, ordered=args.ordered)
     consuming = amqp_consuming(urls)
     hub.prepare()
     hub.start_all(consuming)
@@ -385,6 +385,8 @@ def main() -> int:
     ap.add_argument("--hub-env", action="append", default=[], metavar="KEY=VALUE", help="extra hub settings")
     ap.add_argument("--hub-rev", metavar="REV", help="run the hub from `git archive REV` instead of the working "
                     "tree (e.g. HEAD while others edit the tree); the harness itself runs from the tree")
+    ap.add_argument("--ordered", action="store_true", help="the recording endpoint asks for ordered_by: document_key "
+                    "(each key's versions delivered in the order received)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, endpoint logs, PG data)")
     ap.add_argument("--list", action="store_true", help="list the scenarios and exit")
     args = ap.parse_args()

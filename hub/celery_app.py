@@ -47,9 +47,9 @@ def make_celery(settings: Settings) -> Celery:
 
 
 def task_message(app: Celery, name: str, args: list[Any], *, task_id: str, exchange: str, routing_key: str,
-                 headers: dict[str, Any] | None = None) -> OutMessage:
+                 headers: dict[str, Any] | None = None, kwargs: dict[str, Any] | None = None) -> OutMessage:
     """A Celery protocol-2 task message, ready for our publisher or the outbox."""
-    msg = app.amqp.as_task_v2(task_id, name, args=args, kwargs={})
+    msg = app.amqp.as_task_v2(task_id, name, args=args, kwargs=kwargs or {})
     content_type, encoding, body = dumps(msg.body, serializer="json")
     all_headers = dict(msg.headers)
     all_headers.update(headers or {})

@@ -4,7 +4,9 @@ Work is committed first, together with an outbox row per broker message it impli
 after the commit the writer publishes those rows (fast path) and marks them. Whatever is
 still unpublished after a crash or a broker outage is republished by the relay, which
 sweeps rows older than ``relay_grace`` seconds. Consumers are idempotent, so the rare double
-publish (fast path and relay racing) is harmless.
+publish (fast path and relay racing) is harmless. A row may also be *delayed* (``publish_after``):
+the relay publishes it when its time comes — that is how a route's retry waits, in the store
+rather than in a worker's memory or a broker-side delay queue.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -24,8 +26,10 @@ from hub.store import MessageStore, OutboxEntry, status, utcnow
 log = logging.getLogger(__name__)
 
 
-def entry_for(message: OutMessage, *, purpose: str, message_id: str, delivery_id: str | None = None) -> OutboxEntry:
+def entry_for(message: OutMessage, *, purpose: str, message_id: str, delivery_id: str | None = None,
+              publish_after: datetime | None = None) -> OutboxEntry:
     return OutboxEntry(
+        publish_after=publish_after,
         message_id=message_id,
         delivery_id=delivery_id,
         purpose=purpose,
@@ -97,11 +101,14 @@ def relay_once(hub, batch: int = 500) -> int:
     """Publish outbox rows left unpublished for longer than the grace period. Returns how many
     were published. Safe to run in several processes: rows are claimed with SKIP LOCKED on
     PostgreSQL (SQLite serialises writers)."""
-    cutoff = utcnow() - timedelta(seconds=hub.settings.relay_grace)
+    now = utcnow()
+    cutoff = now - timedelta(seconds=hub.settings.relay_grace)
+    due = or_(and_(OutboxEntry.publish_after.is_(None), OutboxEntry.created_at < cutoff),
+              OutboxEntry.publish_after <= now)  # a delayed publish goes out when its time comes
     published = 0
     while True:
         with hub.db.session() as session:
-            query = (select(OutboxEntry).where(OutboxEntry.published_at.is_(None), OutboxEntry.created_at < cutoff)
+            query = (select(OutboxEntry).where(OutboxEntry.published_at.is_(None), due)
                      .order_by(OutboxEntry.id).limit(batch))
             if not hub.db.is_sqlite:
                 query = query.with_for_update(skip_locked=True)

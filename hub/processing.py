@@ -23,18 +23,20 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from hub.broker.publisher import Outcome
+from hub.celery_app import task_message
 from hub.business_exceptions import Severity, severity_of
 from hub.deadletters import dead_letter, delivery_message
 from hub.documents import ref_rows
 from hub.exchange import Exchange
-from hub.ids import stable_id
+from hub.ids import new_id, stable_id
+from hub.outbox import entry_for
 from hub.payloads import identity, to_json_bytes
 from hub.registry import StepError
 from hub.routes.engine import Rendered, RouteOutcome, render_outputs
@@ -43,15 +45,6 @@ from hub.store import Delivery, DocumentRef, Message, MessageDocument, RouteRun,
 from hub.store.status import changing
 
 log = logging.getLogger(__name__)
-
-
-class Retry(Exception):
-    """Ask the task layer to retry after ``countdown`` seconds."""
-
-    def __init__(self, countdown: float, reason: str) -> None:
-        self.countdown = countdown
-        self.reason = reason
-        super().__init__(reason)
 
 
 class PublishFailed(Exception):
@@ -242,14 +235,25 @@ def _commit_skipped(hub, route_name: str, message_id: str) -> None:
 def _retry_or_park(hub, policy: ErrorPolicy, ctx: TaskContext, task_name: str, args: list[Any], message_id: str,
                    error: str) -> str:
     """An unexpected error in a route's steps: retried as the route's policy says (``retries: 5``
-    is six attempts), then dead-lettered with the last error."""
-    if ctx.failures < policy.retries:
-        countdown = policy.backoff.delay(ctx.failures, random.random())
-        hub.db.write([insert(Stage).values([_stage(
-            message_id, "retrying", utcnow(), route=task_name.removeprefix("hub.route."),
+    is six attempts), then dead-lettered with the last error. The retry waits in the store — a
+    delayed outbox row the relay publishes when due, written with the ``retrying`` stage — so
+    nothing sits in a worker's memory and a restart loses nothing."""
+    if ctx.failures >= policy.retries:
+        dead_letter(hub, task_name=task_name, task_args=args, message_id=message_id, reason="retries_exhausted",
+                    error=f"{error} (after {ctx.failures + 1} failed attempts; retries: {policy.retries})")
+        return "dead-lettered"
+    countdown = policy.backoff.delay(ctx.failures, random.random())
+    route = task_name.removeprefix("hub.route.")
+    queue = hub.topology.queue_name("route", route)
+    headers = {"hub_message_id": message_id, **({"hub_replay": ctx.replay} if ctx.replay else {})}
+    again = task_message(hub.celery, task_name, args, task_id=new_id(), exchange="", routing_key=queue,
+                         headers=headers, kwargs={"failures": ctx.failures + 1})
+    now = utcnow()
+    with hub.db.session() as session:
+        session.add(entry_for(again, purpose="replay", message_id=message_id,
+                              publish_after=now + timedelta(seconds=countdown)))
+        session.execute(insert(Stage), [_stage(
+            message_id, "retrying", now, route=route,
             detail={"retry": ctx.failures + 1, "of": policy.retries, "in_seconds": round(countdown, 3)},
-            error=error[:2000])])])
-        raise Retry(countdown, error)
-    dead_letter(hub, task_name=task_name, task_args=args, message_id=message_id, reason="retries_exhausted",
-                error=f"{error} (after {ctx.failures + 1} attempts; retries: {policy.retries})")
-    return "dead-lettered"
+            error=error[:2000])])
+    return f"retrying in {countdown:.1f}s"

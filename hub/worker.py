@@ -11,11 +11,13 @@ that dies mid-task has its message rejected and redelivered (reject_on_worker_lo
 RabbitMQ the quorum queue's delivery limit then dead-letters a message that kills every
 worker that touches it.
 
-Retries: Celery's own retry budget is switched off (``max_retries=None`` on every task: in
-Celery 5.7 ``task.retry(max_retries=None)`` falls back to the task's default of 3, which once
-stranded deliveries after four attempts). The hub counts failures itself: a route's unexpected
-errors in the task's ``failures`` argument, a delivery's in its store row (hub.delivery), and
-the database being away never counts at all.
+Retries: the hub never uses Celery's ``task.retry`` (in Celery 5.7 ``task.retry(max_retries=None)``
+falls back to the task's default of 3, which once stranded deliveries after four attempts; and a
+countdown on quorum queues goes through Celery's native delayed delivery, which does not serve
+the hub's direct exchanges). It counts failures itself: a route's unexpected errors in the
+task's ``failures`` argument, with the next attempt waiting in the store as a delayed outbox row;
+a delivery's in its store row (hub.delivery). The database being away never counts at all: the
+task waits in place until it answers (``while_database_away``).
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Iterable
 
 from celery import Celery, Task, bootsteps
-from celery.exceptions import Reject, Retry
+from celery.exceptions import Reject
+from celery.worker.consumer import Consumer
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from hub import processing
@@ -93,55 +97,58 @@ class IngressTask(Task):
         raise RuntimeError("hub.ingress messages are dispatched to hub.route.<route> tasks by ingress_strategy")
 
 
-def _database_away(task: Task, queue: str, exc: Exception, **kwargs):
-    """The database is unreachable (or a pooled connection went stale after a restart): wait and
-    try again, without spending the message's failure budget."""
-    countdown = min(30.0, 2.0 ** min(task.request.retries or 0, 5))
-    log.warning("database unavailable (%s); retrying %s in %.0fs", type(exc).__name__, task.name, countdown)
-    _retry(task, queue, countdown, kwargs)
+DATABASE_WAIT = 600.0  # seconds a task waits in place for the database before going back to its queue
 
 
-def _retry(task: Task, queue: str, countdown: float, kwargs: dict):
-    """Straight back to this queue through the default exchange (not through ingress: that would
-    fan the message out to every matching route again). If the retry cannot be published, the
-    message goes back to its queue rather than failing: a broker problem must not park it."""
-    try:
-        raise task.retry(countdown=countdown, queue=queue, exchange="", routing_key=queue, kwargs=kwargs)
-    except Retry:
-        raise
-    except Exception as exc:  # noqa: BLE001 - publishing the retry failed
-        raise Reject(f"retry not published: {exc}", requeue=True) from exc
+def while_database_away(work, what: str):
+    """Run ``work()``; while the hub's database is unreachable (or a pooled connection went stale
+    after a restart), wait with backoff (1, 2, 4 … 30 s) and run it again — in place, so no
+    broker-side delay or retry message is involved and no failure is counted. After
+    ``DATABASE_WAIT`` the message goes back to its queue (Reject with requeue) to be taken
+    again: a long outage is still never the document's fault."""
+    waited, attempt = 0.0, 0
+    while True:
+        try:
+            return work()
+        except (OperationalError, InterfaceError) as exc:
+            if waited >= DATABASE_WAIT:
+                raise Reject(f"database unavailable for {waited:.0f}s: {type(exc).__name__}", requeue=True) from exc
+            pause = min(30.0, 2.0 ** attempt)
+            log.warning("database unavailable (%s); %s again in %.0fs", type(exc).__name__, what, pause)
+            time.sleep(pause)
+            waited, attempt = waited + pause, attempt + 1
 
 
 def _register_route(app: Celery, hub: Hub, route: str) -> None:
-    queue = hub.topology.queue_name("route", route)
-
     @app.task(name=f"hub.route.{route}", bind=True, typing=False, max_retries=None)
     def run_route(self, message_id: str, failures: int = 0) -> str:
         ctx = processing.TaskContext(failures=failures, replay=getattr(self.request, "hub_replay", None))
         try:
-            return processing.run_route(_hub(), route, message_id, ctx)
-        except processing.Retry as retry:
-            _retry(self, queue, retry.countdown, {"failures": failures + 1})
+            return while_database_away(lambda: processing.run_route(_hub(), route, message_id, ctx),
+                                       f"route {route} for message {message_id}")
         except processing.PublishFailed as exc:
             # Back to the queue, not to the DLQ: the redelivery republishes the committed work.
             raise Reject(str(exc), requeue=True) from exc
-        except (OperationalError, InterfaceError) as exc:
-            _database_away(self, queue, exc, failures=failures)
 
 
 def _register_endpoint(app: Celery, hub: Hub, endpoint: str) -> None:
-    queue = hub.topology.queue_name("endpoint", endpoint)
-
     @app.task(name=f"hub.deliver.{endpoint}", bind=True, typing=False, max_retries=None)
     def deliver(self, delivery_id: str, lease: str | None = None) -> str:
-        # The lease holder travels with a database-away retry, so the retry may take back the
-        # claim its first run made (hub.delivery.deliver.claim).
+        # One holder for every try of this task: a try after the database came back may take
+        # back the claim the first one made (hub.delivery.deliver.claim).
         holder = lease or new_holder()
-        try:
-            return delivery.deliver(_hub(), endpoint, delivery_id, holder)
-        except (OperationalError, InterfaceError) as exc:
-            _database_away(self, queue, exc, lease=holder)
+        return while_database_away(lambda: delivery.deliver(_hub(), endpoint, delivery_id, holder),
+                                   f"delivery {delivery_id}")
+
+
+class HubConsumer(Consumer):
+    """Celery's consumer without its native-delayed-delivery step. Celery 5.5+ adds that step
+    whenever it sees quorum queues; the hub never uses broker-side delays (its waits and retries
+    live in the store), the step warns about the hub's direct exchanges, and after a cluster node
+    was lost it retried the dead node's URL for 17 s before any task ran."""
+
+    class Blueprint(Consumer.Blueprint):
+        default_steps = [step for step in Consumer.Blueprint.default_steps if "delayed_delivery" not in step]
 
 
 class RelayStep(bootsteps.StartStopStep):
@@ -180,6 +187,7 @@ def build_worker_app(hub: Hub) -> Celery:
     for endpoint in hub.routes.endpoints:
         _register_endpoint(app, hub, endpoint)
     app.steps["worker"].add(RelayStep)
+    app.conf.worker_consumer = "hub.worker:HubConsumer"
     return app
 
 

@@ -78,11 +78,16 @@ class HubProcesses:
     starts: dict[str, int] = field(default_factory=dict)
     api_key: str = ""
     src: Path = ROOT  # where the hub's code is run from (the repository, or an exported revision)
+    ordered: bool = False  # the recording endpoint asks for each key's versions in order (ordered_by)
 
     def __post_init__(self) -> None:
         self.routes = self.work / "routes"
         self.routes.mkdir(parents=True, exist_ok=True)
-        (self.routes / "chaos.yaml").write_text(ROUTES_YAML)
+        routes = ROUTES_YAML
+        if self.ordered:
+            routes = routes.replace("timeout: 10s}\n", "timeout: 10s}\n    ordered_by: document_key\n")
+            assert "ordered_by" in routes
+        (self.routes / "chaos.yaml").write_text(routes)
         (self.routes / "partners.yaml").write_text(PARTNERS_YAML)
         self.data = self.work / "data"
         self.inbox = self.data / "inbox" / CHANNEL

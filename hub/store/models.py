@@ -113,6 +113,7 @@ class OutboxEntry(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    publish_after: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a delayed publish (a route's retry)
 
     __table_args__ = (
         Index(

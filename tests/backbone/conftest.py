@@ -53,6 +53,16 @@ routes:
       - validate: InventoryAdjustment
     to: [erp-inventory]
 
+  - name: broken
+    description: a route whose transform fails unexpectedly every time
+    from: {format: text, doctype: broken}
+    steps:
+      - test_broken: {}
+    to: [crash-folder]
+    on_error:
+      retries: 2
+      backoff: {initial: 0.2s, max: 0.5s, multiplier: 2, jitter: 0.1}
+
   - name: po-updates
     description: PO changes for an ERP that must apply them in order per PO number
     from: {format: json, doctype: po_update}

@@ -141,3 +141,27 @@ def test_an_ordered_endpoint_gets_each_keys_documents_in_order_and_a_poison_one_
     assert [(d["po_number"], d["version"]) for d in taken if d["po_number"] == "PO-1"] == [("PO-1", 1), ("PO-1", 2)]
     assert [(d["po_number"], d["version"]) for d in taken if d["po_number"] == "PO-3"] == [("PO-3", 2)]
     env.wait_status(poison, "dead_lettered")
+
+
+# -- a route's own retries ------------------------------------------------------------------------
+
+def _route_failing_every_time(env: HubEnv) -> None:
+    env.start_worker()
+    message_id = env.push(b"anything", fmt="text", doctype="broken", sender="lab")
+    (dl,) = wait_for(lambda: env.dead_letters(message_id), 60, what="the route's dead letter")
+    assert (dl.route, dl.reason) == ("broken", "retries_exhausted")
+    assert "RuntimeError: the lookup service this step needs is broken" in dl.error and "after 3 failed attempts; retries: 2" in dl.error
+    retrying = [s for s in env.stages(message_id) if s.stage == "retrying"]
+    assert [s.detail["retry"] for s in retrying] == [1, 2]  # retries: 2 → three attempts, no more
+    env.wait_status(message_id, "dead_lettered")
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.postgres
+def test_a_route_failing_unexpectedly_is_tried_as_its_policy_says_then_parked_on_rabbitmq(amqp_hub: HubEnv) -> None:
+    _route_failing_every_time(amqp_hub)
+
+
+def test_a_route_failing_unexpectedly_is_tried_as_its_policy_says_then_parked_on_the_embedded_default(
+        embedded_hub: HubEnv) -> None:
+    _route_failing_every_time(embedded_hub)

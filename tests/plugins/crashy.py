@@ -3,7 +3,7 @@
 import os
 import signal
 
-from hub.registry import transform
+from hub.registry import Step, StrictModel, step, transform
 
 
 @transform("test.crash_on_poison")
@@ -12,3 +12,19 @@ def crash_on_poison(body, ex):
     if b"POISON" in body:
         os.kill(os.getpid(), signal.SIGKILL)
     return body
+
+
+class BrokenConfig(StrictModel):
+    pass
+
+
+@step
+class BrokenStep(Step):
+    """A step that fails unexpectedly every time (not a StepError, which would be final): what
+    a route's retry policy is for — a lookup service down, a bug fixed by a redeploy."""
+
+    kind = "test_broken"
+    Config = BrokenConfig
+
+    def process(self, ex):
+        raise RuntimeError("the lookup service this step needs is broken")
