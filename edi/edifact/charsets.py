@@ -137,3 +137,16 @@ def outside_pattern(syntax_id: str, delimiters: str) -> re.Pattern[str] | None:
         charset.codec, "ignore"
     )
     return re.compile("[^" + re.escape(encodable + delimiters + "\r\n\t") + "]")
+
+
+# Lone surrogates (bytes a decoder could not read) and line breaks: no syntax writes them.
+_NEVER_WRITTEN = re.compile("[\ud800-\udfff\r\n]")
+
+
+def writable(text: str, syntax_id: str, escapable: str) -> str:
+    """``text`` with every character a reply in ``syntax_id`` cannot carry replaced by '?'
+    (delimiters stay: the serializer escapes them). For what an acknowledgement echoes from a
+    partner's interchange, which was read whatever its characters."""
+    text = _NEVER_WRITTEN.sub("?", text)
+    pattern = outside_pattern(syntax_id, escapable)
+    return pattern.sub("?", text) if pattern is not None else text

@@ -22,6 +22,7 @@ UNG are logged as one pseudo-group per message type keyed by the interchange ref
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from edi.common.numbers import count_value
+from edi.edifact.charsets import writable
 from edi.common.ack_results import EDIFACT_STATUS, AckedGroup, AckedSet, AckError, AckResult, AckStatus
 from edi.common.diagnostics import Diagnostic
 from edi.common.interchanges import AckMatch, InterchangeRecord, Party, record_ack
@@ -64,9 +66,17 @@ def contrl_identifier(interchange: ReadInterchange) -> list[str]:
 def build_contrl(interchange: ReadInterchange, profile: EdifactProfile, numbers: NumberSource, *,
                  duplicate: bool = False, now: datetime | None = None) -> Written:
     """A CONTRL interchange answering ``interchange`` (profile: ``EdifactProfile.reply_to``)."""
-    body = contrl_body(interchange, duplicate=duplicate)
+    body = [_writable(s, profile) for s in contrl_body(interchange, duplicate=duplicate)]
     message = OutMessage("CONTRL", body, identifier=contrl_identifier(interchange))
     return render_interchange(profile, [message], numbers, now=now)
+
+
+def _writable(segment: Segment, profile: EdifactProfile) -> Segment:
+    """A CONTRL segment whose echoed values hold only characters the reply's syntax can carry
+    (a NUL or a character outside UNOA in the sender's reference is replaced by '?'): the
+    writer refuses anything else, and an answer to a broken interchange must be writable."""
+    clean = partial(writable, syntax_id=profile.syntax_id, escapable=profile.delimiters.escapable())
+    return seg(segment.tag, *[[clean(c) for c in v] if isinstance(v, list) else clean(v) for v in segment.elements])
 
 
 def contrl_body(interchange: ReadInterchange, *, duplicate: bool = False) -> list[Segment]:
@@ -81,7 +91,10 @@ def contrl_body(interchange: ReadInterchange, *, duplicate: bool = False) -> lis
 
 
 def _contrl_segments(interchange: ReadInterchange, duplicate: bool) -> list[Segment]:
+    # The interchange's errors are gathered once: per group and per message they made building
+    # a CONTRL for thousands of junk messages quadratic.
     errors = interchange.errors
+    rejected = bool(errors)
     first = _first(errors, (Level.INTERCHANGE, Level.FILE, Level.GROUP)) if not duplicate else None
     action = REJECTED if errors or duplicate else ACKNOWLEDGED
     segments = [
@@ -97,12 +110,16 @@ def _contrl_segments(interchange: ReadInterchange, duplicate: bool) -> list[Segm
         )
     ]
     if interchange.groups:
+        group_errors: dict[str, Diagnostic] = {}
+        for d in errors:
+            if d.level is Level.GROUP and "group" in d.extra:
+                group_errors.setdefault(d.extra["group"], d)
         for group in interchange.groups:
-            segments.append(_ucf(group, interchange))
-            segments.extend(_messages(group.messages))
-        segments.extend(_messages([m for m in interchange.messages if m.group is None]))
+            segments.append(_ucf(group, group_errors.get(group.reference), rejected))
+            segments.extend(_messages(group.messages, rejected))
+        segments.extend(_messages([m for m in interchange.messages if m.group is None], rejected))
     else:
-        segments.extend(_messages(interchange.messages))
+        segments.extend(_messages(interchange.messages, rejected))
     return segments
 
 
@@ -111,42 +128,51 @@ def _party(unb: Segment, index: int) -> list[str]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def _ucf(group: ReadGroup, interchange: ReadInterchange) -> Segment:
-    errors = [d for d in interchange.errors if d.extra.get("group") == group.reference and d.level is Level.GROUP]
-    first = errors[0] if errors else None
+def _ucf(group: ReadGroup, first: Diagnostic | None, interchange_rejected: bool) -> Segment:
     # A bad message does not reject its group: its own UCM says 4 (0083 = 7 "unless explicitly rejected").
-    rejected = bool(errors) or interchange.rejected
+    rejected = first is not None or interchange_rejected
     return seg("UCF", group.reference, _party(group.header, 1), _party(group.header, 2),
                REJECTED if rejected else ACKNOWLEDGED, _code(first), _tag(first), _s011(first))
 
 
-def _messages(messages: Iterable[ReadMessage]) -> list[Segment]:
+def _messages(messages: Iterable[ReadMessage], interchange_rejected: bool) -> list[Segment]:
     out: list[Segment] = []
     for message in messages:
         errors = message.errors
         first = _first(errors, (Level.TRANSACTION,))
         out.append(seg("UCM", message.reference_number, list(message.identifier),
-                       REJECTED if errors or message.interchange.rejected else ACKNOWLEDGED,
+                       REJECTED if errors or interchange_rejected else ACKNOWLEDGED,
                        _code(first), _tag(first), _s011(first)))
         out.extend(_segment_errors([d for d in errors if d is not first]))
     return out
 
 
+# CONTRL allows 999 UCS per UCM and 99 UCD per UCS: a message of junk has more errors than
+# that, and the first ones say enough (the rest stay in the hub's diagnostics).
+MAX_UCS, MAX_UCD = 999, 99
+
+
 def _segment_errors(errors: list[Diagnostic]) -> list[Segment]:
-    """UCS per segment position, with its segment-level code, then a UCD per element error."""
+    """UCS per segment position, with its segment-level code, then a UCD per element error;
+    at most ``MAX_UCS`` UCS and ``MAX_UCD`` UCD under each."""
     out: list[Segment] = []
     by_position: dict[int, list[Diagnostic]] = {}
     for d in errors:
         by_position.setdefault(d.set_position or 1, []).append(d)
+    ucs = ucd = 0
     for position in sorted(by_position):
         found = by_position[position]
         segment_level = next((d for d in found if d.element_position is None), None)
-        out.append(seg("UCS", str(position), _code(segment_level)))
-        for d in found:
-            if d.element_position is not None:
-                out.append(seg("UCD", _code(d), _s011(d)))
-            elif d is not segment_level:
+        entries = [(True, segment_level)] + [(d.element_position is None, d) for d in found if d is not segment_level]
+        for is_ucs, d in entries:
+            if is_ucs:
+                if ucs == MAX_UCS:
+                    return out
+                ucs, ucd = ucs + 1, 0
                 out.append(seg("UCS", str(position), _code(d)))
+            elif ucd < MAX_UCD:
+                ucd += 1
+                out.append(seg("UCD", _code(d), _s011(d)))
     return out
 
 

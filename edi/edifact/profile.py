@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from functools import partial
 
-from edi.edifact.charsets import CHARSETS
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from edi.edifact.charsets import CHARSETS, writable
 from edi.edifact.tokenizer import Delimiters
 
 if TYPE_CHECKING:
@@ -99,12 +101,15 @@ class EdifactProfile(BaseModel):
         delimiters are reused; ``base`` (the partner's profile) keeps its other settings."""
         # A broken UNA cannot be answered in kind: the CONTRL then uses the defaults.
         d = interchange.delimiters if interchange.delimiters.problem is None else Delimiters()
+        syntax_id = interchange.syntax_id if interchange.syntax_id in CHARSETS else "UNOC"
+        # The parties as the reply can write them: characters outside its syntax become '?'.
+        party = partial(writable, syntax_id=syntax_id, escapable=d.escapable())
         values: dict[str, Any] = (base.model_dump() if base else {}) | {
-            "sender_id": interchange.recipient_id[:35] or "UNKNOWN",
-            "sender_qualifier": _qualifier(interchange.recipient_qualifier),
-            "receiver_id": interchange.sender_id[:35] or "UNKNOWN",
-            "receiver_qualifier": _qualifier(interchange.sender_qualifier),
-            "syntax_id": interchange.syntax_id if interchange.syntax_id in CHARSETS else "UNOC",
+            "sender_id": party(interchange.recipient_id[:35]) or "UNKNOWN",
+            "sender_qualifier": _qualifier(party(interchange.recipient_qualifier)),
+            "receiver_id": party(interchange.sender_id[:35]) or "UNKNOWN",
+            "receiver_qualifier": _qualifier(party(interchange.sender_qualifier)),
+            "syntax_id": syntax_id,
             "syntax_version": interchange.syntax_version if interchange.syntax_version in "1234" and
             interchange.syntax_version else "3",
             "component": d.component,
@@ -116,7 +121,14 @@ class EdifactProfile(BaseModel):
             "write_una": interchange.has_una_segment or (base.write_una if base else False),
             "test": interchange.test,
         }
-        return cls(**values)
+        try:
+            return cls(**values)
+        except ValidationError:
+            # Delimiters the reply cannot use (a decimal mark that is also a separator …): the
+            # CONTRL answers with the standard ones, in the same syntax, to the same parties.
+            for key in ("component", "element", "decimal", "release", "repetition", "terminator"):
+                values.pop(key)
+            return cls(**values)
 
     @classmethod
     def from_partner(cls, partner: Any, *, our_id: str, our_qualifier: str | None = None) -> EdifactProfile:

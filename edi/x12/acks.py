@@ -61,9 +61,19 @@ def functional_acks(interchange: Interchange, profile: X12Profile) -> list[OutGr
         # Each group is answered by its own receiver to its own sender (GS03 → GS02), not the first group's.
         d = profile.delimiters
         groups.append(OutGroup("FA", [OutSet(kind, body, IMPLEMENTATION_999 if kind == "999" else None)], version,
-                               sender=sanitize(group.receiver_id, d, 15) or None,
-                               receiver=sanitize(group.sender_id, d, 15) or None))
+                               sender=_gs_party(group.receiver_id, profile.group_sender, d),
+                               receiver=_gs_party(group.sender_id, profile.group_receiver, d)))
     return groups
+
+
+def _gs_party(value: str, fallback: str, d) -> str:
+    """GS02/GS03 of a reply group (AN 2/15): the inbound group's party as the reply can write
+    it, else the interchange's; 'UNKNOWN' when neither has the two characters GS needs."""
+    for candidate in (value, fallback):
+        text = sanitize(candidate, d, 15)
+        if len(text) >= 2:
+            return text
+    return "UNKNOWN"
 
 
 def _group_ack_body(group: FunctionalGroup, kind: str, profile: X12Profile) -> list[list]:

@@ -35,7 +35,7 @@ ISA_LENGTH = 106
 # An unpadded or hard-wrapped ISA is shorter or longer than 106; past this it is not an ISA.
 ISA_MAX_LENGTH = 400
 _SPACE = " \t\r\n\x0b\x0c\x00\x1a"
-_LINE_BREAKS = re.compile(r"[ \t]*[\r\n]+[ \t]*")
+_LINE_BREAKS = re.compile(r"[\r\n]+")
 _SEGMENT_START = r"[A-Z][A-Z0-9]{1,2}"
 _ISA_START = re.compile(r"ISA[^A-Za-z0-9\s]")
 
@@ -222,7 +222,7 @@ class Tokenizer:
     def __iter__(self) -> Iterator[SegmentBatch]:
         buf, pos = "", 0
         delims: Delimiters | None = None
-        boundary: re.Pattern[str] | None = None
+        boundary: _Boundary | None = None
         strip = _SPACE
         while True:
             if delims is None:
@@ -251,7 +251,7 @@ class Tokenizer:
                 self.interchanges += 1
                 self.diagnostics.extend(parsed.diagnostics)
                 yield SegmentBatch(delims, self.position, [parsed.elements], is_isa=True)
-                boundary = _boundary_pattern(delims)
+                boundary = _Boundary(delims)
                 strip = "".join(c for c in _SPACE if c not in delims.chars())
                 pos = parsed.end
                 continue
@@ -268,10 +268,10 @@ class Tokenizer:
                         buf, pos = self._read(buf, pos)
                         continue
                     end = last + len(term)
-            elif match.group(1) == "ISA":
-                end, ends_interchange = match.start() + len(term), True
+            elif match.tag == "ISA":
+                end, ends_interchange = match.start + len(term), True
             else:
-                trailer_end = buf.find(term, match.end())
+                trailer_end = buf.find(term, match.end)
                 if trailer_end < 0 and not self._eof:
                     buf, pos = self._read(buf, pos)
                     continue
@@ -346,7 +346,7 @@ class Tokenizer:
                 mended.append(piece)
                 segments += bool(piece)
                 continue
-            lines = _LINE_BREAKS.split(piece)
+            lines = _split_lines(piece)
             position = self.position + segments + 1
             seg_id = lines[0].split(sep, 1)[0]
             if all(starts.match(line) for line in lines[1:]):
@@ -366,6 +366,15 @@ class Tokenizer:
         return mended
 
 
+def _split_lines(piece: str) -> list[str]:
+    """``piece`` split at its runs of line breaks, without the blanks around each break. (One
+    regex with the blanks in it backtracked from every blank of a long run of them.)"""
+    lines = _LINE_BREAKS.split(piece)
+    last = len(lines) - 1
+    return [line.strip(" \t") if 0 < n < last else line.rstrip(" \t") if n == 0 else line.lstrip(" \t")
+            for n, line in enumerate(lines)]
+
+
 def _skip_space(buf: str, pos: int) -> int:
     n = len(buf)
     while pos < n and buf[pos] in _SPACE:
@@ -373,10 +382,41 @@ def _skip_space(buf: str, pos: int) -> int:
     return pos
 
 
-def _boundary_pattern(delims: Delimiters) -> re.Pattern[str]:
-    """Where an interchange ends: a terminator, optional blanks, then IEA (or a new ISA)."""
-    term, sep = re.escape(delims.segment), re.escape(delims.element)
-    return re.compile(f"{term}[{re.escape(_SPACE)}]*(IEA|ISA){sep}")
+@dataclass(frozen=True)
+class _Found:
+    start: int  # the terminator before the trailer / next header
+    tag: str  # "IEA" or "ISA"
+    end: int  # after the tag's element separator
+
+
+class _Boundary:
+    """Where an interchange ends: a terminator, optional blanks, then IEA (or a new ISA).
+
+    One regex ``term[blanks]*(IEA|ISA)sep`` tried a match at every terminator and scanned the
+    blanks after each: a run of n CRs (the terminator when ISA16 is followed by CR) cost n²/2.
+    Here the C search looks for the tag and only the blanks right before a candidate are looked
+    at, once."""
+
+    def __init__(self, delims: Delimiters) -> None:
+        self.term = delims.segment
+        self.tags = re.compile(f"(IEA|ISA){re.escape(delims.element)}")
+        self.blank_term = self.term in _SPACE
+
+    def search(self, buf: str, start: int) -> _Found | None:
+        at = start
+        while (candidate := self.tags.search(buf, at)) is not None:
+            begin = candidate.start()
+            j = begin
+            while j > start and buf[j - 1] in _SPACE:
+                j -= 1
+            if self.blank_term:
+                first = buf.find(self.term, j, begin)
+                if first >= 0:
+                    return _Found(first, candidate.group(1), candidate.end())
+            elif j > start and buf[j - 1] == self.term:
+                return _Found(j - 1, candidate.group(1), candidate.end())
+            at = begin + 1
+        return None
 
 
 def _fast_pieces(region: str, term: str) -> list[str] | None:

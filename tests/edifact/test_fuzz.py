@@ -3,6 +3,7 @@ an EdifactError — never another exception (the CLI promises no tracebacks)."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,3 +43,32 @@ def test_random_edifact_like_input(pieces: list[bytes]) -> None:
 @given(st.integers(min_value=0, max_value=len(HEALTHCARE_DESADV) - 1), _pieces)
 def test_a_real_message_with_one_piece_changed(position: int, piece: bytes) -> None:
     _run(HEALTHCARE_DESADV[:position] + piece + HEALTHCARE_DESADV[position + 1 :])
+
+
+# -- the fuzz target (benchmarks/fuzzkit, run long by benchmarks/fuzz_edifact.py) -------------
+
+from benchmarks.fuzzkit.mutate import SMALL, bounded_run, mutate  # noqa: E402
+from benchmarks.fuzzkit.targets import Unexpected, target  # noqa: E402
+
+TARGET = target("edifact")
+SEEDS = TARGET.seeds()
+
+
+@bounded_run(250)
+@given(st.randoms(use_true_random=False))
+def test_mutated_edifact_gives_documents_or_located_diagnostics_only(rnd) -> None:  # noqa: ANN001
+    """Real files with byte flips, delimiter swaps, huge numbers, repeated segments, truncations
+    and junk: translate, CONTRL and the route's ack flow end in documents and located
+    diagnostics or an EdiError. Deterministic, a few seconds."""
+    TARGET.exercise(mutate(SEEDS, rnd, TARGET.alphabet, SMALL))
+
+
+def test_the_target_fails_on_an_escaping_exception(monkeypatch) -> None:  # noqa: ANN001
+    import edi.edifact.contrl
+
+    def broken(data: bytes, profile=None, **kw):  # noqa: ANN001, ANN202
+        raise KeyError("UCI")
+
+    monkeypatch.setattr(edi.edifact.contrl, "acknowledge_file", broken)
+    with pytest.raises(Unexpected, match="KeyError"):
+        target("edifact").exercise(SEEDS[0])

@@ -1,0 +1,170 @@
+"""The fuzz targets: what one input goes through, per standard, and what may come out.
+
+``exercise(data)`` runs an input through everything the hub does with a received file:
+``hub edi translate`` (documents, diagnostics and the CLI's JSON), ``hub edi ack`` (997, 999
+and TA1; CONTRL), and a route's ``parse`` → ``ack: auto`` → ``split: transaction`` →
+``transform`` (as ``?ack=sync`` and the worker run them, without a database). The property:
+reading ends in documents and located diagnostics, or an ``EdiError`` naming its reason;
+nothing else escapes, and every error diagnostic names its place.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.fuzzkit.mutate import Alphabet
+from edi.common.diagnostics import Diagnostic, EdiError, error
+from edi.detect import sniff
+from hub.exchange import Exchange
+from hub.registry import RouteEnv, StepError
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT.parent / "shared" / "corpus"
+# Seeds larger than this are left out: the mutations make their own large inputs.
+MAX_SEED = 200_000
+
+
+class Unexpected(AssertionError):
+    """An input broke the property; ``cause`` is the exception (or None for a broken rule)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str  # "x12" / "edifact"
+    alphabet: Alphabet
+    suffix: str  # reproducer file suffix
+    exercise: Callable[[bytes], str]  # the outcome: "refused" | "errors" | "clean"
+    translate: Callable[[bytes], list]
+    acknowledge: Callable[[bytes], bytes]
+
+    def seeds(self) -> list[bytes]:
+        return seed_files(self.name)
+
+
+def seed_files(standard: str) -> list[bytes]:
+    """The example files of examples/ and routes/tests/ and, when present, ../shared/corpus
+    (valid and malformed files) of one standard, as bytes; files that cannot be sniffed (EBCDIC)
+    go to both standards, they exercise the refusals."""
+    folders = [ROOT / "examples", ROOT / "routes" / "tests", CORPUS]
+    found: list[bytes] = []
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            data = path.read_bytes()
+            if not data or len(data) > MAX_SEED or path.suffix in (".md", ".json", ".yaml", ".csv", ".xml", ".sh"):
+                continue
+            try:
+                kind = sniff(data[:256])
+            except EdiError:
+                kind = standard
+            if kind == standard:
+                found.append(data)
+    return found
+
+
+def check_diagnostics(items: list) -> str:
+    """Every diagnostic renders; every error names its place. Returns the outcome."""
+    errors = False
+    for item in items:
+        if isinstance(item, Diagnostic):
+            if not str(item):
+                raise Unexpected(f"a diagnostic without text: {item!r}")
+            if item.is_error:
+                errors = True
+                if not item.location():
+                    raise Unexpected(f"an error without a place: {item}")
+        elif not isinstance(item, dict):
+            raise Unexpected(f"translate yielded {type(item).__name__}, not a document or a diagnostic")
+        else:
+            json.dumps(item, ensure_ascii=False, default=str)  # what `hub edi translate` prints
+    return "errors" if errors else "clean"
+
+
+def guarded(run: Callable[[bytes], str]) -> Callable[[bytes], str]:
+    """``EdiError`` (reading cannot go on, with its reason) is an outcome; anything else that
+    escapes is ``Unexpected``."""
+
+    def exercise(data: bytes) -> str:
+        try:
+            return run(data)
+        except EdiError as exc:
+            if not exc.diagnostic.reason:
+                raise Unexpected("EdiError without a reason") from exc
+            return "refused"
+        except Unexpected:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the finding itself
+            raise Unexpected(f"{type(exc).__name__}: {str(exc)[:300]}") from exc
+
+    return exercise
+
+
+def route_flow(data: bytes, fmt: str, kind: str) -> None:
+    """parse (envelope errors kept, as ``?ack=sync`` parses) → ack: auto → split → transform,
+    without services: the sender is not looked up, nothing is logged."""
+    from edi.common.route_steps import AckConfig, acknowledge, split_transactions, _adapter
+    from hub.registry import PARSERS, TRANSFORMS, load_plugins
+
+    load_plugins()
+    parser = PARSERS[fmt]
+    ex = Exchange(message_id="fuzz", body=data, format=fmt, doctype="", sender="", headers={})
+    try:
+        ex.body = parser.fn(data, parser.Config.model_validate({"envelope_errors": "keep"}), ex)
+    except StepError as exc:
+        # With envelope errors kept, the parse step refuses only what the reader cannot read.
+        raise EdiError(error(str(exc), code=exc.code)) from None
+    env = RouteEnv("fuzz", {})
+    acknowledge(_adapter(ex.body, "ack"), ex.body, ex, AckConfig(endpoint="acks", kind=kind), env, "any")
+    for part in split_transactions(ex.body, ex):
+        TRANSFORMS[f"{fmt}.to_canonical"].fn(part, ex.derive(part))
+
+
+def _x12_target() -> Target:
+    from edi.x12.acks import acknowledge_file
+    from edi.x12.engine import translate
+    from edi.x12.profile import X12Profile
+
+    ack_999 = X12Profile(sender_id="HUB", receiver_id="PARTNER", ack_kind="999", always_ta1=True)
+
+    def run(data: bytes) -> str:
+        outcome = check_diagnostics(list(translate(data)))
+        acknowledge_file(data)
+        acknowledge_file(data, ack_999)
+        route_flow(data, "x12", "999" if len(data) % 2 else "997")
+        return outcome
+
+    return Target("x12", X12_ALPHABET, ".x12", guarded(run), lambda d: list(translate(d)), acknowledge_file)
+
+
+def _edifact_target() -> Target:
+    from edi.edifact.contrl import acknowledge_file
+    from edi.edifact.engine import translate
+    from edi.edifact.profile import EdifactProfile
+
+    agreed = EdifactProfile(sender_id="HUB", receiver_id="PARTNER", contrl=True)
+
+    def run(data: bytes) -> str:
+        outcome = check_diagnostics(list(translate(data)))
+        acknowledge_file(data, agreed)
+        route_flow(data, "edifact", "CONTRL")
+        return outcome
+
+    return Target("edifact", EDIFACT_ALPHABET, ".edi", guarded(run), lambda d: list(translate(d)),
+                  lambda d: acknowledge_file(d, agreed))
+
+
+X12_ALPHABET = Alphabet(delimiters=b"*~>^:|!\n\r \x1d\x1c\x1f\x85", terminator=b"~", element=b"*",
+                        tags=(b"ISA*", b"IEA*1*", b"GS*PO*", b"GE*1*", b"ST*850*", b"SE*2*", b"TA1*", b"HL*",
+                              b"~ISA*00*", b"\x1a", b"\xef\xbb\xbf"))
+EDIFACT_ALPHABET = Alphabet(delimiters=b"+:'?* \n\r\x1d\x1c\x1f.,", terminator=b"'", element=b"+",
+                            tags=(b"UNA", b"UNA:+.? '", b"UNA:+", b"UNB+UNOC:3+", b"UNH+1+", b"UNT+2+", b"UNZ+1+",
+                                  b"UNG+", b"UNE+1+", b"LIN+", b"CNT+2:", b"?", b"\xef\xbb\xbf"))
+TARGETS: dict[str, Callable[[], Target]] = {"x12": _x12_target, "edifact": _edifact_target}
+
+
+def target(name: str) -> Target:
+    return TARGETS[name]()
