@@ -275,7 +275,7 @@ def fit_echo(tag: str, values: Sequence[Any], grammar: Grammar) -> list[Any]:
 
 def _fit_value(value: Any, spec: tuple, grammar: Grammar) -> str:
     req, kind, low, high, codes = spec
-    text = str(value or "")
+    text = "".join(c for c in str(value or "") if c.isprintable())  # control characters never travel
     if len(text) > high and kind not in ("R", "N0", "N2", "n"):
         text = text[:high]
     ok = text and _type_ok(text, kind, grammar.decimal) and low <= _length(text, kind, grammar.decimal) <= high \

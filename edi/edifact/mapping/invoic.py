@@ -197,7 +197,7 @@ def build_invoic(doc: dict[str, Any], profile: EdifactProfile, notes: WriteNotes
     written: list[dict[str, Any]] = []
     out.party("SU", doc.get("supplier") or {"role": "SU", "identifiers": [
         {"scheme": "ACCOUNT_AT_PARTNER", "value": doc["supplier_partner_id"]}]}, written)
-    out.party("IV", doc.get("bill_to"), written)
+    out.party("IV", doc.get("bill_to"), written, roles=("IV", "BY"))  # the reader takes either
     out.party("DP", doc.get("ship_to"), written)
     out.party("PE", doc.get("remit_to"), written)
     out.currency(doc["currency"])

@@ -28,6 +28,10 @@ _EDIFACT_PARTY_SCHEMES = {c: s.value for c, s in party_scheme_from_edifact.codes
 _X12_PARTY_SCHEMES = {c: s.value for c, s in {**party_scheme_from_x12.codes, **X12_EXTRA_PARTY_SCHEMES}.items()}
 _ITEM_CODE, _AGENCY = re.compile(r"[A-Z0-9]{1,3}"), re.compile(r"[0-9]{1,3}")
 _GS1_CODES = {"SRV", "EN", "UP"}
+# NAD 3035 roles the readers take for each slot: a party's own role is kept when it is one of
+# them (ST for a delivery party), else the slot's goes out (an X12 RE remit-to becomes PE).
+SLOT_ROLES = {"SU": ("SU", "SE"), "DP": ("DP", "ST", "UC"), "SF": ("SF", "SH"), "IV": ("IV",), "BY": ("BY",),
+              "PE": ("PE",)}
 # Scheme → NAD C082 3055 when the stored qualifier is not an EDIFACT agency code (X12 "UL").
 PARTY_AGENCIES = {"GLN": "9", "DUNS": "16"}
 
@@ -80,9 +84,11 @@ class Out:
         if code:
             self.add("CUX", ["2", code, "9"])
 
-    def party(self, role: str, data: dict[str, Any] | None, written: list[dict[str, Any]]) -> None:
-        """NAD (+ RFF+VA, CTA, COM). The party's own role wins over the slot's; a party written
-        already (a slot the reader fills from another one) is not repeated."""
+    def party(self, role: str, data: dict[str, Any] | None, written: list[dict[str, Any]],
+              roles: tuple[str, ...] | None = None) -> None:
+        """NAD (+ RFF+VA, CTA, COM). The party's own role wins over the slot's when the reader
+        takes it for that slot (SLOT_ROLES); a party written already (a slot the reader fills
+        from another one) is not repeated."""
         if not data or data in written:
             return
         written.append(data)
@@ -94,7 +100,7 @@ class Out:
         name = data.get("name")
         self.add(
             "NAD",
-            data.get("role") or role,
+            data.get("role") if data.get("role") in (roles or SLOT_ROLES.get(role, (role,))) else role,
             c082,
             "",
             wrap(name, 35, 5) if name else "",
