@@ -34,7 +34,12 @@ from sqlalchemy import select
 
 from connectors.render import renderer
 from edi.common.control_numbers import ControlNumbers
-from edi.common.interchanges import OUTBOUND, InterchangeRecord, Party, register_outbound
+from edi.common.interchanges import (
+    OUTBOUND,
+    InterchangeRecord,
+    Party,
+    register_outbound,
+)
 from edi.common.settings import EdiSettings
 from hub.documents import expect_answer
 from hub.exchange import Exchange

@@ -125,8 +125,7 @@ def run_write(request: Any, out: TextIO, err: TextIO) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI promises no tracebacks; say what broke
         reporter.fail(f"internal error while writing ({type(exc).__name__}: {exc})")
         return EXIT_INTERNAL
-    for warning in result.warnings:
-        err.write(f"{request.path}: warning: {warning}\n")
+    err.writelines(f"{request.path}: warning: {warning}\n" for warning in result.warnings)
     text = result.data.decode("utf-8", errors="replace")
     out.write(text if text.endswith("\n") else text + "\n")
     return EXIT_OK

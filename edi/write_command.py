@@ -18,7 +18,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from edi.common.control_numbers import ControlNumbers, CounterKey, NumberSource, PreviewNumbers, party
+from edi.common.control_numbers import (
+    ControlNumbers,
+    CounterKey,
+    NumberSource,
+    PreviewNumbers,
+    party,
+)
 from edi.common.outbound import WriteError
 
 X12_VERSIONS = ("004010", "005010")

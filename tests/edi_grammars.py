@@ -50,7 +50,7 @@ def _install() -> None:
     def read_given_bytes(self) -> None:
         self.rawinput = self.ta_info["_edi_content"]
 
-    def grammar_name(messagetype: str, inode) -> str:  # noqa: ARG001 - bots' signature
+    def grammar_name(messagetype: str, inode) -> str:  # bots' signature: inode unused
         return re.sub(r"^([A-Z]{6})(D[0-9]{2}[A-C])UN.*$", r"\2.\1\2UN", messagetype)
 
     def x12_grammar_name(messagetype: str, inode) -> str:
@@ -228,9 +228,9 @@ def counts() -> None:
     written, accepted, refused = Counter(), Counter(), Counter()
     jobs = [(standard, version, [json.loads((examples / f"{name}.json").read_text())], None)
             for standard, names in EXAMPLE_TYPES.items() for name in names for version in VERSIONS[standard]]
-    for standard in VERSIONS:
+    for standard, versions in VERSIONS.items():
         for _, docs, envelope in corpus_documents(standard, corpus_files(standard)):
-            jobs += [(standard, version, [doc], envelope) for doc in docs for version in VERSIONS[standard]]
+            jobs += [(standard, version, [doc], envelope) for doc in docs for version in versions]
     for standard, version, docs, envelope in jobs:
         key = (standard, SET_NAMES[standard][docs[0]["document_type"]], version)
         try:

@@ -275,7 +275,8 @@ def fit_echo(tag: str, values: Sequence[Any], grammar: Grammar) -> list[Any]:
 
 def _fit_value(value: Any, spec: tuple, grammar: Grammar) -> str:
     req, kind, low, high, codes = spec
-    text = "".join(c for c in str(value or "") if c.isprintable())  # control characters never travel
+    # A control character never travels: '?' marks where the partner's value had one.
+    text = "".join(c if c.isprintable() else "?" for c in str(value or ""))
     if len(text) > high and kind not in ("R", "N0", "N2", "n"):
         text = text[:high]
     ok = text and _type_ok(text, kind, grammar.decimal) and low <= _length(text, kind, grammar.decimal) <= high \

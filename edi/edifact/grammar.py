@@ -23,7 +23,7 @@ def M(kind: str, high: int, codes: str | None = None, low: int = 1) -> tuple:
     return ("M", kind, low, high, codes)
 
 
-def O(kind: str, high: int, codes: str | None = None, low: int = 1) -> tuple:  # noqa: E743 - "conditional"
+def O(kind: str, high: int, codes: str | None = None, low: int = 1) -> tuple:
     return ("C", kind, low, high, codes)
 
 

@@ -26,9 +26,9 @@ from pydifact.serializer import Serializer
 
 from edi.common.control_numbers import INTERCHANGE, TRANSACTION, NumberSource
 from edi.common.control_numbers import AllocatedNumbers, PreviewNumbers  # noqa: F401 - the writer's number sources
+from edi.common.grammar import Place, check_segment, check_structure
 from edi.common.interchanges import GroupInfo
 from edi.common.outbound import WriteError, WriteNotes, uncarried  # WriteError: shared, importable here
-from edi.common.grammar import Place, check_segment, check_structure
 from edi.edifact.charsets import CHARSETS, outside_pattern
 from edi.edifact.grammar import grammar_for
 from edi.edifact.profile import EdifactProfile

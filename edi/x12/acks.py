@@ -15,17 +15,31 @@ The reply follows the inbound file (ISA12, GS08 and delimiters) and the partner'
 from __future__ import annotations
 
 from datetime import datetime
-
 from typing import BinaryIO
 
 from edi.common.diagnostics import Diagnostic, Level
 from edi.common.grammar import fit_echo
-from edi.x12.grammar import grammar_for
-from edi.x12.engine import map_set
-from edi.x12.profile import X12Profile
-from edi.x12.reader import FunctionalGroup, Interchange, InterchangeEnd, SetSummary, TransactionSet, X12Reader
-from edi.x12.writer import NumberSource, OutGroup, OutSet, PreviewNumbers, Written, render_interchange, sanitize
 from edi.common.text import digits
+from edi.x12.engine import map_set
+from edi.x12.grammar import grammar_for
+from edi.x12.profile import X12Profile
+from edi.x12.reader import (
+    FunctionalGroup,
+    Interchange,
+    InterchangeEnd,
+    SetSummary,
+    TransactionSet,
+    X12Reader,
+)
+from edi.x12.writer import (
+    NumberSource,
+    OutGroup,
+    OutSet,
+    PreviewNumbers,
+    Written,
+    render_interchange,
+    sanitize,
+)
 
 IMPLEMENTATION_999 = "005010X231A1"
 # Element 716 codes the 4010 997 allows (19 came with 5010).

@@ -652,4 +652,4 @@ def set_for(document: dict[str, Any], notes: WriteNotes | None = None,
     return set_id, body
 
 
-__all__ = ["build_850", "build_855", "build_856", "build_810", "set_for", "FUNCTIONAL_IDS", "CARRIED"]
+__all__ = ["CARRIED", "FUNCTIONAL_IDS", "build_810", "build_850", "build_855", "build_856", "set_for"]

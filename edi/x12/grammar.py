@@ -14,7 +14,12 @@ BIG07, product qualifiers 235 ...).
 from __future__ import annotations
 
 from edi.common.grammar import Grammar
-from hub.canonical.codes import ack_line_status_from_x12, ack_type_from_x12, invoice_type_from_x12, item_scheme_from_x12
+from hub.canonical.codes import (
+    ack_line_status_from_x12,
+    ack_type_from_x12,
+    invoice_type_from_x12,
+    item_scheme_from_x12,
+)
 
 R = 99999  # ">1": no limit that matters
 
@@ -23,7 +28,7 @@ def M(kind: str, low: int, high: int, codes: str | None = None) -> tuple:
     return ("M", kind, low, high, codes)
 
 
-def O(kind: str, low: int, high: int, codes: str | None = None) -> tuple:  # noqa: E743 - X12's own letter
+def O(kind: str, low: int, high: int, codes: str | None = None) -> tuple:
     return ("O", kind, low, high, codes)
 
 

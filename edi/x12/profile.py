@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 if TYPE_CHECKING:
     from edi.x12.reader import Interchange
 
-from edi.x12.tokenizer import Delimiters
 from edi.common.text import digits
+from edi.x12.tokenizer import Delimiters
 
 AckKind = Literal["997", "999", "TA1", "none"]
 

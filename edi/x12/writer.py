@@ -23,9 +23,9 @@ from pydantic import BaseModel
 
 from edi.common.control_numbers import GROUP, INTERCHANGE, TRANSACTION, NumberSource
 from edi.common.control_numbers import AllocatedNumbers, PreviewNumbers  # noqa: F401 - the writer's number sources
+from edi.common.grammar import Place, check_segment, check_structure
 from edi.common.interchanges import GroupInfo
 from edi.common.outbound import WriteError, WriteNotes  # WriteError: shared by both writers, importable here
-from edi.common.grammar import Place, check_segment, check_structure
 from edi.x12.grammar import grammar_for, isa_errors
 from edi.x12.profile import X12Profile
 from edi.x12.tokenizer import Delimiters

@@ -10,7 +10,14 @@ import json
 import pytest
 
 from edi.edifact.profile import EdifactProfile
-from edi.edifact.writer import OutMessage, PreviewNumbers, WriteError, check_message, seg, write_documents
+from edi.edifact.writer import (
+    OutMessage,
+    PreviewNumbers,
+    WriteError,
+    check_message,
+    seg,
+    write_documents,
+)
 from tests.edifact.test_mapping import HEALTHCARE_DESADV
 from tests.edifact.test_writer import EXAMPLES, NOW, documents, strip_envelope
 

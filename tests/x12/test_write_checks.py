@@ -13,7 +13,13 @@ import pytest
 from edi.x12.acks import acknowledge_file
 from edi.x12.grammar import grammar_for
 from edi.x12.profile import X12Profile
-from edi.x12.writer import OutSet, PreviewNumbers, WriteError, check_set, write_documents
+from edi.x12.writer import (
+    OutSet,
+    PreviewNumbers,
+    WriteError,
+    check_set,
+    write_documents,
+)
 from tests.x12.helpers import PO_850, isa
 from tests.x12.test_roundtrip import ASN, INVOICE, PO, SUPPLIER, read_back
 
@@ -94,7 +100,7 @@ def test_bsn04_is_sent_even_when_created_at_has_no_time() -> None:
     assert bsn[3:5] == ["20250312", "0000"]
     assert any("created_at: no time of day: BSN04 (mandatory) is sent as 0000" in w for w in written.warnings)
     timed = write_documents([example("ship_notice")], SUPPLIER, PreviewNumbers())
-    assert [s for s in segments(timed.data) if s[0] == "BSN"][0][4] == "1605"
+    assert next(s for s in segments(timed.data) if s[0] == "BSN")[4] == "1605"
 
 
 @pytest.mark.parametrize("version", ["004010", "005010"])

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydifact.segments import Segment
 
+from edi.common.outbound import WriteNotes
 from edi.edifact.mapping.base import MessageView, comp, drop_empty, mapper
 from edi.edifact.mapping.common import (
     ItemIds,
@@ -26,15 +27,13 @@ from edi.edifact.mapping.common import (
     party,
     pia,
     purpose_code,
-    supplier_id,
     qty,
     reference,
     rff,
+    supplier_id,
 )
-from edi.common.outbound import WriteNotes
 from edi.edifact.mapping.out import Out
 from edi.edifact.profile import EdifactProfile
-from edi.edifact.writer import WriteError
 from hub.canonical import ShipNotice
 from hub.canonical.codes import po_purpose_from_edifact
 

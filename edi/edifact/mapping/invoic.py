@@ -12,19 +12,19 @@ line amount, TAX + MOA 124 line tax, ALC line charges, RFF ON / LI. Summary afte
 
 from __future__ import annotations
 
-from decimal import Decimal
 import re
+from decimal import Decimal
 from typing import Any
 
 from pydifact.segments import Segment
 
+from edi.common.outbound import WriteNotes
 from edi.common.text import digits
 from edi.edifact.mapping.base import MessageView, comp, drop_empty, mapper
 from edi.edifact.mapping.common import best_price, reference, supplier_id
 from edi.edifact.mapping.orders import payment_terms
-from edi.edifact.mapping.parts import LinePart, MessageParts, Part
-from edi.common.outbound import WriteNotes
 from edi.edifact.mapping.out import Out
+from edi.edifact.mapping.parts import LinePart, MessageParts, Part
 from edi.edifact.profile import EdifactProfile
 from hub.canonical import Invoice
 from hub.canonical.codes import allowance_or_charge_from_code, invoice_type_from_edifact

@@ -15,9 +15,9 @@ from typing import Any
 
 from pydifact.segments import Segment
 
+from edi.common.outbound import WriteNotes
 from edi.edifact.mapping.base import MessageView, comp, drop_empty, mapper
 from edi.edifact.mapping.common import best_price, purpose_code, reference, supplier_id
-from edi.common.outbound import WriteNotes
 from edi.edifact.mapping.out import Out, wrap
 from edi.edifact.mapping.parts import LinePart, MessageParts, Part
 from edi.edifact.profile import EdifactProfile

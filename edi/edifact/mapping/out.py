@@ -12,12 +12,16 @@ from typing import Any
 from pydifact.segments import Segment
 
 from edi.common.outbound import WriteNotes, target_qualifier
+from edi.edifact.mapping.common import EXTRA_ITEM_SCHEMES
 from edi.edifact.profile import EdifactProfile
 from edi.edifact.writer import seg
-from edi.edifact.mapping.common import EXTRA_ITEM_SCHEMES
 from edi.x12.mapping.common import EXTRA_PARTY_SCHEMES as X12_EXTRA_PARTY_SCHEMES
 from edi.x12.mapping.common import ITEM_SCHEME_VALUES
-from hub.canonical.codes import item_scheme_from_edifact, party_scheme_from_edifact, party_scheme_from_x12
+from hub.canonical.codes import (
+    item_scheme_from_edifact,
+    party_scheme_from_edifact,
+    party_scheme_from_x12,
+)
 
 # Scheme → the EDIFACT 7143 code written when the stored qualifier is not an EDIFACT code.
 ITEM_QUALIFIERS = {"GTIN": "SRV", "UPC": "UP", "VENDOR_PART": "SA", "VENDOR_CATALOG": "SA", "BUYER_ITEM": "IN",

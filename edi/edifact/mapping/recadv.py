@@ -37,10 +37,10 @@ from typing import Any
 
 from pydifact.segments import Segment
 
+from edi.common.outbound import WriteNotes
 from edi.edifact.diagnostics import SyntaxCode
 from edi.edifact.mapping.base import MessageView, drop_empty, mapper
 from edi.edifact.mapping.common import supplier_id
-from edi.common.outbound import WriteNotes
 from edi.edifact.mapping.out import Out
 from edi.edifact.mapping.parts import LinePart, MessageParts, Part
 from edi.edifact.profile import EdifactProfile
@@ -222,7 +222,7 @@ def _batches(line: dict[str, Any], n: int, out: Out) -> list[dict[str, Any]]:
                          "RECADV cannot tell which batch was rejected; split the receipt line per batch")
     factor = _units_per_base(line)
     parts = []
-    for lot, group in batches.items():
+    for group in batches.values():
         qty = (sum((Decimal(str(a["qty_base"])) for a in group), Decimal(0)) * factor).normalize()
         parts.append({"qty": decimal_text(qty), "rejected": None, "allocations": group,
                       "accepted": decimal_text(qty) if line.get("qty_accepted") is not None else None})
