@@ -285,6 +285,8 @@ def _fit_value(value: Any, spec: tuple, grammar: Grammar) -> str:
         return text
     if req != "M":
         return ""
+    if codes is not None:  # a coded element needs a code of its list, whatever the placeholder
+        return min(grammar.codes[codes], key=lambda c: (len(c), c))
     if kind == "DT":
         return date.today().strftime("%Y%m%d" if low == 8 else "%y%m%d")
     if kind == "TM":
