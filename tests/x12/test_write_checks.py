@@ -192,3 +192,14 @@ def test_backordered_quantity_is_its_own_ack_line() -> None:
     assert ["ACK", "IB", "4", ack["lines"][0].get("uom") or ack["lines"][0]["ordered_uom"]] in segments(written.data)
     (back,), _ = read_back(written.data)
     assert any(line["status"] == "BACKORDERED" and line.get("qty") == "4" for line in back["lines"])
+
+
+def test_echoes_of_a_broken_interchange_are_fitted_to_the_ack_elements() -> None:
+    from edi.common.grammar import fit_echo
+
+    grammar, _ = grammar_for("004010")
+    fitted = fit_echo("TA1", ["00401", "\x0040115", "1", "A", "999"], grammar)
+    assert fitted[0] == "000000000" and fitted[2] == "0000" and fitted[3] == "A"
+    assert len(fitted[1]) == 6 and fitted[1].isdigit()  # today's date: the original was no date
+    assert fitted[4] in grammar.codes["TA105"]
+    check("997", [["AK1", "PO", "1"], ["AK2", "850", "0001"], ["AK5", "A"], ["AK9", "A", "1", "1", "1"]])
