@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import UTC, datetime
 from typing import Annotated
@@ -18,6 +17,8 @@ from typing import Annotated
 import typer
 
 from hub.cli_errors import reported
+from hub.logsafe import configure_logging
+from hub.operations.terminal import printable
 
 sftp_app = typer.Typer(help="SFTP channels: poll partners' remote folders.", no_args_is_help=True)
 api_key_app = typer.Typer(help="API keys of partners for the inbound API (stored hashed).", no_args_is_help=True)
@@ -55,7 +56,7 @@ def api(
     from connectors.inbound.api import ApiSettings, create_app
     from connectors.inbound.httpserver import api_server
 
-    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     hub = _hub()
     with reported("preparing the database and broker"):
         hub.setup()
@@ -75,7 +76,7 @@ def sftp_poll(
     from connectors.inbound.sftp import pollers_from, start_pollers
     from connectors.sftp import SftpError
 
-    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     hub = _hub()
     with reported("preparing the database and broker"):
         hub.setup()
@@ -90,7 +91,7 @@ def sftp_poll(
             try:
                 typer.echo(f"{poller.name}: {poller.poll_once()} file(s) taken")
             except (SftpError, OSError, EOFError) as exc:
-                typer.echo(f"{poller.name}: error: {exc}", err=True)
+                typer.echo(f"{poller.name}: error: {printable(str(exc))}", err=True)  # the server's words
                 failed = True
             finally:
                 poller.close()
@@ -152,7 +153,7 @@ def api_key_list(partner_id: Annotated[str | None, typer.Argument(help="Only thi
     for k in rows:
         state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
         used = f"last used {k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "never used"
-        typer.echo(f"{k.key_id}  {k.partner_id:<12} {state:<24} {used:<27} {k.label or ''}")
+        typer.echo(f"{k.key_id}  {k.partner_id:<12} {state:<24} {used:<27} {printable(k.label)}")
 
 
 @api_key_app.command("revoke")
@@ -189,9 +190,10 @@ def security_events_cmd(
     if not rows:
         typer.echo("no security events")
     for e in rows:
-        typer.echo(f"{e.at:%Y-%m-%d %H:%M:%S}  {e.kind:<22} partner={e.partner_id or '-':<10} "
-                   f"claimed={e.claimed or '-':<24} from={e.remote_addr or '-':<15} {e.reason}"
-                   + (f"  (bytes kept: sha256 {e.sha256[:16]}…)" if e.sha256 else ""))
+        # What was claimed and why it was refused come from the refused message: escaped.
+        typer.echo(f"{e.at:%Y-%m-%d %H:%M:%S}  {e.kind:<22} partner={printable(e.partner_id) or '-':<10} "
+                   f"claimed={printable(e.claimed) or '-':<24} from={printable(e.remote_addr) or '-':<15} "
+                   f"{printable(e.reason)}" + (f"  (bytes kept: sha256 {e.sha256[:16]}…)" if e.sha256 else ""))
 
 
 @acks_app.command("overdue")
@@ -223,12 +225,13 @@ def acks_overdue(
         typer.echo("no overdue acknowledgements")
     for r in rows:
         hours = r["overdue_seconds"] / 3600
-        typer.echo(f"{r['partner_id'] or '-':<10} {r['standard']:<8} {r['receiver']:<22} control {r['control_number']:<10}"
-                   f" {r['document_type']} {r['document_key'] or '-':<16} sent {r['sent_at']:%Y-%m-%d %H:%M}"
+        typer.echo(f"{r['partner_id'] or '-':<10} {r['standard']:<8} {printable(r['receiver']):<22} control "
+                   f"{printable(r['control_number']):<10} {r['document_type']} {printable(r['document_key']) or '-':<16} "
+                   f"sent {r['sent_at']:%Y-%m-%d %H:%M}"
                    f"  {r['ack_expected']} due {r['due_at']:%Y-%m-%d %H:%M}  overdue {r['overdue_seconds'] / 3600:.1f} h"
                    f"  message {r['message_id']}")
     for r in answers:
-        typer.echo(f"{r['partner_id']:<10} {'business':<8} {r['document_type']} {r['document_key']:<16} sent "
+        typer.echo(f"{r['partner_id']:<10} {'business':<8} {r['document_type']} {printable(r['document_key']):<16} sent "
                    f"{r['sent_at']:%Y-%m-%d %H:%M}  {r['answer_type']} due {r['due_at']:%Y-%m-%d %H:%M}  overdue "
                    f"{r['overdue_seconds'] / 3600:.1f} h  message {r['message_id']}")
     if recorded:

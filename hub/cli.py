@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ from celery import bootsteps
 
 from hub.app import Hub, RoutesInvalid
 from hub.cli_errors import fail
+from hub.operations.terminal import printable
 
 app = typer.Typer(help="Supply Hub: healthcare supply-chain integration hub.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -73,8 +73,9 @@ def _hub() -> Hub:
 
 
 def _logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # schema checks at start are not news
+    from hub.logsafe import configure_logging
+
+    configure_logging(level)  # partner text in a log line is escaped: it cannot forge lines
 
 
 # -- running ---------------------------------------------------------------------------------
@@ -239,7 +240,7 @@ def push(
     state = "published" if acc.published else "stored; the relay will publish it when the broker is back"
     if acc.published and not acc.routed:
         state = "stored, but no route matches " + acc.routing_key
-    typer.echo(f"{acc.message_id}  {acc.routing_key}  {state}")
+    typer.echo(f"{acc.message_id}  {printable(acc.routing_key)}  {printable(state)}")
 
 
 # -- business documents ----------------------------------------------------------------------
@@ -298,9 +299,10 @@ def exceptions_list(
     if not rows:
         typer.echo(f"no {'' if status == 'all' else status + ' '}business exceptions")
     for row in rows:
-        document_ref = f"{row.document_type or '-'} {row.document_key or '-'}"
+        # Document keys and reasons quote what partners sent: escaped, they cannot forge lines.
+        document_ref = printable(f"{row.document_type or '-'} {row.document_key or '-'}")
         typer.echo(f"{row.id}  {row.created_at.strftime('%Y-%m-%d %H:%M:%S')}  {row.severity:<5} {row.status:<8} "
-                   f"{row.kind:<26} {document_ref:<36} message {row.message_id or '-'}  {row.message[:100]}")
+                   f"{row.kind:<26} {document_ref:<36} message {row.message_id or '-'}  {printable(row.message[:100])}")
 
 
 @exceptions_app.command("show")

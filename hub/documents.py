@@ -110,15 +110,19 @@ def trail(db, value: str) -> list[TrailEntry]:
 
 
 def format_trail(value: str, entries: list[TrailEntry]) -> str:
+    """The trail as lines; numbers and senders come from partners' documents, so they are shown
+    with control and direction characters escaped (``hub.operations.terminal.printable``)."""
+    from hub.operations.terminal import printable
+
     if not entries:
-        return f"no document carries {value!r}"
-    lines = [f"{value}: {len(entries)} document(s)"]
+        return f"no document carries {printable(repr(value))}"
+    lines = [f"{printable(value)}: {len(entries)} document(s)"]
     for e in entries:
         where = ", ".join(f"{endpoint} {status}" for endpoint, status in e.deliveries) or (
             "held for review" if e.status == "held" else "no delivery")
-        lines.append(f"{e.at.strftime('%Y-%m-%d %H:%M:%S')}  {e.document_type or '-':<20} {e.document_key or '-':<20} "
-                     f"as {'/'.join(e.fields):<24} route {e.route}  message {e.message_id}"
-                     f" from {e.sender or '-'}  → {where}")
+        lines.append(f"{e.at.strftime('%Y-%m-%d %H:%M:%S')}  {e.document_type or '-':<20} "
+                     f"{printable(e.document_key) or '-':<20} as {'/'.join(e.fields):<24} route {e.route}  message "
+                     f"{e.message_id} from {printable(e.sender) or '-'}  → {where}")
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ import typer
 from hub.cli_errors import reported
 from hub.config import get_settings
 from hub.db import Database
+from hub.operations.terminal import printable
 from hub.partners import PartnerRegistry, read_partners_file
 from hub.yamlfile import DataFileError
 
@@ -68,7 +69,8 @@ def list_partners(database_url: str | None = DatabaseOption) -> None:
                 ids = [f"ISA {partner.x12.isa_qualifier}:{partner.x12.isa_id}"] if partner.x12 else []
                 ids += [f"UNB {partner.edifact.unb_id}:{partner.edifact.unb_qualifier or ''}"] if partner.edifact else []
                 roles = ",".join(r.value for r in partner.roles)
-                typer.echo(f"{partner.id}\t{partner.status.value}\t{roles}\t{partner.name}\t{' '.join(ids)}")
+                typer.echo(f"{partner.id}\t{partner.status.value}\t{roles}\t{printable(partner.name)}\t"
+                           f"{printable(' '.join(ids))}")
     finally:
         registry.db.dispose()
 

@@ -44,7 +44,8 @@ process is storing it) for operations.
 
 Names: only a plain name is ever joined to a path. A listed name holding a path separator, a
 NUL or ``.``/``..`` (a hostile or broken server) is never renamed, read or stored; every name
-written by the hub is reduced to ``[A-Za-z0-9._-]`` (``safe_part``).
+written by the hub is reduced to ``[A-Za-z0-9._-]`` (``safe_part``); every name logged is shown
+with control and direction characters escaped (``printable``): it cannot forge a log line.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from connectors.outbound.file import safe_part
 from hub.ids import new_id
 from hub.ingest import MessageTooLarge
+from hub.operations.terminal import printable
 from hub.store import Message
 
 log = logging.getLogger(__name__)
@@ -397,7 +399,7 @@ class Pickup:
         where = self.folder.describe(claimed)
         # A fault of the hub (not the store being away) is an error, with the traceback that fixes it.
         log.log(logging.WARNING if away else logging.ERROR, "%s: %s stays in %s (%s) and is retried: %s",
-                self.label, original, where, _claimed(claim_age(name.split("__", 1)[0])), reason,
+                self.label, printable(original), where, _claimed(claim_age(name.split("__", 1)[0])), reason,
                 exc_info=None if away else exc)
         self.reported[where] = now
         if not away:
@@ -439,7 +441,7 @@ class Pickup:
         try:
             self._write_reason(claimed, original, reason)
         except OSError as exc:  # the note only explains; the file itself is safe in processing/
-            log.warning("%s: cannot note why %s waits: %s", self.label, original, exc)
+            log.warning("%s: cannot note why %s waits: %s", self.label, printable(original), exc)
 
     def _read_note(self, claim: Claim) -> str | None:
         try:
@@ -459,7 +461,8 @@ class Pickup:
 
     def _candidate(self, name: str) -> bool:
         if not plain_name(name):
-            log.warning("%s: ignoring a listed name that is not a plain file name: %r", self.label, name)
+            log.warning("%s: ignoring a listed name that is not a plain file name: %s", self.label,
+                        printable(name))
             return False
         if name.startswith(".") or name.endswith(SKIP_SUFFIXES):
             return False
@@ -506,7 +509,7 @@ class Pickup:
         try:
             raw = self.folder.read(claimed, self.rules.max_bytes + 1)
         except FileNotFoundError:
-            log.info("%s: %s was finished by another picker", self.label, original)
+            log.info("%s: %s was finished by another picker", self.label, printable(original))
             return "done"
         except OSError as exc:
             self._reject(claimed, message_id, original, f"cannot read file: {exc.strerror or exc}", noted)
@@ -531,7 +534,7 @@ class Pickup:
         try:
             if self.is_stored(message_id):
                 log.info("%s: %s is already stored as message %s (another picker stored it)", self.label,
-                         original, message_id)
+                         printable(original), message_id)
                 return None
         except Exception as lookup:  # noqa: BLE001 - the store went away meanwhile: hold the file
             return self._hold(claimed, original, lookup)
@@ -543,7 +546,7 @@ class Pickup:
         try:
             self.folder.rename(claimed, f"{ARCHIVE}/{day}/{message_id}__{safe_part(original)}")
         except FileNotFoundError:
-            log.info("%s: %s was archived by another picker", self.label, original)
+            log.info("%s: %s was archived by another picker", self.label, printable(original))
         self._settle(claimed, noted)
 
     def _reject(self, claimed: str, message_id: str, original: str, reason: str, noted: bool = False) -> None:
@@ -555,7 +558,8 @@ class Pickup:
             return
         self._settle(claimed, noted)
         self._write_reason(target, original, reason)
-        log.error("%s: file %s moved to %s: %s", self.label, original, self.folder.describe(target), reason)
+        log.error("%s: file %s moved to %s: %s", self.label, printable(original), self.folder.describe(target),
+                  printable(reason))
 
     def _settle(self, claimed: str, noted: bool) -> None:
         """The claim left processing/: forget it, and remove the note that said why it waited."""
@@ -572,7 +576,8 @@ class Pickup:
         except FileNotFoundError:
             return
         self._write_reason(target, entry.name, "symbolic links are not picked up (they may point outside the folder)")
-        log.error("%s: symbolic link %s moved to %s", self.label, entry.name, self.folder.describe(target))
+        log.error("%s: symbolic link %s moved to %s", self.label, printable(entry.name),
+                  self.folder.describe(target))
 
     def _write_reason(self, target: str, original: str, reason: str) -> None:
         shown = original.encode("unicode_escape").decode("ascii")  # a name cannot add lines to the file
@@ -643,7 +648,7 @@ def store_into(hub, channel: FileChannel) -> StoreFn:
             channel=channel.label, filename=original, message_id=message_id,
             headers={"channel": channel.name, "filename": original, **headers},
         ))
-        log.info("file %s from %s channel %s stored as message %s (published: %s)", printable_name(original),
+        log.info("file %s from %s channel %s stored as message %s (published: %s)", printable(original),
                  channel.kind, channel.name, accepted.message_id, accepted.published)
 
     return store
@@ -670,13 +675,6 @@ def admit_file(hub, channel: FileChannel, raw: bytes, fmt: str, original: str):
     except NotAdmitted as exc:
         record_event(hub, exc.kind, exc.reason, channel=channel.label, partner_id=partner.id, claimed=exc.claimed,
                      raw=raw, detail={**exc.detail, "filename": original})
-        log.warning("%s: refused %s (%s): %s", channel.label, printable_name(original), exc.kind, exc.reason)
+        log.warning("%s: refused %s (%s): %s", channel.label, printable(original), exc.kind, printable(exc.reason))
         raise RefusedFile(f"{exc.kind}: {exc.reason}") from None
 
-
-def printable_name(name: str) -> str:
-    """A partner's file name for a log line: quoted, with control and direction characters
-    escaped (a CR/LF cannot forge log lines, a right-to-left mark cannot reorder one)."""
-    from hub.operations.terminal import printable
-
-    return f"'{printable(name)}'"

@@ -254,7 +254,7 @@ def dlq_list(
     for dl in rows:
         where = f"route {dl.route}" if dl.endpoint is None else f"endpoint {dl.endpoint}"
         typer.echo(f"{dl.id}  {dl.created_at.strftime('%Y-%m-%d %H:%M:%S')}  {dl.state:<9} {where:<28} "
-                   f"{dl.reason:<22} message {dl.message_id}  {(dl.error or '')[:80]}")
+                   f"{dl.reason:<22} message {dl.message_id}  {printable((dl.error or '')[:80])}")
 
 
 @dlq_app.command("show")

@@ -64,9 +64,9 @@ def format_trace(hub, message_id: str) -> str:
     out.append(f"  {'time (UTC)':<26} {'+ms':>9} {'Δms':>9}  {'stage':<14} where / detail")
     for ln in lines:
         out.append(f"  {ln.at.strftime('%Y-%m-%d %H:%M:%S.%f'):<26} {ln.since_start_ms:>9.1f} {ln.since_previous_ms:>9.1f}"
-                   f"  {ln.stage:<14} {ln.where}{'  ' if ln.where and ln.detail else ''}{ln.detail}")
+                   f"  {ln.stage:<14} {ln.where}{'  ' if ln.where and ln.detail else ''}{printable(ln.detail)}")
         if ln.error:
-            out.append(f"  {'':<26} {'':>9} {'':>9}  {'':<14} error: {ln.error}")
+            out.append(f"  {'':<26} {'':>9} {'':>9}  {'':<14} error: {printable(ln.error)}")
     if attempts:
         out.append("")
         out.append("  delivery attempts:")
@@ -74,7 +74,7 @@ def format_trace(hub, message_id: str) -> str:
             code = f"HTTP {a.status_code}" if a.status_code is not None else "-"
             took = (a.finished_at - a.started_at).total_seconds() * 1000
             out.append(f"    {a.started_at.strftime('%H:%M:%S.%f')}  delivery {a.delivery_id[:8]}  attempt {a.attempt}"
-                       f"  {a.outcome:<11} {code:<9} {took:7.1f} ms  {(a.error or a.response or '')[:120]}")
+                       f"  {a.outcome:<11} {code:<9} {took:7.1f} ms  {printable((a.error or a.response or '')[:120])}")
     if replays:
         out.append("")
         out.append("  replays:")
