@@ -7,12 +7,13 @@ repeated thousands of times) and runs each input through the target, then prints
   errors, clean);
 - unexpected exceptions, grouped by where they were raised, each with a reproducer saved to
   ``--out`` (the input, and a .txt with the traceback);
-- the slowest input per 100 KB (seconds × 100 KB / size, inputs under 100 KB counted as
+- the slowest input per 100 KB (CPU seconds × 100 KB / size, inputs under 100 KB counted as
   100 KB, so any input must finish within the goal) and how many went over the goal (1 s);
   the slowest is saved too;
 - peak memory: the largest traced allocation peak of a sample of inputs (every
-  ``--memory-every``-th, under tracemalloc, timed apart) and its ratio to the input's size, and
-  the process's peak RSS;
+  ``--memory-every``-th, under tracemalloc, timed apart) and its ratio to the input's size, the
+  most one input raised the process's peak RSS, and the process's peak RSS (tracemalloc's own
+  bookkeeping included);
 - the junk table: 1 MB of each kind of junk (blanks, line breaks, stray bytes, runs of
   delimiters, invalid segments …) inside a real file, translate and acknowledge in MB/s.
 
@@ -55,6 +56,7 @@ class Finding:
     count: int
     reproducer: Path
     message: str
+    note: str  # the traceback, saved beside the reproducer
 
 
 @dataclass
@@ -68,6 +70,7 @@ class Stats:
     over_goal: int = 0
     peak: tuple[int, int] = (0, 0)  # (traced bytes, input size)
     peak_ratio: tuple[float, int] = (0.0, 0)  # (traced bytes / size, size) for inputs of 10 KB and more
+    rss_jump: tuple[int, int] = (0, 0)  # (KB the process's peak RSS grew by during one input, its size)
     bytes_in: int = 0
 
     def save(self, name: str, data: bytes, note: str = "") -> Path:
@@ -92,10 +95,16 @@ def _on_alarm(signum: int, frame: object) -> None:
     raise InputTimeout()
 
 
+def _max_rss_kb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def run_one(tgt: Target, data: bytes, stats: Stats, timeout: float) -> None:
     stats.tried += 1
     stats.bytes_in += len(data)
-    started = time.perf_counter()
+    rss_before = _max_rss_kb()
+    # CPU time of this process: the machine is shared, and waiting for a core is not the engine's.
+    started = time.process_time()
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         stats.outcomes[tgt.exercise(data)] += 1
@@ -105,7 +114,14 @@ def run_one(tgt: Target, data: bytes, stats: Stats, timeout: float) -> None:
         return
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-    seconds = time.perf_counter() - started
+    seconds = time.process_time() - started
+    # The process's peak RSS only grows: an input that raises it a lot is kept (tracemalloc
+    # sees only a sample of the inputs).
+    jump = _max_rss_kb() - rss_before
+    if jump > stats.rss_jump[0]:
+        stats.rss_jump = (jump, len(data))
+        if jump > 50_000:
+            stats.save("memory", data, f"peak RSS grew by {jump / 1024:.0f} MB for {len(data):,} bytes")
     cost = seconds * PER_100KB / max(len(data), PER_100KB)
     if cost > GOAL_SECONDS_PER_100KB:
         stats.over_goal += 1
@@ -122,12 +138,12 @@ def _record(stats: Stats, exc: BaseException, data: bytes) -> None:
     if found is not None:
         found.count += 1
         if len(data) < found.reproducer.stat().st_size:  # keep the smallest reproducer
-            stats.save(found.reproducer.stem, data, found.message)
+            stats.save(found.reproducer.stem, data, found.note)
         return
     name = "finding-" + hashlib.sha256(signature.encode()).hexdigest()[:10]
     cause = exc.__cause__ or exc
     note = f"{signature}\n{exc}\n\n" + "".join(traceback.format_exception(cause))
-    stats.findings[signature] = Finding(signature, 1, stats.save(name, data, note), str(exc)[:200])
+    stats.findings[signature] = Finding(signature, 1, stats.save(name, data, note), str(exc)[:200], note)
 
 
 def measure_memory(tgt: Target, data: bytes, stats: Stats, timeout: float) -> None:
@@ -213,12 +229,12 @@ def junk_table(tgt: Target, seeds: list[bytes], megabytes: float) -> list[tuple[
         speeds = []
         for fn in (tgt.translate, tgt.acknowledge):
             gc.collect()
-            started = time.perf_counter()
+            started = time.process_time()
             try:
                 fn(data)
             except Exception:  # noqa: BLE001 - speed only here; the fuzz loop reports failures
                 pass
-            speeds.append(len(data) / (time.perf_counter() - started) / 1e6)
+            speeds.append(len(data) / (time.process_time() - started) / 1e6)
         rows.append((kind, *speeds))
     return rows
 
@@ -267,7 +283,7 @@ def main(name: str, argv: list[str] | None = None) -> int:
     elapsed = time.monotonic() - started
     report(name, stats, elapsed)
     if args.junk_mb:
-        print(f"\njunk speed ({args.junk_mb:g} MB of each kind inside a real file; goal ≥ 1 MB/s):")
+        print(f"\njunk speed ({args.junk_mb:g} MB of each kind inside a real file, per CPU second; goal ≥ 1 MB/s):")
         print(f"  {'junk':28} {'translate':>12} {'acknowledge':>12}")
         for kind, translate_speed, ack_speed in junk_table(tgt, seeds, args.junk_mb):
             print(f"  {kind:28} {translate_speed:9.2f} MB/s {ack_speed:9.2f} MB/s")
@@ -288,5 +304,7 @@ def report(name: str, stats: Stats, elapsed: float) -> None:
     peak, peak_size = stats.peak
     ratio, ratio_size = stats.peak_ratio
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    jump, jump_size = stats.rss_jump
     print(f"peak memory: {peak / 1e6:.1f} MB traced for a {peak_size:,}-byte input; largest ratio "
-          f"{ratio:.0f}× the input ({ratio_size:,} bytes); process peak RSS {rss:.0f} MB")
+          f"{ratio:.0f}× the input ({ratio_size:,} bytes); process peak RSS {rss:.0f} MB, raised at most by "
+          f"{jump / 1024:.0f} MB by one input ({jump_size:,} bytes)")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,7 +23,7 @@ from edi.edifact import envelope
 from edi.edifact.directory import acceptors, validate_message
 from edi.edifact.charsets import decode_bytes, outside_pattern
 from edi.common.decoding import check_encoding, strip_leading
-from edi.common.diagnostics import EdiError
+from edi.common.diagnostics import EdiError, Overflow
 from edi.edifact.diagnostics import Diagnostic, EdifactError, Level, Severity, SyntaxCode, fatal
 from edi.edifact.model import EdifactFile, ReadGroup, ReadInterchange, ReadMessage, locate
 from edi.edifact.tokenizer import Tokens, tokenize
@@ -75,11 +77,12 @@ def _read(data: bytes, filename: str | None) -> EdifactFile:
     if decoded.encoding_note:
         file.diagnostics.append(_file_warning("encoding", decoded.encoding_note))
     _attach(tokens.diagnostics, file)
+    outside_anywhere: dict[re.Pattern[str], bool] = {}
     for interchange in file.interchanges:
         envelope.validate_interchange(interchange)
         for message in interchange.messages:
             validate_message(message, tokens.suspects)
-        _check_characters(interchange, tokens, decoded.text)
+        _check_characters(interchange, tokens, decoded.text, outside_anywhere)
     return file
 
 
@@ -276,39 +279,63 @@ class _Builder:
 
 def _attach(found: list[Diagnostic], file: EdifactFile) -> None:
     """Give tokenizer diagnostics to what they concern: errors to their message, else to their
-    interchange (a UNA belongs to the interchange after it), recoveries to the file."""
+    interchange (a UNA belongs to the interchange after it), recoveries to the file. Messages
+    and interchanges are found by bisection, and each lists at most ``MAX_LISTED`` errors of a
+    kind, then one summary: a file of junk has an error per junk segment."""
+    messages = list(file.messages())
+    starts = [m.position for m in messages]
+    ends = [ic.end_position for ic in file.interchanges]
+    overflows: dict[tuple[int, str], tuple[list[Diagnostic], Overflow, dict]] = {}
     for d in found:
         position = d.segment_position or 0
-        message = _message_at(file, position) if d.is_error else None
+        message = _message_at(messages, starts, position) if d.is_error else None
         if message is not None:
-            message.diagnostics.append(
-                dataclasses.replace(
-                    d,
-                    extra={"interchange": message.interchange.reference, "message": message.reference_number},
-                    set_position=position - message.position + 1,
-                )
-            )
-            continue
-        interchange = next((ic for ic in file.interchanges if ic.position - 1 <= position <= ic.end_position), None)
-        if d.is_error and interchange is not None:
-            interchange.diagnostics.append(dataclasses.replace(d, extra={"interchange": interchange.reference}))
+            owner, extra = message.diagnostics, {"interchange": message.interchange.reference,
+                                                 "message": message.reference_number}
+            where = {"set_position": position - message.position + 1}
         else:
-            file.diagnostics.append(d)
+            interchange = _interchange_at(file.interchanges, ends, position)
+            if not d.is_error or interchange is None:
+                file.diagnostics.append(d)
+                continue
+            owner, extra, where = interchange.diagnostics, {"interchange": interchange.reference}, {}
+        _, overflow, _ = overflows.setdefault((id(owner), d.code), (owner, Overflow(), extra))
+        if overflow.admit(level=d.level, segment_position=position, segment_id=d.segment_id, code=d.code,
+                          ack_code=d.ack_code, **where):
+            owner.append(dataclasses.replace(d, extra=extra, **where))
+    for (_, code), (owner, overflow, extra) in overflows.items():
+        more = overflow.summary(f"segments with the error {code!r}", extra=extra)
+        if more is not None:
+            owner.append(more)
 
 
-def _message_at(file: EdifactFile, position: int) -> ReadMessage | None:
-    for message in file.messages():
-        if message.position <= position <= message.end_position:
-            return message
+def _message_at(messages: list[ReadMessage], starts: list[int], position: int) -> ReadMessage | None:
+    i = bisect_right(starts, position) - 1
+    if i >= 0 and messages[i].position <= position <= messages[i].end_position:
+        return messages[i]
     return None
 
 
-def _check_characters(interchange: ReadInterchange, tokens: Tokens, text: str) -> None:
+def _interchange_at(interchanges: list[ReadInterchange], ends: list[int], position: int) -> ReadInterchange | None:
+    """The first interchange whose span (from the segment before its UNB, a UNA) holds ``position``."""
+    i = bisect_left(ends, position)
+    if i < len(interchanges) and interchanges[i].position - 1 <= position:
+        return interchanges[i]
+    return None
+
+
+def _check_characters(interchange: ReadInterchange, tokens: Tokens, text: str,
+                      outside_anywhere: dict[re.Pattern[str], bool]) -> None:
     """Characters outside the declared repertoire are tolerated with one warning. One regex
-    search over the whole text decides whether the per-segment search is needed at all."""
+    search over the whole text decides whether the per-segment search is needed at all — once
+    per repertoire, not per interchange (thousands of interchanges made that quadratic)."""
     d = interchange.delimiters
     pattern = outside_pattern(interchange.syntax_id, d.escapable())
-    if pattern is None or pattern.search(text) is None:
+    if pattern is None:
+        return
+    if pattern not in outside_anywhere:
+        outside_anywhere[pattern] = pattern.search(text) is not None
+    if not outside_anywhere[pattern]:
         return
     count = 0
     first: tuple[int, str, str] | None = None

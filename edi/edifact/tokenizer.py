@@ -23,6 +23,8 @@ from functools import lru_cache
 from pydifact.control import Characters
 from pydifact.segments import Segment
 
+from edi.common.diagnostics import Overflow
+from edi.common.numbers import shown
 from edi.edifact.diagnostics import Diagnostic, Level, Recoveries, Severity, SyntaxCode
 
 _LAYOUT = " \t\r\n"
@@ -145,6 +147,7 @@ def tokenize(text: str, acceptors: Callable[[Delimiters], dict[str, re.Pattern[s
                                                code="bad_una", ack_code=SyntaxCode.INVALID_SERVICE_CHARACTER))
             state.segments.append(make_segment("UNA", [delimiters.una[3:]]))
         _tokenize_section(text[start:end], delimiters, state)
+    state.end_bad_run()
     return Tokens(
         state.segments, state.sections, state.recoveries.diagnostics() + state.errors, state.suspects,
         checked=acceptors is not None,
@@ -162,6 +165,9 @@ class _State:
     recoveries: Recoveries = field(default_factory=Recoveries)
     errors: list[Diagnostic] = field(default_factory=list)
     good_tags: set[str] = field(default_factory=set)
+    # Invalid tags in a row (junk): the first MAX_LISTED are listed, the rest counted.
+    bad_run: Overflow = field(default_factory=Overflow)
+    bad_run_end: int = -1  # position of the last invalid tag of the run
 
     def recover(self, code: str, reason: str, tag: str | None = None, offset: int = 1) -> None:
         """Note a recovery at the segment being built (offset 1) or the last one built (0)."""
@@ -173,18 +179,36 @@ class _State:
         )
 
     def bad_tag(self, tag: str) -> None:
+        position = len(self.segments) + 1
+        if position == self.bad_run_end + 1 and self.bad_run.first is not None:
+            self.bad_run.count += 1  # past the listed ones: counted only (this runs per junk segment)
+            self.bad_run_end = position
+            return
+        if position != self.bad_run_end + 1:
+            self.end_bad_run()
+        self.bad_run_end = position
+        if not self.bad_run.admit(level=Level.SEGMENT, segment_position=position, segment_id=tag[:12],
+                                  code="bad_tag", ack_code=SyntaxCode.INVALID_VALUE):
+            return
         self.errors.append(
             Diagnostic(
                 Severity.ERROR,
-                f"invalid segment tag {tag!r}: a tag is 3 upper-case letters or digits",
+                f"invalid segment tag {shown(tag, 12)}: a tag is 3 upper-case letters or digits",
                 Level.SEGMENT,
-                segment_position=len(self.segments) + 1,
+                segment_position=position,
                 segment_id=tag[:12],
                 code="bad_tag",
                 ack_code=SyntaxCode.INVALID_VALUE,
-                bad_value=tag,
+                bad_value=tag[:35],
             )
         )
+
+    def end_bad_run(self) -> None:
+        """One summary for the invalid tags of the run past the first ``MAX_LISTED``."""
+        more = self.bad_run.summary("segments in a row with an invalid tag", code="bad_tags_not_listed")
+        if more is not None:
+            self.errors.append(more)
+        self.bad_run = Overflow()
 
 
 def _sections(text: str) -> list[tuple[int, int, Delimiters, bool]]:

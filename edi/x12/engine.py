@@ -37,7 +37,7 @@ def map_set(ts: TransactionSet) -> list[BaseModel] | None:
     if ts.premapped is not None:
         docs, ts.premapped = ts.premapped, None  # handed on once: the taker may change them
         return docs
-    if ts.errors or ts.business:  # rejected, or already found unmappable
+    if ts.business or ts.first_error() is not None:  # already found unmappable, or rejected
         return None
     fn = mapper_for(ts.set_id)
     if fn is None:
@@ -120,7 +120,7 @@ def translate(stream: BinaryIO | bytes, source: str | None = None, *,
             continue
         assert isinstance(item, InterchangeEnd)
         interchange = item.interchange
-        if not interchange.errors:
+        if interchange.first_error() is None:
             docs, problems = ta1_results(interchange)
             interchange.diagnostics.extend(problems)
             yield from (as_json(doc, envelope=interchange.envelope_info()) for doc in docs)

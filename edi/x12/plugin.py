@@ -92,7 +92,7 @@ class X12Adapter(EdiAdapter):
     def _view(interchange: Interchange, sets: list[TransactionSet]) -> InterchangeView:
         groups = [GroupInfo(g.functional_id, g.control_number, g.sender_id, g.receiver_id, g.version,
                             tuple((s.set_id, s.control_number) for s in g.sets)) for g in interchange.groups]
-        parts = [Part(f"{ts.set_id} {ts.control_number}", ts, ts.errors[0] if ts.errors else None) for ts in sets]
+        parts = [Part(f"{ts.set_id} {ts.control_number}", ts, ts.first_error()) for ts in sets]
         return InterchangeView(Party(interchange.sender_qualifier, interchange.sender_id),
                                Party(interchange.receiver_qualifier, interchange.receiver_id),
                                interchange.control_number, interchange.version, interchange.is_test, groups, parts,
@@ -137,10 +137,10 @@ class X12Adapter(EdiAdapter):
             # Syntax errors found by the mapping go into the 997/999 (AK3/AK4); business problems
             # stay out of it (the ack step records them, see edi.common.route_steps).
             docs = map_set(ts)
-            if db is not None and docs and ts.set_id in ("997", "999") and not ts.errors:
+            if db is not None and docs and ts.set_id in ("997", "999") and ts.first_error() is None:
                 _record_inbound_ack(db, docs[0], interchange, ts.group, ex, env)
             ts.premapped = docs  # the transform after split takes them instead of mapping again
-        if db is not None and not interchange.errors:
+        if db is not None and interchange.first_error() is None:
             for result in ta1_results(interchange)[0]:
                 _record_inbound_ack(db, result, interchange, None, ex, env)
 

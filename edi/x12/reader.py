@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, BinaryIO
 
 from edi.common.diagnostics import Diagnostic, Level, Overflow, error
@@ -28,6 +29,23 @@ _SERVICE = frozenset({"TA1", "ISB", "ISE"})
 
 def _element(segment: list[str], n: int) -> str:
     return segment[n].strip() if len(segment) > n else ""
+
+
+@dataclass
+class FirstError:
+    """The first error of a diagnostics list that only grows, found by looking at each
+    diagnostic once: every set asks whether its group and interchange have errors, and a
+    file of thousands of sets in an interchange with thousands of diagnostics made that
+    quadratic."""
+
+    checked: int = 0
+    found: Diagnostic | None = None
+
+    def of(self, diagnostics: list[Diagnostic]) -> Diagnostic | None:
+        if self.found is None and self.checked < len(diagnostics):
+            self.found = next((d for d in islice(diagnostics, self.checked, None) if d.is_error), None)
+            self.checked = len(diagnostics)
+        return self.found
 
 
 @dataclass
@@ -46,6 +64,7 @@ class Interchange:
     iea_position: int | None = None
     # The sender's partner registry entry, once the ack step has identified it.
     partner: Any = None
+    _first_error: FirstError = field(default_factory=FirstError, repr=False, compare=False)
 
     sender_qualifier = property(lambda self: _element(self.isa, 5))
     sender_id = property(lambda self: _element(self.isa, 6))
@@ -61,6 +80,9 @@ class Interchange:
     @property
     def is_test(self) -> bool:
         return self.usage != "P"
+
+    def first_error(self) -> Diagnostic | None:
+        return self._first_error.of(self.diagnostics)
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -110,6 +132,7 @@ class FunctionalGroup:
     sets: list[SetSummary] = field(default_factory=list)
     ge: list[str] | None = None
     ge_position: int | None = None
+    _first_error: FirstError = field(default_factory=FirstError, repr=False, compare=False)
 
     functional_id = property(lambda self: _element(self.gs, 1))
     sender_id = property(lambda self: _element(self.gs, 2))
@@ -148,6 +171,14 @@ class TransactionSet:
     @property
     def delimiters(self) -> Delimiters:
         return self.interchange.delimiters
+
+    def first_error(self) -> Diagnostic | None:
+        """The first error of this set, else of its group, else of its interchange, found so
+        far (what rejects the set), without listing them all."""
+        own = next((d for d in self.summary.diagnostics if d.is_error), None)
+        if own is None and self.group is not None:
+            own = self.group._first_error.of(self.group.diagnostics)
+        return own or self.interchange.first_error()
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -1,0 +1,102 @@
+"""Regression tests for what the fuzzer found in the EDIFACT engine: each input shape that used
+to crash now ends in documents, located diagnostics or an EdifactError, and the CONTRL for it
+can be written. Timings are the benchmarks' business (benchmarks/fuzz_edifact.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from edi.common.diagnostics import Diagnostic
+from edi.edifact.contrl import MAX_UCS, acknowledge_file
+from edi.edifact.diagnostics import EdifactError
+from edi.edifact.engine import translate
+from edi.edifact.profile import EdifactProfile
+from edi.edifact.reader import read
+
+AGREED = EdifactProfile(sender_id="-", receiver_id="-", contrl=True)
+NOW = datetime(2026, 3, 13, 9, 0)
+INVOIC = (Path(__file__).resolve().parents[2] / "examples" / "supplier-edifact" / "nordmed-invoic.edi").read_bytes()
+
+
+def run(data: bytes) -> tuple[list[dict], list[Diagnostic]]:
+    items = list(translate(data))
+    return [i for i in items if isinstance(i, dict)], [i for i in items if isinstance(i, Diagnostic)]
+
+
+def contrl(data: bytes) -> list[str]:
+    return [s.strip() for s in acknowledge_file(data, AGREED, now=NOW).decode().split("'") if s.strip()]
+
+
+@pytest.mark.parametrize("una", [b"UNA", b"UNA:", b"UNA:+.", b"  UNA:+.?"])
+def test_a_una_shorter_than_nine_characters_is_refused_not_an_index_error(una: bytes) -> None:
+    with pytest.raises(EdifactError, match="no UNB interchange header"):
+        run(una)
+
+
+def test_counts_and_cnt_totals_of_thousands_of_digits_are_located_errors() -> None:
+    huge = b"9" * 5_000
+    data = (INVOIC.replace(b"UNT+29+INV0001", b"UNT+" + huge + b"+INV0001").replace(b"UNZ+1+", b"UNZ+" + huge + b"+")
+            .replace(b"CNT+2:2", b"CNT+2:" + huge))
+    docs, diagnostics = run(data)
+    codes = {d.code: d for d in diagnostics if d.is_error}
+    assert not docs and {"control_count"} <= set(codes)
+    assert str(codes["control_count"]).endswith("… (5,000 characters) but the number of messages is 1") or \
+        "characters)" in codes["control_count"].reason
+
+
+def test_a_reference_the_reply_cannot_write_is_echoed_with_question_marks() -> None:
+    """A NUL in the sender's id and in the interchange reference (read, and warned about) used
+    to make the CONTRL a WriteError; the reply replaces what UNOC cannot carry."""
+    data = INVOIC.replace(b"UNB+UNOC:3+4012345000009:14", b"UNB+UNOC:3+40123\x0045000009:14").replace(
+        b"NM260313002", b"NM2603\x0013002")
+    reply = contrl(data)  # '?' is the release character: written '??'
+    assert "UNB+UNOC:3+4012345999990:14+40123??45000009:14+260313:0900+1" in reply
+    (uci,) = [s for s in reply if s.startswith("UCI+")]
+    assert "\x00" not in uci and uci.endswith("+7")
+
+
+def test_a_una_without_release_whose_component_is_the_default_release_gets_a_contrl() -> None:
+    """UNA with ':' replaced by '?' and no release character: the reply profile cannot keep '?'
+    as release and component both (a ValidationError before); it answers with the defaults."""
+    data = INVOIC.replace(b"UNA:+.? '", b"UNA?+.  '").replace(b":", b"?").replace(b"++++'", b"++++1'")
+    reply = contrl(data)
+    assert reply[0] == "UNA:+.?" and any(s.startswith("UCI+NM260313002+") for s in reply)
+
+
+def test_a_message_of_junk_gets_at_most_999_ucs() -> None:
+    junk = b"".join(b"FTX+AAI+++%d+X+Y+Z+1+2+3+4'" % n for n in range(1_500))
+    data = INVOIC.replace(b"UNS+S'", junk + b"UNS+S'").replace(b"UNT+29+", b"UNT+1529+")
+    reply = contrl(data)
+    assert sum(1 for s in reply if s.startswith("UCS+")) == MAX_UCS
+    assert any(s.startswith("UCM+INV0001+INVOIC:D:96A:UN:EAN008+4") for s in reply)
+
+
+def test_a_number_longer_than_its_directory_allows_does_not_reach_the_canonical_model() -> None:
+    data = INVOIC.replace(b"MOA+77:596.19", b"MOA+77:" + b"9" * 5_000)
+    docs, diagnostics = run(data)
+    assert not docs and any(d.is_error and d.segment_id == "MOA" for d in diagnostics)
+
+
+def test_hundreds_of_thousands_of_line_breaks_inside_a_segment_read_as_one_wrapped_segment() -> None:
+    data = INVOIC.replace(b"BGM+380+RE-2026", b"BGM+380" + b"\n" * 200_000 + b"+RE-2026")
+    (invoice,), diagnostics = run(data)
+    assert invoice["invoice_number"] == "RE-2026-004411"
+    assert [d.code for d in diagnostics if d.code == "line_break_in_segment"] == ["line_break_in_segment"]
+
+
+def test_thousands_of_empty_segments_are_one_warning() -> None:
+    file = read(INVOIC.replace(b"UNS+S'", b"'" * 100_000 + b"UNS+S'"))
+    (empty,) = [d for d in file.diagnostics if d.code == "empty_segment"]
+    assert "100000 places" in empty.reason
+
+
+def test_a_run_of_invalid_tags_lists_the_first_hundred_then_counts() -> None:
+    file = read(INVOIC.replace(b"UNS+S'", b"ab+1'" * 1_000 + b"UNS+S'"))
+    (message,) = file.messages()
+    bad = [d for d in message.diagnostics if d.code in ("bad_tag", "bad_tags_not_listed")]
+    assert len(bad) == 101 and all(d.ack_code == "12" for d in bad)
+    assert bad[-1].reason == "900 more segments in a row with an invalid tag after the first 100 (not listed one by one)"
+    assert (bad[-1].segment_position, bad[-1].set_position) == (bad[99].segment_position + 1, bad[99].set_position + 1)
