@@ -5,9 +5,9 @@ segments it reads itself. Each definition is the union over directories D93A..D1
 element that became a composite later is allowed as a composite; lengths are the longest
 any of those directories allows), so a valid message of any of them passes. The checks find
 what those directories all forbid: too many data elements or components (0085 code 16),
-a missing mandatory value (13), non-numeric numbers (37) are errors; values longer than the
-directory allows (39) are warnings, because partners routinely send 4-character unit codes
-and the like that map fine. Segments not listed here are not checked. X12 / TRADACOMS envelope tags inside a message get a
+a missing mandatory value (13), non-numeric numbers (37) and numbers with more digits than
+the directory allows (39) are errors; other values longer than the directory allows (39) are
+warnings, because partners routinely send 4-character unit codes and the like that map fine. Segments not listed here are not checked. X12 / TRADACOMS envelope tags inside a message get a
 warning (a sign of a mis-sniffed or concatenated file).
 """
 
@@ -19,6 +19,7 @@ from functools import lru_cache
 
 from pydifact.segments import Segment
 
+from edi.common.numbers import shown
 from edi.edifact.diagnostics import Diagnostic, SyntaxCode
 from edi.edifact.model import ReadMessage
 from edi.edifact.tokenizer import Delimiters
@@ -191,17 +192,22 @@ def _check_value(tag: str, comp: Component, text: str, index: int, cindex: int |
     where = (index + 1, cindex + 1 if cindex is not None else None)
     if comp.numeric:
         if not _NUMBER.match(text):
-            return ("not_numeric", f"{tag} {comp.ref} {text!r} is not a number", SyntaxCode.INVALID_CHARACTER_TYPE, *where)
+            return ("not_numeric", f"{tag} {comp.ref} {shown(text)} is not a number", SyntaxCode.INVALID_CHARACTER_TYPE,
+                    *where)
         count = sum(ch in "0123456789" for ch in text)
         if count > comp.max_length:
-            return ("too_long", f"{tag} {comp.ref} {text!r} has more than {comp.max_length} digits", SyntaxCode.TOO_LONG, *where)
+            # An error, unlike an over-long code: no directory has a longer number, and the
+            # hub's own bound is tighter still (edi.common.numbers).
+            return ("number_too_long", f"{tag} {comp.ref} {shown(text)} has more than {comp.max_length} digits",
+                    SyntaxCode.TOO_LONG, *where)
         return None
     if comp.alpha and not text.isalpha():
-        return ("not_alphabetic", f"{tag} {comp.ref} {text!r} must be letters only", SyntaxCode.INVALID_CHARACTER_TYPE, *where)
+        return ("not_alphabetic", f"{tag} {comp.ref} {shown(text)} must be letters only",
+                SyntaxCode.INVALID_CHARACTER_TYPE, *where)
     if len(text) > comp.max_length:
         return (
             "too_long",
-            f"{tag} {comp.ref} {text!r} is longer than {comp.max_length} characters",
+            f"{tag} {comp.ref} {shown(text)} is longer than {comp.max_length} characters",
             SyntaxCode.TOO_LONG,
             *where,
         )

@@ -74,10 +74,23 @@ def test_a_message_of_junk_gets_at_most_999_ucs() -> None:
     assert any(s.startswith("UCM+INV0001+INVOIC:D:96A:UN:EAN008+4") for s in reply)
 
 
-def test_a_number_longer_than_its_directory_allows_does_not_reach_the_canonical_model() -> None:
-    data = INVOIC.replace(b"MOA+77:596.19", b"MOA+77:" + b"9" * 5_000)
+def test_a_number_longer_than_its_directory_allows_is_a_syntax_error() -> None:
+    data = INVOIC.replace(b"MOA+77:596.19", b"MOA+77:" + b"9" * 5_000)  # 5004 is n..35
     docs, diagnostics = run(data)
-    assert not docs and any(d.is_error and d.segment_id == "MOA" for d in diagnostics)
+    (error,) = [d for d in diagnostics if d.is_error]
+    assert not docs and (error.code, error.segment_id, error.element_position, error.ack_code) == (
+        "number_too_long", "MOA", 1, "39")
+    assert "… (5,000 characters) has more than 35 digits" in error.reason
+    assert contrl(data)[4:7] == ["UCM+INV0001+INVOIC:D:96A:UN:EAN008+4", "UCS+26", "UCD+39+1:2"]
+
+
+def test_a_number_within_the_directory_but_past_the_hubs_bound_is_a_business_problem() -> None:
+    data = INVOIC.replace(b"MOA+77:596.19", b"MOA+77:" + b"9" * 20)  # n..35 allows it; the hub reads 18 digits
+    docs, diagnostics = run(data)
+    (problem,) = [d for d in diagnostics if d.is_error]
+    assert not docs and (problem.code, problem.extra["exception_kind"]) == ("number_out_of_bounds",
+                                                                            "unmappable_document")
+    assert contrl(data)[4:] == ["UCM+INV0001+INVOIC:D:96A:UN:EAN008+7", "UNT+4+1", "UNZ+1+1"]
 
 
 def test_hundreds_of_thousands_of_line_breaks_inside_a_segment_read_as_one_wrapped_segment() -> None:
