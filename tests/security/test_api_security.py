@@ -161,14 +161,16 @@ BREAKS = st.sampled_from(["", "\n", "\r\n", "\r"])
 
 @st.composite
 def x12_bodies(draw: st.DrawFn) -> bytes:
-    """Interchanges of P-0042 and of its rival in any order and layout, as an attacker would vary them."""
-    parts = []
-    for _ in range(draw(st.integers(1, 3))):
+    """P-0042's own interchange, then up to two more — its own or a rival's — in any layout an
+    attacker would try: another element separator (multi-byte ones too), ISA01 blank or short, a
+    line break anywhere in the ISA, something between the interchanges."""
+    parts = [x12("ACMEMED", f"{draw(st.integers(1, 999_999_999)):09d}")]
+    for _ in range(draw(st.integers(0, 2))):
         sender = draw(st.sampled_from(["ACMEMED", "RIVALMED", "NOBODY"]))
         text = x12(sender, f"{draw(st.integers(1, 999_999_999)):09d}", sep=draw(SEPARATORS),
                    isa01=draw(st.sampled_from(["00", "  ", "0"])), newline=draw(BREAKS))
-        cut = draw(st.integers(0, 60))  # a line break anywhere in the ISA
         if draw(st.booleans()):
+            cut = draw(st.integers(0, 60))
             text = text[:cut] + draw(BREAKS) + text[cut:]
         parts.append(draw(st.sampled_from(["", " ", "\n", "\x1a"])) + text)
     return "".join(parts).encode()
