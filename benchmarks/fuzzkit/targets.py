@@ -11,8 +11,9 @@ nothing else escapes, and every error diagnostic names its place.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.fuzzkit.mutate import Alphabet
@@ -31,17 +32,46 @@ class Unexpected(AssertionError):
     """An input broke the property; ``cause`` is the exception (or None for a broken rule)."""
 
 
+Step = tuple[str, Callable[[bytes], "str | None"]]
+
+
 @dataclass(frozen=True)
 class Target:
+    """``steps``: what one input goes through, in order, each named; the first returns the
+    outcome ("errors" | "clean"). ``timings`` holds each step's CPU seconds for the last input."""
+
     name: str  # "x12" / "edifact"
     alphabet: Alphabet
     suffix: str  # reproducer file suffix
-    exercise: Callable[[bytes], str]  # the outcome: "refused" | "errors" | "clean"
+    steps: tuple[Step, ...]
     translate: Callable[[bytes], list]
     acknowledge: Callable[[bytes], bytes]
+    timings: dict[str, float] = field(default_factory=dict)
 
     def seeds(self) -> list[bytes]:
         return seed_files(self.name)
+
+    def exercise(self, data: bytes) -> str:
+        """The outcome of one input: "refused" (EdiError), "errors" or "clean"; anything else
+        that escapes is ``Unexpected``."""
+        self.timings.clear()
+        outcome = "clean"
+        try:
+            for name, step in self.steps:
+                started = time.process_time()
+                try:
+                    outcome = step(data) or outcome
+                finally:
+                    self.timings[name] = time.process_time() - started
+        except EdiError as exc:
+            if not exc.diagnostic.reason:
+                raise Unexpected("EdiError without a reason") from exc
+            return "refused"
+        except Unexpected:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the finding itself
+            raise Unexpected(f"{type(exc).__name__}: {str(exc)[:300]}") from exc
+        return outcome
 
 
 def seed_files(standard: str) -> list[bytes]:
@@ -84,25 +114,6 @@ def check_diagnostics(items: list) -> str:
     return "errors" if errors else "clean"
 
 
-def guarded(run: Callable[[bytes], str]) -> Callable[[bytes], str]:
-    """``EdiError`` (reading cannot go on, with its reason) is an outcome; anything else that
-    escapes is ``Unexpected``."""
-
-    def exercise(data: bytes) -> str:
-        try:
-            return run(data)
-        except EdiError as exc:
-            if not exc.diagnostic.reason:
-                raise Unexpected("EdiError without a reason") from exc
-            return "refused"
-        except Unexpected:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the finding itself
-            raise Unexpected(f"{type(exc).__name__}: {str(exc)[:300]}") from exc
-
-    return exercise
-
-
 def route_flow(data: bytes, fmt: str, kind: str) -> None:
     """parse (envelope errors kept, as ``?ack=sync`` parses) → ack: auto → split → transform,
     without services: the sender is not looked up, nothing is logged."""
@@ -131,15 +142,13 @@ def _x12_target() -> Target:
     from edi.x12.profile import X12Profile
 
     ack_999 = X12Profile(sender_id="HUB", receiver_id="PARTNER", ack_kind="999", always_ta1=True)
-
-    def run(data: bytes) -> str:
-        outcome = check_diagnostics(list(translate(data)))
-        acknowledge_file(data)
-        acknowledge_file(data, ack_999)
-        route_flow(data, "x12", "999" if len(data) % 2 else "997")
-        return outcome
-
-    return Target("x12", X12_ALPHABET, ".x12", guarded(run), lambda d: list(translate(d)), acknowledge_file)
+    steps: tuple[Step, ...] = (
+        ("translate", lambda data: check_diagnostics(list(translate(data)))),
+        ("997", lambda data: acknowledge_file(data) and None),
+        ("999 + TA1", lambda data: acknowledge_file(data, ack_999) and None),
+        ("route", lambda data: route_flow(data, "x12", "999" if len(data) % 2 else "997")),
+    )
+    return Target("x12", X12_ALPHABET, ".x12", steps, lambda d: list(translate(d)), acknowledge_file)
 
 
 def _edifact_target() -> Target:
@@ -148,14 +157,12 @@ def _edifact_target() -> Target:
     from edi.edifact.profile import EdifactProfile
 
     agreed = EdifactProfile(sender_id="HUB", receiver_id="PARTNER", contrl=True)
-
-    def run(data: bytes) -> str:
-        outcome = check_diagnostics(list(translate(data)))
-        acknowledge_file(data, agreed)
-        route_flow(data, "edifact", "CONTRL")
-        return outcome
-
-    return Target("edifact", EDIFACT_ALPHABET, ".edi", guarded(run), lambda d: list(translate(d)),
+    steps: tuple[Step, ...] = (
+        ("translate", lambda data: check_diagnostics(list(translate(data)))),
+        ("CONTRL", lambda data: acknowledge_file(data, agreed) and None),
+        ("route", lambda data: route_flow(data, "edifact", "CONTRL")),
+    )
+    return Target("edifact", EDIFACT_ALPHABET, ".edi", steps, lambda d: list(translate(d)),
                   lambda d: acknowledge_file(d, agreed))
 
 

@@ -21,7 +21,7 @@ UNG are logged as one pseudo-group per message type keyed by the interchange ref
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from datetime import datetime
 from typing import Any
@@ -66,16 +66,21 @@ def contrl_identifier(interchange: ReadInterchange) -> list[str]:
 def build_contrl(interchange: ReadInterchange, profile: EdifactProfile, numbers: NumberSource, *,
                  duplicate: bool = False, now: datetime | None = None) -> Written:
     """A CONTRL interchange answering ``interchange`` (profile: ``EdifactProfile.reply_to``)."""
-    body = [_writable(s, profile) for s in contrl_body(interchange, duplicate=duplicate)]
+    clean = partial(writable, syntax_id=profile.syntax_id, escapable=profile.delimiters.escapable())
+    body = [_writable(s, clean) for s in contrl_body(interchange, duplicate=duplicate)]
     message = OutMessage("CONTRL", body, identifier=contrl_identifier(interchange))
     return render_interchange(profile, [message], numbers, now=now)
 
 
-def _writable(segment: Segment, profile: EdifactProfile) -> Segment:
+def _writable(segment: Segment, clean: Callable[[str], str]) -> Segment:
     """A CONTRL segment whose echoed values hold only characters the reply's syntax can carry
     (a NUL or a character outside UNOA in the sender's reference is replaced by '?'): the
-    writer refuses anything else, and an answer to a broken interchange must be writable."""
-    clean = partial(writable, syntax_id=profile.syntax_id, escapable=profile.delimiters.escapable())
+    writer refuses anything else, and an answer to a broken interchange must be writable.
+    Segments with nothing to replace are kept as they are (one test over all their values)."""
+    values = [c for v in segment.elements for c in (v if isinstance(v, list) else [v])]
+    joined = " ".join(values)  # a space: every syntax writes it
+    if clean(joined) == joined:
+        return segment
     return seg(segment.tag, *[[clean(c) for c in v] if isinstance(v, list) else clean(v) for v in segment.elements])
 
 

@@ -241,8 +241,13 @@ class _State:
 
     def __init__(self, file_diagnostics: list[Diagnostic]) -> None:
         self.file_diagnostics = file_diagnostics
-        # Segment-level tokenizer diagnostics, given to the set they fall in when it closes.
+        # Segment-level tokenizer diagnostics, given to the set they fall in when it closes:
+        # ``pending[pending_start:]`` in position order; the ones that fell in no set go to the
+        # interchange at its end (``outside_sets``).
         self.pending: list[Diagnostic] = []
+        self.pending_start = 0
+        self.pending_sorted = True
+        self.outside_sets: list[Diagnostic] = []
         self.interchange: Interchange | None = None
         self.group: FunctionalGroup | None = None
         self.current: TransactionSet | None = None
@@ -260,6 +265,7 @@ class _State:
         for diag in diagnostics:
             if diag.level is Level.SEGMENT:
                 self.pending.append(diag)
+                self.pending_sorted = False
             elif self.interchange is not None:
                 self.interchange.diagnostics.append(diag)
             else:
@@ -378,19 +384,34 @@ class _State:
         if more is not None:
             current.summary.diagnostics.append(more)
         self.bad_ids = Overflow()
-        if self.pending:
-            # One pass that partitions by position (membership tests on the diagnostics were
-            # quadratic: a file of junk segments has one diagnostic per segment).
-            end = current.position + len(current.segments)
-            inside: list[Diagnostic] = []
-            outside: list[Diagnostic] = []
-            for d in self.pending:
-                (inside if current.position <= (d.segment_position or 0) < end else outside).append(d)
-            current.summary.diagnostics.extend(inside)
-            self.pending = outside
+        if len(self.pending) > self.pending_start:
+            self._take_pending(current)
         if current.group is not None:
             current.group.sets.append(current.summary)
         self.current = None
+
+    def _take_pending(self, current: TransactionSet) -> None:
+        """Give the set the pending diagnostics inside it. They are kept in position order and
+        read from ``pending_start`` on, so each is looked at once: partitioning the whole list
+        at every set was quadratic (a chunk of junk has a diagnostic per segment, and as many
+        sets)."""
+        pending = self.pending
+        if not self.pending_sorted:
+            pending.sort(key=lambda d: d.segment_position or 0)  # stable, and nearly sorted already
+            self.pending_sorted = True
+        end = current.position + len(current.segments)
+        i = self.pending_start
+        while i < len(pending) and (pending[i].segment_position or 0) < current.position:
+            i += 1
+        self.outside_sets.extend(pending[self.pending_start:i])
+        j = i
+        while j < len(pending) and (pending[j].segment_position or 0) < end:
+            j += 1
+        current.summary.diagnostics.extend(pending[i:j])
+        self.pending_start = j
+        if j > 1000 and j * 2 > len(pending):  # drop what was handed out, now and then
+            del pending[:j]
+            self.pending_start = 0
 
     def _open_group(self, gs: list[str], position: int) -> None:
         assert self.interchange is not None
@@ -457,8 +478,8 @@ class _State:
         more = self.outside_interchange.summary("segments between functional groups", level=Level.INTERCHANGE)
         if more is not None:
             interchange.diagnostics.append(more)
-        interchange.diagnostics.extend(self.pending)
-        self.pending = []
+        interchange.diagnostics.extend(self.outside_sets + self.pending[self.pending_start:])
+        self.pending, self.pending_start, self.outside_sets = [], 0, []
         if interchange.iea is None:
             interchange.diagnostics.append(error(
                 f"interchange {interchange.control_number} has no IEA: {by} follows", level=Level.INTERCHANGE,
