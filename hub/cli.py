@@ -55,6 +55,11 @@ def _mount_component_apps() -> None:
     app.add_typer(acks_app, name="acks")
     app.command("api")(api)
 
+    from hub.console.cli import audit, operators_app
+
+    app.add_typer(operators_app, name="operators")
+    app.command("audit")(audit)
+
 
 _mount_component_apps()
 
@@ -120,25 +125,40 @@ def run(
     for name in hub.routes.channels:
         (inbox / name).mkdir(parents=True, exist_ok=True)
     s = hub.settings
+    console = _console_banner(hub)
     typer.echo(
         f"\nSupply Hub is running.\n"
         f"  database : {s.resolved_database_url}\n"
         f"  broker   : {s.resolved_broker_url}\n"
         f"  routes   : {s.routes_dir.resolve()} ({len(hub.routes.routes)} routes, {len(hub.routes.endpoints)} endpoints)\n"
         + (f"  demo ERP : {stub.url} (documents it applies land in {s.data_dir / 'demo-erp'})\n" if stub else "")
+        + console
         + "\nPush a file through it, from another terminal:\n"
         f"  cp examples/cycle-counts/counts-2026-11-20.csv {inbox / 'cycle-counts'}/\n"
         f"  .venv/bin/hub messages          # newest messages and their status\n"
         f"  .venv/bin/hub trace <message id>\n"
     )
+    from hub.console.server import ConsoleStep
     from hub.worker import start_worker
 
     try:
-        code = start_worker(hub, extra_steps=[FileDropStep], concurrency=concurrency)
+        code = start_worker(hub, extra_steps=[FileDropStep, ConsoleStep], concurrency=concurrency)
     finally:
         if stub:
             stub.stop()
     raise typer.Exit(code)
+
+
+def _console_banner(hub: Hub) -> str:
+    """The console's lines of the banner; the first operator is created (and shown) on a fresh hub."""
+    from connectors.inbound.api import ApiSettings
+    from hub.console.bootstrap import FIRST, ensure_first_admin, password_file
+
+    url = f"http://{ApiSettings().host}:{hub.settings.api_port}/"
+    created = ensure_first_admin(hub)
+    login = (f"log in as {FIRST}, password {created} (also in {password_file(hub)})" if created
+             else f"log in as your operator ({FIRST}'s first password: {password_file(hub)})")
+    return f"  console  : {url}  {login}\n  API docs : {url}docs\n"
 
 
 @app.command()
@@ -327,12 +347,16 @@ def exceptions_resolve(
     by: Annotated[str | None, typer.Option(help="Who (recorded); default HUB_OPERATOR or the OS user")] = None,
 ) -> None:
     """Resolve exceptions, recording who and why; --rerun re-processes their messages."""
-    from hub import deadletters
+    from hub.console.audit import audited, cli_principal
     from hub.review import resolve
 
     hub = _hub()
+    principal = cli_principal(by)
     try:
-        rerun_ids = resolve(hub, ids, by=by or deadletters.who(), why=reason, rerun=rerun)
+        rerun_ids = audited(hub.db, principal, "resolve_exceptions",
+                            lambda: resolve(hub, ids, by=principal.name, why=reason, rerun=rerun),
+                            reason=reason, target_type="exception", targets=ids,
+                            done=lambda done: (ids, {"rerun": rerun, "rerun_messages": done}))
     except (KeyError, ValueError) as exc:
         _fail(str(exc.args[0]))
     typer.echo(f"resolved {len(ids)} exception(s)")

@@ -516,6 +516,9 @@ def create_app(hub, settings: ApiSettings | None = None) -> FastAPI:
         data, content_type = await run_in_threadpool(render_metrics, hub.db)
         return Response(data, media_type=content_type)
 
+    from hub.console import mount as mount_console  # the operations console: its own package (hub/console)
+
+    mount_console(app, hub)
     return app
 
 

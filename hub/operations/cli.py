@@ -39,6 +39,16 @@ def _operator(by: str | None) -> str:
     return by or who()
 
 
+def _audited(hub, operator: str, action: str, run, *, reason: str, target_type: str, targets: list[str],
+             done=None):
+    """Run an action through the audit trail (hub.console.audit): the console, the operations
+    API and these commands record the same row for the same action."""
+    from hub.console.audit import audited, cli_principal
+
+    return audited(hub.db, cli_principal(operator), action, run, reason=reason, target_type=target_type,
+                   targets=targets, done=done)
+
+
 # -- hub messages ------------------------------------------------------------------------------
 
 @messages_app.callback(invoke_without_command=True)
@@ -171,10 +181,14 @@ def _replay_ids(hub, ids: list[str], operator: str, reason: str) -> None:
         fail(f"unknown id(s): {', '.join(unknown)}")
     try:
         if letters:
-            deadletters.replay_dead_letters(hub, letters, by=operator, why=reason)
+            _audited(hub, operator, "replay_dead_letters",
+                     lambda: deadletters.replay_dead_letters(hub, letters, by=operator, why=reason),
+                     reason=reason, target_type="dead_letter", targets=letters)
             typer.echo(f"replayed dead letter(s): {', '.join(letters)}")
         if msgs:
-            deadletters.replay_messages(hub, msgs, by=operator, why=reason)
+            _audited(hub, operator, "rerun_messages",
+                     lambda: deadletters.replay_messages(hub, msgs, by=operator, why=reason),
+                     reason=reason, target_type="message", targets=msgs)
             typer.echo(f"re-ran message(s) through their routes: {', '.join(msgs)}")
     except (KeyError, ValueError) as exc:
         fail(str(exc.args[0]))
@@ -192,7 +206,12 @@ def _replay_edited(hub, ids: list[str], edited: str, operator: str, reason: str,
     except OSError as exc:
         fail(f"{edited}: {exc.strerror or exc}")
     try:
-        done = resubmit(hub, ids[0], corrected, by=operator, why=reason, allow_resend=allow_resend)
+        done = _audited(hub, operator, "edit_and_resubmit",
+                        lambda: resubmit(hub, ids[0], corrected, by=operator, why=reason, allow_resend=allow_resend),
+                        reason=reason, target_type="message", targets=[ids[0]],
+                        done=lambda e: ([e.original_id, e.message_id], {
+                            "new_message_id": e.message_id, "version": e.version, "allow_resend": allow_resend,
+                            "superseded_letters": e.superseded_letters, "bytes": len(corrected)}))
     except (KeyError, ValueError) as exc:
         fail(str(exc.args[0]))
     typer.echo(f"message {done.message_id} is version {done.version} of {done.original_id}"
@@ -216,7 +235,12 @@ def _bulk(hub, action: str, queue: str | None, reason_code: str | None, since: d
         return
     with typer.progressbar(length=len(letters), label=f"{action} {len(letters)} dead letter(s)", file=sys.stderr) as bar:
         try:
-            done = act(hub, [dl.id for dl in letters], action, by=operator, why=reason, progress=bar.update)
+            ids = [dl.id for dl in letters]
+            done = _audited(hub, operator, f"bulk_{action}_dead_letters",
+                            lambda: act(hub, ids, action, by=operator, why=reason, progress=bar.update),
+                            reason=reason, target_type="dead_letter", targets=ids,
+                            done=lambda done: (done, {"filter": {"queue": queue, "reason_code": reason_code,
+                                                                 "since": since.isoformat() if since else None}}))
         except (KeyError, ValueError) as exc:
             fail(str(exc.args[0]))
     typer.echo(f"{verb} {len(done)} dead letter(s)" + (f" ({len(letters) - len(done)} closed meanwhile by someone "
@@ -297,7 +321,9 @@ def dlq_discard(
     if not ids:
         fail("give dead-letter ids or a filter (--queue, --reason-code, --since)")
     try:
-        deadletters.discard_dead_letters(hub, ids, by=operator, why=reason)
+        _audited(hub, operator, "discard_dead_letters",
+                 lambda: deadletters.discard_dead_letters(hub, ids, by=operator, why=reason),
+                 reason=reason, target_type="dead_letter", targets=ids)
     except (KeyError, ValueError) as exc:
         fail(str(exc.args[0]))
     typer.echo(f"discarded {len(ids)} dead letter(s)")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import Select, and_, exists, or_, select
 
 from hub.delivery import states
 from hub.delivery.circuit import DatabaseCircuits
@@ -80,8 +80,16 @@ def _glob_like(pattern: str) -> str:
 
 def find(hub, query: MessageFilter) -> list[MessageSummary]:
     """Messages matching every given filter, newest first, at most ``limit``."""
+    with hub.db.read() as session:
+        rows = list(session.scalars(statement(query).limit(query.limit)))
+    return summarise(hub, rows)
+
+
+def statement(query: MessageFilter) -> Select:
+    """The select of every message matching the filters, newest first, without a limit (the
+    console pages it by keyset: hub.console.search)."""
     query.check()
-    q = select(Message).order_by(Message.received_at.desc(), Message.id.desc()).limit(query.limit)
+    q = select(Message).order_by(Message.received_at.desc(), Message.id.desc())
     if query.status:
         q = q.where(Message.status == query.status)
     if query.since:
@@ -98,9 +106,7 @@ def find(hub, query: MessageFilter) -> list[MessageSummary]:
     if query.key:
         q = q.where(or_(exists().where(and_(DocumentRef.message_id == Message.id, DocumentRef.ref_value == query.key)),
                         exists().where(and_(Delivery.message_id == Message.id, Delivery.document_key == query.key))))
-    with hub.db.read() as session:
-        rows = list(session.scalars(q))
-    return summarise(hub, rows)
+    return q
 
 
 def summarise(hub, rows: list[Message]) -> list[MessageSummary]:
