@@ -24,15 +24,18 @@ class Source(Protocol):
 @dataclass(frozen=True)
 class Scale:
     """How far one input may grow: the most mutations applied, the largest run of junk, the
-    most repetitions of a segment."""
+    most repetitions of a segment, and the largest input (cut there: the hub takes at most
+    HUB_MAX_MESSAGE_BYTES anyway, and a mutation repeating a 60 KB "segment" thousands of
+    times would test the machine's memory, not the engine)."""
 
     mutations: int
     junk: int
     repeats: int
+    max_size: int
 
 
-SMALL = Scale(mutations=6, junk=4_000, repeats=200)  # tests: a few seconds per standard
-LARGE = Scale(mutations=10, junk=400_000, repeats=5_000)  # benchmark: junk of hundreds of KB
+SMALL = Scale(mutations=6, junk=4_000, repeats=200, max_size=300_000)  # tests: a few seconds per standard
+LARGE = Scale(mutations=10, junk=400_000, repeats=5_000, max_size=2_000_000)  # benchmark: up to 2 MB
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ def mutate(seeds: list[bytes], rnd: Source, alphabet: Alphabet, scale: Scale = S
     for _ in range(rnd.randint(1, scale.mutations)):
         operation = rnd.choice(_OPERATIONS)
         operation(data, seeds, rnd, alphabet, scale)
+        del data[scale.max_size:]
     return bytes(data)
 
 
@@ -123,7 +127,8 @@ def _repeat_segment(data: bytearray, seeds, rnd: Source, alphabet: Alphabet, sca
         return
     k = rnd.randrange(len(ends) - 1)
     start, end = ends[k] + 1, ends[k + 1] + 1
-    data[start:start] = bytes(data[start:end]) * rnd.randint(1, scale.repeats)
+    room = max(1, (scale.max_size - len(data)) // (end - start))
+    data[start:start] = bytes(data[start:end]) * min(rnd.randint(1, scale.repeats), room)
 
 
 def _truncate(data: bytearray, seeds, rnd: Source, alphabet: Alphabet, scale: Scale) -> None:

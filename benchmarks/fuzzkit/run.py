@@ -70,7 +70,9 @@ class Stats:
     slowest: tuple[float, int, float, str] = (0.0, 0, 0.0, "")  # (cost per 100 KB, size, seconds, step)
     over_goal: int = 0
     peak: tuple[int, int] = (0, 0)  # (traced bytes, input size)
-    peak_ratio: tuple[float, int] = (0.0, 0)  # (traced bytes / size, size) for inputs of 10 KB and more
+    # (traced bytes / size, size) for inputs of 100 KB and more: below, fixed costs (caches,
+    # compiled patterns) make the ratio meaningless.
+    peak_ratio: tuple[float, int] = (0.0, 0)
     rss_jump: tuple[int, int] = (0, 0)  # (KB the process's peak RSS grew by during one input, its size)
     bytes_in: int = 0
 
@@ -163,7 +165,7 @@ def measure_memory(tgt: Target, data: bytes, stats: Stats, timeout: float) -> No
         tracemalloc.stop()
     if peak > stats.peak[0]:
         stats.peak = (peak, len(data))
-    if len(data) >= 10_000 and peak / len(data) > stats.peak_ratio[0]:
+    if len(data) >= PER_100KB and peak / len(data) > stats.peak_ratio[0]:
         stats.peak_ratio = (peak / len(data), len(data))
 
 
@@ -308,5 +310,5 @@ def report(name: str, stats: Stats, elapsed: float) -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     jump, jump_size = stats.rss_jump
     print(f"peak memory: {peak / 1e6:.1f} MB traced for a {peak_size:,}-byte input; largest ratio "
-          f"{ratio:.0f}× the input ({ratio_size:,} bytes); process peak RSS {rss:.0f} MB, raised at most by "
+          f"{ratio:.0f}× the input among inputs of 100 KB or more ({ratio_size:,} bytes); process peak RSS {rss:.0f} MB, raised at most by "
           f"{jump / 1024:.0f} MB by one input ({jump_size:,} bytes)")

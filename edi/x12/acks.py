@@ -15,6 +15,7 @@ The reply follows the inbound file (ISA12, GS08 and delimiters) and the partner'
 from __future__ import annotations
 
 from datetime import datetime
+from collections.abc import Callable
 from typing import BinaryIO
 
 from edi.common.diagnostics import Diagnostic, Level
@@ -162,16 +163,33 @@ def build_reply(interchange: Interchange, profile: X12Profile | None = None, *,
     groups = [] if rejected else functional_acks(interchange, reply_profile)
     # What the acks echo from a broken interchange is fitted to their elements: the reply
     # itself must pass the write checks (edi.common.grammar.fit_echo).
+    free = _not_a_delimiter(reply_profile.delimiters)
     if ta1 is not None:
-        ta1 = ["TA1", *fit_echo("TA1", ta1[1:], grammar_for(reply_profile.version)[0])]
+        ta1 = ["TA1", *free(fit_echo("TA1", ta1[1:], grammar_for(reply_profile.version)[0]))]
     for group in groups:
         grammar, _ = grammar_for(group.version or reply_profile.version)
         for out_set in group.sets:
-            out_set.body = [[seg[0], *fit_echo(seg[0], seg[1:], grammar)] for seg in out_set.body]
+            out_set.body = [[seg[0], *free(fit_echo(seg[0], seg[1:], grammar))] for seg in out_set.body]
     if ta1 is None and not groups:
         return None
     return render_interchange(reply_profile, groups, numbers or PreviewNumbers(),
                               service_segments=[ta1] if ta1 else [], now=now)
+
+
+def _not_a_delimiter(d) -> Callable[[list], list]:
+    """Element values with any of the reply's delimiters replaced by a character that is none
+    of them. ``fit_echo`` shows a control character as '?', and '?' may be the very ISA16 the
+    reply mirrors: X12 has no release character, so the writer would refuse the ack."""
+    delimiters = {c for c in (d.element, d.component, d.repetition, d.segment) if c}
+    stand_in = next(c for c in "?_.#@" if c not in delimiters)  # four delimiters at most
+
+    def clean(text: str) -> str:
+        return "".join(stand_in if c in delimiters else c for c in text) if delimiters & set(text) else text
+
+    def values(elements: list) -> list:
+        return [[clean(c) for c in v] if isinstance(v, list) else clean(v) for v in elements]
+
+    return values
 
 
 def acknowledge_file(stream: BinaryIO | bytes, profile: X12Profile | None = None, *,

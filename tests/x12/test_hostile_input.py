@@ -142,3 +142,12 @@ def test_the_cli_reports_the_exponent_as_an_input_error_not_an_internal_one(tmp_
     out, err = io.StringIO(), io.StringIO()
     assert run_translate(path, out, err) == EXIT_INPUT  # was 3, internal error, after gigabytes
     assert out.getvalue() == "[]\n" and "segment 8 (PO1), element 4: '1E-999999999' written out" in err.getvalue()
+
+
+def test_an_echo_with_control_characters_is_written_when_the_component_separator_is_a_question_mark() -> None:
+    """ISA16 '?' and a GS08 with control characters: the 999 echoes GS08 in AK103, where a
+    control character is shown as '?' — the reply's own delimiter. It is replaced again."""
+    data = interchange([("850", PO_850)], comp="?").replace(b"*X*004010~", b"*X*0040\x10Y\x17~")
+    ack = acknowledge_file(data, X12Profile(sender_id="HOSPITAL", receiver_id="SUPPLIER", ack_kind="999"))
+    (ak1,) = [s for s in ack.decode().split("~") if s.strip().startswith("AK1")]
+    assert ak1.strip() == "AK1*PO*1*0040_Y_"
