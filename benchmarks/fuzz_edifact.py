@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.fuzzkit.run import main  # noqa: E402
+from benchmarks.fuzzkit.run import main
 
 if __name__ == "__main__":
     raise SystemExit(main("edifact"))

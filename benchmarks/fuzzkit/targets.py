@@ -69,7 +69,7 @@ class Target:
             return "refused"
         except Unexpected:
             raise
-        except Exception as exc:  # noqa: BLE001 - the finding itself
+        except Exception as exc:
             raise Unexpected(f"{type(exc).__name__}: {str(exc)[:300]}") from exc
         return outcome
 
@@ -117,7 +117,12 @@ def check_diagnostics(items: list) -> str:
 def route_flow(data: bytes, fmt: str, kind: str) -> None:
     """parse (envelope errors kept, as ``?ack=sync`` parses) → ack: auto → split → transform,
     without services: the sender is not looked up, nothing is logged."""
-    from edi.common.route_steps import AckConfig, acknowledge, split_transactions, _adapter
+    from edi.common.route_steps import (
+        AckConfig,
+        _adapter,
+        acknowledge,
+        split_transactions,
+    )
     from hub.registry import PARSERS, TRANSFORMS, load_plugins
 
     load_plugins()

@@ -33,7 +33,7 @@ NOW = datetime(2026, 3, 13, 9, 0)
 ISBN_850 = [s for s in PO_850 if not s.startswith(("PO1", "PID", "CTT"))] + ["PO1*1*2*BX*45.10*PE*IB*9780306406157",
                                                                               "CTT*1"]
 INVOIC = (Path(__file__).resolve().parents[2] / "examples" / "supplier-edifact" / "nordmed-invoic.edi").read_bytes()
-INVOIC_WITHOUT_LINES = re.sub(rb"LIN\+.*?(?=UNS\+S)", b"", INVOIC, flags=re.S).replace(b"UNT+29+", b"UNT+19+")
+INVOIC_WITHOUT_LINES = re.sub(rb"LIN\+.*?(?=UNS\+S)", b"", INVOIC, flags=re.DOTALL).replace(b"UNT+29+", b"UNT+19+")
 INVOIC_IN_DEM = INVOIC.replace(b"CUX+2:EUR:4", b"CUX+2:DEM:4")
 
 

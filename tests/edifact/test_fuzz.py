@@ -47,8 +47,8 @@ def test_a_real_message_with_one_piece_changed(position: int, piece: bytes) -> N
 
 # -- the fuzz target (benchmarks/fuzzkit, run long by benchmarks/fuzz_edifact.py) -------------
 
-from benchmarks.fuzzkit.mutate import SMALL, bounded_run, mutate  # noqa: E402
-from benchmarks.fuzzkit.targets import Unexpected, target  # noqa: E402
+from benchmarks.fuzzkit.mutate import SMALL, bounded_run, mutate
+from benchmarks.fuzzkit.targets import Unexpected, target
 
 TARGET = target("edifact")
 SEEDS = TARGET.seeds()
@@ -56,17 +56,17 @@ SEEDS = TARGET.seeds()
 
 @bounded_run(250)
 @given(st.randoms(use_true_random=False))
-def test_mutated_edifact_gives_documents_or_located_diagnostics_only(rnd) -> None:  # noqa: ANN001
+def test_mutated_edifact_gives_documents_or_located_diagnostics_only(rnd) -> None:
     """Real files with byte flips, delimiter swaps, huge numbers, repeated segments, truncations
     and junk: translate, CONTRL and the route's ack flow end in documents and located
     diagnostics or an EdiError. Deterministic, a few seconds."""
     TARGET.exercise(mutate(SEEDS, rnd, TARGET.alphabet, SMALL))
 
 
-def test_the_target_fails_on_an_escaping_exception(monkeypatch) -> None:  # noqa: ANN001
+def test_the_target_fails_on_an_escaping_exception(monkeypatch) -> None:
     import edi.edifact.contrl
 
-    def broken(data: bytes, profile=None, **kw):  # noqa: ANN001, ANN202
+    def broken(data: bytes, profile=None, **kw):
         raise KeyError("UCI")
 
     monkeypatch.setattr(edi.edifact.contrl, "acknowledge_file", broken)

@@ -18,7 +18,7 @@ SEEDS = TARGET.seeds()
 
 @bounded_run(250)
 @given(st.randoms(use_true_random=False))
-def test_mutated_x12_gives_documents_or_located_diagnostics_only(rnd) -> None:  # noqa: ANN001
+def test_mutated_x12_gives_documents_or_located_diagnostics_only(rnd) -> None:
     TARGET.exercise(mutate(SEEDS, rnd, TARGET.alphabet, SMALL))
 
 
@@ -32,7 +32,7 @@ def test_the_target_fails_on_an_escaping_exception(monkeypatch: pytest.MonkeyPat
     """The property can fail: an engine raising anything but EdiError is a finding."""
     import edi.x12.engine
 
-    def broken(data: bytes, source: str | None = None):  # noqa: ANN202
+    def broken(data: bytes, source: str | None = None):
         raise IndexError("list index out of range")
 
     monkeypatch.setattr(edi.x12.engine, "translate", broken)

@@ -112,7 +112,7 @@ def test_a_mapping_error_about_lines_that_do_not_exist_names_the_last_segment() 
 
 def test_hundreds_of_invalid_segments_are_counted_after_the_first_hundred() -> None:
     junk = ["@@*1"] * 500
-    docs, diagnostics = run(interchange([("850", PO_850[:1] + junk + PO_850[1:])]))
+    _, diagnostics = run(interchange([("850", PO_850[:1] + junk + PO_850[1:])]))
     bad = [d for d in diagnostics if d.code == "bad_segment_id"]
     assert len(bad) == 101 and bad[-1].reason == "400 more segments with an invalid segment id after the first 100 " \
                                                  "(not listed one by one)"
@@ -131,7 +131,7 @@ def test_documents_are_plain_json_of_bounded_size() -> None:
     assert len(json.dumps(po)) < 5_000
 
 
-def test_the_cli_reports_the_exponent_as_an_input_error_not_an_internal_one(tmp_path) -> None:  # noqa: ANN001
+def test_the_cli_reports_the_exponent_as_an_input_error_not_an_internal_one(tmp_path) -> None:
     import io
 
     from edi.cli import EXIT_INPUT, run_translate

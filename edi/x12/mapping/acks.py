@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from edi.common.ack_results import AckError, AckedGroup, AckedSet, AckResult, x12_status
+from edi.common.ack_results import AckedGroup, AckedSet, AckError, AckResult, x12_status
 from edi.common.diagnostics import Diagnostic, Level, error
 from edi.common.numbers import count_value, shown
 from edi.x12.mapping.base import MappingError, SetView, mapper
