@@ -119,11 +119,17 @@ def test_what_the_budget_skipped_is_counted_on_the_next_record() -> None:
     assert budget.take("192.0.2.1", "auth_failed") == 3
 
 
+# The inbound API's own operations. The operations console (hub/console) is mounted on the same
+# application under /api/v1/ops and /console with a contract of its own.
+INBOUND_OPERATIONS = r"^/(api/v1/messages|healthz|readyz|metrics)"
+
+
 def test_schemathesis_finds_nothing(api: RunningApi, keys: dict[str, str]) -> None:
     """`st run` with every check, a fixed seed and bounded examples, authenticated as the
     hospital's stock system (it may post cycle counts) and with the operations token."""
     command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(SCHEMATHESIS_CONFIG), "run",
                f"{api.url}/openapi.json", "--checks", "all", "--seed", "20261120", "--max-examples", "30",
+               "--include-path-regex", INBOUND_OPERATIONS,
                "--workers", "1", "--generation-database", "none", "--no-color",
                "-H", f"X-API-Key: {keys['P-0500']}", "-H", f"Authorization: Bearer {METRICS_TOKEN}"]
     run = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
