@@ -124,7 +124,7 @@ def test_what_the_budget_skipped_is_counted_on_the_next_record() -> None:
 INBOUND_OPERATIONS = r"^/(api/v1/messages|healthz|readyz|metrics)"
 
 
-def test_schemathesis_finds_nothing(api: RunningApi, keys: dict[str, str]) -> None:
+def test_schemathesis_finds_nothing(api: RunningApi, keys: dict[str, str], tmp_path: Path) -> None:
     """`st run` with every check, a fixed seed and bounded examples, authenticated as the
     hospital's stock system (it may post cycle counts) and with the operations token."""
     command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(SCHEMATHESIS_CONFIG), "run",
@@ -132,6 +132,7 @@ def test_schemathesis_finds_nothing(api: RunningApi, keys: dict[str, str]) -> No
                "--include-path-regex", INBOUND_OPERATIONS,
                "--workers", "1", "--generation-database", "none", "--no-color",
                "-H", f"X-API-Key: {keys['P-0500']}", "-H", f"Authorization: Bearer {METRICS_TOKEN}"]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    # In a folder of its own: schemathesis keeps state in ./.schemathesis.
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     assert " passed" in run.stdout and "failure" not in run.stdout.rsplit("SUMMARY", 1)[-1]
