@@ -33,10 +33,17 @@ def test_readme_links_resolve() -> None:
 
 def test_every_step_and_parser_is_documented() -> None:
     load_plugins()
-    for kind in STEPS:
+    for kind, spec in STEPS.items():
+        if _test_plugin(spec):
+            continue  # registered by a test plugin (tests/plugins) that another test imported
         assert f"`{kind}`" in DOCS, f"step {kind!r} is not documented in docs/"
     for name in PARSERS:
         assert f"parse: {name}" in DOCS or f"`{name}`" in DOCS, f"parser {name!r} is not documented in docs/"
+
+
+def _test_plugin(spec) -> bool:
+    cls = getattr(spec, "cls", spec)
+    return getattr(cls, "__module__", "").startswith("tests.")
 
 
 def test_every_cli_command_is_documented() -> None:
