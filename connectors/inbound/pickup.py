@@ -297,7 +297,10 @@ class Pickup:
         entries = self.folder.list()
         names = {e.name for e in entries}
         ready = []
-        for entry in sorted(entries, key=lambda e: e.name):
+        # Oldest first: a backlog (the store was away, the process restarted) is taken in the
+        # order the sender wrote it, so the hub receives — and an ordered endpoint gets — a
+        # document's versions in that order.
+        for entry in sorted(entries, key=lambda e: (e.mtime, e.name)):
             if entry.kind == "link" and self._candidate(entry.name):
                 self._refuse_link(entry)
             elif self._ready(entry, names, now):

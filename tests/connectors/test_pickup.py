@@ -63,6 +63,23 @@ def test_a_symbolic_link_in_the_drop_folder_is_not_followed(hub: Hub, tmp_path: 
     assert "symbolic links are not picked up" in moved.with_name(moved.name + ".reason").read_text()
 
 
+def test_a_backlog_is_taken_in_the_order_it_was_written_not_by_name(hub: Hub, tmp_path: Path) -> None:
+    """Files written z, y, x (oldest first) are received z, y, x: the order a sender wrote its
+    versions in is the order the hub receives them, and an ordered endpoint delivers them in."""
+    ch = DropChannel("backlog", tmp_path / "backlog", stable_seconds=0)
+    ch.folder.mkdir()
+    for age, name in ((30, "z.csv"), (20, "y.csv"), (10, "x.csv")):
+        path = ch.folder / name
+        path.write_text(f"a,b\n{name},1\n")
+        stamp = time.time() - age
+        os.utime(path, (stamp, stamp))
+    assert FileDrop(hub, [ch]).scan() == 3
+    with hub.db.session() as s:
+        received = s.scalars(select(Message.filename).where(Message.channel == "filedrop:backlog")
+                             .order_by(Message.received_at, Message.id)).all()
+    assert received == ["z.csv", "y.csv", "x.csv"]
+
+
 def test_a_name_with_control_characters_cannot_forge_reason_lines(hub: Hub, tmp_path: Path) -> None:
     from connectors.inbound.filedrop import DropChannel as Channel
 
