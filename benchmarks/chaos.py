@@ -367,7 +367,8 @@ def details(rows: list[Row]) -> str:
     out = []
     for r in rows:
         out.append(f"{r.scenario}: hub delivery attempts {r.hub_attempts}; stored twice {r.stored_twice}; "
-                   f"lost where {r.lost_where or '-'}; parked reasons {r.parked_reasons or '-'}"
+                   f"lost where {r.lost_where or '-'}; parked reasons {r.parked_reasons or '-'}; "
+                   f"out of the order received {r.out_of_receipt_order}"
                    + (f"; poison parked as {r.poison_reasons}" if r.poison_reasons else ""))
         out += [f"    {n}" for n in r.notes]
     return "\n".join(out)

@@ -92,6 +92,22 @@ def out_of_order_pairs(docs: list[Doc], first_ok: dict[str, float]) -> int:
     return pairs
 
 
+def out_of_receipt_order_pairs(docs: list[Doc], first_ok: dict[str, float], msgs_by_ref: dict[str, list[str]]) -> int:
+    """Like ``out_of_order_pairs``, but against the order the hub *received* the versions in
+    (its message ids are time-ordered UUIDv7s): what an endpoint with ``ordered_by`` is promised.
+    A client that retried an older version after a newer one was taken moves it in this order."""
+    by_key: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for d in docs:
+        if d.ref in first_ok and msgs_by_ref.get(d.ref):
+            by_key[d.bkey].append((min(msgs_by_ref[d.ref]), d.ref))
+    pairs = 0
+    for received in by_key.values():
+        received.sort()
+        for i, (_, older) in enumerate(received):
+            pairs += sum(first_ok[newer] < first_ok[older] for _, newer in received[i + 1:])
+    return pairs
+
+
 def where_is(doc: Doc, snap: StoreSnapshot, msgs_by_ref: dict[str, list[str]], inbox: Path) -> str:
     """For a lost document: the last place it was seen, in the clients, the file drop or the store."""
     mids = msgs_by_ref.get(doc.ref, [])
@@ -127,6 +143,7 @@ class Row:
     poison_parked: str
     out_of_order: int
     drain_s: float | None
+    out_of_receipt_order: int
     stored_twice: int
     lost_where: dict[str, int]
     parked_reasons: dict[str, int]
@@ -173,6 +190,7 @@ def account(scenario: str, docs: list[Doc], records: list[dict[str, Any]], snap:
         poison_parked=f"{len(poison & parked_refs)}/{len(poison)}" if poison else "-",
         out_of_order=out_of_order_pairs(docs, first_ok),
         drain_s=drain_s,
+        out_of_receipt_order=out_of_receipt_order_pairs(docs, first_ok, msgs_by_ref),
         stored_twice=sum(len(m) - 1 for m in msgs_by_ref.values()),
         lost_where=dict(Counter(where_is(d, snap, msgs_by_ref, inbox) for d in lost_docs)),
         parked_reasons=dict(Counter(dl["reason"] for dl in parked_letters
