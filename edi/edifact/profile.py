@@ -99,9 +99,13 @@ class EdifactProfile(BaseModel):
     def reply_to(cls, interchange: ReadInterchange, base: EdifactProfile | None = None) -> EdifactProfile:
         """A profile answering ``interchange``: its recipient becomes our sender, its syntax and
         delimiters are reused; ``base`` (the partner's profile) keeps its other settings."""
-        # A broken UNA cannot be answered in kind: the CONTRL then uses the defaults.
-        d = interchange.delimiters if interchange.delimiters.problem is None else Delimiters()
         syntax_id = interchange.syntax_id if interchange.syntax_id in CHARSETS else "UNOC"
+        # A broken UNA cannot be answered in kind, nor one whose characters the reply's
+        # character set cannot encode (a BOM as terminator in UNOC): the CONTRL then uses the
+        # defaults.
+        d = interchange.delimiters
+        if d.problem is not None or not _encodable(d.una, syntax_id):
+            d = Delimiters()
         # The parties as the reply can write them: characters outside its syntax become '?'.
         party = partial(writable, syntax_id=syntax_id, escapable=d.escapable())
         values: dict[str, Any] = (base.model_dump() if base else {}) | {
@@ -163,6 +167,14 @@ class EdifactProfile(BaseModel):
             if d.repetition:
                 values["repetition"] = d.repetition
         return cls(**values)
+
+
+def _encodable(text: str, syntax_id: str) -> bool:
+    try:
+        text.encode(CHARSETS[syntax_id].codec)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _qualifier(value: str) -> str | None:

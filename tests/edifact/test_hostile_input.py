@@ -113,3 +113,11 @@ def test_a_run_of_invalid_tags_lists_the_first_hundred_then_counts() -> None:
     assert len(bad) == 101 and all(d.ack_code == "12" for d in bad)
     assert bad[-1].reason == "900 more segments in a row with an invalid tag after the first 100 (not listed one by one)"
     assert (bad[-1].segment_position, bad[-1].set_position) == (bad[99].segment_position + 1, bad[99].set_position + 1)
+
+
+def test_a_una_the_reply_cannot_encode_is_answered_with_the_default_service_characters() -> None:
+    """A UNA whose terminator is a BOM (U+FEFF) under UNOC: latin-1 cannot write it (a
+    UnicodeEncodeError while writing the CONTRL, found by the fuzzer)."""
+    data = INVOIC.replace(b"UNA:+.? '", b"UNA:+.? \xef\xbb\xbf'")
+    reply = acknowledge_file(data, AGREED, now=NOW)
+    assert reply.startswith(b"UNA:+.? '\nUNB+UNOC:3+")
