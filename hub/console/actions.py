@@ -198,8 +198,9 @@ def add_operator(hub, ctx: Context, name: str, role: str) -> str:
 def change_operator(hub, ctx: Context, name: str, change: str, value: str | None = None) -> str | None:
     """``role`` (to ``value``), ``disable``, ``enable``, ``unlock``, ``reset_password`` (returns
     the new one-time password). An admin cannot disable, demote or lock themselves out."""
-    if name == ctx.principal.name and change in ("disable", "role"):
+    def refuse() -> None:
         raise ValueError("an admin cannot disable or demote themselves: ask another admin")
+
     runs: dict[str, Callable[[], Any]] = {
         "role": lambda: accounts.set_role(hub.db, name, value or ""),
         "disable": lambda: accounts.set_disabled(hub.db, name, True),
@@ -209,7 +210,8 @@ def change_operator(hub, ctx: Context, name: str, change: str, value: str | None
     }
     if change not in runs:
         raise ValueError(f"unknown change {change!r}")
-    result = _act(hub, ctx, "admin", f"operator_{change}", runs[change], reason=None, target_type="operator",
+    run = refuse if name == ctx.principal.name and change in ("disable", "role") else runs[change]
+    result = _act(hub, ctx, "admin", f"operator_{change}", run, reason=None, target_type="operator",
                   targets=[name], done=lambda _r: ([name], {"role": value} if change == "role" else {}))
     return result if change == "reset_password" else None
 

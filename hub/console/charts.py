@@ -20,7 +20,7 @@ def hourly(buckets: list[tuple[str, int, int]], *, width: int = 720, height: int
     slot = (width - left) / len(buckets)
     bar = max(1.0, slot / 2 - 1)
     scale = (height - bottom - 6) / top
-    parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
+    parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
              f'aria-label="messages in and documents delivered per hour">']
     for tick in (0, top // 2, top):
         y = height - bottom - tick * scale
@@ -46,7 +46,8 @@ def bars(rows: list[tuple[str, int]], *, width: int = 360, row: int = 18) -> Mar
     top = max(1, *(v for _, v in rows))
     label_w = 150
     height = row * len(rows) + 4
-    parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" aria-label="counts">']
+    parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+             'aria-label="counts">']
     for n, (label, value) in enumerate(rows):
         y = n * row + 2
         w = (width - label_w - 50) * value / top

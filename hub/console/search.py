@@ -14,12 +14,12 @@ A cursor is ``<received_at ISO 8601>~<message id>``; ``before`` pages to older m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Select, func, select, tuple_, union
 
-from hub.operations.messages import MessageFilter, MessageSummary, statement, summarise
+from hub.operations.messages import MessageFilter, MessageSummary, route_criteria, statement, summarise
 from hub.store import Message
 
 SEPARATOR = "~"
@@ -55,22 +55,37 @@ def parse_cursor(text: str) -> tuple[datetime, str]:
     return at, ident
 
 
+def branches(query: MessageFilter) -> list[Select]:
+    """The search as one select, or (route filter) one per way a message belongs to the route:
+    each alone is a plan the database gets right (walk the newest messages and probe, or fetch
+    the route's few and sort); their OR is not."""
+    if not query.route:
+        return [statement(query)]
+    base = statement(replace(query, route=None))
+    return [base.where(criterion) for criterion in route_criteria(query.route)]
+
+
 def search(hub, query: MessageFilter, *, before: str | None = None, after: str | None = None,
            count_cap: int = 10_000) -> Page:
     """One page of ``query.limit`` messages, newest first, and the (capped) number matching."""
-    base = statement(query)
+    selects = branches(query)
     key = tuple_(Message.received_at, Message.id)
-    page = base
-    if before:
-        page = page.where(key < tuple_(*parse_cursor(before)))
-    elif after:
-        # Newer rows, nearest first, then shown newest first like every page.
-        page = page.where(key > tuple_(*parse_cursor(after))).order_by(None).order_by(
-            Message.received_at.asc(), Message.id.asc())
+    pages = []
+    for base in selects:
+        page = base
+        if before:
+            page = page.where(key < tuple_(*parse_cursor(before)))
+        elif after:
+            # Newer rows, nearest first, then shown newest first like every page.
+            page = page.where(key > tuple_(*parse_cursor(after))).order_by(None).order_by(
+                Message.received_at.asc(), Message.id.asc())
+        pages.append(page.limit(query.limit + 1))
+    capped_ids = [s.with_only_columns(Message.id).order_by(None).limit(count_cap + 1).subquery() for s in selects]
+    matching = union(*[select(sub.c.id) for sub in capped_ids]) if len(capped_ids) > 1 else select(capped_ids[0].c.id)
     with hub.db.read() as session:
-        rows = list(session.scalars(page.limit(query.limit + 1)))
-        matched = session.scalar(select(func.count()).select_from(
-            base.with_only_columns(Message.id).order_by(None).limit(count_cap + 1).subquery()))
+        found = {m.id: m for page in pages for m in session.scalars(page)}
+        matched = session.scalar(select(func.count()).select_from(matching.subquery())) or 0
+    rows = sorted(found.values(), key=lambda m: (m.received_at, m.id), reverse=not after)
     more = len(rows) > query.limit
     rows = rows[:query.limit]
     if after:
@@ -78,4 +93,4 @@ def search(hub, query: MessageFilter, *, before: str | None = None, after: str |
     summaries = summarise(hub, rows)
     older = cursor(rows[-1]) if rows and (more or after) else None
     newer = cursor(rows[0]) if rows and (before or (after and more)) else None
-    return Page(summaries, min(matched or 0, count_cap), (matched or 0) > count_cap, older, newer)
+    return Page(summaries, min(matched, count_cap), matched > count_cap, older, newer)
