@@ -60,6 +60,9 @@ def api(
     hub = _hub()
     with reported("preparing the database and broker"):
         hub.setup()
+    from hub.cli import _load_registry  # the partner registry follows its file (hub.partner_sync)
+
+    _load_registry(hub)
     settings = ApiSettings()
     if relay is not None:
         settings.relay = relay

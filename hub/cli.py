@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -77,6 +78,20 @@ def _hub() -> Hub:
     return hub
 
 
+def _load_registry(hub: Hub) -> str:
+    """The partner registry file into the store (hub.partner_sync); refuses to start on an
+    invalid file, naming each problem's file:line. Returns the line saying what changed."""
+    from hub.partner_sync import RegistryInvalid, sync_partners
+
+    try:
+        change = sync_partners(hub)
+    except RegistryInvalid as exc:
+        _fail("the partner registry has problems:\n" + "\n".join(f"  {p}" for p in exc.problems), 2)
+    line = change.summary() if change else f"no partner registry in {hub.settings.routes_dir}"
+    logging.getLogger("hub.partners").info("%s", line)
+    return line
+
+
 def _logging(level: str = "INFO") -> None:
     from hub.logsafe import configure_logging
 
@@ -116,6 +131,7 @@ def run(
     _logging()
     hub = _hub()
     hub.setup()
+    registry = _load_registry(hub)
     stub = None
     if demo_erp:
         from hub.stubs import ErpStub
@@ -131,6 +147,7 @@ def run(
         f"  database : {s.resolved_database_url}\n"
         f"  broker   : {s.resolved_broker_url}\n"
         f"  routes   : {s.routes_dir.resolve()} ({len(hub.routes.routes)} routes, {len(hub.routes.endpoints)} endpoints)\n"
+        f"  partners : {registry}\n"
         + (f"  demo ERP : {stub.url} (documents it applies land in {s.data_dir / 'demo-erp'})\n" if stub else "")
         + console
         + "\nPush a file through it, from another terminal:\n"
@@ -172,6 +189,7 @@ def worker(
     _logging(loglevel)
     hub = _hub()
     hub.setup()
+    _load_registry(hub)
     from hub.worker import start_worker
 
     only_routes = route or (None if not endpoint else [])
@@ -186,6 +204,7 @@ def filedrop() -> None:
     _logging()
     hub = _hub()
     hub.setup()
+    _load_registry(hub)
     from connectors.inbound.filedrop import FileDropThread
 
     thread = FileDropThread(hub)

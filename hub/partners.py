@@ -14,6 +14,7 @@ secret, private_key ...) with an inline value is a validation error.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -184,6 +185,37 @@ class DocumentAgreement(CanonicalModel):
         "inbound", description="inbound: the partner sends it to the hub; outbound: the hub sends it to the partner")
 
 
+AS2_NAME = r"^[!-~]{1,128}$"  # RFC 4130 6.2: 1-128 printable ASCII (quoted on the wire when it needs it)
+
+
+class As2Agreement(CanonicalModel):
+    """How the hub and the partner exchange over AS2 (RFC 4130; docs/as2.md). Certificates are
+    files — paths relative to the registry file's folder, or absolute (a secrets mount) — and
+    public: the partner's own private key never reaches the hub, and the hub's key is named by
+    ``HUB_AS2_PRIVATE_KEY`` (a path), never here."""
+
+    as2_id: Text = Field(pattern=AS2_NAME, description="The partner's AS2 name (AS2-From of what it sends)")
+    certificate: Text = Field(description="PEM/DER file: verifies the partner's signatures (and MDNs); "
+                                          "encrypts to it unless encryption_certificate is given")
+    encryption_certificate: Text | None = Field(None, description="PEM/DER file to encrypt to, when not certificate")
+    url: Text | None = Field(None, pattern=r"^https?://", description="The partner's AS2 URL (as2 endpoints may override)")
+    sign: bool = Field(True, description="Sign what the hub sends; require signed messages from the partner")
+    encrypt: bool = Field(True, description="Encrypt what the hub sends; require encrypted messages from the partner")
+    compress: bool = Field(False, description="Compress what the hub sends (RFC 5402)")
+    signature: Literal["sha256", "sha384", "sha512", "sha1"] = "sha256"
+    encryption: Literal["aes_128_cbc", "aes_192_cbc", "aes_256_cbc", "tripledes_192_cbc"] = "aes_256_cbc"
+    mdn: Literal["sync", "async", "none"] = Field("sync", description="The receipt the hub asks for what it sends")
+    mdn_signed: bool = Field(True, description="Ask for a signed MDN (its MIC is then checked)")
+    mdn_within: Duration = Field("1h", description="How long an asynchronous MDN may take before it is overdue")
+
+    def certificate_files(self) -> list[tuple[str, str]]:
+        """(field, path) of every certificate the agreement names."""
+        files = [("certificate", self.certificate)]
+        if self.encryption_certificate:
+            files.append(("encryption_certificate", self.encryption_certificate))
+        return files
+
+
 class PartnerConfig(CanonicalModel):
     id: Code = Field(description="partner_id, the hub's key")
     name: Text
@@ -203,6 +235,7 @@ class PartnerConfig(CanonicalModel):
     business_answers: list[BusinessAnswer] = Field(
         default_factory=list, description="Answers owed for what the hub sends (855/ORDRSP for a PO) and within how long")
     auth: AuthRefs | None = None
+    as2: As2Agreement | None = Field(None, description="AS2 identity, certificates and agreement (docs/as2.md)")
 
     def answer_for(self, document_type: str) -> BusinessAnswer | None:
         return next((a for a in self.business_answers if a.document == document_type), None)
@@ -293,6 +326,13 @@ def _duplicates(path: Path, data: Any, partners: list[PartnerConfig]) -> list[st
             if owner is not None and owner != partner.id:
                 problems.append(f"{path}:{line}: partners.{index}: identifier {key[0]} {key[1]}:{key[2]} already belongs to {owner!r}")
             seen_keys.setdefault(key, partner.id)
+        if partner.as2 is not None:
+            key = ("AS2_ID", "", partner.as2.as2_id)
+            owner = seen_keys.get(key)
+            if owner is not None and owner != partner.id:
+                problems.append(f"{path}:{line_of(data, ('partners', index, 'as2', 'as2_id'))}: partners.{index}.as2.as2_id: "
+                                f"AS2 name {partner.as2.as2_id!r} already belongs to {owner!r}")
+            seen_keys.setdefault(key, partner.id)
     return problems
 
 
@@ -320,6 +360,32 @@ class PartnerIdentifierRecord(Base):
     value: Mapped[str] = mapped_column(String(256))
 
 
+def _resolved(source_file: str | None) -> str | None:
+    return str(Path(source_file).resolve()) if source_file else None
+
+
+@dataclass
+class RegistryChange:
+    """What a ``PartnerRegistry.sync`` changed in the store."""
+
+    source: str
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    def summary(self) -> str:
+        if not self.any:
+            return f"partner registry {self.source}: unchanged ({self.unchanged} partner(s))"
+        parts = [f"{what} {', '.join(ids)}" for what, ids in
+                 (("added", self.added), ("changed", self.changed), ("removed", self.removed)) if ids]
+        return f"partner registry {self.source}: {'; '.join(parts)} ({self.unchanged} unchanged)"
+
+
 class PartnerRegistry:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -341,6 +407,43 @@ class PartnerRegistry:
                 for scheme, qualifier, value in partner.all_identifiers():
                     session.add(PartnerIdentifierRecord(partner_id=partner.id, scheme=scheme, qualifier=qualifier, value=value))
         return len(partners)
+
+    def sync(self, partners: list[PartnerConfig], source_file: str) -> RegistryChange:
+        """Make the store follow one registry file: its partners inserted or replaced where they
+        differ, and partners an earlier load took from the same file and that it no longer
+        holds removed (partners loaded from other files are left alone). One transaction; a
+        file that changed nothing writes nothing."""
+        source = str(Path(source_file).resolve())
+        wanted = {p.id: p.model_dump(mode="json", exclude_none=True) for p in partners}
+        with self.db.session() as session:
+            stored = {r.partner_id: r for r in session.scalars(select(PartnerRecord))}
+            change = RegistryChange(source_file)
+            for pid, config in wanted.items():
+                record = stored.get(pid)
+                if record is None:
+                    change.added.append(pid)
+                elif record.config != config or _resolved(record.source_file) != source:
+                    change.changed.append(pid)
+            change.removed = sorted(pid for pid, r in stored.items()
+                                    if pid not in wanted and _resolved(r.source_file) == source)
+            change.unchanged = len(wanted) - len(change.added) - len(change.changed)
+            touched = [*change.added, *change.changed, *change.removed]
+            if not touched:
+                return change
+            # Identifiers first (an identifier may move from one partner to another in one edit).
+            session.execute(delete(PartnerIdentifierRecord).where(PartnerIdentifierRecord.partner_id.in_(touched)))
+            session.execute(delete(PartnerRecord).where(PartnerRecord.partner_id.in_(change.removed)))
+            session.flush()
+            for partner in partners:
+                if partner.id not in change.added and partner.id not in change.changed:
+                    continue
+                record = stored.get(partner.id) or PartnerRecord(partner_id=partner.id)
+                record.name, record.status = partner.name, partner.status.value
+                record.config, record.source_file, record.updated_at = wanted[partner.id], source, utcnow()
+                session.add(record)
+                for scheme, qualifier, value in partner.all_identifiers():
+                    session.add(PartnerIdentifierRecord(partner_id=partner.id, scheme=scheme, qualifier=qualifier, value=value))
+        return change
 
     def load_file(self, path: Path) -> int:
         return self.load(read_partners_file(path), str(path))

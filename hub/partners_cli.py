@@ -38,11 +38,25 @@ def _registry(url: str | None) -> PartnerRegistry:
 
 
 @partners_app.command("validate")
-def validate(file: Path | None = FileArgument) -> None:
-    """Check the file; every problem is printed as file:line: field: reason (exit 1)."""
+def validate(
+    file: Path | None = FileArgument,
+    routes: Path | None = typer.Option(None, "--routes", help="Route files the registry refers to; default "
+                                       "HUB_ROUTES_DIR"),
+) -> None:
+    """Check the file and its references (endpoints, channels and as2 endpoints of the route
+    files, certificate files); every problem is printed as file:line: field: reason (exit 1)."""
+    from hub.partner_sync import check_registry
+    from hub.routes.loader import RouteSet
+
     path = _file(file)
-    partners = _read(path)
-    typer.echo(f"{path}: {len(partners)} partner(s) OK")
+    check = check_registry(path, RouteSet.load(routes or get_settings().routes_dir))
+    for warning in check.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    for problem in check.problems:
+        typer.echo(problem, err=True)
+    if check.problems:
+        raise typer.Exit(1)
+    typer.echo(f"{path}: {len(check.partners)} partner(s) OK")
 
 
 @partners_app.command("load")

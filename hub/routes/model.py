@@ -264,7 +264,37 @@ class SftpEndpointConfig(SftpServer):
         return filename_template(v)
 
 
-ENDPOINT_KINDS = ("http", "file", "sftp")
+class As2EndpointConfig(Strict):
+    """Outbound AS2 (connectors.as2, docs/as2.md): signed, encrypted and compressed as the
+    partner's registry agreement says, posted, and delivered only on a positive MDN whose MIC
+    matches. Identities and certificates come from the registry entry of ``partner``."""
+
+    partner: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description="Partner id in the registry")
+    url: str | None = Field(None, pattern=r"^https?://", description="Default: the partner's as2.url")
+    format: PayloadFormat = "raw"
+    subject: str | None = Field(None, max_length=200, description="AS2 Subject; default the document type and key")
+    filename: str = Field("{document_type}-{document_key}.{ext}", description="Content-Disposition file name "
+                          "(the file endpoint's placeholders)")
+    timeout: Duration = Field(30.0, description="Connect and read timeout of the POST (a synchronous MDN comes back in it)")
+    mdn_wait: Duration = Field(20.0, description="Asynchronous MDN: how long an attempt waits for it before the "
+                               "delivery is tried again (the same Message-ID; the partner's as2.mdn_within "
+                               "says when it is overdue)")
+
+    @field_validator("filename")
+    @classmethod
+    def _template(cls, v: str) -> str:
+        return filename_template(v)
+
+    @model_validator(mode="after")
+    def _within_lease(self) -> As2EndpointConfig:
+        # A delivery's claim lasts 60 s plus a margin for kinds without their own lease rule
+        # (hub.delivery.deliver.lease_seconds): an attempt must end well within it.
+        if self.timeout + self.mdn_wait > 60:
+            raise ValueError("timeout + mdn_wait must not exceed 60s (one delivery attempt's claim)")
+        return self
+
+
+ENDPOINT_KINDS = ("http", "file", "sftp", "as2")
 
 
 class CircuitPolicy(Strict):
@@ -288,6 +318,7 @@ class Endpoint(Strict):
     http: HttpConfig | None = None
     file: FileConfig | None = None
     sftp: SftpEndpointConfig | None = None
+    as2: As2EndpointConfig | None = None
     on_error: ErrorPolicy | None = Field(None, description="Overrides the route's policy for this endpoint")
     circuit: CircuitPolicy = Field(default_factory=CircuitPolicy, description="Outage detection and probing")
     ordered_by: ORDERED_BY | None = Field(None, description="Deliver documents with the same key in the order "

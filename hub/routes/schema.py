@@ -63,10 +63,17 @@ def _allow_env_references(node: Any) -> None:
     patterned or enumerated string accept one too, so editors do not flag them."""
     if isinstance(node, dict):
         for key, value in list(node.items()):
-            if isinstance(value, dict) and value.get("type") == "string" and ("pattern" in value or "enum" in value):
+            if _patterned(value):
                 node[key] = {"anyOf": [value, ENV_REFERENCE]}
             else:
                 _allow_env_references(value)
     elif isinstance(node, list):
-        for item in node:
-            _allow_env_references(item)
+        for index, item in enumerate(node):
+            if _patterned(item):  # an optional one: anyOf [patterned string, null]
+                node[index] = {"anyOf": [item, ENV_REFERENCE]}
+            else:
+                _allow_env_references(item)
+
+
+def _patterned(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("type") == "string" and ("pattern" in value or "enum" in value)
