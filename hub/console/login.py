@@ -15,19 +15,45 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+import threading
+import time
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from hub.console import audit, sessions
-from hub.console.auth import LoginRequired, page_viewer, peer
+from hub.console.auth import ApiRefused, LoginRequired, check_csrf, page_viewer, peer
 from hub.console.operators import LoginRefused, Principal, authenticate
 from hub.console.web import SECURITY_HEADERS, BadForm, read_form, render, safe_next, state
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 LOGIN_COOKIE = "hub_console_login"
+
+
+class Throttle:
+    """At most ``per_minute`` login attempts per address. Why besides the per-account lockout:
+    each attempt costs a scrypt hash (≈0.1 s of a core, on purpose), so a flood of attempts
+    with made-up names would otherwise keep the hub's two cores busy hashing."""
+
+    def __init__(self, per_minute: int = 20) -> None:
+        self.per_minute = per_minute
+        self._seen: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, address: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._seen) > 10_000:
+                self._seen = {a: t for a, t in self._seen.items() if t and now - t[-1] < 60}
+            recent = [t for t in self._seen.get(address, []) if now - t < 60]
+            if len(recent) >= self.per_minute:
+                self._seen[address] = recent
+                return False
+            self._seen[address] = [*recent, now]
+            return True
+
 
 
 def _secure(request: Request) -> bool:
@@ -59,6 +85,8 @@ async def login(request: Request) -> Response:
         form = await read_form(request, 4096)
     except BadForm as exc:
         return _login_page(request, str(exc), 400)
+    if not st.throttle.allow(peer(request) or "-"):
+        return _login_page(request, "too many login attempts from your address: wait a minute", 429)
     expected = request.cookies.get(LOGIN_COOKIE, "")
     given = form.get("login_csrf")
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
@@ -90,8 +118,6 @@ async def logout(request: Request) -> Response:
     except LoginRequired:
         return RedirectResponse("/login", status_code=303)
     form = await read_form(request, 4096)
-    from hub.console.auth import ApiRefused, check_csrf
-
     try:
         check_csrf(viewer, form.get("csrf"))
     except ApiRefused as exc:

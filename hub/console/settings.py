@@ -22,6 +22,7 @@ class ConsoleSettings(BaseSettings):
     idle_minutes: float = Field(60.0, gt=0, description="A session ends after this long without a request")
     lockout_failures: int = Field(5, ge=1, description="Wrong passwords in a row that lock an operator")
     lockout_minutes: float = Field(15.0, gt=0, description="How long a lock lasts")
+    logins_per_minute: int = Field(20, ge=1, description="Login attempts accepted per address per minute")
     count_cap: int = Field(10_000, ge=100, description="Search totals are exact up to this many matches")
     page_size: int = Field(50, ge=5, le=500, description="Rows per page")
 

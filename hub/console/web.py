@@ -57,10 +57,14 @@ class ConsoleState:
     in_process_worker: bool = False  # served by `hub run`, next to its worker
     env: Environment = field(init=False)
     flashes: Flashes = field(init=False)
+    throttle: Any = field(init=False)
 
     def __post_init__(self) -> None:
+        from hub.console.login import Throttle
+
         self.env = environment()
         self.flashes = Flashes()
+        self.throttle = Throttle(self.settings.logins_per_minute)
 
 
 def state(request: Request) -> ConsoleState:

@@ -44,9 +44,15 @@ def console_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
 
 
 def app_for(hub: Hub):
+    """The API app with the console; logins unthrottled (the tests log in many times a minute
+    from one address; test_auth checks the throttle on an app of its own)."""
+    from hub.console.login import Throttle
+
     settings = ApiSettings()
     settings.relay = False
-    return create_app(hub, settings)
+    app = create_app(hub, settings)
+    app.state.console.throttle = Throttle(per_minute=1_000_000)
+    return app
 
 
 @pytest.fixture(scope="module")

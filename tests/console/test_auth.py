@@ -133,3 +133,15 @@ def test_a_session_ends_at_logout_or_when_the_operator_is_disabled(app, console_
         client.cookies.set("hub_console", cookie)  # the old cookie, sent again, opens nothing
         assert client.get("/").status_code == 303
         assert client.get("/api/v1/ops/me").status_code == 401
+
+
+def test_login_attempts_are_throttled_per_address(console_hub) -> None:
+    from hub.console.login import Throttle
+    from tests.console.conftest import app_for
+
+    app = app_for(console_hub)
+    app.state.console.throttle = Throttle(per_minute=3)
+    with TestClient(app, follow_redirects=False) as client:
+        codes = [login(client, "vera", "wrong password here").status_code for _ in range(4)]
+        assert codes == [401, 401, 401, 429]
+        assert login(client, "vera").status_code == 429  # even the right password waits its minute
