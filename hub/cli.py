@@ -61,6 +61,10 @@ def _mount_component_apps() -> None:
     app.add_typer(operators_app, name="operators")
     app.command("audit")(audit)
 
+    from connectors.as2.cli import as2_app
+
+    app.add_typer(as2_app, name="as2")
+
 
 _mount_component_apps()
 

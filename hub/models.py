@@ -11,3 +11,4 @@ from connectors.outbound import guards as outbound_guards  # noqa: F401
 from hub.delivery import circuit as delivery_circuit  # noqa: F401
 from connectors import security as connector_security  # noqa: F401
 from hub.console import models as console_models  # noqa: F401
+from connectors.as2 import store as as2_store  # noqa: F401

@@ -519,6 +519,9 @@ def create_app(hub, settings: ApiSettings | None = None) -> FastAPI:
     from hub.console import mount as mount_console  # the operations console: its own package (hub/console)
 
     mount_console(app, hub)
+    from connectors.as2.inbound import mount as mount_as2  # POST /as2: its own package (connectors/as2)
+
+    mount_as2(app, hub)
     return app
 
 
