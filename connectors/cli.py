@@ -130,7 +130,13 @@ def api_key_create(
     db = _db()
     try:
         with reported(f"creating an API key for {partner_id}"):
-            issued = create_api_key(db, partner_id, label=label, by=who())
+            from hub.console.audit import audited, cli_principal
+
+            # In the audit trail like the console's: who made a key for whom (never the key).
+            issued = audited(db, cli_principal(), "create_api_key",
+                             lambda: create_api_key(db, partner_id, label=label, by=who()), reason=None,
+                             target_type="partner", targets=[partner_id],
+                             done=lambda k: ([partner_id], {"key_id": k.key_id, "label": label}))
     except LookupError as exc:
         typer.echo(f"error: {exc.args[0]}", err=True)
         raise typer.Exit(1) from None
@@ -167,7 +173,10 @@ def api_key_revoke(key_id: Annotated[str, typer.Argument(help="Key id from `hub 
     db = _db()
     try:
         with reported(f"revoking API key {key_id}"):
-            done = revoke_api_key(db, key_id)
+            from hub.console.audit import audited, cli_principal
+
+            done = audited(db, cli_principal(), "revoke_api_key", lambda: revoke_api_key(db, key_id), reason=None,
+                           target_type="api_key", targets=[key_id])
     finally:
         db.dispose()
     if not done:

@@ -67,7 +67,12 @@ def load(file: Path | None = FileArgument, database_url: str | None = DatabaseOp
     registry = _registry(database_url)
     try:
         with reported(f"loading {path}"):
-            count = registry.load(partners, str(path))
+            from hub.console.audit import audited, cli_principal
+
+            # In the audit trail like the console's "reload": who changed the registry, when.
+            count = audited(registry.db, cli_principal(), "reload_partners",
+                            lambda: registry.load(partners, str(path)), reason=None, target_type="partner_registry",
+                            targets=[str(path)], done=lambda n: ([str(path)], {"partners": n}))
     finally:
         registry.db.dispose()
     typer.echo(f"{count} partner(s) loaded from {path}")

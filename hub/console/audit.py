@@ -54,12 +54,12 @@ def audited(db: Database, principal: Principal, action: str, run: Callable[[], T
             done: Callable[[T], tuple[Sequence[str], dict[str, Any]]] | None = None,
             remote_addr: str | None = None) -> T:
     """Run ``run()`` and record it. ``done(result)`` may name what was actually touched (a bulk
-    action's ids, a new message id) and add detail. KeyError / ValueError (unknown id, already
+    action's ids, a new message id) and add detail. LookupError / ValueError (unknown id, already
     closed, refused edit) are recorded as ``refused``, anything else as ``failed``; both are
     raised again for the caller to report."""
     try:
         result = run()
-    except (KeyError, ValueError) as exc:
+    except (LookupError, ValueError) as exc:
         record(db, principal, action, outcome="refused", reason=reason, target_type=target_type, targets=targets,
                detail={"error": str(exc.args[0] if exc.args else exc)}, remote_addr=remote_addr)
         raise

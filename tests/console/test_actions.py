@@ -160,3 +160,8 @@ def test_cli_actions_are_audited_as_the_operator_they_run_as(console_hub, client
     assert json.loads(listed.stdout)[0]["operator"] == "night-nurse-ops"
     with console_hub.db.read() as session:
         assert session.scalar(select(DeadLetter.closed_by).where(DeadLetter.id == letter)) == "night-nurse-ops"
+    key = subprocess.run([sys.executable, "-m", "hub", "partners", "api-key", "create", "P-0107"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert key.returncode == 0, key.stderr
+    (row,) = audit(clients["vera"], action="create_api_key", target="P-0107")
+    assert row["operator"] == "night-nurse-ops" and row["via"] == "cli" and "shk_" not in json.dumps(row)
