@@ -142,19 +142,27 @@ def _ucf(group: ReadGroup, first: Diagnostic | None, interchange_rejected: bool)
 
 def _messages(messages: Iterable[ReadMessage], interchange_rejected: bool) -> list[Segment]:
     out: list[Segment] = []
+    details = MAX_ERROR_SEGMENTS
     for message in messages:
         errors = message.errors
         first = _first(errors, (Level.TRANSACTION,))
         out.append(seg("UCM", message.reference_number, list(message.identifier),
                        REJECTED if errors or interchange_rejected else ACKNOWLEDGED,
                        _code(first), _tag(first), _s011(first)))
-        out.extend(_segment_errors([d for d in errors if d is not first]))
+        if details > 0:
+            found = _segment_errors([d for d in errors if d is not first])[:details]
+            details -= len(found)
+            out.extend(found)
     return out
 
 
 # CONTRL allows 999 UCS per UCM and 99 UCD per UCS: a message of junk has more errors than
-# that, and the first ones say enough (the rest stay in the hub's diagnostics).
+# that, and the first ones say enough (the rest stay in the hub's diagnostics). Across an
+# interchange, UCS/UCD stop after MAX_ERROR_SEGMENTS: every message still gets its UCM with
+# its action and first error, but 10-byte junk messages with half a dozen errors each would
+# otherwise make the CONTRL seven times as many segments as the interchange had bytes / 10.
 MAX_UCS, MAX_UCD = 999, 99
+MAX_ERROR_SEGMENTS = 1_000
 
 
 def _segment_errors(errors: list[Diagnostic]) -> list[Segment]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from edi.common.diagnostics import Diagnostic
-from edi.edifact.contrl import MAX_UCS, acknowledge_file
+from edi.edifact.contrl import MAX_ERROR_SEGMENTS, MAX_UCS, acknowledge_file
 from edi.edifact.diagnostics import EdifactError
 from edi.edifact.engine import translate
 from edi.edifact.profile import EdifactProfile
@@ -67,7 +67,7 @@ def test_a_una_without_release_whose_component_is_the_default_release_gets_a_con
 
 
 def test_a_message_of_junk_gets_at_most_999_ucs() -> None:
-    junk = b"".join(b"FTX+AAI+++%d+X+Y+Z+1+2+3+4'" % n for n in range(1_500))
+    junk = b"UNS+S'" * 1_500  # each repeated section control is a segment error (0085 35)
     data = INVOIC.replace(b"UNS+S'", junk + b"UNS+S'").replace(b"UNT+29+", b"UNT+1529+")
     reply = contrl(data)
     assert sum(1 for s in reply if s.startswith("UCS+")) == MAX_UCS
@@ -121,3 +121,12 @@ def test_a_una_the_reply_cannot_encode_is_answered_with_the_default_service_char
     data = INVOIC.replace(b"UNA:+.? '", b"UNA:+.? \xef\xbb\xbf'")
     reply = acknowledge_file(data, AGREED, now=NOW)
     assert reply.startswith(b"UNA:+.? '\nUNB+UNOC:3+")
+
+
+def test_thousands_of_broken_messages_each_get_a_ucm_and_the_details_stop_at_a_thousand() -> None:
+    """2,000 ten-byte messages with half a dozen errors each: every message is answered (its UCM
+    with the first error), the UCS/UCD details stop at MAX_ERROR_SEGMENTS for the interchange."""
+    data = b"UNB+UNOC:3+S:14+R:14+240101:1200+1++++1'" + b"UNH+1:SA'" * 2_000 + b"UNZ+2000+1'"
+    reply = contrl(data)
+    assert sum(1 for s in reply if s.startswith("UCM+1+")) == 2_000
+    assert sum(1 for s in reply if s.startswith(("UCS+", "UCD+"))) == MAX_ERROR_SEGMENTS
