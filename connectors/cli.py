@@ -92,7 +92,7 @@ def sftp_poll(
         failed = False
         for poller in pollers:
             try:
-                typer.echo(f"{poller.name}: {poller.poll_once()} file(s) taken")
+                typer.echo(f"{poller.name}: {poller.poll_settled()} file(s) taken")
             except (SftpError, OSError, EOFError) as exc:
                 typer.echo(f"{poller.name}: error: {printable(str(exc))}", err=True)  # the server's words
                 failed = True

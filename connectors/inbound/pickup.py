@@ -116,6 +116,12 @@ class Folder(Protocol):
     def makedirs(self, rel: str) -> None: ...
 
 
+def undecodable(name: str) -> bool:
+    """A name whose bytes are not UTF-8 (read with surrogate escapes, as Python and the SFTP
+    folder read them)."""
+    return any("\udc80" <= c <= "\udcff" for c in name)
+
+
 def plain_name(name: str) -> bool:
     """A name that is one path component: nothing in it can climb out of the folder."""
     return bool(name) and name not in (".", "..") and not any(c in name for c in "/\x00")
@@ -303,6 +309,9 @@ class Pickup:
         for entry in sorted(entries, key=lambda e: (e.mtime, e.name)):
             if entry.kind == "link" and self._candidate(entry.name):
                 self._refuse_link(entry)
+            elif entry.kind == "file" and undecodable(entry.name) and plain_name(entry.name):
+                self._set_aside(entry, "the file name is not UTF-8 (its bytes are kept in the .reason file): "
+                                       "rename it and send it again")
             elif self._ready(entry, names, now):
                 ready.append(entry)
         self._forget_missing(names)
@@ -545,11 +554,19 @@ class Pickup:
 
     def _archive(self, claimed: str, message_id: str, original: str, noted: bool = False) -> None:
         day = datetime.now(UTC).strftime("%Y-%m-%d")
-        self.folder.makedirs(f"{ARCHIVE}/{day}")
+        target = f"{ARCHIVE}/{day}/{message_id}__{safe_part(original)}"
         try:
-            self.folder.rename(claimed, f"{ARCHIVE}/{day}/{message_id}__{safe_part(original)}")
+            self.folder.makedirs(f"{ARCHIVE}/{day}")
+            self.folder.rename(claimed, target)
         except FileNotFoundError:
             log.info("%s: %s was archived by another picker", self.label, printable(original))
+        except OSError as exc:
+            # Stored already: the file stays in processing/ (the sweep archives it later) and the
+            # other files go on. Both paths are named: the fix is on that folder.
+            log.error("%s: %s is stored as message %s but cannot be archived from %s to %s: %s", self.label,
+                      printable(original), message_id, self.folder.describe(claimed), self.folder.describe(target),
+                      exc.strerror or exc)
+            return
         self._settle(claimed, noted)
 
     def _reject(self, claimed: str, message_id: str, original: str, reason: str, noted: bool = False) -> None:
@@ -572,15 +589,18 @@ class Pickup:
 
     def _refuse_link(self, entry: Entry) -> None:
         # A link could point anywhere (/etc/shadow, another partner's folder): never follow it.
+        self._set_aside(entry, "symbolic links are not picked up (they may point outside the folder)")
+
+    def _set_aside(self, entry: Entry, reason: str) -> None:
+        """Move an entry that is not to be picked up to error/, with the reason beside it."""
         self.folder.makedirs(ERROR)
         target = f"{ERROR}/{new_id()}__{safe_part(entry.name)}"
         try:
             self.folder.rename(entry.name, target)
         except FileNotFoundError:
             return
-        self._write_reason(target, entry.name, "symbolic links are not picked up (they may point outside the folder)")
-        log.error("%s: symbolic link %s moved to %s", self.label, printable(entry.name),
-                  self.folder.describe(target))
+        self._write_reason(target, entry.name, reason)
+        log.error("%s: %s moved to %s: %s", self.label, printable(entry.name), self.folder.describe(target), reason)
 
     def _write_reason(self, target: str, original: str, reason: str) -> None:
         shown = original.encode("unicode_escape").decode("ascii")  # a name cannot add lines to the file

@@ -61,7 +61,8 @@ class SftpPoller:
     def _connect(self) -> Pickup:
         self.close()
         self.session = connect(self.config)
-        folder = SftpFolder(self.session.client, self.config.path, f"{self.label}@{self.config.host}")
+        folder = SftpFolder(self.session.client, self.config.path, f"{self.label}@{self.config.host}",
+                            self.config.io_timeout)
         pickup = Pickup(folder, self.rules, self.store, self.is_stored, self.label, self.seen,
                         check_store=self.check_store)
         recovered = pickup.recover()
@@ -77,6 +78,17 @@ class SftpPoller:
         except TRANSIENT:
             self.close()  # the next pass reconnects and recovers
             raise
+
+    def poll_settled(self) -> int:
+        """One pass for a process that has not watched the folder before (``hub sftp poll
+        --once``, from cron): without a done suffix a file is complete when its size and mtime
+        hold, and a fresh process has nothing to compare with — so it looks once, waits
+        ``stable_seconds`` and looks again."""
+        taken = self.poll_once()
+        if not self.rules.done_suffix and self.rules.stable_seconds > 0:
+            time.sleep(self.rules.stable_seconds)
+            taken += self.poll_once()
+        return taken
 
     def waiting(self) -> list[Waiting]:
         """Files claimed into ``processing/`` on the server and not finished (needs a session)."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+import socket
 import threading
 
 from hub.delivery.sending import DeliveryResult, Payload
@@ -59,6 +60,9 @@ class SftpSender:
             try:
                 client = self._client()
                 with client.open(tmp, "wb") as fh:
+                    # Pipelined: the writes go out without waiting for each acknowledgement
+                    # (one round trip per 32 KiB held a 20 MiB upload near 1 MiB/s).
+                    fh.set_pipelined(True)
                     fh.write(payload.body)
                 placed = place(name, payload.idempotency_key, lambda n: self._rename(client, tmp, n),
                                lambda n: self._holds(client, n, payload.body))
@@ -70,6 +74,10 @@ class SftpSender:
             except SftpError as exc:
                 self._drop()
                 return DeliveryResult("unavailable", error=str(exc))
+            except (TimeoutError, socket.timeout):
+                self._drop()
+                return DeliveryResult("unavailable", error=f"{where}/{name}: no answer from the server within "
+                                                           f"{self.config.io_timeout:g}s")
             except (OSError, EOFError) as exc:
                 self._drop()
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc

@@ -243,6 +243,8 @@ class SftpServer(Strict):
                                         description="Server key fingerprint as `ssh-keygen -lf` prints it")
     known_hosts: str | None = Field(None, description="OpenSSH known_hosts file holding the server key")
     connect_timeout: Duration = 15.0
+    io_timeout: Duration = Field(30.0, description="An SFTP request the server does not answer within this "
+                                 "drops the session, with the reason (a frozen server)")
     path: str = Field(min_length=1, description="Remote folder")
 
     @model_validator(mode="after")
