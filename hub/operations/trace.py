@@ -58,6 +58,10 @@ def format_trace(hub, message_id: str) -> str:
         out.append(f"  file {printable(msg.filename)}")
     if (msg.headers or {}).get("hub_edited_from"):
         out.append(f"  edited version of message {msg.headers['hub_edited_from']}")
+    if (msg.headers or {}).get("as2_message_id"):  # received over AS2 (connectors.as2.inbound)
+        h = msg.headers
+        out.append(printable(f"  AS2 Message-ID <{h['as2_message_id']}> from {h.get('as2_from')}; MDN {h.get('as2_mdn')}"
+                             f" (processed); MIC {h.get('as2_mic')}"))
     for endpoint, circuit in summary.waiting_on.items():
         out.append(f"  waiting for {endpoint}: {circuit}")
     out.append("")

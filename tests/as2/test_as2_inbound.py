@@ -67,9 +67,14 @@ def test_a_message_built_with_openssl_is_stored_and_answered_with_a_signed_mdn(a
     assert message.format == "x12" and message.doctype == "855" and message.headers["partner_id"] == "P-AS2"
     assert message.headers["as2_mic"] == f"{mic_of(entity)}, sha256"
     assert message.headers["as2_signed"] and message.headers["as2_encrypted"]
+    assert as2_env.hub.store.raw(message) == x12_855()
     with as2_env.hub.db.read() as session:
         row = session.scalar(select(As2Message).where(As2Message.as2_message_id == message_id))
     assert (row.direction, row.mdn_status, row.message_id) == ("in", "processed", message.id)
+    from hub.operations.trace import format_trace
+
+    assert (f"AS2 Message-ID <{message_id}> from ACME-AS2; MDN signed sync (processed); MIC {mic_of(entity)}, sha256"
+            in format_trace(as2_env.hub, message.id))
 
     # The same Message-ID and content again: answered again, not stored twice.
     again = mdn_report(as2_env, as2_env.post(body, as2_from="ACME-AS2", message_id=message_id,
