@@ -61,6 +61,10 @@ def _mount_component_apps() -> None:
     app.add_typer(operators_app, name="operators")
     app.command("audit")(audit)
 
+    from hub.simulator.cli import app as simulate_app
+
+    app.add_typer(simulate_app, name="simulate")
+
     from connectors.as2.cli import as2_app
 
     app.add_typer(as2_app, name="as2")
@@ -93,6 +97,12 @@ def _load_registry(hub: Hub) -> str:
         _fail("the partner registry has problems:\n" + "\n".join(f"  {p}" for p in exc.problems), 2)
     line = change.summary() if change else f"no partner registry in {hub.settings.routes_dir}"
     logging.getLogger("hub.partners").info("%s", line)
+    if change is not None:
+        from hub.partner_sync import RegistryWatcher, record_change
+
+        record_change(hub, change, "start")
+        # Edits to the file are loaded while the process runs (no restart), checked the same way.
+        RegistryWatcher(hub).start()
     return line
 
 

@@ -17,6 +17,8 @@ or is not a certificate.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -157,3 +159,73 @@ def sync_partners(hub) -> RegistryChange | None:
     except IntegrityError:
         # Another process started at the same moment and wrote the same rows first: read again.
         return registry.sync(check.partners, str(path))
+
+
+def record_change(hub, change: RegistryChange, how: str) -> None:
+    """The registry change in the audit trail (who: the file's owner; what: the partners)."""
+    if not change.any:
+        return
+    import pwd
+
+    from hub.console.audit import record
+    from hub.console.operators import Principal
+
+    try:
+        owner = pwd.getpwuid(Path(change.source).stat().st_uid).pw_name
+    except (KeyError, OSError):
+        owner = "unknown"
+    try:
+        record(hub.db, Principal(owner, "registry", how), "partner_registry_loaded", target_type="partner",
+               targets=[*change.added, *change.changed, *change.removed], reason=change.summary(),
+               detail={"file": change.source, "added": change.added, "changed": change.changed,
+                       "removed": change.removed})
+    except Exception:  # noqa: BLE001 - the registry is loaded; a missing audit row must not stop the hub
+        log.warning("partner registry change not recorded in the audit trail", exc_info=True)
+
+
+class RegistryWatcher(threading.Thread):
+    """Loads the registry file again when it changes, in a running process: a partner added,
+    changed or removed needs no restart. An invalid file is refused with each problem's
+    file:line and the store keeps the registry it had. Every process may run one: the load is
+    idempotent, so the first to see a change writes it and the others find it done."""
+
+    def __init__(self, hub, interval: float | None = None) -> None:
+        super().__init__(name="partner-registry-watch", daemon=True)
+        self.hub = hub
+        self.interval = interval if interval is not None else float(os.environ.get("HUB_REGISTRY_WATCH_INTERVAL", "5"))
+        self.path = registry_path(hub.settings.routes_dir)
+        self.stopping = threading.Event()
+        self.seen = self._stamp()
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            stamp = self._stamp()
+            if stamp == self.seen or stamp is None:
+                continue
+            self.seen = stamp
+            self.check_now()
+
+    def check_now(self) -> RegistryChange | None:
+        try:
+            change = sync_partners(self.hub)
+        except RegistryInvalid as exc:
+            log.error("partner registry %s changed but is invalid; the registry in force is unchanged:\n  %s",
+                      self.path, "\n  ".join(exc.problems))
+            return None
+        except Exception:  # noqa: BLE001 - the store away: the next change (or a restart) loads it
+            log.exception("partner registry %s changed but could not be loaded", self.path)
+            return None
+        if change is not None:
+            log.info("%s", change.summary())
+            record_change(self.hub, change, "watch")
+        return change
+
+    def stop(self) -> None:
+        self.stopping.set()

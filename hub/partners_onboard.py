@@ -124,8 +124,8 @@ def next_steps(partner: PartnerConfig, settings, routes) -> list[str]:
     """What to do and send now that the partner is in the registry."""
     from connectors.as2.identity import As2Settings
 
-    steps = [f"restart the hub's processes (hub run / worker / filedrop / api): each loads "
-             f"{settings.routes_dir / 'partners.yaml'} when it starts and prints what changed"]
+    steps = [f"nothing to restart: the running hub processes load {settings.routes_dir / 'partners.yaml'} "
+             f"within seconds (HUB_REGISTRY_WATCH_INTERVAL) and log what changed"]
     steps.append(f"API: hub partners api-key create {partner.id} --label onboarding   (send the key to the partner; "
                  f"it posts to http://<api host>:{settings.api_port}/api/v1/messages)")
     bound = [name for name, ch in routes.channels.items()

@@ -184,3 +184,39 @@ def test_hub_run_takes_every_shipped_supplier_example_to_the_erp(tmp_path: Path,
             proc.kill()
             proc.wait()
         log.close()
+
+
+# -- changes while running ---------------------------------------------------------------------------
+
+def test_a_running_process_loads_an_edited_registry_and_refuses_an_invalid_one(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from hub.app import Hub
+    from hub.config import Settings
+    from hub.partner_sync import RegistryWatcher, sync_partners
+
+    routes = copy_routes(tmp_path)
+    hub = Hub(Settings(data_dir=tmp_path / "data", routes_dir=routes))
+    hub.setup()
+    sync_partners(hub)
+    watcher = RegistryWatcher(hub, interval=0.1)
+    watcher.start()
+    registry = PartnerRegistry(hub.db)
+    try:
+        path = routes / "partners.yaml"
+        path.write_text(path.read_text() + "  - {id: P-0777, name: Added while running, roles: [SUPPLIER]}\n")
+        deadline = time.monotonic() + 10
+        while registry.by_id("P-0777") is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert registry.by_id("P-0777").name == "Added while running"
+
+        text = path.read_text() + "  - {id: P-0778, name: Broken, roles: [NOT_A_ROLE]}\n"
+        path.write_text(text)
+        line = len(text.splitlines())
+        while "is invalid" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert f"{path}:{line}: partners." in caplog.text and "the registry in force is unchanged" in caplog.text
+        assert registry.by_id("P-0778") is None and registry.by_id("P-0777") is not None
+    finally:
+        watcher.stop()
+        watcher.join()
+        hub.db.dispose()
