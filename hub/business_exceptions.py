@@ -82,9 +82,15 @@ KINDS: dict[str, ExceptionKind] = {
         ExceptionKind("duplicate_serial_or_sscc", 29, H, "Duplicate serial or SSCC"),
         ExceptionKind("lot_on_recall", 30, B, "Lot on recall / quarantined"),
         ExceptionKind("receipt_differs_from_asn", 31, W, "Receipt ≠ ASN"),
+        # Beside row 31 ("required ASN missing"): the SLA clock of a PO whose ship notice has not
+        # come before its delivery date (hub.sla).
+        ExceptionKind("asn_missing", 31, W, "Required ASN missing"),
         ExceptionKind("dscsa_data_missing", 32, B, "DSCSA data missing or inconsistent"),
         ExceptionKind("invoice_price_out_of_tolerance", 33, H, "Invoice price outside contract / PO tolerance"),
         ExceptionKind("invoice_qty_exceeds_received", 34, H, "Invoice qty exceeds received"),
+        # Beside row 34: the SLA clock of an invoice whose goods have still not been received
+        # N days later (hub.sla; "invoice before any receipt" as it stands after the agreed wait).
+        ExceptionKind("invoice_without_receipt", 34, H, "Invoice without receipt"),
         ExceptionKind("invoice_unknown_po", 35, H, "Invoice for unknown / closed PO or no PO"),
         ExceptionKind("invoice_line_not_on_po", 36, H, "Invoice line not on PO"),
         ExceptionKind("totals_do_not_reconcile", 37, B, "Totals don't reconcile"),

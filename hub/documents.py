@@ -153,15 +153,8 @@ def overdue_answers(db, now: datetime | None = None) -> list[dict[str, Any]]:
     answered = select(DocumentRef.id).where(DocumentRef.document_type == ExpectedAnswer.answer_type,
                                             DocumentRef.ref_value == ExpectedAnswer.document_key,
                                             DocumentRef.created_at >= ExpectedAnswer.created_at)
-    sent = (select(Delivery.message_id, Delivery.document_key, func.min(Delivery.delivered_at).label("sent_at"))
-            .where(Delivery.status == "delivered").group_by(Delivery.message_id, Delivery.document_key).subquery())
-    with db.read() as session:
-        rows = session.execute(
-            select(ExpectedAnswer, sent.c.sent_at)
-            .join(sent, (sent.c.message_id == ExpectedAnswer.message_id)
-                  & (sent.c.document_key == ExpectedAnswer.document_key))
-            .where(~answered.exists())).all()
     out = []
+    rows = sent_expectations(db, ~answered.exists())
     for expected, sent_at in rows:
         due = sent_at + timedelta(seconds=expected.within_seconds)
         if due < now:
@@ -173,13 +166,27 @@ def overdue_answers(db, now: datetime | None = None) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: r["due_at"])
 
 
-def record_overdue_answers(db, now: datetime | None = None) -> int:
+def sent_expectations(db, *conditions) -> list[tuple[ExpectedAnswer, datetime]]:
+    """(expected answer, when its document was first delivered) for every delivered document
+    an answer is owed for, filtered by ``conditions`` (hub.sla's clocks start there too)."""
+    sent = (select(Delivery.message_id, Delivery.document_key, func.min(Delivery.delivered_at).label("sent_at"))
+            .where(Delivery.status == "delivered").group_by(Delivery.message_id, Delivery.document_key).subquery())
+    with db.read() as session:
+        return [tuple(row) for row in session.execute(
+            select(ExpectedAnswer, sent.c.sent_at)
+            .join(sent, (sent.c.message_id == ExpectedAnswer.message_id)
+                  & (sent.c.document_key == ExpectedAnswer.document_key))
+            .where(*conditions)).all()]
+
+
+def record_overdue_answers(db, now: datetime | None = None, only: str | None = None) -> int:
     """Record each answer overdue at ``now`` (default: the clock) once as a business exception
     for the review queue (po_not_acknowledged for a PO, domain.md C #17; else
-    ack_missing_or_negative, C #8); returns how many were recorded."""
+    ack_missing_or_negative, C #8); ``only``: the answers owed for that document number (the
+    partner simulator judges its own PO at a simulated time). Returns how many were recorded."""
     from hub.business_exceptions import record_exception
 
-    late = [r for r in overdue_answers(db, now) if r["reported_at"] is None]
+    late = [r for r in overdue_answers(db, now) if r["reported_at"] is None and only in (None, r["document_key"])]
     recorded = 0
     with db.session() as session:
         for r in late:

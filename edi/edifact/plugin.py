@@ -18,7 +18,8 @@
   ``outbound_endpoints["CONTRL"|"ack"]``).
 - ``edifact_ack_log`` — for an inbound CONTRL or APERAK message: matches it to the interchange
   the hub sent and records the result; the body becomes the ``AckResult`` (CONTRL) or the
-  APERAK record.
+  APERAK record. A CONTRL rejecting what the hub sent is an ``ack_missing_or_negative``
+  business exception; ``others: pass`` lets the partner's other messages through unchanged.
 - transforms ``edifact.orders_to_purchase_order``, ``edifact.ordrsp_to_purchase_order_ack``,
   ``edifact.desadv_to_ship_notice``, ``edifact.invoic_to_invoice``,
   ``edifact.invrpt_to_inventory_snapshot``, ``edifact.recadv_to_goods_receipt``,
@@ -195,6 +196,8 @@ register_body(EdifactFile, EdifactAdapter())
 
 class AckLogConfig(StrictModel):
     on_unmatched: Literal["warn", "fail"] = "warn"
+    # pass: other messages go on unchanged, so one route takes a partner's CONTRLs and documents.
+    others: Literal["fail", "pass"] = "fail"
 
 
 @step
@@ -206,6 +209,9 @@ class EdifactAckLogStep(Step):
 
     def process(self, ex: Exchange) -> list[Exchange]:
         message = ex.body
+        if isinstance(message, ReadMessage) and message.type not in ("CONTRL", "APERAK") and \
+                self.config.others == "pass":  # type: ignore[attr-defined]
+            return [ex]
         if not isinstance(message, ReadMessage) or message.type not in ("CONTRL", "APERAK"):
             raise StepError("edifact_ack_log needs one CONTRL or APERAK message (use 'split: transaction' first), "
                             f"got {type(message).__name__}", code="edifact_body")
@@ -219,6 +225,8 @@ class EdifactAckLogStep(Step):
                 result = aperak_result(message)
                 matched = record_aperak(session, message.interchange, result, message_id=ex.message_id)
                 unmatched = [] if matched else [f"APERAK refs {result['refs']}"]
+            if message.type == "CONTRL" and _rejects(result):
+                _record_rejection(session, message, result, ex, self.env.route_name)
         ex.headers["ack_matched_interchanges"] = matched
         if unmatched:
             text = f"{message.type} {message.reference_number} matches nothing the hub sent: {', '.join(unmatched)}"
@@ -227,6 +235,28 @@ class EdifactAckLogStep(Step):
             ex.warnings.append(text)
         body = AckResult.model_validate(result) if message.type == "CONTRL" else result
         return [ex.derive(body, doctype="ack_result" if message.type == "CONTRL" else "aperak")]
+
+
+def _rejects(result: dict[str, Any]) -> bool:
+    """Whether a CONTRL (as an ``ack_result``) rejects the interchange or any message of it."""
+    rejected = "REJECTED"
+    return result.get("interchange_status") == rejected or any(
+        group.get("status") == rejected or any(s.get("status") == rejected for s in group.get("sets") or [])
+        for group in result.get("groups") or [])
+
+
+def _record_rejection(session: Session, message: ReadMessage, result: dict[str, Any], ex: Exchange,
+                      route: str | None) -> None:
+    """A CONTRL rejecting what the hub sent is an ``ack_missing_or_negative`` business exception
+    (domain.md C #8), as a rejecting 997/999 is on the X12 side."""
+    from hub.business_exceptions import record_exception
+
+    text = (f"CONTRL {message.reference_number} from {message.interchange.sender_id} rejects interchange "
+            f"{result.get('interchange_control_number')} the hub sent")
+    record_exception(session, kind="ack_missing_or_negative", message=text, document_type="ack_result",
+                     document_key=message.interchange.reference, partner_id=message.interchange.sender_id,
+                     message_id=ex.message_id, route=route, detail={"ack": result})
+    ex.exceptions.append({"kind": "ack_missing_or_negative", "message": text})
 
 
 # -- transforms ---------------------------------------------------------------------------------

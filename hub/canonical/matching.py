@@ -29,14 +29,25 @@ from typing import Any
 from pydantic import BaseModel
 
 from hub.canonical import Document
-from hub.canonical.enums import PartyIdScheme, RecallStatus
+from hub.canonical.enums import (
+    AckLineStatus,
+    AckType,
+    MatchStatus,
+    PartyIdScheme,
+    RecallStatus,
+)
+from hub.canonical.invoices import Invoice
 from hub.canonical.recall import Recall
-from hub.canonical.steps import PRICE_BASIS_UNITS, CanonicalStep, CanonicalStepConfig, Problem
+from hub.canonical.shipping import GoodsReceipt, ShipNotice
+from hub.canonical.steps import (
+    PRICE_BASIS_UNITS,
+    CanonicalStep,
+    CanonicalStepConfig,
+    Problem,
+)
 from hub.canonical.walk import identifiers_field, item_holders, join
 from hub.canonical.xref import Crosswalk
 from hub.db import Database
-from hub.canonical.invoices import Invoice
-from hub.canonical.shipping import GoodsReceipt, ShipNotice
 from hub.documents import latest_document, store_document, stored_all, stored_naming
 from hub.exchange import Exchange
 from hub.partners import PartnerRegistry
@@ -134,11 +145,20 @@ class PoMatchStep(CanonicalStep):
                 continue
             if kinds[2] is not None and (problem := self._price(kinds[2], path, line, po_line, number)):
                 problems.append(problem)
+            if problem := _unit(path, line, po_line, number):
+                problems.append(problem)
+            if document.document_type != "purchase_order_ack" and (
+                    problem := _other_item(kinds[1], path, line, po_line, number)):
+                problems.append(problem)
             per_po_line.setdefault((number, po_line["line_number"]), []).append((path, line, po_line))
-        if document.document_type == "ship_notice":
+        if document.document_type == "purchase_order_ack":
+            problems += _ack_statuses(document, per_po_line)
+        elif document.document_type == "ship_notice":
             problems += self._over_shipped(document, per_po_line, db)
         elif document.document_type == "invoice" and self.config.three_way:
             problems += self._over_invoiced(document, per_po_line, db)
+            # The ERP is told the outcome of the three-way match with the invoice itself.
+            document.match_status = MatchStatus.EXCEPTION if problems else MatchStatus.MATCHED  # type: ignore[attr-defined]
         return _once(problems)
 
     def _over_invoiced(self, document: Document, invoicing: dict[tuple[str, str], list], db: Database) -> list[Problem]:
@@ -221,6 +241,97 @@ def order_line(order: dict[str, Any], line: BaseModel) -> dict[str, Any] | None:
     ids = {(i.scheme.value, i.value) for i in getattr(line, identifiers_field(line), [])}
     return next((po_line for po_line in lines
                  if ids & {(i["scheme"], i["value"]) for i in po_line.get("item_ids_sent", [])}), None)
+
+
+# Acknowledged line statuses the buyer must act on (domain.md C #18): the line will not come,
+# not in full, or not now. Their quantities are not compared with the PO's (C #20 says so).
+NOT_AS_ORDERED = {AckLineStatus.BACKORDERED, AckLineStatus.PARTIAL_BACKORDER, AckLineStatus.REJECTED,
+                  AckLineStatus.DELETED, AckLineStatus.ON_HOLD, AckLineStatus.NOT_FOUND}
+# Statuses whose quantity is what will ship; the quantities of one PO line's ack lines add up.
+SHIPPING = {AckLineStatus.ACCEPTED, AckLineStatus.CHANGED, AckLineStatus.PRICE_CHANGED, AckLineStatus.QTY_CHANGED,
+            AckLineStatus.RESCHEDULED}
+
+
+def _ack_statuses(ack: Document, per_po_line: dict[tuple[str, str], list]) -> list[Problem]:
+    """What an acknowledgement says of each PO line it answers: rejected, backordered or held
+    (C #18, WARN: posted, queued for the buyer), a substitute (C #19, HOLD), or a quantity other
+    than ordered without a backorder status (C #20, HOLD). A whole order refused or held with no
+    line detail is one C #18 problem on ``ack_type``."""
+    problems = []
+    if not ack.lines and ack.ack_type in (AckType.REJECTED, AckType.HOLD, AckType.NOT_PROCESSED):  # type: ignore[attr-defined]
+        problems.append(Problem("line_rejected_or_backordered", "ack_type", ack.ack_type_raw,  # type: ignore[attr-defined]
+                                f"ack_type {ack.ack_type.value}: purchase order {ack.po_number} "  # type: ignore[attr-defined]
+                                f"was {ack.ack_type.value.lower().replace('_', ' ')} as a whole"))  # type: ignore[attr-defined]
+    for (number, line_number), lines in per_po_line.items():
+        statuses = {line.status for _, line, _ in lines}
+        for path, line, po_line in lines:
+            if line.qty_backordered and line.status not in NOT_AS_ORDERED:
+                # EANCOM says a backorder with QTY+83 under a "changed" line (LIN 1229 3).
+                problems.append(Problem("line_rejected_or_backordered", join(path, "qty_backordered"),
+                                        str(line.qty_backordered),
+                                        f"{path}: purchase order {number} line {line_number}: {line.qty_backordered} "
+                                        f"{line.uom or po_line.get('uom') or ''} backordered".rstrip(),
+                                        {"status": line.status.value, "qty_backordered": str(line.qty_backordered)}))
+            if line.status in NOT_AS_ORDERED:
+                reason = f", reason {line.reason_code}" if line.reason_code else ""
+                qty = f" {line.qty} {line.uom or po_line.get('uom') or ''}".rstrip() if line.qty is not None else ""
+                problems.append(Problem("line_rejected_or_backordered", join(path, "status"), line.status_raw,
+                                        f"{path}: purchase order {number} line {line_number}{qty} "
+                                        f"{line.status.value.lower().replace('_', ' ')} ({line.status_raw}{reason})",
+                                        {"status": line.status.value, "reason_code": line.reason_code}))
+            other_item = _other_item("substitution", path, line, po_line, number)
+            if line.status is AckLineStatus.SUBSTITUTED or line.substitute_item_ids or other_item:
+                # An ORDRSP names the substitute as the line's item (LIN / PIA), an 855 in ACK07+.
+                offered = ", ".join(f"{i.scheme.value}:{i.value}" for i in line.substitute_item_ids) or (
+                    other_item.offending_value if other_item else "not named")
+                problems.append(Problem("substitution", join(path, "substitute_item_ids"), offered,
+                                        f"{path}: the supplier substitutes purchase order {number} line {line_number} "
+                                        f"(substitute {offered}); approve it or refuse it",
+                                        {"substitute": offered}))
+        if statuses & NOT_AS_ORDERED or statuses - SHIPPING - {AckLineStatus.SUBSTITUTED} or any(
+                line.qty_backordered for _, line, _ in lines):
+            continue
+        path, _, po_line = lines[0]
+        counted = [line.qty for _, line, _ in lines if line.qty is not None
+                   and (line.uom or po_line.get("uom")) == po_line.get("uom")]
+        if counted and po_line.get("qty") is not None and sum(counted, Decimal(0)) != Decimal(po_line["qty"]):
+            acked = sum(counted, Decimal(0))
+            problems.append(Problem("ack_differs", join(path, "qty"), str(acked),
+                                    f"{path}.qty: {acked} acknowledged for purchase order {number} line "
+                                    f"{line_number}, {po_line['qty']} ordered, and no backorder status",
+                                    {"ordered": str(po_line["qty"]), "acknowledged": str(acked)}))
+    return problems
+
+
+def _unit(path: str, line: BaseModel, po_line: dict[str, Any], number: str) -> Problem | None:
+    """A line in another unit than the PO line's, when no conversion put both in base units
+    (C #15): quantities and prices cannot be compared, so a person decides."""
+    mine, ordered = getattr(line, "uom", None), po_line.get("uom")
+    if mine is None or ordered is None or mine == ordered:
+        return None
+    if getattr(line, "base_qty", None) is not None and po_line.get("base_qty") is not None and \
+            getattr(line, "base_uom", None) == po_line.get("base_uom"):
+        return None  # uom_convert put both in the item's base unit: compared there
+    return Problem("uom_mismatch", join(path, "uom"), mine,
+                   f"{path}.uom {mine}: purchase order {number} line {po_line['line_number']} was ordered in "
+                   f"{ordered}, and no conversion put both in one unit (uom_convert)",
+                   {"po_uom": ordered})
+
+
+def _other_item(kind: str, path: str, line: BaseModel, po_line: dict[str, Any], number: str) -> Problem | None:
+    """A line found by its PO line number that names none of the PO line's identifiers (and no
+    resolved item in common): another item is shipped or billed against the line (C #24, #36)."""
+    field = identifiers_field(line)
+    ids = {(i.scheme.value, i.value) for i in getattr(line, field, [])}
+    ordered = {(i["scheme"], i["value"]) for i in po_line.get("item_ids_sent", [])}
+    if not ids or not ordered or ids & ordered:
+        return None
+    if getattr(line, "item_id", None) and getattr(line, "item_id", None) == po_line.get("item_id"):
+        return None
+    shown = ", ".join(f"{s}:{v}" for s, v in sorted(ids))
+    return Problem(kind, join(path, field), shown,
+                   f"{path}: {shown} is not the item of purchase order {number} line {po_line['line_number']} "
+                   f"({', '.join(f'{s}:{v}' for s, v in sorted(ordered))})")
 
 
 def _ordered(po_line: dict[str, Any]) -> tuple[Decimal | None, bool]:
