@@ -157,8 +157,12 @@ def sync_partners(hub) -> RegistryChange | None:
     try:
         return registry.sync(check.partners, str(path))
     except IntegrityError:
-        # Another process started at the same moment and wrote the same rows first: read again.
+        pass  # another process started at the same moment and wrote the same rows first: read again
+    try:
         return registry.sync(check.partners, str(path))
+    except IntegrityError as exc:  # an identifier of the file's held by a partner stored without a file
+        raise RegistryInvalid([f"{path}: cannot be loaded: an identifier is held by another stored partner "
+                               f"({type(exc.orig).__name__}: {str(exc.orig).splitlines()[0][:200]})"]) from None
 
 
 def record_change(hub, change: RegistryChange, how: str) -> None:

@@ -372,6 +372,7 @@ class RegistryChange:
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # stored without a source file: left as they are
     unchanged: int = 0
 
     @property
@@ -379,11 +380,12 @@ class RegistryChange:
         return bool(self.added or self.changed or self.removed)
 
     def summary(self) -> str:
+        kept = f"; kept as loaded without a file: {', '.join(self.kept)}" if self.kept else ""
         if not self.any:
-            return f"partner registry {self.source}: unchanged ({self.unchanged} partner(s))"
+            return f"partner registry {self.source}: unchanged ({self.unchanged} partner(s)){kept}"
         parts = [f"{what} {', '.join(ids)}" for what, ids in
                  (("added", self.added), ("changed", self.changed), ("removed", self.removed)) if ids]
-        return f"partner registry {self.source}: {'; '.join(parts)} ({self.unchanged} unchanged)"
+        return f"partner registry {self.source}: {'; '.join(parts)} ({self.unchanged} unchanged){kept}"
 
 
 class PartnerRegistry:
@@ -422,11 +424,14 @@ class PartnerRegistry:
                 record = stored.get(pid)
                 if record is None:
                     change.added.append(pid)
+                elif record.source_file is None:
+                    # Loaded through the Python API (a tool, a test's own variant): not this file's to undo.
+                    change.kept.append(pid)
                 elif record.config != config or _resolved(record.source_file) != source:
                     change.changed.append(pid)
             change.removed = sorted(pid for pid, r in stored.items()
                                     if pid not in wanted and _resolved(r.source_file) == source)
-            change.unchanged = len(wanted) - len(change.added) - len(change.changed)
+            change.unchanged = len(wanted) - len(change.added) - len(change.changed) - len(change.kept)
             touched = [*change.added, *change.changed, *change.removed]
             if not touched:
                 return change

@@ -68,6 +68,10 @@ def test_sync_adds_changes_removes_only_what_its_file_holds(tmp_path: Path) -> N
     assert registry.by_id("OTHER") is not None  # loaded from another file: not this file's to remove
     assert "added C; changed B; removed A" in third.summary()
 
+    registry.load([partner("K", "KCO", "A test's own variant")])  # through the Python API, without a file
+    fourth = registry.sync([partner("B", "BNEW", "Renamed"), partner("C", "BCO"), partner("K", "KCO")], source)
+    assert fourth.added == [] and fourth.kept == ["K"] and registry.by_id("K").name == "A test's own variant"
+
 
 # -- validate ------------------------------------------------------------------------------------
 
