@@ -91,6 +91,12 @@ def _partner(ex: Exchange, options: EdiRenderOptions, env: RouteEnv, name: str) 
     return partner
 
 
+def _now(env: RouteEnv) -> datetime | None:
+    """The route's clock: fixed in ``hub routes test``, so a rendered interchange compares equal."""
+    clock = env.services.get("clock")
+    return clock() if clock else None
+
+
 def _expected(acks: list[AckExpectation], preference: tuple[str, ...]) -> AckExpectation | None:
     by_kind = {str(getattr(a.kind, "value", a.kind)): a for a in acks}
     return next((by_kind[k] for k in preference if k in by_kind), None)
@@ -155,7 +161,8 @@ def _x12_renderer(set_id: str, document_type: str) -> None:
         profile = x12_profile(partner, options, EdiSettings(), name)
         db = env.service("db")
         try:
-            written = write_documents([document], profile, AllocatedNumbers(ControlNumbers(db), profile))
+            written = write_documents([document], profile, AllocatedNumbers(ControlNumbers(db), profile),
+                                      now=_now(env))
         except ValueError as exc:  # WriteError: names document, field, segment, element and reason
             raise StepError(f"render {name}: {exc}", code="render_error") from None
         ex.warnings.extend(f"render {name}: {warning}" for warning in written.warnings)
@@ -198,7 +205,8 @@ def _edifact_renderer(message_type: str, document_type: str) -> None:
             if options.test if options.test is not None else settings.test:
                 profile = profile.model_copy(update={"test": True})
             db = env.service("db")
-            written = write_documents([document], profile, AllocatedNumbers(ControlNumbers(db), profile))
+            written = write_documents([document], profile, AllocatedNumbers(ControlNumbers(db), profile),
+                                      now=_now(env))
         except ValueError as exc:  # a WriteError or the partner's settings: names the place
             raise StepError(f"render {name}: {exc}", code="render_error") from None
         ex.warnings.extend(f"render {name}: {warning}" for warning in written.warnings)

@@ -9,6 +9,8 @@ Layout (one folder per case)::
         expected/<endpoint>.json   a JSON list: one entry per delivery to that endpoint
         expected/<endpoint>.txt    for raw payloads: deliveries separated by a line '----'
         expected/error.txt     instead: the route must fail, with a message containing this text
+        given/*.json           optional: canonical documents an earlier route kept (store_document)
+                               — the PO the hub sent, for a case of a supplier's answer
 
 No broker and no worker are involved; the route runs exactly as a worker would run it, with
 two differences that make a case give the same output on every run and keep it away from the
@@ -78,6 +80,7 @@ def run_case(routes: RouteSet, route_name: str, case: Path, services: dict[str, 
     expected_error = expected_dir / "error.txt"
     try:
         with case_services(routes, services) as isolated:
+            given(isolated["db"], case / "given", ex)
             compiled = CompiledRoute(loaded, isolated)
             outcome = compiled.run(ex)
             rendered = render_outputs(routes, compiled, outcome)
@@ -121,6 +124,39 @@ def case_services(routes: RouteSet, services: dict[str, Any] | None) -> Iterator
             yield {**(services or {}), "db": db, "clock": lambda: FIXED_RECEIVED_AT}
         finally:
             db.dispose()
+
+
+def given(db, folder: Path, ex: Exchange) -> None:
+    """The case's message in its store (a ``store_document`` step keeps documents on it), and
+    the case's ``given/*.json`` documents stored as an earlier route's ``store_document`` would
+    have, each on a message of its own and on the document trail (emitted), so matching steps
+    (po_match, receipt_match, recall_check) find them."""
+    from hub.documents import ref_rows, store_document
+    from hub.store import DocumentRef, Message
+
+    def message(session, message_id: str, sender: str) -> None:
+        session.add(Message(id=message_id, received_at=FIXED_RECEIVED_AT, format=ex.format, doctype=ex.doctype,
+                            sender=sender, channel="test", headers={}, correlation_id=message_id, sha256="0" * 64,
+                            size=0, raw=b"", status="received"))
+        session.flush()
+
+    with db.session() as session:
+        message(session, ex.message_id, ex.sender)
+    for n, path in enumerate(sorted(folder.glob("*.json")) if folder.is_dir() else [], start=1):
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise DataFileError([f"{path}:{exc.lineno}: not JSON ({exc.msg})"]) from None
+        message_id = f"given-{n}"
+        with db.session() as session:
+            message(session, message_id, "given")
+            for document in data if isinstance(data, list) else [data]:
+                try:
+                    store_document(session, document, message_id=message_id, route="given")
+                except ValueError as exc:
+                    raise DataFileError([f"{path}: {exc}"]) from None
+                session.add_all(DocumentRef(**row) for row in ref_rows(message_id, "given", document, "emitted",
+                                                                        FIXED_RECEIVED_AT))
 
 
 def _exchange(loaded, case: Path, input_file: Path, result: CaseResult) -> Exchange:

@@ -289,3 +289,56 @@ def test_three_way_invoiced_beyond_received_and_accepted(env: RouteEnv, db) -> N
     keep(env, db, invoice)
     [second] = run("po_match", env, exchange({**invoice, "invoice_number": "INV-2"}), three_way=True)
     assert second.held and "(2 before this invoice)" in second.exceptions[0]["message"]
+    # The ERP is told the outcome with the invoice: matched, or an exception.
+    assert ok.body["match_status"] == "MATCHED" and second.body["match_status"] == "EXCEPTION"
+
+
+def ack_of(*lines: dict, **header) -> dict:
+    """An 855 for the example PO (line 1: 2 BX at 45.10; line 2: 10 CS at 12.50)."""
+    ack = {**example("purchase_order_ack"), **header}
+    ack["lines"] = [{"po_line_number": "1", "status": "ACCEPTED", "status_raw": "IA", "qty": "2", "uom": "BX",
+                     "unit_price": "45.10"} | line for line in lines]
+    return ack
+
+
+def test_what_an_acknowledgement_says_of_each_line(env: RouteEnv, db) -> None:
+    """Backordered or rejected lines are told to the buyer (C #18, WARN: the ack goes on); a
+    substitute (C #19) and a quantity other than ordered without a backorder (C #20) hold it."""
+    send_po(env, db)
+    cases = [
+        (ack_of({}), []),
+        (ack_of({"status": "BACKORDERED", "status_raw": "IB"}), [("line_rejected_or_backordered", "lines.0.status")]),
+        (ack_of({"status": "REJECTED", "status_raw": "R2", "reason_code": "R2"}),
+         [("line_rejected_or_backordered", "lines.0.status")]),
+        # EANCOM: a changed line (LIN 1229 3) with QTY+83.
+        (ack_of({"status": "CHANGED", "status_raw": "3", "qty": "0", "qty_backordered": "2"}),
+         [("line_rejected_or_backordered", "lines.0.qty_backordered")]),
+        (ack_of({"qty": "1"}), [("ack_differs", "lines.0.qty")]),
+        # Two ack lines of one PO line add up (1 + 1 = 2 ordered).
+        (ack_of({"qty": "1"}, {"qty": "1", "status": "RESCHEDULED", "status_raw": "DR"}), []),
+        (ack_of({"status": "SUBSTITUTED", "status_raw": "IS", "substitute_item_ids": [
+            {"scheme": "VENDOR_PART", "value": "12399"}]}), [("substitution", "lines.0.substitute_item_ids")]),
+        # An ORDRSP names the substitute as the line's item.
+        (ack_of({"status": "CHANGED", "status_raw": "3", "item_ids": [{"scheme": "GTIN", "value": "10614141004659"}]}),
+         [("substitution", "lines.0.substitute_item_ids")]),
+        (ack_of({"uom": "EA", "qty": "20", "unit_price": "4.51"}), [("uom_mismatch", "lines.0.uom")]),
+        (ack_of(ack_type="REJECTED", ack_type_raw="RJ") | {"lines": []}, [("line_rejected_or_backordered", "ack_type")]),
+    ]
+    for ack, expected in cases:
+        [ex] = run("po_match", env, exchange(ack))
+        assert [(e["kind"], e["field_path"]) for e in ex.exceptions] == expected, ack["lines"]
+        severities = {e["severity"] for e in ex.exceptions}
+        assert ex.held == bool(severities - {"WARN"})
+
+
+def test_another_item_shipped_or_billed_against_a_po_line(env: RouteEnv, db) -> None:
+    send_po(env, db)
+    asn = asn_of("ASN-S", "2")
+    asn["lines"][0]["item_ids"] = [{"scheme": "GTIN", "value": "10614141004659"}]  # the line's number, not its item
+    [ex] = run("po_match", env, exchange(asn))
+    assert [(e["kind"], e["offending_value"]) for e in ex.exceptions] == [("asn_item_not_on_po", "GTIN:10614141004659")]
+    invoice = example("invoice")
+    invoice["lines"][0]["item_ids"] = [{"scheme": "VENDOR_PART", "value": "OTHER-9", "partner_id": "P-0042"}]
+    [ex] = run("po_match", env, exchange(invoice))
+    assert [e["kind"] for e in ex.exceptions] == ["invoice_line_not_on_po"]
+    assert "is not the item of purchase order 4500012345 line 1" in ex.exceptions[0]["message"]
