@@ -212,13 +212,16 @@ def security_events_cmd(
 def acks_overdue(
     fail: Annotated[bool, typer.Option("--fail", help="Exit 1 when any ack is overdue (for monitoring)")] = False,
     at: Annotated[datetime | None, typer.Option(help="Judge as of this time (UTC), e.g. tomorrow's 08:00")] = None,
-    record: Annotated[bool, typer.Option("--record", help="Put each late business answer on the review queue "
-                                         "once (po_not_acknowledged)")] = False,
+    record: Annotated[bool, typer.Option("--record", help="Put each late clock on the review queue once "
+                                         "(ack_missing_or_negative, po_not_acknowledged, asn_missing, "
+                                         "invoice_without_receipt)")] = False,
 ) -> None:
-    """Sent interchanges whose 997/999/TA1/CONTRL has not come within the partner's window, and
-    sent documents whose business answer (855/ORDRSP for a PO) has not."""
+    """Sent interchanges whose 997/999/TA1/CONTRL has not come within the partner's window, sent
+    documents whose business answer (855/ORDRSP for a PO) has not, POs without a ship notice
+    by the agreed time or their delivery date, invoices without a goods receipt (hub.sla)."""
     from connectors.edi_out import overdue_acks
-    from hub.documents import overdue_answers, record_overdue_answers
+    from hub.documents import overdue_answers
+    from hub.sla import late, record_clocks
 
     if record and at is not None:
         typer.echo("--record judges by the clock: leave out --at (a record made 'as of' another time would be "
@@ -230,10 +233,11 @@ def acks_overdue(
         with reported("listing overdue acknowledgements"):
             rows = overdue_acks(db, now=now)
             answers = overdue_answers(db, now=now)
-            recorded = record_overdue_answers(db, now=now) if record else 0
+            clocks = [c for c in late(db, now=now) if c.clock in ("ship_notice", "receipt")]
+            recorded = len(record_clocks(db, now=now)) if record else 0
     finally:
         db.dispose()
-    if not rows and not answers:
+    if not rows and not answers and not clocks:
         typer.echo("no overdue acknowledgements")
     for r in rows:
         hours = r["overdue_seconds"] / 3600
@@ -246,7 +250,10 @@ def acks_overdue(
         typer.echo(f"{r['partner_id']:<10} {'business':<8} {r['document_type']} {printable(r['document_key']):<16} sent "
                    f"{r['sent_at']:%Y-%m-%d %H:%M}  {r['answer_type']} due {r['due_at']:%Y-%m-%d %H:%M}  overdue "
                    f"{r['overdue_seconds'] / 3600:.1f} h  message {r['message_id']}")
+    for c in clocks:
+        typer.echo(f"{c.partner_id or '-':<10} {'clock':<8} {c.document_type} {printable(c.document_key):<16} "
+                   f"{c.owed} due {c.due_at:%Y-%m-%d %H:%M}  overdue {c.overdue_hours:.1f} h  message {c.message_id}")
     if recorded:
-        typer.echo(f"recorded {recorded} late answer(s) on the review queue (hub exceptions list)")
-    if (rows or answers) and fail:
+        typer.echo(f"recorded {recorded} late clock(s) on the review queue (hub exceptions list)")
+    if (rows or answers or clocks) and fail:
         raise typer.Exit(1)

@@ -322,6 +322,10 @@ def documents_trail(
         typer.echo(json.dumps([asdict(e) for e in entries], indent=2, default=str))
     else:
         typer.echo(format_trail(number, entries))
+        from hub.sla import clocks_for
+
+        for line in clocks_for(hub.db, number):  # the SLA clocks the number's partner agreed (hub.sla)
+            typer.echo(printable(line))
 
 
 # -- review queue ----------------------------------------------------------------------------
