@@ -11,7 +11,8 @@ Measured, in this order:
    flight (concurrency 1, prefetch 1) — per pool in --pools. The second figure is where a
    late-ack stall shows (each delivery waits for the previous ack);
 3. the hub, drained: N prefilled documents (JSON → route with parse + validate → HTTP endpoint)
-   processed by `hub worker`: route task + delivery task + store writes per document;
+   processed by `hub worker`: route batches that commit their documents together and send their
+   deliveries inline (hub.batches, hub.processing.run_routes);
 4. the hub, live: N documents ingested while the worker runs, for ingest→delivered lag.
 
 Rates are documents (or messages/tasks) per second; the hub is reported as a ratio to the
@@ -204,7 +205,7 @@ def adjustment(i: int) -> bytes:
 
 class HubBench:
     def __init__(self, n: int, ns: str, concurrency: int, prefetch: int, work: Path, erp_url: str, events: bool,
-                 embedded: bool = False):
+                 embedded: bool = False, batch_size: int = 50):
         self.n, self.ns, self.work, self.embedded = n, ns, work, embedded
         self.schema = f"bench_{secrets.token_hex(4)}"
         routes = work / "routes"
@@ -220,7 +221,7 @@ class HubBench:
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("HUB_")}, **servers,
                     "HUB_NAMESPACE": ns, "HUB_ROUTES_DIR": str(routes), "HUB_DATA_DIR": str(work / "data"),
                     "HUB_WORKER_CONCURRENCY": str(concurrency), "HUB_PREFETCH_MULTIPLIER": str(prefetch),
-                    "HUB_TASK_EVENTS": "1" if events else "0", "BENCH_ERP_URL": erp_url, "PYTHONPATH": str(ROOT)}
+                    "HUB_BATCH_SIZE": str(batch_size), "HUB_TASK_EVENTS": "1" if events else "0", "BENCH_ERP_URL": erp_url, "PYTHONPATH": str(ROOT)}
         os.environ.update(self.env)
         from hub.config import get_settings
 
@@ -321,7 +322,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=5000, help="documents / messages / tasks per measurement")
     ap.add_argument("--concurrency", type=int, default=2, help="worker processes (this machine has 2 cores)")
-    ap.add_argument("--prefetch", type=int, default=8, help="prefetch multiplier (hub default 8)")
+    ap.add_argument("--prefetch", type=int, default=64, help="prefetch multiplier (hub default 64)")
+    ap.add_argument("--batch-size", type=int, default=50, help="HUB_BATCH_SIZE for the hub (default 50)")
     ap.add_argument("--pools", default="prefork", help="pools for the empty-task reference, e.g. prefork,solo,threads")
     ap.add_argument("--events", action="store_true", help="hub worker sends task events (as with Flower)")
     ap.add_argument("--rate", type=float, default=0.0, help="live ingest rate, docs/s (default 70%% of the drained rate)")
@@ -350,12 +352,12 @@ def main() -> None:
         reference = next((e for e in empties if e["pool"] == "prefork"), empties[0])["tasks_per_s"]
     stub = erp_stub_process(work / "port")
     bench = HubBench(args.n, ns, args.concurrency, args.prefetch, work,
-                     f"http://127.0.0.1:{(work / 'port').read_text()}/erp", args.events, args.embedded)
+                     f"http://127.0.0.1:{(work / 'port').read_text()}/erp", args.events, args.embedded, args.batch_size)
     try:
         d = bench.drained()
         ratios = "" if reference != reference else (  # NaN: references skipped
             f" = {d['docs_per_s'] / reference:.2f}× the empty task, {d['docs_per_s'] / raw['both_per_s']:.3f}× raw AMQP")
-        print(f"hub, drained (route task + delivery task + store per document): {d['docs_per_s']:,.0f} docs/s{ratios}")
+        print(f"hub, drained (route batches, deliveries inline, store per batch): {d['docs_per_s']:,.0f} docs/s{ratios}")
         rate = args.rate or max(1.0, round(d["docs_per_s"] * 0.7))
         live = bench.live(rate)
         print(f"hub, live (ingest paced at {rate:,.0f} docs/s while processing): {live['docs_per_s']:,.0f} docs/s; "

@@ -27,7 +27,12 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=50 * 1024 * 1024, description="Larger inbound messages are refused.")
 
     worker_concurrency: int = Field(default=2, description="Celery prefork processes per worker.")
-    prefetch_multiplier: int = Field(default=8, description="Unacked messages per worker process.")
+    prefetch_multiplier: int = Field(default=64, description="Unacked messages per worker process (room for a "
+                                     "batch being processed and the next one filling).")
+    batch_size: int = Field(default=50, ge=1, le=1000, description="Messages a worker processes as one batch: one "
+                            "pool job, one database transaction (hub.batches).")
+    batch_linger: float = Field(default=0.05, ge=0.0, le=5.0, description="Seconds a worker waits for a batch to fill "
+                                "before it processes what it has.")
     delivery_limit: int = Field(default=5, description="RabbitMQ quorum-queue x-delivery-limit.")
     task_events: bool = Field(default=True, description="Send Celery task events (needed by Flower).")
     confirm_window: int = Field(default=256, description="Unconfirmed publishes in flight on RabbitMQ.")

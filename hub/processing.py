@@ -1,19 +1,24 @@
-"""What the worker tasks do, independent of Celery's wiring (see hub.worker).
+"""What the route task does, independent of Celery's wiring (see hub.worker), for a batch of
+messages of one route (hub.batches).
 
-``run_route``: load the stored message, run the route's steps, commit — in one transaction —
-the stages, one delivery per output and endpoint, and the route-run marker; then publish the
-deliveries' task messages with confirms. Only after that does Celery ack the route message.
+``run_routes``: load the stored messages (one query), run the route's steps on each — one
+message's bad input or unexpected error is that message's outcome only — and commit every
+outcome of the batch in one transaction: stages, deliveries, canonical documents, route-run
+markers, dead letters and delayed retries, with the messages' derived statuses. Then the
+deliveries the batch made are sent right here, endpoint by endpoint (hub.delivery.deliver
+``send_claimed``): they were committed already claimed by this worker, so a document costs
+no task message of its own unless it has to wait (a retry, an endpoint that is down) or its
+endpoint asks for order (those go through ``hub.deliver.<endpoint>``: see hub.delivery.ordering).
+Only after that are the batch's messages acked.
 
-Internal hops do not go through the outbox: if the task dies after its commit and before its
-publishes are confirmed, the broker redelivers the route message, the marker says the work
-is done, and the task republishes the deliveries that were committed but never started. The
-inbound message is the durable trigger. The outbox serves ingest (no upstream redelivery
-exists there) and dead letters.
+If the worker dies after the commit, the broker redelivers the route messages; their markers
+say the work is done, and the run puts the deliveries that were never settled back on the
+broker (a dead holder's claim is taken over by the delivery task). If the commit itself fails
+because another worker committed one of these messages first, each message is committed alone
+and that one reads "already processed".
 
-Delivering is ``hub.delivery``'s job (claim, circuit, settle, scheduler).
-
-Every write that changes what a message's status depends on runs in ``changing``: the
-message row is locked first and its status derived again before the commit (hub.store.status).
+Every write that changes what a message's status depends on runs in ``changing``: the message
+rows are locked first and their statuses derived again before the commit (hub.store.status).
 """
 
 from __future__ import annotations
@@ -22,39 +27,62 @@ import hashlib
 import logging
 import random
 import time
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
-from hub.broker.publisher import Outcome
-from hub.celery_app import task_message
+from hub.batches import Done, Event
 from hub.business_exceptions import Severity, severity_of
-from hub.deadletters import dead_letter, delivery_message
+from hub.celery_app import task_message
+from hub.deadletters import delivery_message, park
+from hub.delivery import states
+from hub.delivery.deliver import Claimed, batch_lease, send_claimed
+from hub.delivery.holders import new_holder
+from hub.delivery.sending import Payload
 from hub.documents import ref_rows
 from hub.exchange import Exchange
 from hub.ids import new_id, stable_id
-from hub.outbox import entry_for
+from hub.outbox import entry_for, publish_rows
 from hub.payloads import identity, to_json_bytes
 from hub.registry import StepError
 from hub.routes.engine import Rendered, RouteOutcome, render_outputs
-from hub.routes.model import ErrorPolicy
 from hub.store import Delivery, DocumentRef, Message, MessageDocument, RouteRun, Stage, utcnow
 from hub.store.status import changing
 
 log = logging.getLogger(__name__)
 
 
-class PublishFailed(Exception):
-    """The broker did not confirm a publish; the task must not be acked (it will be redelivered)."""
-
-
 @dataclass
 class TaskContext:
     failures: int = 0  # this message's earlier failures in this route (unexpected errors), not outages
     replay: str | None = None
+
+
+@dataclass
+class RouteWork:
+    """One message for one route: its id, its earlier failures, an operator's replay id."""
+
+    message_id: str
+    failures: int = 0
+    replay: str | None = None
+
+
+@dataclass
+class _Run:
+    """One message's run of the route, before it is committed."""
+
+    work: RouteWork
+    msg: Message | None = None
+    outcome: RouteOutcome | None = None
+    rendered: list[Rendered] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+    kind: str = "ran"  # ran, skipped, letter, failed, resume, missing
+    error: StepError | str | None = None
+    result: str = ""
 
 
 def _stage(message_id: str, stage: str, at: datetime, *, route: str | None = None, endpoint: str | None = None,
@@ -65,91 +93,214 @@ def _stage(message_id: str, stage: str, at: datetime, *, route: str | None = Non
 
 # -- routes ----------------------------------------------------------------------------------
 
-def run_route(hub, route_name: str, message_id: str, ctx: TaskContext) -> str:
+def run_route(hub, route_name: str, message_id: str, ctx: TaskContext, *, inline: bool = False) -> str:
+    """Run one message through a route (tools and tests). Without ``inline`` its deliveries are
+    left pending with their task messages on the broker, as an ordered endpoint's are."""
+    work = RouteWork(message_id, ctx.failures, ctx.replay)
+    return run_routes(hub, route_name, [work], inline=inline)[0].result
+
+
+def run_routes(hub, route_name: str, works: list[RouteWork], *, inline: bool = True) -> list[Done]:
+    """Run a batch of messages through one route (see the module docstring)."""
     compiled = hub.compiled[route_name]
-    task_name = f"hub.route.{route_name}"
+    loaded = _load(hub, route_name, works)
+    runs = [_run_one(hub, compiled, route_name, work, *loaded[i]) for i, work in enumerate(works)]
+    holder = new_holder()
+    try:
+        made = _commit(hub, route_name, [r for r in runs if r.kind not in ("missing", "resume")], holder, inline)
+    except IntegrityError:
+        log.info("route %s: a message of the batch was processed by another worker meanwhile; committing one by one",
+                 route_name)
+        made = []
+        for r in runs:
+            if r.kind in ("missing", "resume"):
+                continue
+            try:
+                made += _commit(hub, route_name, [r], holder, inline)
+            except IntegrityError:
+                r.kind, r.result = "resume", "already processed"
+    for r in runs:
+        if r.kind == "resume":
+            r.result = r.result or f"already processed; {_resume(hub, r.work.message_id, route_name)}"
+    events = _send_inline(hub, made)
+    return [Done(r.result, events.get(r.work.message_id, [])) for r in runs]
+
+
+def _load(hub, route_name: str, works: list[RouteWork]) -> list[tuple[Message | None, bool]]:
+    """The batch's messages, and whether this route has run each already (one query)."""
     with hub.db.read() as session:
-        row = session.execute(
+        found = {m.id: (m, done is not None) for m, done in session.execute(
             select(Message, RouteRun.status)
             .outerjoin(RouteRun, and_(RouteRun.message_id == Message.id, RouteRun.route == route_name))
-            .where(Message.id == message_id)).first()
-    if row is None:
-        raise LookupError(f"message {message_id} is not in the store")
-    msg, run_status = row
-    if run_status is not None and ctx.replay is None:
-        return f"already processed; republished {_republish_pending(hub, message_id, route_name)} delivery(ies)"
+            .where(Message.id.in_([w.message_id for w in works])))}
+    return [found.get(w.message_id, (None, False)) for w in works]
+
+
+def _run_one(hub, compiled, route_name: str, work: RouteWork, msg: Message | None, has_run: bool) -> _Run:
+    run = _Run(work, msg)
+    if msg is None:
+        log.error("route %s: message %s is not in the store", route_name, work.message_id)
+        run.kind, run.result = "missing", "message not in the store"
+        return run
+    if work.replay is None and has_run:
+        run.kind = "resume"
+        return run
     ex = Exchange(message_id=msg.id, body=hub.store.raw(msg), format=msg.format, doctype=msg.doctype,
                   sender=msg.sender, receiver=msg.receiver, filename=msg.filename, headers=dict(msg.headers or {}),
                   received_at=msg.received_at)
     if not compiled.route.from_.headers_match(ex.headers):
-        _commit_skipped(hub, route_name, message_id)
-        return "headers do not match"
+        run.kind, run.result = "skipped", "headers do not match"
+        return run
     started = time.perf_counter()
     try:
-        outcome = compiled.run(ex)
-        rendered = render_outputs(hub.routes, compiled, outcome)
+        run.outcome = compiled.run(ex)
+        run.rendered = render_outputs(hub.routes, compiled, run.outcome)
     except StepError as exc:
-        dead_letter(hub, task_name=task_name, task_args=[message_id], message_id=message_id,
-                    reason=exc.code, error=str(exc))
-        return "dead-lettered"
+        run.kind, run.error, run.result = "letter", exc, "dead-lettered"
     except (OperationalError, InterfaceError):
-        raise  # the hub's database is away: never the message's fault (the task waits and retries)
-    except Exception as exc:  # noqa: BLE001 - unexpected: retry with the route's policy, then park
-        return _retry_or_park(hub, compiled.route.on_error, ctx, task_name, [message_id], message_id,
-                              f"{type(exc).__name__}: {exc}")
-    elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-    try:
-        deliveries = _commit_outcome(hub, route_name, msg, outcome, rendered, elapsed_ms, ctx)
-    except IntegrityError:
-        log.info("route %s: message %s was processed by another worker meanwhile", route_name, message_id)
-        return "already processed"
-    _publish_deliveries(hub, deliveries, ctx.replay)
-    return f"{len(outcome.outputs)} output(s)"
+        raise  # the hub's database is away: never the message's fault (the task waits and runs again)
+    except Exception as exc:  # noqa: BLE001 - unexpected: retried with the route's policy, then parked
+        run.kind, run.error = "failed", f"{type(exc).__name__}: {exc}"
+    run.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+    if run.kind == "ran":
+        run.result = f"{len(run.outcome.outputs)} output(s)"
+    return run
 
 
-def _commit_outcome(hub, route_name: str, msg: Message, outcome: RouteOutcome, rendered: list[Rendered],
-                    elapsed_ms: float, ctx: TaskContext) -> list[tuple[str, str]]:
-    """Stages, deliveries, canonical documents and the route-run marker in one transaction,
-    with the message's derived status → [(endpoint, delivery id)]. A concurrent first run of
-    the same message fails on the marker's key (IntegrityError) and writes nothing."""
-    message_id, now = msg.id, utcnow()
+# -- commit ----------------------------------------------------------------------------------
+
+@dataclass
+class _Batch:
+    """Every row a batch commits, gathered before the transaction."""
+
+    markers: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    refs: list[dict[str, Any]] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    stages: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _commit(hub, route_name: str, runs: list[_Run], holder: str, inline: bool) -> list[dict[str, Any]]:
+    """Every outcome of the batch in one transaction → the deliveries made."""
+    if not runs:
+        return []
+    now, batch, rows = utcnow(), _Batch(), []
+    for r in runs:
+        if r.kind == "ran":
+            _gather(hub, route_name, r, batch, now, holder, inline)
+        elif r.kind == "skipped":
+            batch.stages.append(_stage(r.msg.id, "filtered", now, route=route_name,
+                                       detail={"reason": "route headers do not match"}))
+            batch.markers.append({"message_id": r.msg.id, "route": route_name, "status": "skipped", "outputs": 0,
+                                  "documents": 0, "held": 0, "refused": 0, "finished_at": now})
+    # A message whose deliveries this worker sends right after the commit gets its status when
+    # they are settled (that transaction locks it and derives it from everything): deriving it
+    # here too would cost a second pass for nothing. The others get it now.
+    settled_later = {d["message_id"] for d in batch.deliveries if d["status"] == states.SENDING}
+    with changing(hub, [r.msg.id for r in runs if r.msg.id not in settled_later]) as session:
+        for r in runs:
+            if r.kind == "ran" and r.work.replay is not None:
+                _forget_earlier_run(session, route_name, r.msg.id, [d for d in batch.deliveries
+                                                                     if d["message_id"] == r.msg.id])
+        # Only a replay can meet deliveries that exist already (a first run's marker is new).
+        replayed = {r.msg.id for r in runs if r.work.replay is not None}
+        existing = _existing(session, [d for d in batch.deliveries if d["message_id"] in replayed])
+        fresh = [d for d in batch.deliveries if d["id"] not in existing]
+        for table, values in ((RouteRun, batch.markers), (Delivery, fresh), (DocumentRef, batch.refs),
+                              (MessageDocument, batch.documents), (Stage, batch.stages)):
+            if values:
+                session.execute(insert(table), values)
+        for r in runs:
+            if r.kind == "letter":
+                _, parked = park(hub, session, task_name=f"hub.route.{route_name}", task_args=[r.msg.id],
+                                 message_id=r.msg.id, reason=r.error.code, error=str(r.error))
+                rows += parked
+            elif r.kind == "failed":
+                rows += _retry_or_park(hub, session, route_name, r)
+        rows += _task_messages(hub, session, [d for d in batch.deliveries if d["status"] == states.PENDING])
+    publish_rows(hub, rows)
+    return [d for d in fresh if d["status"] == states.SENDING]
+
+
+def _gather(hub, route_name: str, r: _Run, batch: _Batch, now: datetime, holder: str, inline: bool) -> None:
+    """The rows of one message's run: stages, deliveries, marker, document index, documents."""
+    message_id, outcome, rendered = r.msg.id, r.outcome, r.rendered
     refused = refusals(outcome)
-    stages = [_stage(message_id, "routed", now, route=route_name, detail={"replay": ctx.replay} if ctx.replay else None)]
+    batch.stages.append(_stage(message_id, "routed", now, route=route_name,
+                               detail={"replay": r.work.replay} if r.work.replay else None))
     for held in outcome.held:
         doc_type, doc_key = identity(held.body)
-        stages.append(_stage(message_id, "held", now, route=route_name, detail={
+        batch.stages.append(_stage(message_id, "held", now, route=route_name, detail={
             "document_type": doc_type, "document_key": doc_key, "exceptions": held.exceptions[:20]}))
     if refused:
-        stages.append(_stage(message_id, "refused", now, route=route_name, detail={"refused": refused[:20]}))
+        batch.stages.append(_stage(message_id, "refused", now, route=route_name, detail={"refused": refused[:20]}))
     if outcome.filtered:
-        stages.append(_stage(message_id, "filtered", now, route=route_name, detail={"filtered": outcome.filtered}))
-    stages.append(_stage(message_id, "transformed", now, route=route_name, detail={
+        batch.stages.append(_stage(message_id, "filtered", now, route=route_name,
+                                   detail={"filtered": outcome.filtered}))
+    batch.stages.append(_stage(message_id, "transformed", now, route=route_name, detail={
         "outputs": len(outcome.outputs), "held": len(outcome.held), "filtered": outcome.filtered,
-        "deliveries": len(rendered), "elapsed_ms": elapsed_ms, "warnings": outcome.warnings[:50],
+        "deliveries": len(rendered), "elapsed_ms": r.elapsed_ms, "warnings": outcome.warnings[:50],
         "exceptions": len(outcome.exceptions)}))
-    deliveries = []
     for endpoint, seq, body, ctype, doc_type, doc_key in rendered:
         delivery_id = stable_id(message_id, route_name, endpoint, seq)
-        deliveries.append({
+        ep = hub.routes.endpoint(endpoint)
+        # Sent right here by this worker unless the endpoint asks for order or this is a replay
+        # (a replay re-sends deliveries that exist already: they go through their endpoint's task).
+        claim = inline and ep.ordered_by is None and r.work.replay is None
+        batch.deliveries.append({
             "id": delivery_id, "message_id": message_id, "route": route_name, "endpoint": endpoint, "seq": seq,
             "document_type": doc_type, "document_key": doc_key, "payload": body, "content_type": ctype, "headers": {},
-            "idempotency_key": delivery_id, "status": "pending", "attempts": 0, "failures": 0, "created_at": now,
-            "received_at": msg.received_at})
-    marker = {"message_id": message_id, "route": route_name, "status": "done", "outputs": len(rendered),
-              "documents": len(outcome.outputs), "held": len(outcome.held), "refused": len(refused),
-              "finished_at": now}
-    refs = [row for status, exchanges in (("emitted", outcome.outputs), ("held", outcome.held))
-            for out in exchanges for row in ref_rows(message_id, route_name, out.body, status, now)]
-    documents = _document_rows(message_id, route_name, outcome, now)
-    with changing(hub, [message_id]) as session:
-        if ctx.replay is not None:
-            _forget_earlier_run(session, marker, deliveries)
-        session.execute(insert(RouteRun), [marker])
-        fresh = [d for d in deliveries if d["id"] not in _existing(session, deliveries)]
-        for rows, table in ((fresh, Delivery), (refs, DocumentRef), (documents, MessageDocument), (stages, Stage)):
-            if rows:
-                session.execute(insert(table), rows)
-    return [(d["endpoint"], d["id"]) for d in deliveries]
+            "idempotency_key": delivery_id, "attempts": 0, "failures": 0, "created_at": now,
+            "received_at": r.msg.received_at,
+            **({"status": states.SENDING, "lease_holder": holder,
+                "lease_until": now + timedelta(seconds=batch_lease(ep))} if claim else {"status": states.PENDING})})
+    batch.markers.append({"message_id": message_id, "route": route_name, "status": "done", "outputs": len(rendered),
+                          "documents": len(outcome.outputs), "held": len(outcome.held), "refused": len(refused),
+                          "finished_at": now})
+    batch.refs += [row for status, exchanges in (("emitted", outcome.outputs), ("held", outcome.held))
+                   for out in exchanges for row in ref_rows(message_id, route_name, out.body, status, now)]
+    batch.documents += _document_rows(message_id, route_name, outcome, now)
+
+
+def _task_messages(hub, session, deliveries: list[dict[str, Any]]) -> list:
+    """Outbox rows putting pending deliveries' task messages on the broker (ordered endpoints,
+    replays), written with the deliveries."""
+    rows = [entry_for(delivery_message(hub, d["endpoint"], d["id"]), purpose="egress", message_id=d["message_id"],
+                      delivery_id=d["id"]) for d in deliveries]
+    session.add_all(rows)
+    return rows
+
+
+def _send_inline(hub, made: list[dict[str, Any]]) -> dict[str, list[Event]]:
+    """Send the deliveries a batch committed claimed, endpoint by endpoint → message id →
+    the Flower events of its deliveries."""
+    by_endpoint: dict[str, list[Claimed]] = defaultdict(list)
+    for d in made:
+        payload = Payload(delivery_id=d["id"], message_id=d["message_id"], route=d["route"], endpoint=d["endpoint"],
+                          seq=d["seq"], body=d["payload"], content_type=d["content_type"],
+                          idempotency_key=d["idempotency_key"], document_type=d["document_type"],
+                          document_key=d["document_key"])
+        by_endpoint[d["endpoint"]].append(Claimed(payload, 0, 0, 0, d["received_at"], d["lease_holder"]))
+    events: dict[str, list[Event]] = defaultdict(list)
+    for endpoint, claims in by_endpoint.items():
+        outcomes = send_claimed(hub, endpoint, claims)
+        for c in claims:
+            events[c.message_id].append(Event(f"hub.deliver.{endpoint}", c.id, [c.id], outcomes.get(c.id, "")))
+    return events
+
+
+def _resume(hub, message_id: str, route_name: str) -> str:
+    """A route message redelivered after its work was committed: put its deliveries that were
+    never settled back on the broker (the delivery task takes over a dead holder's claim)."""
+    with hub.db.session() as session:
+        open_ = session.execute(select(Delivery.endpoint, Delivery.id).where(
+            Delivery.message_id == message_id, Delivery.route == route_name,
+            Delivery.status.in_((states.PENDING, states.SENDING)))).all()
+        rows = [entry_for(delivery_message(hub, endpoint, delivery_id), purpose="egress", message_id=message_id,
+                          delivery_id=delivery_id) for endpoint, delivery_id in open_]
+        session.add_all(rows)
+    publish_rows(hub, rows)
+    return f"{len(rows)} open delivery(ies) put back on the broker"
 
 
 def refusals(outcome: RouteOutcome) -> list[dict[str, Any]]:
@@ -181,14 +332,13 @@ def _existing(session, deliveries: list[dict[str, Any]]) -> set[str]:
     return set(session.scalars(select(Delivery.id).where(Delivery.id.in_([d["id"] for d in deliveries]))))
 
 
-def _forget_earlier_run(session, marker: dict[str, Any], deliveries: list[dict[str, Any]]) -> None:
+def _forget_earlier_run(session, route_name: str, message_id: str, deliveries: list[dict[str, Any]]) -> None:
     """A replay renders the same deliveries again (same ids) and sends them again with a fresh
     budget; the run's marker, document index and canonical documents replace the earlier run's
     (a held document may now be emitted). The idempotency key stays the same while the payload
     does; a payload the fixed route renders differently gets a new key — under the old one an
     endpoint would answer with its first result and never apply the correction. A delivery a
     worker is sending right now is left to finish."""
-    message_id, route_name = marker["message_id"], marker["route"]
     for table in (DocumentRef, MessageDocument):
         session.execute(delete(table).where(table.message_id == message_id, table.route == route_name))
     session.execute(delete(RouteRun).where(RouteRun.message_id == message_id, RouteRun.route == route_name))
@@ -201,59 +351,34 @@ def _forget_earlier_run(session, marker: dict[str, Any], deliveries: list[dict[s
         key = before.idempotency_key if before.payload == d["payload"] else stable_id(
             d["id"], hashlib.sha256(d["payload"]).hexdigest())
         d["idempotency_key"] = key
-        session.execute(update(Delivery).where(Delivery.id == d["id"], Delivery.status != "sending").values(
-            payload=d["payload"], content_type=d["content_type"], idempotency_key=key, status="pending", failures=0,
-            outages=0, lost=0, next_attempt_at=None, waiting_since=None, pending_since=utcnow()))
+        session.execute(update(Delivery).where(Delivery.id == d["id"], Delivery.status != states.SENDING).values(
+            payload=d["payload"], content_type=d["content_type"], idempotency_key=key, status=states.PENDING,
+            failures=0, outages=0, lost=0, next_attempt_at=None, waiting_since=None, pending_since=utcnow()))
 
 
-def _publish_deliveries(hub, deliveries: list[tuple[str, str]], replay: str | None) -> None:
-    headers = {"hub_replay": replay} if replay else None
-    outcomes = hub.publisher().publish_many([delivery_message(hub, e, d, headers) for e, d in deliveries])
-    if any(o is not Outcome.CONFIRMED for o in outcomes):
-        # Not acking lets the broker redeliver this route message; the route-run marker then
-        # makes the redelivery republish these same deliveries.
-        raise PublishFailed(f"{sum(o is not Outcome.CONFIRMED for o in outcomes)} delivery publish(es) not confirmed")
-
-
-def _republish_pending(hub, message_id: str, route_name: str) -> int:
-    with hub.db.session() as session:
-        pending = list(session.execute(select(Delivery.endpoint, Delivery.id).where(
-            Delivery.message_id == message_id, Delivery.route == route_name, Delivery.status == "pending")))
-    _publish_deliveries(hub, [(e, d) for e, d in pending], None)
-    return len(pending)
-
-
-def _commit_skipped(hub, route_name: str, message_id: str) -> None:
-    with changing(hub, [message_id]) as session:
-        session.execute(insert(Stage), [_stage(message_id, "filtered", utcnow(), route=route_name,
-                                               detail={"reason": "route headers do not match"})])
-        if session.get(RouteRun, (message_id, route_name)) is None:
-            session.add(RouteRun(message_id=message_id, route=route_name, status="skipped", outputs=0,
-                                 finished_at=utcnow()))
-
-
-def _retry_or_park(hub, policy: ErrorPolicy, ctx: TaskContext, task_name: str, args: list[Any], message_id: str,
-                   error: str) -> str:
+def _retry_or_park(hub, session, route_name: str, r: _Run) -> list:
     """An unexpected error in a route's steps: retried as the route's policy says (``retries: 5``
     is six attempts), then dead-lettered with the last error. The retry waits in the store — a
     delayed outbox row the relay publishes when due, written with the ``retrying`` stage — so
     nothing sits in a worker's memory and a restart loses nothing."""
-    if ctx.failures >= policy.retries:
-        dead_letter(hub, task_name=task_name, task_args=args, message_id=message_id, reason="retries_exhausted",
-                    error=f"{error} (after {ctx.failures + 1} failed attempts; retries: {policy.retries})")
-        return "dead-lettered"
-    countdown = policy.backoff.delay(ctx.failures, random.random())
-    route = task_name.removeprefix("hub.route.")
-    queue = hub.topology.queue_name("route", route)
-    headers = {"hub_message_id": message_id, **({"hub_replay": ctx.replay} if ctx.replay else {})}
-    again = task_message(hub.celery, task_name, args, task_id=new_id(), exchange="", routing_key=queue,
-                         headers=headers, kwargs={"failures": ctx.failures + 1})
+    policy = hub.compiled[route_name].route.on_error
+    message_id, failures, task_name = r.msg.id, r.work.failures, f"hub.route.{route_name}"
+    if failures >= policy.retries:
+        r.result = "dead-lettered"
+        return park(hub, session, task_name=task_name, task_args=[message_id], message_id=message_id,
+                    reason="retries_exhausted",
+                    error=f"{r.error} (after {failures + 1} failed attempts; retries: {policy.retries})")[1]
+    countdown = policy.backoff.delay(failures, random.random())
+    queue = hub.topology.queue_name("route", route_name)
+    headers = {"hub_message_id": message_id, **({"hub_replay": r.work.replay} if r.work.replay else {})}
+    again = task_message(hub.celery, task_name, [message_id], task_id=new_id(), exchange="", routing_key=queue,
+                         headers=headers, kwargs={"failures": failures + 1})
     now = utcnow()
-    with hub.db.session() as session:
-        session.add(entry_for(again, purpose="replay", message_id=message_id,
-                              publish_after=now + timedelta(seconds=countdown)))
-        session.execute(insert(Stage), [_stage(
-            message_id, "retrying", now, route=route,
-            detail={"retry": ctx.failures + 1, "of": policy.retries, "in_seconds": round(countdown, 3)},
-            error=error[:2000])])
-    return f"retrying in {countdown:.1f}s"
+    session.add(entry_for(again, purpose="replay", message_id=message_id,
+                          publish_after=now + timedelta(seconds=countdown)))
+    session.execute(insert(Stage), [_stage(
+        message_id, "retrying", now, route=route_name,
+        detail={"retry": failures + 1, "of": policy.retries, "in_seconds": round(countdown, 3)},
+        error=str(r.error)[:2000])])
+    r.result = f"retrying in {countdown:.1f}s"
+    return []  # a delayed row: the relay publishes it when it is due

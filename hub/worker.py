@@ -35,12 +35,14 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from hub import processing
 from hub.app import Hub
+from hub.batches import BatchTask, Done, Item
 from hub.deadletters import reconcile
 from hub.delivery import deliver as delivery
 from hub.delivery.holders import new_holder
 from hub.delivery.schedule import run_due
 from hub.ids import stable_id
 from hub.ingest import INGRESS_TASK
+from hub.processing import RouteWork
 from hub.outbox import Relay
 from hub.sweeper import sweep_stuck
 
@@ -119,26 +121,48 @@ def while_database_away(work, what: str):
             waited, attempt = waited + pause, attempt + 1
 
 
+class RouteBatch(BatchTask):
+    """``hub.route.<route>``: its messages processed in batches (hub.processing.run_routes)."""
+
+    abstract = True
+    route = ""
+
+    def run_batch(self, items: list[Item]) -> list[Done]:
+        works = [RouteWork(str(item.args[0]), int(item.kwargs.get("failures", 0)), item.replay) for item in items]
+        return while_database_away(lambda: processing.run_routes(_hub(), self.route, works),
+                                   f"route {self.route} for {len(works)} message(s)")
+
+
+class DeliveryBatch(BatchTask):
+    """``hub.deliver.<endpoint>``: deliveries that waited (a retry, an outage, an ordered key) or
+    were put back, claimed and sent in batches (hub.delivery.deliver.deliver_many)."""
+
+    abstract = True
+    endpoint = ""
+
+    def run_batch(self, items: list[Item]) -> list[Done]:
+        # One holder for the batch and for every try of it: a try after the database came back
+        # may take back the claims the first one made (hub.delivery.deliver.claim_many).
+        holder = new_holder()
+        ids = [str(item.args[0]) for item in items]
+        outcomes = while_database_away(lambda: delivery.deliver_many(_hub(), self.endpoint, list(dict.fromkeys(ids)),
+                                                                     holder),
+                                       f"{len(ids)} delivery(ies) to {self.endpoint}")
+        return [Done(outcomes.get(i, "")) for i in ids]
+
+
 def _register_route(app: Celery, hub: Hub, route: str) -> None:
-    @app.task(name=f"hub.route.{route}", bind=True, typing=False, max_retries=None)
-    def run_route(self, message_id: str, failures: int = 0) -> str:
-        ctx = processing.TaskContext(failures=failures, replay=getattr(self.request, "hub_replay", None))
-        try:
-            return while_database_away(lambda: processing.run_route(_hub(), route, message_id, ctx),
-                                       f"route {route} for message {message_id}")
-        except processing.PublishFailed as exc:
-            # Back to the queue, not to the DLQ: the redelivery republishes the committed work.
-            raise Reject(str(exc), requeue=True) from exc
+    task = type(f"Route_{route}", (RouteBatch,), {
+        "name": f"hub.route.{route}", "route": route, "abstract": False,
+        "batch_size": hub.settings.batch_size, "batch_linger": hub.settings.batch_linger})
+    app.register_task(task())
 
 
 def _register_endpoint(app: Celery, hub: Hub, endpoint: str) -> None:
-    @app.task(name=f"hub.deliver.{endpoint}", bind=True, typing=False, max_retries=None)
-    def deliver(self, delivery_id: str, lease: str | None = None) -> str:
-        # One holder for every try of this task: a try after the database came back may take
-        # back the claim the first one made (hub.delivery.deliver.claim).
-        holder = lease or new_holder()
-        return while_database_away(lambda: delivery.deliver(_hub(), endpoint, delivery_id, holder),
-                                   f"delivery {delivery_id}")
+    task = type(f"Deliver_{endpoint}", (DeliveryBatch,), {
+        "name": f"hub.deliver.{endpoint}", "endpoint": endpoint, "abstract": False,
+        "batch_size": hub.settings.batch_size, "batch_linger": hub.settings.batch_linger})
+    app.register_task(task())
 
 
 class HubConsumer(Consumer):

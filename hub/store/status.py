@@ -67,6 +67,7 @@ class RunFacts:
 class Facts:
     """Everything the status depends on, read in one place."""
 
+    status: str | None = None  # what the message says now
     published: bool = False
     unrouted: bool = False
     expected_routes: set[str] | None = None  # None: unknown (no topology at hand)
@@ -124,11 +125,11 @@ def facts(session: Session, message_ids: list[str], routes_for: RoutesFor | None
     marks = (select(Stage.message_id, Stage.stage).where(Stage.message_id.in_(message_ids),
                                                            Stage.stage.in_(("published", "unrouted"))).distinct())
     seen = Counter((m, s) for m, s in session.execute(marks))
-    for m in session.execute(select(Message.id, Message.format, Message.doctype, Message.sender)
+    for m in session.execute(select(Message.id, Message.format, Message.doctype, Message.sender, Message.status)
                              .where(Message.id.in_(message_ids))):
         expected = routes_for(ingress_key(m.format, m.doctype, m.sender)) if routes_for else None
-        out[m.id] = Facts(published=(m.id, "published") in seen, unrouted=(m.id, "unrouted") in seen,
-                          expected_routes=expected)
+        out[m.id] = Facts(status=m.status, published=(m.id, "published") in seen,
+                          unrouted=(m.id, "unrouted") in seen, expected_routes=expected)
     # Named columns, not the entity: migration 0005 runs this on databases of its own revision.
     runs = select(RouteRun.message_id, RouteRun.route, RouteRun.status, RouteRun.documents, RouteRun.held,
                   RouteRun.refused).where(RouteRun.message_id.in_(message_ids))
@@ -156,11 +157,14 @@ def refresh(session: Session, message_ids: Iterable[str], routes_for: RoutesFor 
     ids = sorted(set(message_ids))
     if not ids:
         return {}
-    derived = {message_id: derive(f) for message_id, f in facts(session, ids, routes_for).items()}
-    current = dict(session.execute(select(Message.id, Message.status).where(Message.id.in_(ids))).all())
+    known = facts(session, ids, routes_for)
+    derived = {message_id: derive(f) for message_id, f in known.items()}
+    changed: dict[str, list[str]] = {}
     for message_id, status in derived.items():
-        if current.get(message_id) != status:
-            session.execute(update(Message).where(Message.id == message_id).values(status=status))
+        if known[message_id].status != status:
+            changed.setdefault(status, []).append(message_id)
+    for status, changed_ids in changed.items():  # one statement per new status, not per message
+        session.execute(update(Message).where(Message.id.in_(changed_ids)).values(status=status))
     return derived
 
 
