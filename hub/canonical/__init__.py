@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from hub.canonical.base import CanonicalModel, Document, canonical_json
 from hub.canonical.catalog import PriceCatalogEntry
+from hub.canonical.charges import ChargeTransaction
 from hub.canonical.inventory import InventoryAdjustment, InventorySnapshot, UsageEvent
 from hub.canonical.invoices import Invoice
 from hub.canonical.items import Item, LotSerial
 from hub.canonical.orders import PurchaseOrder, PurchaseOrderAck
 from hub.canonical.parties import Location, Partner
 from hub.canonical.recall import Recall
+from hub.canonical.replenishment import ParBreach, ReplenishmentDecision, TransferOrder
 from hub.canonical.shipping import GoodsReceipt, ShipNotice
 
 DOCUMENT_CLASSES: tuple[type[Document], ...] = (
@@ -32,6 +34,10 @@ DOCUMENT_CLASSES: tuple[type[Document], ...] = (
     UsageEvent,
     PriceCatalogEntry,
     Recall,
+    ParBreach,
+    ReplenishmentDecision,
+    TransferOrder,
+    ChargeTransaction,
 )
 
 DOCUMENT_TYPES: dict[str, type[Document]] = {cls.type_name(): cls for cls in DOCUMENT_CLASSES}

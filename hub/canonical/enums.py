@@ -268,6 +268,14 @@ class UsageSource(StrEnum):
     MANUAL = "MANUAL"
 
 
+class ReplenishmentMethod(StrEnum):
+    """How a par breach is filled (an addition to domain.md section A)."""
+
+    TRANSFER = "TRANSFER"
+    STANDARD_PO = "STANDARD_PO"
+    EXPEDITED_PO = "EXPEDITED_PO"
+
+
 class CatalogAction(StrEnum):
     ADD = "ADD"
     CHANGE = "CHANGE"

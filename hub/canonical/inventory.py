@@ -13,12 +13,12 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from hub.canonical.base import CanonicalModel, Document
+from hub.canonical.base import SCHEMA_VERSION_PATTERN, CanonicalModel, Document
 from hub.canonical.enums import AdjustmentType, ChargeStatus, SnapshotBasis, UsageSource
 from hub.canonical.items import ItemIdentifier
 from hub.canonical.lines import ConvertibleLine
 from hub.canonical.shipping import ErpPosting
-from hub.canonical.types import AwareDatetime, Code, DateOrDateTime, Dec, IsoDate
+from hub.canonical.types import AwareDatetime, Code, Currency, DateOrDateTime, Dec, IsoDate
 
 
 def _require_item(item_id: str | None, item_ids: list[ItemIdentifier]) -> None:
@@ -27,12 +27,18 @@ def _require_item(item_id: str | None, item_ids: list[ItemIdentifier]) -> None:
 
 
 class InventoryAdjustment(Document):
-    """One stock movement or count of one item (A.11; CYCLE_COUNT added for counted quantities)."""
+    """One stock movement or count of one item (A.11; CYCLE_COUNT added for counted quantities).
+
+    1.1 adds the valuation the ERP books with a movement (``unit_cost``, ``extended_value``,
+    ``currency``: an implant used at its contract cost) and ``recall_id`` (a quarantine answering a
+    recall: on the recall's document trail)."""
 
     QTY_FIELD: ClassVar[str] = "qty"
     ITEM_IDS_FIELD: ClassVar[str] = "item_ids"
+    SCHEMA_VERSION: ClassVar[str] = "1.1"
 
     document_type: Literal["inventory_adjustment"] = "inventory_adjustment"
+    schema_version: str = Field(default="1.1", pattern=SCHEMA_VERSION_PATTERN.pattern)
     adjustment_id: Code
     type: AdjustmentType
     # A.11 requires item_id; a feed that names items by code (the cycle-count CSV, scanners)
@@ -54,7 +60,11 @@ class InventoryAdjustment(Document):
     expiration_date: IsoDate | None = None
     reason_code: Code
     reference: Code | None = Field(None, description="Recall id, count sheet, RMA")
+    recall_id: Code | None = Field(None, description="1.1: the recall a quarantine or return answers")
     occurred_at: AwareDatetime
+    unit_cost: Dec | None = Field(None, description="1.1: cost of one unit (uom) the ERP values the movement at")
+    extended_value: Dec | None = Field(None, description="1.1: qty × unit_cost, signed like qty")
+    currency: Currency | None = None
     erp_posting: ErpPosting | None = None
 
     @model_validator(mode="after")

@@ -22,6 +22,10 @@ KEY_FIELDS = (
     "usage_id",
     "catalog_id",
     "recall_id",
+    "breach_id",
+    "decision_id",
+    "transfer_id",
+    "charge_id",
     "ack_id",
     "item_id",
     "location_id",
@@ -30,7 +34,9 @@ KEY_FIELDS = (
 )
 # Documents that also carry an earlier key of the list (an invoice names its PO, a receipt its
 # ASN, a lot its item) are identified by their own number first.
-OWN_KEY_FIELD = {"invoice": "invoice_number", "goods_receipt": "receipt_id", "lot_serial": "lot_serial_id"}
+OWN_KEY_FIELD = {"invoice": "invoice_number", "goods_receipt": "receipt_id", "lot_serial": "lot_serial_id",
+                 "inventory_adjustment": "adjustment_id", "replenishment_decision": "decision_id",
+                 "transfer_order": "transfer_id", "charge": "charge_id"}
 
 
 def key_fields(document_type: str | None) -> tuple[str, ...]:
@@ -39,7 +45,8 @@ def key_fields(document_type: str | None) -> tuple[str, ...]:
     return (own, *KEY_FIELDS) if own else KEY_FIELDS
 
 
-DATE_FIELDS = ("order_date", "invoice_date", "ack_date", "ship_date", "receipt_datetime", "occurred_at", "as_of", "valid_from", "issued_at")
+DATE_FIELDS = ("order_date", "invoice_date", "ack_date", "ship_date", "receipt_datetime", "occurred_at", "as_of", "valid_from", "issued_at",
+               "detected_at", "decided_at", "requested_at", "service_date")
 PARTNER_FIELDS = ("supplier_partner_id", "reporter_partner_id")
 
 

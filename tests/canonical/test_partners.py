@@ -99,7 +99,7 @@ def test_yaml_syntax_error_has_a_line(tmp_path: Path) -> None:
 
 def test_registry_lookups(db) -> None:
     registry = PartnerRegistry(db)
-    assert registry.load_file(GOOD) == 2
+    assert registry.load_file(GOOD) == 4  # Acme, Nordmed and the order-to-invoice suppliers
     assert registry.by_isa("ZZ", "ACMEMED        ").id == "P-0042"
     assert registry.by_isa("01", "ACMEMED") is None
     assert registry.by_gs("ACMEMED").id == "P-0042"
@@ -108,12 +108,12 @@ def test_registry_lookups(db) -> None:
     assert registry.by_identifier("GLN", "0614141000029").id == "P-0042"
     assert registry.by_id("nobody") is None
     # loading again replaces, it does not duplicate
-    assert registry.load_file(GOOD) == 2 and len(registry.all()) == 2
+    assert registry.load_file(GOOD) == 4 and len(registry.all()) == 4
 
 
 def test_cli(db, tmp_path: Path) -> None:
     result = runner.invoke(partners_app, ["validate", str(GOOD)])
-    assert result.exit_code == 0 and "2 partner(s) OK" in result.output
+    assert result.exit_code == 0 and "4 partner(s) OK" in result.output
     bad = tmp_path / "bad.yaml"
     bad.write_text(MINIMAL + "    auth: {token: abc}\n")
     result = runner.invoke(partners_app, ["validate", str(bad)])
