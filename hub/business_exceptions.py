@@ -87,6 +87,9 @@ KINDS: dict[str, ExceptionKind] = {
         ExceptionKind("asn_missing", 31, W, "Required ASN missing"),
         ExceptionKind("dscsa_data_missing", 32, B, "DSCSA data missing or inconsistent"),
         ExceptionKind("invoice_price_out_of_tolerance", 33, H, "Invoice price outside contract / PO tolerance"),
+        # Beside row 33: GHX's "Contract Price" — a PO, acknowledgement or invoice price other than
+        # the active contract price (transforms/contracts.py).
+        ExceptionKind("contract_price_mismatch", 33, H, "Price other than the active contract price"),
         ExceptionKind("invoice_qty_exceeds_received", 34, H, "Invoice qty exceeds received"),
         # Beside row 34: the SLA clock of an invoice whose goods have still not been received
         # N days later (hub.sla; "invoice before any receipt" as it stands after the agreed wait).
