@@ -82,9 +82,28 @@ def same_control_number(a: str, b: str) -> bool:
     return left is not None and left == right
 
 
+# Values read before, by exponent flag: quantities, prices and weights repeat through a file,
+# and a hit skips two regexes and the Decimal parse. Only accepted texts are kept (a refusal
+# is raised again each time); the caches are emptied when full, so hostile input of many
+# distinct numbers holds at most _CACHE_SIZE of them. Decimals are immutable: sharing is safe.
+_CACHE_SIZE = 4096
+_ACCEPTED: dict[bool, dict[str, Decimal]] = {False: {}, True: {}}
+
+
 def bounded_decimal(text: str, *, exponent: bool = False) -> Decimal:
     """``text`` as a finite Decimal within the bounds above; ``NumberError`` otherwise.
     ``exponent``: the standard allows ``E`` notation (X12 R elements), else it is refused."""
+    accepted = _ACCEPTED[exponent]
+    number = accepted.get(text)
+    if number is None:
+        number = _parse_decimal(text, exponent)
+        if len(accepted) >= _CACHE_SIZE:
+            accepted.clear()
+        accepted[text] = number
+    return number
+
+
+def _parse_decimal(text: str, exponent: bool) -> Decimal:
     if len(text) > _MAX_TEXT:
         raise NumberError(f"{shown(text)} has more than {MAX_DIGITS} digits", too_long=True)
     match = (_EXPONENT if exponent and ("e" in text or "E" in text) else _PLAIN).fullmatch(text)

@@ -282,6 +282,12 @@ class _State:
         # into the open set as slices; only the other segments are looked at one by one.
         known = self.body_tags
         marks = [i for i, seg in enumerate(segments) if seg[0] not in known]
+        if marks:
+            # Ids first met in this batch are checked once here, not at each of their segments:
+            # otherwise the whole first batch (most files: the whole file) went one by one.
+            fresh = {segments[i][0] for i in marks} - known - _CONTROL
+            known.update(tag for tag in fresh if len(tag) <= 3 and tag.isalnum())
+            marks = [i for i in marks if segments[i][0] not in known]
         start = 0
         for i in marks:
             if i > start:

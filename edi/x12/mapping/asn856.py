@@ -10,28 +10,33 @@ DTM*036 (expiry) and DTM*405 / DTM*094 (production); MAN*GM is the pack's SSCC.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
 from hub.canonical import ShipNotice
 from hub.canonical.codes import ack_line_status_from_x12
+from hub.canonical.identifiers import validate_sscc
 
 from edi.x12.mapping.base import SetView, mapper
 from edi.x12.mapping.common import optional_purpose, item_pairs, party, reference, require_item_ids, validate
 
 LOT_REFS = {"LT": "lot_number", "SE": "serial_number", "LS": "serial_number"}
 PACK_LEVELS = {"T": "TARE", "P": "PACK"}
+# SN108 code → the status's value, looked up once per line without the enum's value property.
+LINE_STATUS_VALUES = {code: status.value for code, status in ack_line_status_from_x12.codes.items()}
 
 
-@dataclass
+@dataclass(slots=True)
 class _Level:
     hl_id: str
     parent: str | None
     code: str
     index: int
-    segments: list[int] = field(default_factory=list)
+    # Indexes of the segments after the HL up to the next HL (the last level's run includes
+    # CTT and SE: every reader of a level skips tags it does not map).
+    segments: range = range(0)
     po_number: str | None = None  # an order level's PRF01, read once for all its items
 
 
@@ -50,16 +55,14 @@ def map_856(view: SetView) -> BaseModel:
     optional_purpose(view, bsn_i, asn)
     index_of = {"asn_number": bsn_i, "ship_date": shipment.index, "ship_to": shipment.index}
     header_segments = list(range(1, order[0].index)) if order else []
-    _shipment(view, asn, header_segments + shipment.segments)
+    _shipment(view, asn, [*header_segments, *shipment.segments])
     if not asn["asn_number"]:
         asn["asn_number"] = _fallback_asn_number(view, bsn_i, asn)
     asn["packs"] = [_pack(view, lv, levels) for lv in order if lv.code in PACK_LEVELS]
     packs_by_id = {p["pack_id"]: p for p in asn["packs"]}
-    asn["lines"] = []
-    for lv in order:
-        if lv.code == "I":
-            index_of[f"lines.{len(asn['lines'])}"] = lv.index
-            asn["lines"].append(_line(view, lv, levels, packs_by_id))
+    items = [lv for lv in order if lv.code == "I"]
+    index_of.update((f"lines.{n}", lv.index) for n, lv in enumerate(items))
+    asn["lines"] = [_line(view, lv, levels, packs_by_id) for lv in items]
     if not asn["lines"]:
         raise view.fail(shipment.index, None, "no item level (HL with HL03 = I)", element_code="1")
     if "ship_to" not in asn:
@@ -71,24 +74,27 @@ def map_856(view: SetView) -> BaseModel:
 def _levels(view: SetView) -> tuple[dict[str, _Level], list[_Level]]:
     levels: dict[str, _Level] = {}
     order: list[_Level] = []
-    current: _Level | None = None
-    for i, seg in enumerate(view.segments):
-        tag = seg[0]
-        if tag == "HL":
-            hl_id, parent, code = (seg[n].strip() if len(seg) > n else "" for n in (1, 2, 3))
-            if not hl_id or not code:
-                raise view.fail(i, 1 if not hl_id else 3, "HL01 hierarchical id and HL03 level code are required",
-                                element_code="1", syntax=True)
-            if hl_id in levels:
-                raise view.fail(i, 1, f"HL01 {hl_id} is used twice", element_code="7", bad_value=hl_id)
-            if parent and parent not in levels:
-                raise view.fail(i, 2, f"HL02 parent {parent} is not an earlier HL01", element_code="7",
-                                bad_value=parent)
-            current = _Level(hl_id, parent or None, code, i)
-            levels[hl_id] = current
-            order.append(current)
-        elif current is not None and tag != "CTT" and tag != "SE":
-            current.segments.append(i)
+    segments = view.segments
+    # A level's segments run from its HL to the next: found with one C-level scan for the HLs,
+    # not by appending every body segment's index to its level.
+    heads = [i for i, seg in enumerate(segments) if seg[0] == "HL"]
+    for i, end in zip(heads, [*heads[1:], len(segments)]):
+        seg = segments[i]
+        size = len(seg)
+        hl_id = seg[1].strip() if size > 1 else ""
+        parent = seg[2].strip() if size > 2 else ""
+        code = seg[3].strip() if size > 3 else ""
+        if not hl_id or not code:
+            raise view.fail(i, 1 if not hl_id else 3, "HL01 hierarchical id and HL03 level code are required",
+                            element_code="1", syntax=True)
+        if hl_id in levels:
+            raise view.fail(i, 1, f"HL01 {hl_id} is used twice", element_code="7", bad_value=hl_id)
+        if parent and parent not in levels:
+            raise view.fail(i, 2, f"HL02 parent {parent} is not an earlier HL01", element_code="7",
+                            bad_value=parent)
+        level = _Level(hl_id, parent or None, code, i, range(i + 1, end))
+        levels[hl_id] = level
+        order.append(level)
     return levels, order
 
 
@@ -99,6 +105,22 @@ def _ancestor(levels: dict[str, _Level], level: _Level, codes: tuple[str, ...]) 
             return parent
         parent = levels.get(parent.parent) if parent.parent else None
     return None
+
+
+def _order_and_pack(levels: dict[str, _Level], level: _Level) -> tuple[_Level | None, _Level | None]:
+    """The nearest order (O) and pack (T/P) levels above an item, in one walk up (a parent is
+    always an earlier HL, so the walk ends)."""
+    order = pack = None
+    parent = levels.get(level.parent) if level.parent else None
+    while parent is not None:
+        code = parent.code
+        if code == "O":
+            if order is None:
+                order = parent
+        elif (code == "P" or code == "T") and pack is None:
+            pack = parent
+        parent = levels.get(parent.parent) if parent.parent else None
+    return order, pack
 
 
 def _shipment(view: SetView, asn: dict[str, Any], indexes: list[int]) -> None:
@@ -178,8 +200,6 @@ def _sscc(view: SetView, index: int) -> dict[str, str]:
     """``{"sscc": 18 digits}`` (an AI 00 prefix dropped), or, when it fails its check, the value
     as sent with ``sscc_invalid_reason`` and a warning: a bad label number is a receiving
     problem to review, not a reason to lose the ASN (domain.md C #12)."""
-    from hub.canonical.identifiers import validate_sscc
-
     raw = view.need(index, 2, "MAN02 SSCC")
     value = raw[2:] if len(raw) == 20 and raw.startswith("00") else raw
     if not view.precheck_ids:
@@ -194,45 +214,49 @@ def _sscc(view: SetView, index: int) -> dict[str, str]:
 
 def _line(view: SetView, level: _Level, levels: dict[str, _Level], packs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     line: dict[str, Any] = {"line_id": level.hl_id, "refs": []}
-    order = _ancestor(levels, level, ("O",))
+    order, pack = _order_and_pack(levels, level)
+    segments = view.segments
     if order is not None:
         if order.po_number is None:
-            prf = next((i for i in order.segments if view.segments[i][0] == "PRF"), None)
+            prf = next((i for i in order.segments if segments[i][0] == "PRF"), None)
             order.po_number = view.need(prf, 1, "PRF01 purchase order number") if prf is not None else ""
         if order.po_number:
             line["po_number"] = order.po_number
-    pack = _ancestor(levels, level, ("T", "P"))
     if pack is not None:
         line["pack_id"] = pack.hl_id
         packs[pack.hl_id]["line_refs"].append(level.hl_id)
-    lots: dict[str, list[str]] = {"lot_number": [], "serial_number": []}
+    lot_numbers: list[str] = []
+    serials: list[str] = []
     expiry = production = None
     lin_index = None
-    segments = view.segments
     for i in level.segments:
         seg = segments[i]
         tag = seg[0]
         if tag == "LIN":
             lin_index = i
             found = item_pairs(view, i, 2, line=line)
-            lots["lot_number"] += found["lot_number"]
-            lots["serial_number"] += found["serial_number"]
+            lot_numbers += found["lot_number"]
+            serials += found["serial_number"]
         elif tag == "SN1":
             _sn1(view, i, line)
         elif tag == "DTM":
             qualifier = seg[1].strip() if len(seg) > 1 else ""
             if qualifier == "036":
                 expiry = view.date(i, 2)
-            elif qualifier in ("405", "094"):
+            elif qualifier == "405" or qualifier == "094":
                 production = view.date(i, 2)
         elif tag == "PID":
-            if len(seg) > 5 and seg[5].strip() and "description" not in line:
-                line["description"] = seg[5].strip()
-        elif tag == "PRF" and "po_number" not in line:
-            line["po_number"] = view.need(i, 1, "PRF01 purchase order number")
+            if len(seg) > 5 and "description" not in line and (text := seg[5].strip()):
+                line["description"] = text
+        elif tag == "PRF":
+            if "po_number" not in line:
+                line["po_number"] = view.need(i, 1, "PRF01 purchase order number")
         elif tag == "REF" and (ref := reference(view, seg)):
-            if ref["qualifier"] in LOT_REFS:
-                lots[LOT_REFS[ref["qualifier"]]].append(ref["value"])
+            kind = LOT_REFS.get(ref["qualifier"])
+            if kind == "lot_number":
+                lot_numbers.append(ref["value"])
+            elif kind is not None:
+                serials.append(ref["value"])
             else:
                 line["refs"].append(ref)
     if lin_index is None:
@@ -243,7 +267,7 @@ def _line(view: SetView, level: _Level, levels: dict[str, _Level], packs: dict[s
     if "po_number" not in line:
         raise view.fail(level.index, None, f"item level HL {level.hl_id} has no order (PRF) above or in it",
                         element_code="1")
-    line["lots"] = _lots(lots, expiry, production)
+    line["lots"] = _lots(lot_numbers, serials, expiry, production)
     return line
 
 
@@ -259,27 +283,32 @@ def _sn1(view: SetView, index: int, line: dict[str, Any]) -> None:
     raw = seg[8].strip() if size > 8 else ""
     if raw:
         line["line_status_raw"] = raw
-        status = ack_line_status_from_x12.get(raw)
+        status = LINE_STATUS_VALUES.get(raw)  # the codes as listed; the table also reads other cases
+        if status is None and (found := ack_line_status_from_x12.get(raw)) is not None:
+            status = found.value
         if status is not None:
-            line["line_status"] = status.value
+            line["line_status"] = status
         else:
             view.warn(index, 8, f"line status {raw!r} is not a known SN108 code; kept as sent")
 
 
-def _lots(lots: dict[str, list[str]], expiry, production) -> list[dict[str, Any]]:
+def _lots(numbers: list[str], serials: list[str], expiry, production) -> list[dict[str, Any]]:
     """One entry per serial (carrying the lot), else one per lot; expiry applies to all."""
-    common = {k: v for k, v in (("expiration_date", expiry), ("production_date", production)) if v}
-    numbers, serials = lots["lot_number"], lots["serial_number"]
     if serials:
         lot = numbers[0] if len(numbers) == 1 else None
-        entries = [{"serial_number": s, **({"lot_number": lot} if lot else {})} for s in serials]
+        entries = [{"serial_number": s, "lot_number": lot} if lot else {"serial_number": s} for s in serials]
         if len(numbers) > 1:
             entries += [{"lot_number": n} for n in numbers]
     elif numbers:
         entries = [{"lot_number": n} for n in numbers]
     else:
         entries = [{}] if expiry else []
-    return [{**e, **common} for e in entries]
+    for entry in entries:
+        if expiry:
+            entry["expiration_date"] = expiry
+        if production:
+            entry["production_date"] = production
+    return entries
 
 
 def _fallback_asn_number(view: SetView, bsn_i: int, asn: dict[str, Any]) -> str:

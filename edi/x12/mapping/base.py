@@ -30,6 +30,10 @@ from edi.common.text import digits
 
 Mapper = Callable[["SetView"], "BaseModel | list[BaseModel]"]
 MAPPERS: dict[str, Mapper] = {}
+# Dates read before (an expiry or ship date repeats on every line of a file): accepted texts
+# only, emptied when full so hostile input cannot grow it. Dates are immutable: sharing is safe.
+_DATES: dict[str, date] = {}
+_DATE_CACHE_SIZE = 4096
 # Which module maps which set; imported on first use so importing the engine stays cheap.
 MAPPER_MODULES = {"850": "po850", "855": "ack855", "856": "asn856", "810": "inv810", "846": "inv846",
                   "832": "cat832", "997": "acks", "999": "acks"}
@@ -134,14 +138,21 @@ class SetView:
             if required:
                 raise self.fail(index, n, "date is missing", element_code="1", syntax=True)
             return None
+        found = _DATES.get(raw)
+        if found is not None:
+            return found
         ymd = raw if len(raw) == 8 else ("20" + raw if len(raw) == 6 else raw)
         try:
             if not digits(ymd) or len(ymd) != 8:
                 raise ValueError
-            return date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:]))
+            found = date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:]))
         except ValueError:
             raise self.fail(index, n, f"{shown(raw)} is not a CCYYMMDD date", element_code="8",
                             bad_value=raw, syntax=True) from None
+        if len(_DATES) >= _DATE_CACHE_SIZE:
+            _DATES.clear()
+        _DATES[raw] = found
+        return found
 
     def time(self, index: int, n: int) -> time | None:
         raw = self.value(self.segments[index], n)
@@ -176,7 +187,8 @@ class SetView:
         """A number (type R, exponent allowed) or, with ``implied`` decimals, type N2 (TDS01,
         SAC05), within the bounds of ``edi.common.numbers``: past them the value is longer than
         any X12 numeric element (AK403 5). ``mandatory`` as for ``need``, when ``required``."""
-        raw = self.value(self.segments[index], n)
+        seg = self.segments[index]
+        raw = seg[n].strip() if len(seg) > n else ""
         if not raw:
             if required:
                 raise self.fail(index, n, "number is missing", element_code="1", syntax=mandatory)

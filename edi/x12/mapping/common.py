@@ -22,6 +22,7 @@ from hub.canonical.codes import (
     allowance_or_charge_from_code,
     item_scheme_from_x12,
     party_scheme_from_x12,
+    po_purpose_from_x12,
 )
 from hub.canonical.enums import ChargeType, ItemIdScheme, PartyIdScheme
 from hub.canonical.identifiers import IdentifierError, validate_gln
@@ -248,8 +249,6 @@ def sac_reference(view: SetView, index: int) -> dict[str, Any]:
 def optional_purpose(view: SetView, index: int, doc: dict[str, Any]) -> None:
     """Element 353 purpose (BAK01, BSN01) into ``purpose``; an unknown code stays in
     ``purpose_raw`` with a warning (these documents do not need it to be understood)."""
-    from hub.canonical.codes import po_purpose_from_x12
-
     purpose = po_purpose_from_x12.get(doc.get("purpose_raw"))
     if purpose is not None:
         doc["purpose"] = purpose.value
