@@ -102,6 +102,9 @@ KINDS: dict[str, ExceptionKind] = {
         ExceptionKind("bill_only_incomplete", 40, H, "Bill-only data incomplete or duplicated"),
         ExceptionKind("price_catalog_anomaly", 41, W, "Price catalog anomaly"),
         ExceptionKind("inventory_variance", 42, W, "Inventory variance"),
+        # Beside row 42: a par breach none of the organisation's replenishment rules can fill (no
+        # site holds the item above par, no active contract) — transforms/replenishment.py.
+        ExceptionKind("replenishment_unfilled", 42, H, "Par breach no replenishment rule can fill"),
         ExceptionKind("usage_of_expired_or_recalled_lot", 43, B, "Usage of expired / recalled lot"),
         ExceptionKind("implant_usage_without_udi", 44, H, "Implant usage without UDI/lot"),
         ExceptionKind("charge_mapping_missing", 45, H, "Charge mapping missing / mismatch"),

@@ -64,6 +64,9 @@ def _mount_component_apps() -> None:
     from hub.simulator.cli import app as simulate_app
 
     app.add_typer(simulate_app, name="simulate")
+    from hub.recall_cli import recall_app
+
+    app.add_typer(recall_app, name="recall")
 
     from connectors.as2.cli import as2_app
 

@@ -32,7 +32,7 @@ from hub.payloads import identity
 from hub.store import Delivery, DocumentRef, ExpectedAnswer, Message, StoredDocument, utcnow
 
 # The numbers that tie the documents of one order together (domain.md A field names).
-TRAIL_FIELDS = ("po_number", "asn_number", "invoice_number", "receipt_id")
+TRAIL_FIELDS = ("po_number", "asn_number", "invoice_number", "receipt_id", "recall_id")
 
 
 def _getter(body: Any):

@@ -120,6 +120,20 @@ def read_scan(barcode: str) -> Scan:
     return Scan(gtin, fields.get("10"), fields.get("21"), expiry, fields.get("00"))
 
 
+def read_scans(rows: list[dict[str, Any]], column: str, what: str) -> list[tuple[dict[str, Any], Scan]]:
+    """(row, scan) for each row's ``barcode``; every barcode that cannot be read is named by its
+    line and the file fails (``bad_scan``): the person at the scanner scans again."""
+    read, problems = [], []
+    for row in rows:
+        try:
+            read.append((row, read_scan(str(row["barcode"]))))
+        except ValueError as exc:
+            problems.append(f"line {row.get('_line')}, column '{column}': {exc}")
+    if problems:
+        raise StepError(f"{what}: " + "; ".join(problems), code="bad_scan")
+    return read
+
+
 @transform("receiving.scans_to_goods_receipt", emits="goods_receipt")
 def scans_to_goods_receipt(rows: list[dict[str, Any]], ex: Exchange) -> dict[str, Any]:
     """Rows of a dock-scan file (parsed by the csv step) → one GoodsReceipt.
@@ -131,13 +145,7 @@ def scans_to_goods_receipt(rows: list[dict[str, Any]], ex: Exchange) -> dict[str
     if not isinstance(rows, list) or not rows:
         raise StepError("dock scans: expected the rows of a parsed scan file (put a parse: csv step first)")
     lines: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
-    problems = []
-    for row in rows:
-        try:
-            scan = read_scan(str(row["barcode"]))
-        except ValueError as exc:
-            problems.append(f"line {row.get('_line')}, column 'Barcode': {exc}")
-            continue
+    for row, scan in read_scans(rows, "Barcode", "dock scans"):
         key = (str(row["po_number"]), scan.gtin, str(row["uom"]))
         line = lines.get(key)
         if line is None:
@@ -147,10 +155,8 @@ def scans_to_goods_receipt(rows: list[dict[str, Any]], ex: Exchange) -> dict[str
         line["qty_received"] += row["qty"]
         if scan.lot or scan.serial:
             _allocate(line["lot_allocations"], scan, row["qty"])
-    if problems:
-        raise StepError("dock scans: " + "; ".join(problems), code="bad_scan")
     first = rows[0]
-    scanned_at = max(_aware(r["scanned_at"]) for r in rows)
+    scanned_at = max(aware(r["scanned_at"]) for r in rows)
     asn = next((str(r["asn_number"]) for r in rows if r.get("asn_number")), None)
     return {
         "document_type": "goods_receipt",
@@ -177,6 +183,6 @@ def _allocate(allocations: list[dict[str, Any]], scan: Scan, qty: Decimal) -> No
                                           ("expiration_date", scan.expiry), ("qty_base", str(qty))) if v is not None})
 
 
-def _aware(value: datetime) -> datetime:
-    # A scanner clock without a zone is taken as UTC: the receipt's time must carry an offset.
+def aware(value: datetime) -> datetime:
+    """A device's time without a zone is taken as UTC: canonical times carry an offset."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)

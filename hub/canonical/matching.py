@@ -150,6 +150,8 @@ class PoMatchStep(CanonicalStep):
             if document.document_type != "purchase_order_ack" and (
                     problem := _other_item(kinds[1], path, line, po_line, number)):
                 problems.append(problem)
+            if document.document_type == "invoice" and order.get("po_type") == "BILL_ONLY":
+                problems += _bill_only(path, line, po_line, number)
             per_po_line.setdefault((number, po_line["line_number"]), []).append((path, line, po_line))
         if document.document_type == "purchase_order_ack":
             problems += _ack_statuses(document, per_po_line)
@@ -167,6 +169,8 @@ class PoMatchStep(CanonicalStep):
         problems = []
         stored: dict[str, tuple[list[Document], list[Document]]] = {}
         for (number, line_number), lines in invoicing.items():
+            if (latest_document(db, "purchase_order", number) or {}).get("po_type") == "BILL_ONLY":
+                continue  # bill-only: nothing is received; the ERP books a system receipt from the PO
             if number not in stored:
                 stored[number] = (
                     [Invoice.model_validate(b) for b in stored_naming(
@@ -300,6 +304,20 @@ def _ack_statuses(ack: Document, per_po_line: dict[tuple[str, str], list]) -> li
                                     f"{path}.qty: {acked} acknowledged for purchase order {number} line "
                                     f"{line_number}, {po_line['qty']} ordered, and no backorder status",
                                     {"ordered": str(po_line["qty"]), "acknowledged": str(acked)}))
+    return problems
+
+
+def _bill_only(path: str, line: BaseModel, po_line: dict[str, Any], number: str) -> list[Problem]:
+    """A bill-only invoice line must bill the lot and serial the PO (the usage) names (C #40)."""
+    problems = []
+    for field in ("serial_numbers", "lot_numbers"):
+        used, billed = set(po_line.get(field) or []), set(getattr(line, field, None) or [])
+        if used and used != billed:
+            what = field.replace("_numbers", "")
+            problems.append(Problem("bill_only_incomplete", join(path, field), ", ".join(sorted(billed)) or None,
+                                    f"{path}: bill-only purchase order {number} line {po_line['line_number']} was used "
+                                    f"as {what} {', '.join(sorted(used))}; the invoice bills "
+                                    f"{', '.join(sorted(billed)) or f'no {what}'}"))
     return problems
 
 
