@@ -14,7 +14,8 @@ and one of its lots or serials (every lot when it names none, bounded by its exp
 - used: each usage event of the lot or serial — its usage id, location and case number, nothing
   of the patient;
 - on hand: a stock snapshot's line of the lot (CONFIRMED); else, per location, received less
-  used less transferred away when above zero (INFERRED — lots are often not captured at issue).
+  used less transferred away when above zero, a use where none was received taken from where the
+  lot was (INFERRED — lots are often not captured at issue).
 
 ``recall_trace`` (step) fills a recall's ``hits`` and adds a QUARANTINE inventory adjustment per
 location holding the lot (``recall_id`` set: on the recall's document trail); a recall line
@@ -157,9 +158,26 @@ def _on_hand(snapshots: list[dict], hits: list[Hit], wanted: Wanted) -> list[Hit
         if hit.kind == "TRANSFERRED":
             key = (hit.to_location_id, hit.lot, hit.uom)
             balance[key] = balance.get(key, Decimal(0)) + hit.qty
+    _unrecorded_moves(balance)
     out += [Hit("ON_HAND", "inferred", location, qty, uom, lot, confidence="INFERRED")
             for (location, lot, uom), qty in balance.items() if qty > 0 and location not in counted]
     return out
+
+
+def _unrecorded_moves(balance: dict[tuple[str | None, str | None, str | None], Decimal]) -> None:
+    """A lot used where none was received came from where it was (an OR takes from the implant
+    cabinet without a transfer): what a location is short is taken from the locations holding
+    the same lot, fullest first."""
+    for key, qty in list(balance.items()):
+        if qty >= 0:
+            continue
+        _, lot, uom = key
+        for other in sorted((k for k, q in balance.items() if k[1:] == (lot, uom) and q > 0), key=lambda k: -balance[k]):
+            taken = min(balance[other], -balance[key])
+            balance[other] -= taken
+            balance[key] += taken
+            if balance[key] >= 0:
+                break
 
 
 class RecallTraceConfig(StrictModel):

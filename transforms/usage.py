@@ -62,7 +62,9 @@ def implant_log_to_usage_events(rows: list[dict[str, Any]], ex: Exchange) -> lis
                                                   "qty": str(row["qty"]), "unit_amount": row.get("charge_amount")}.items()
                                if v is not None}
         if row.get("consigned_by"):
-            event["consignment"] = {"owner_partner_id": row["consigned_by"], "bill_only_po_number": f"BO-{usage_id}"}
+            # The PO number an 850 (BEG03) and an 810 (BIG04) can carry: 22 characters at most.
+            event["consignment"] = {"owner_partner_id": row["consigned_by"],
+                                    "bill_only_po_number": f"BO-{row['case']}-{row.get('_line')}"[:22]}
         events.append({k: v for k, v in event.items() if v is not None})
     return events
 
