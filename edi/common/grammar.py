@@ -57,6 +57,10 @@ class Place:
     element: int | None = None
     component: int | None = None
     field: str | None = None
+    # Where ``field`` is looked up when the message is made ((set or message, tag, element) →
+    # canonical field): only a failing value needs it, not every value checked.
+    fields: Mapping[tuple[str, str, int], str] | None = None
+    set_id: str = ""
 
     def __str__(self) -> str:
         text = f"{self.message}: segment {self.position} ({self.tag})"
@@ -64,8 +68,11 @@ class Place:
             text += f", element {self.element}"
         if self.component is not None:
             text += f", component {self.component}"
-        if self.field:
-            text += f" [{self.field}]"
+        field = self.field
+        if field is None and self.fields is not None and self.element is not None:
+            field = self.fields.get((self.set_id, self.tag, self.element))
+        if field:
+            text += f" [{field}]"
         return text
 
 
@@ -143,10 +150,11 @@ def check_segment(values: Sequence[Any], place: Place, grammar: Grammar, set_id:
     if len(values) > len(definition):
         place.element = len(definition) + 1
         raise fail(place, f"{place.tag} has {len(definition)} elements in {grammar.name}, {len(values)} written")
+    place.fields, place.set_id = grammar.fields, set_id
+    count = len(values)
     for n, spec in enumerate(definition, start=1):
-        value = values[n - 1] if n <= len(values) else ""
+        value = values[n - 1] if n <= count else ""
         place.element, place.component = n, None
-        place.field = (grammar.fields or {}).get((set_id, place.tag, n))
         if spec[1] == "C":
             _composite(value, spec, place, grammar)
         else:
@@ -156,8 +164,9 @@ def check_segment(values: Sequence[Any], place: Place, grammar: Grammar, set_id:
                 value = value[0] if value else ""
             _simple(value, spec, place, grammar)
     place.element = place.component = place.field = None
-    for rule in (grammar.syntax or {}).get(place.tag, ()):
-        _syntax_rule(values, rule, place)
+    if grammar.syntax:
+        for rule in grammar.syntax.get(place.tag, ()):
+            _syntax_rule(values, rule, place)
 
 
 def _composite(value: Any, spec: tuple, place: Place, grammar: Grammar) -> None:
@@ -174,15 +183,23 @@ def _composite(value: Any, spec: tuple, place: Place, grammar: Grammar) -> None:
         _simple(parts[c - 1] if c <= len(parts) else "", sub, place, grammar)
 
 
+# Types whose every value passes the type check (the writers check characters and delimiters)
+# and whose length is the number of characters: the common case, checked without the calls.
+_TEXT_KINDS = frozenset({"AN", "ID", "an"})
+
+
 def _simple(value: str, spec: tuple, place: Place, grammar: Grammar) -> None:
     req, kind, low, high, codes = spec
     if value == "":
         if req == "M":
             raise fail(place, "mandatory value is empty")
         return
-    length = _length(value, kind, grammar.decimal)
-    if not _type_ok(value, kind, grammar.decimal):
-        raise fail(place, f"{value!r} is not of type {kind}")
+    if kind in _TEXT_KINDS:
+        length = len(value)
+    else:
+        length = _length(value, kind, grammar.decimal)
+        if not _type_ok(value, kind, grammar.decimal):
+            raise fail(place, f"{value!r} is not of type {kind}")
     if length < low or length > high:
         size = f"{low}" if low == high else f"{low} to {high}"
         raise fail(place, f"{value!r} has {length} characters; {size} allowed")
@@ -197,7 +214,7 @@ _REAL = re.compile(r"-?(?:[0-9]+(?:[.][0-9]*)?|[.][0-9]+)")
 def _length(value: str, kind: str, decimal: str) -> int:
     """Numbers do not count their sign and decimal mark (X12 R/Nn, EDIFACT n)."""
     if kind in ("R", "N0", "N2", "n"):
-        return sum(c.isdigit() for c in value)
+        return sum(map(str.isdigit, value))
     return len(value)
 
 
@@ -235,15 +252,18 @@ def _valid_date(value: str) -> bool:
 
 def _syntax_rule(values: Sequence[Any], rule: tuple, place: Place) -> None:
     kind, *positions = rule
-    present = [p <= len(values) and bool(values[p - 1]) and values[p - 1] != [""] for p in positions]
-    names = ", ".join(f"{place.tag}{p:02d}" for p in positions)
-    broken = {
-        "P": any(present) and not all(present),
-        "R": not any(present),
-        "C": present[0] and not all(present[1:]),
-        "E": sum(present) > 1,
-    }[kind]
+    count = len(values)
+    present = [p <= count and bool(values[p - 1]) and values[p - 1] != [""] for p in positions]
+    if kind == "P":
+        broken = any(present) and not all(present)
+    elif kind == "R":
+        broken = not any(present)
+    elif kind == "C":
+        broken = present[0] and not all(present[1:])
+    else:  # E
+        broken = sum(present) > 1
     if broken:
+        names = ", ".join(f"{place.tag}{p:02d}" for p in positions)
         meaning = {"P": "are paired: all or none", "R": "need at least one present",
                    "C": f"if {place.tag}{positions[0]:02d} is present the others are required",
                    "E": "exclude each other"}[kind]
