@@ -90,8 +90,8 @@ def test_contract_replenishment_implant_usage_and_recall(flows_hub: HubEnv) -> N
     assert json.loads(transfer.read_text())["from_location_id"] == "HOSP2-CENTRAL"
 
     # The dock receives three of lot KT24A into the OR's implant cabinet.
-    scans = ("Scanned At,Location,PO,ASN,Supplier,Barcode,Qty,UOM\n2026-12-05T09:10:00+00:00,HOSP1-OR-CABINET,"
-             "4500090077,,P-0310,(01)10614141005007(17)290630(10)KT24A,3,EA\n").encode()
+    scans = (b"Scanned At,Location,PO,ASN,Supplier,Barcode,Qty,UOM\n2026-12-05T09:10:00+00:00,HOSP1-OR-CABINET,"
+             b"4500090077,,P-0310,(01)10614141005007(17)290630(10)KT24A,3,EA\n")
     receipt = drop(env, "dock-scans", "dock-cabinet.csv", scans)
     env.wait_delivered(receipt, 1, timeout=60)
 
