@@ -100,8 +100,8 @@ def supplier(
         simulated = SimulatedSupplier(hub, partner, _scenario(scenario, folder), day=_seconds(day), log=_echo)
     except (ChannelError, SimulatorError) as exc:
         fail(str(exc), 2)
-    _echo(f"{partner} plays {scenario}: orders from {simulated.channels.orders.path}, answers to "
-          f"{simulated.channels.answers.path} (Ctrl-C to stop)")
+    _echo(f"{partner} plays {scenario}: orders from {simulated.channels.orders.where}, answers to "
+          f"{simulated.channels.answers.where} (Ctrl-C to stop)")
     stop = threading.Event()
     try:
         simulated.run(once=once, stop=stop)

@@ -79,7 +79,7 @@ class Cycle:
                     scan_at = None
                 timeline.wait(event.offset)
                 sent = supplier.send(event)
-                self._processed(sent.path.name, f"{sent.wire_name} {sent.control_number}")
+                self._processed(sent.name, f"{sent.wire_name} {sent.control_number}")
             if scan_at is not None:
                 timeline.wait(scan_at)
                 self._scan(dock, order.po, events, steps, timeline, scan_at)
@@ -173,7 +173,7 @@ class Cycle:
                     return order
             time.sleep(0.2)
         raise CycleError(f"purchase order {po_number} never reached {self.partner_id}'s mailbox "
-                         f"({supplier.channels.orders.path}) within {self.timeout:.0f}s: {self._trace_hint(po_number)}")
+                         f"({supplier.channels.orders.where}) within {self.timeout:.0f}s: {self._trace_hint(po_number)}")
 
     def _dock_event(self, events: list[Event], steps: answers.Plan) -> float | None:
         """When the delivery is scanned at the dock: not before it arrives (shipped + transit)."""

@@ -22,12 +22,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from hub.partners import PartnerConfig, PartnerRegistry
 from hub.simulator import answers, wire
-from hub.simulator.channels import PartnerChannels, channels_for
+from hub.simulator.channels import Folder, PartnerChannels, channels_for
 from hub.simulator.numbers import PartnerNumbers
 from hub.simulator.scenarios import Scenario
 from hub.simulator.schedule import DAY, Timeline
@@ -56,7 +55,8 @@ class Sent:
     stage: str
     wire_name: str
     po_number: str
-    path: Path
+    name: str  # the file name (the hub's message keeps it)
+    where: str  # the folder file or the API answer it went to
     control_number: str
     warnings: list[str]
 
@@ -88,10 +88,11 @@ class SimulatedSupplier:
             try:
                 order = wire.read_order(data, name)
             except wire.WireError as exc:
-                rejected = self.channels.orders.path / "rejected"
-                rejected.mkdir(exist_ok=True)
-                (rejected / name).write_bytes(data)
-                (rejected / f"{name}.reason").write_text(f"{exc}\n")
+                if isinstance(self.channels.orders, Folder):  # kept aside with the reason
+                    rejected = self.channels.orders.path / "rejected"
+                    rejected.mkdir(exist_ok=True)
+                    (rejected / name).write_bytes(data)
+                    (rejected / f"{name}.reason").write_text(f"{exc}\n")
                 self.log(f"{self.partner.id}: cannot read {name}: {exc}")
                 continue
             self.log(f"{self.partner.id}: received {_po_name(order)} {order.po_number} ({name})")
@@ -154,12 +155,13 @@ class SimulatedSupplier:
         sender = self.partner.x12.isa_id if order.standard == "X12" and self.partner.x12 else (
             self.partner.edifact.unb_id if self.partner.edifact else self.partner.id)
         extension = "x12" if order.standard == "X12" else "edi"
-        path = self.channels.answers.put(f"{sender}-{name}-{out.control_number}.{extension}", out.data)
+        filename = f"{sender}-{name}-{out.control_number}.{extension}"
+        where = str(self.channels.answers.put(filename, out.data))
         what = name + (" (rejecting)" if event.stage == "functional_ack" and self.scenario.functional_ack
                        and self.scenario.functional_ack.status == "rejected" else "")
         self.log(f"{self.partner.id}: sent {what} for {order.po_number}"
-                 f"{f' (copy {event.copy})' if event.copy > 1 else ''} → {path}")
-        return Sent(event.stage, name, order.po_number, path, out.control_number, out.warnings)
+                 f"{f' (copy {event.copy})' if event.copy > 1 else ''} → {where}")
+        return Sent(event.stage, name, order.po_number, filename, where, out.control_number, out.warnings)
 
     def due(self) -> list[Event]:
         """Events whose (compressed) time has come, removed from the queue."""
