@@ -105,13 +105,19 @@ class _Builder:
 
     def build(self) -> None:
         segments = self.tokens.segments
-        for index, seg in enumerate(segments):
-            tag = seg.tag
-            if tag in _ENVELOPE_TAGS:
+        # Only envelope segments change the state: they are found in one pass, and the body
+        # segments between two of them are looked at only when no message is open (strays).
+        marks = [i for i, seg in enumerate(segments) if seg.tag in _ENVELOPE_TAGS]
+        start = 0
+        for index in [*marks, len(segments)]:
+            if self.message is None:
+                for stray in range(start, index):
+                    self._stray(segments[stray], stray + 1)
+            if index < len(segments):
+                seg = segments[index]
                 self.stray_run = False
-                getattr(self, "_on_" + tag)(seg, index + 1)
-            elif self.message is None:
-                self._stray(seg, index + 1)
+                getattr(self, "_on_" + seg.tag)(seg, index + 1)
+            start = index + 1
         self._end_of_input(len(segments))
 
     # -- envelope segments --------------------------------------------------------------

@@ -153,8 +153,7 @@ class MessageView:
 
     def date(self, index: int) -> tuple[str, str | None]:
         """DTM → (qualifier 2005, ISO date or None when the value cannot be read; warned)."""
-        parts = first_composite(self.segments[index]) + ["", "", ""]
-        qualifier, text, fmt = parts[0], parts[1], parts[2]
+        qualifier, text, fmt = first_three(self.segments[index])
         parsed = parse_dtm(text, fmt)
         if parsed is None and text:
             self.warn(index, f"DTM {qualifier} value {text!r} is not a date in format {fmt or '102'}; left out", 1, 2,
@@ -209,13 +208,17 @@ def comp(seg: Segment, index: int, component: int) -> str:
     return value.strip() if component == 0 else ""
 
 
-def first_composite(seg: Segment) -> list[str]:
-    """The first element's components (the qualifier:value composites of QTY, RFF, DTM, MOA)."""
+def first_three(seg: Segment) -> tuple[str, str, str]:
+    """The first three components of the first element, trimmed, '' where absent: qualifier,
+    value and format or unit of DTM, QTY and RFF (one call per such segment, no lists)."""
     elements = seg.elements
     if not elements:
-        return []
+        return "", "", ""
     value = elements[0]
-    return [v.strip() for v in value] if value.__class__ is list else [value.strip()]
+    if value.__class__ is not list:
+        return value.strip(), "", ""
+    size = len(value)
+    return (value[0].strip(), value[1].strip() if size > 1 else "", value[2].strip() if size > 2 else "")
 
 
 def texts(seg: Segment, index: int) -> list[str]:
@@ -228,4 +231,6 @@ def texts(seg: Segment, index: int) -> list[str]:
 
 
 def drop_empty(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if v is not None and v != [] and v != {}}
+    """``data`` without None, [] and {} values (comparing each value with a new ``[]`` and
+    ``{}`` built two containers per value: a tenth of a DESADV's mapping)."""
+    return {k: v for k, v in data.items() if v is not None and (v or not isinstance(v, (list, dict)))}

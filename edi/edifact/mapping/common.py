@@ -14,7 +14,7 @@ from typing import Any
 
 from edi.common.numbers import NumberError, bounded_decimal, brief
 from edi.common.text import digits
-from edi.edifact.mapping.base import MessageView, comp, drop_empty, first_composite, texts
+from edi.edifact.mapping.base import MessageView, comp, drop_empty, first_three, texts
 from hub.canonical.codes import (
     LOT_QUALIFIERS_EDIFACT,
     item_scheme_from_edifact,
@@ -38,6 +38,7 @@ EXTRA_ITEM_SCHEMES = {"BP": ItemIdScheme.BUYER_ITEM, "NDC": ItemIdScheme.NDC11}
 # order, the supplier's in everything a supplier sends.
 _SENDERS_OWN_SCHEME = {"ORDERS": ItemIdScheme.BUYER_ITEM, "INVRPT": ItemIdScheme.BUYER_ITEM}
 _GS1_ITEM_QUALIFIERS = {"SRV", "EN", "UP"}
+_ITEM_SCHEMES = dict(item_scheme_from_edifact.codes)
 
 
 # -- parties -------------------------------------------------------------------------------------
@@ -171,7 +172,8 @@ def item_identifier(
     view: MessageView, index: int, value: str, qualifier: str, element: int, component: int
 ) -> dict[str, Any] | None:
     """An ItemIdentifier dict, or None for a qualifier the hub has no scheme for (warned)."""
-    scheme = item_scheme_from_edifact.get(qualifier) if qualifier else None
+    # The codes as the table lists them first; the table itself also reads other cases.
+    scheme = _ITEM_SCHEMES.get(qualifier) or (item_scheme_from_edifact.get(qualifier) if qualifier else None)
     scheme = scheme or EXTRA_ITEM_SCHEMES.get(qualifier)
     if scheme is None and not qualifier:
         if _looks_like_gtin(value):
@@ -245,8 +247,8 @@ def _sscc(view: MessageView, index: int, value: str) -> dict[str, str]:
 
 def qty(view: MessageView, index: int) -> tuple[str, str | None, str | None]:
     """QTY → (qualifier 6063, quantity, unit 6411)."""
-    parts = first_composite(view.segments[index]) + ["", "", ""]
-    return parts[0], view.number(index, parts[1], 1, 2), parts[2] or None
+    qualifier, amount, unit = first_three(view.segments[index])
+    return qualifier, view.number(index, amount, 1, 2), unit or None
 
 
 def moa(view: MessageView, index: int) -> tuple[str, str | None, str | None]:
@@ -283,8 +285,8 @@ def best_price(prices: list[Price]) -> Price | None:
 
 
 def rff(view: MessageView, index: int) -> tuple[str, str]:
-    parts = first_composite(view.segments[index]) + ["", ""]
-    return parts[0], parts[1]
+    qualifier, value, _ = first_three(view.segments[index])
+    return qualifier, value
 
 
 def reference(qualifier: str, value: str) -> dict[str, Any] | None:

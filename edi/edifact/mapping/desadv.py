@@ -16,7 +16,7 @@ from typing import Any
 from pydifact.segments import Segment
 
 from edi.common.outbound import WriteNotes
-from edi.edifact.mapping.base import MessageView, comp, drop_empty, mapper
+from edi.edifact.mapping.base import MessageView, comp, drop_empty, first_three, mapper
 from edi.edifact.mapping.common import (
     ItemIds,
     attach_to_party,
@@ -67,6 +67,7 @@ def map_desadv(view: MessageView) -> list[dict[str, Any]]:
     current_party: dict[str, Any] | None = None
     pack: dict[str, Any] | None = None
     line: _Line | None = None
+    line_segments, pack_segments = _LINE_SEGMENTS, _PACK_SEGMENTS
     for index, seg in enumerate(view.segments):
         tag = seg.tag
         if tag == "LIN":
@@ -78,14 +79,14 @@ def map_desadv(view: MessageView) -> list[dict[str, Any]]:
                 pack["line_refs"].append(number)
             current_party = None
         elif tag == "GIN" and pack is not None and comp(seg, 0, 0) == "BJ":
-            _pack_detail(view, index, pack, packs)
-        elif line is not None and tag in _LINE_SEGMENTS:
-            _LINE_SEGMENTS[tag](view, index, line)
+            _pack_gin(view, index, pack, packs)
+        elif line is not None and (handler := line_segments.get(tag)) is not None:
+            handler(view, index, line)
         elif tag == "CPS":
             line, current_party = None, None
             pack = _pack(view, index, packs)
-        elif pack is not None and tag in ("PAC", "MEA", "GIN", "PCI"):
-            _pack_detail(view, index, pack, packs)
+        elif pack is not None and tag in pack_segments:
+            pack_segments[tag](view, index, pack, packs)
         elif tag == "NAD":
             current_party = party(view, index)
             parties.setdefault(current_party.get("role", ""), current_party)
@@ -191,24 +192,34 @@ def _pack(view: MessageView, index: int, packs: dict[str, dict[str, Any]]) -> di
     return pack
 
 
-def _pack_detail(view: MessageView, index: int, pack: dict[str, Any], packs: dict[str, dict[str, Any]]) -> None:
+def _pack_pac(view: MessageView, index: int, pack: dict[str, Any], packs: dict[str, dict[str, Any]]) -> None:
+    if comp(view.segments[index], 2, 0) in PALLET_TYPES:
+        pack["level"] = "TARE"
+
+
+def _pack_mea(view: MessageView, index: int, pack: dict[str, Any], packs: dict[str, dict[str, Any]]) -> None:
     seg = view.segments[index]
-    tag = seg.tag
-    if tag == "PAC":
-        if comp(seg, 2, 0) in PALLET_TYPES:
-            pack["level"] = "TARE"
-    elif tag == "MEA":
-        if comp(seg, 1, 0) in GROSS_WEIGHT and comp(seg, 2, 1):
-            pack.setdefault("weight", view.number(index, comp(seg, 2, 1), 3, 2))
-            pack.setdefault("weight_uom", comp(seg, 2, 0) or None)
-    elif tag == "GIN":
-        for sscc in gin(view, index, ItemIds()):
-            if "sscc" not in pack:
-                pack.update(sscc)
-                continue
-            sibling = f"{pack['pack_id']}/{sum(1 for p in packs if p.startswith(pack['pack_id'] + '/')) + 1}"
-            packs[sibling] = {"pack_id": sibling, "parent_pack_id": pack.get("parent_pack_id"), **sscc,
-                              "level": pack["level"], "line_refs": []}
+    if comp(seg, 1, 0) in GROSS_WEIGHT and comp(seg, 2, 1):
+        pack.setdefault("weight", view.number(index, comp(seg, 2, 1), 3, 2))
+        pack.setdefault("weight_uom", comp(seg, 2, 0) or None)
+
+
+def _pack_gin(view: MessageView, index: int, pack: dict[str, Any], packs: dict[str, dict[str, Any]]) -> None:
+    for sscc in gin(view, index, ItemIds()):
+        if "sscc" not in pack:
+            pack.update(sscc)
+            continue
+        sibling = f"{pack['pack_id']}/{sum(1 for p in packs if p.startswith(pack['pack_id'] + '/')) + 1}"
+        packs[sibling] = {"pack_id": sibling, "parent_pack_id": pack.get("parent_pack_id"), **sscc,
+                          "level": pack["level"], "line_refs": []}
+
+
+def _pack_pci(view: MessageView, index: int, pack: dict[str, Any], packs: dict[str, dict[str, Any]]) -> None:
+    """PCI of a pack (shipping marks): nothing the ship notice keeps."""
+
+
+# Segments of a packing level before its first LIN, by tag.
+_PACK_SEGMENTS = {"PAC": _pack_pac, "MEA": _pack_mea, "GIN": _pack_gin, "PCI": _pack_pci}
 
 
 def _line_qty(view: MessageView, index: int, line: _Line) -> None:
@@ -232,10 +243,10 @@ def _line_date(view: MessageView, index: int, line: _Line) -> None:
 
 
 def _line_ref(view: MessageView, index: int, line: _Line) -> None:
-    qualifier, value = rff(view, index)
+    qualifier, value, order_line = first_three(view.segments[index])
     if qualifier == "ON":
         line.data.setdefault("po_number", value or None)
-        if order_line := comp(view.segments[index], 0, 2):  # EANCOM RFF+ON:<PO>:<line> (C506 1156)
+        if order_line:  # EANCOM RFF+ON:<PO>:<line> (C506 1156)
             line.data.setdefault("po_line_number", order_line)
     elif qualifier == "LI":
         line.data.setdefault("po_line_number", value or None)
@@ -265,14 +276,22 @@ def _line_gin(view: MessageView, index: int, line: _Line) -> None:
         group["serial_number"] = found.serials[0]
 
 
+def _line_pia(view: MessageView, index: int, line: _Line) -> None:
+    pia(view, index, line.ids)
+
+
+def _line_pci(view: MessageView, index: int, line: _Line) -> None:
+    line.lot_groups.append({})  # a batch of its own: DTM, QTY, GIN until the next PCI
+
+
 _LINE_SEGMENTS = {
     "QTY": _line_qty,
     "DTM": _line_date,
     "RFF": _line_ref,
-    "PIA": lambda view, index, line: pia(view, index, line.ids),
+    "PIA": _line_pia,
     "GIN": _line_gin,
     "IMD": _line_description,
-    "PCI": lambda view, index, line: line.lot_groups.append({}),
+    "PCI": _line_pci,
 }
 
 
