@@ -64,14 +64,34 @@ def to_decimal(value: Any) -> Decimal:
     raise PydanticCustomError("decimal_type", "expected a decimal string or integer, got {type}", {"type": type(value).__name__})
 
 
+# Texts already accepted, and what they gave: canonical JSON repeats quantities and dates
+# (every line of a ship notice), and a hit skips the regex and the parse. Refusals are not
+# kept; each cache is emptied when full, so distinct hostile values cannot grow it. Decimal
+# and date are immutable: documents may share one instance.
+_CACHE_SIZE = 4096
+_DECIMALS: dict[str, Decimal] = {}
+_DATES: dict[str, date] = {}
+
+
+def _remember(cache: dict, key: str, value: Any) -> Any:
+    if len(cache) >= _CACHE_SIZE:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
 def _decimal_from_text(value: str) -> Decimal:
+    found = _DECIMALS.get(value) if value.__class__ is str else None
+    if found is not None:
+        return found
     text = value.strip()
     if not _DECIMAL_TEXT.match(text):
         raise PydanticCustomError("decimal_text", "not a decimal number: {value!r}", {"value": value})
     try:
-        return Decimal(text)
+        number = Decimal(text)
     except InvalidOperation:  # pragma: no cover - the regex admits only parseable text
         raise PydanticCustomError("decimal_text", "not a decimal number: {value!r}", {"value": value}) from None
+    return _remember(_DECIMALS, value, number) if value.__class__ is str else number
 
 
 def to_non_negative_decimal(value: Any) -> Decimal:
@@ -93,9 +113,12 @@ def _to_date(value: Any) -> date:
         raise PydanticCustomError("date_not_datetime", "expected a date without time, got a datetime")
     if isinstance(value, date):
         return value
+    if value.__class__ is str and (found := _DATES.get(value)) is not None:
+        return found
     if isinstance(value, str) and _ISO_DATE.match(value.strip()):
         try:
-            return date.fromisoformat(value.strip())
+            parsed = date.fromisoformat(value.strip())
+            return _remember(_DATES, value, parsed) if value.__class__ is str else parsed
         except ValueError as exc:
             raise PydanticCustomError("date_invalid", "invalid date {value!r}: {reason}", {"value": value, "reason": str(exc)}) from None
     raise PydanticCustomError("date_format", "expected an ISO date YYYY-MM-DD, got {value!r}", {"value": value})
