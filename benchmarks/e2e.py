@@ -205,8 +205,8 @@ def adjustment(i: int) -> bytes:
 
 class HubBench:
     def __init__(self, n: int, ns: str, concurrency: int, prefetch: int, work: Path, erp_url: str, events: bool,
-                 embedded: bool = False, batch_size: int = 50):
-        self.n, self.ns, self.work, self.embedded = n, ns, work, embedded
+                 embedded: bool = False, batch_size: int = 50, workers: int = 1):
+        self.n, self.ns, self.work, self.embedded, self.workers = n, ns, work, embedded, workers
         self.schema = f"bench_{secrets.token_hex(4)}"
         routes = work / "routes"
         routes.mkdir()
@@ -230,12 +230,15 @@ class HubBench:
 
         self.hub = Hub()
         self.hub.setup()
-        self.proc: subprocess.Popen | None = None
+        self.procs: list[subprocess.Popen] = []
 
     def start_worker(self) -> None:
-        self.log = open(self.work / "worker.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", "hub", "worker", "--loglevel", os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING")], cwd=ROOT,
-                                     env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        """``workers`` separate `hub worker` processes (each its own node name and pool)."""
+        level = os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING")
+        for i in range(self.workers):
+            log = open(self.work / f"worker-{i}.log", "wb")  # noqa: SIM115 - closed with the process
+            self.procs.append(subprocess.Popen([sys.executable, "-m", "hub", "worker", "--loglevel", level], cwd=ROOT,
+                                               env=self.env, stdout=log, stderr=subprocess.STDOUT))
         if self.embedded:
             time.sleep(3)  # no consumer count to watch on the embedded transport
         else:
@@ -243,9 +246,8 @@ class HubBench:
             wait(lambda: all(consumers(q) > 0 for q in queues), 60, 0.05)
 
     def stop_worker(self) -> None:
-        if self.proc:
-            stop(self.proc)
-            self.proc = None
+        while self.procs:
+            stop(self.procs.pop())
 
     def ingest(self, start: int, count: int, batch: int = 200) -> None:
         from hub.ingest import Inbound, Ingest
@@ -324,6 +326,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=2, help="worker processes (this machine has 2 cores)")
     ap.add_argument("--prefetch", type=int, default=64, help="prefetch multiplier (hub default 64)")
     ap.add_argument("--batch-size", type=int, default=50, help="HUB_BATCH_SIZE for the hub (default 50)")
+    ap.add_argument("--workers", type=int, default=1, help="`hub worker` processes (each with --concurrency)")
     ap.add_argument("--pools", default="prefork", help="pools for the empty-task reference, e.g. prefork,solo,threads")
     ap.add_argument("--events", action="store_true", help="hub worker sends task events (as with Flower)")
     ap.add_argument("--rate", type=float, default=0.0, help="live ingest rate, docs/s (default 70%% of the drained rate)")
@@ -334,7 +337,8 @@ def main() -> None:
     ns = f"bench{secrets.token_hex(3)}"
     work = Path(tempfile.mkdtemp(prefix="hub-bench-"))
     where = "embedded (SQLite + hubdb://)" if args.embedded else f"broker={AMQP.split('@')[-1]}"
-    print(f"n={args.n} concurrency={args.concurrency} prefetch={args.prefetch} {where}")
+    print(f"n={args.n} workers={args.workers} concurrency={args.concurrency} prefetch={args.prefetch} "
+          f"batch={args.batch_size} {where}")
     raw, reference = {"both_per_s": float("nan")}, float("nan")
     if not (args.hub_only or args.embedded):
         raw = bench_raw(args.n, ns)
@@ -352,7 +356,8 @@ def main() -> None:
         reference = next((e for e in empties if e["pool"] == "prefork"), empties[0])["tasks_per_s"]
     stub = erp_stub_process(work / "port")
     bench = HubBench(args.n, ns, args.concurrency, args.prefetch, work,
-                     f"http://127.0.0.1:{(work / 'port').read_text()}/erp", args.events, args.embedded, args.batch_size)
+                     f"http://127.0.0.1:{(work / 'port').read_text()}/erp", args.events, args.embedded, args.batch_size,
+                     args.workers)
     try:
         d = bench.drained()
         ratios = "" if reference != reference else (  # NaN: references skipped

@@ -259,7 +259,8 @@ def _gather(hub, route_name: str, r: _Run, batch: _Batch, now: datetime, holder:
                           "finished_at": now})
     batch.refs += [row for status, exchanges in (("emitted", outcome.outputs), ("held", outcome.held))
                    for out in exchanges for row in ref_rows(message_id, route_name, out.body, status, now)]
-    batch.documents += _document_rows(message_id, route_name, outcome, now)
+    as_json = {seq: body for _e, seq, body, ctype, _t, _k in rendered if ctype == "application/json"}
+    batch.documents += _document_rows(message_id, route_name, outcome, now, as_json)
 
 
 def _task_messages(hub, session, deliveries: list[dict[str, Any]]) -> list:
@@ -311,14 +312,16 @@ def refusals(outcome: RouteOutcome) -> list[dict[str, Any]]:
             if severity_of(str(e.get("kind"))) is Severity.BLOCK and e not in on_held]
 
 
-def _document_rows(message_id: str, route_name: str, outcome: RouteOutcome, now: datetime) -> list[dict[str, Any]]:
-    """The canonical documents as JSON (``hub messages show --canonical``)."""
+def _document_rows(message_id: str, route_name: str, outcome: RouteOutcome, now: datetime,
+                   as_json: dict[int, bytes]) -> list[dict[str, Any]]:
+    """The canonical documents as JSON (``hub messages show --canonical``); an output already
+    rendered as JSON for an endpoint (``as_json``, by output number) is not serialised twice."""
     rows = []
     for status, exchanges in (("emitted", outcome.outputs), ("held", outcome.held)):
         for seq, ex in enumerate(exchanges):
             doc_type, doc_key = identity(ex.body)
             try:
-                body = to_json_bytes(ex.body)
+                body = as_json[seq] if status == "emitted" and seq in as_json else to_json_bytes(ex.body)
             except TypeError:
                 body = repr(ex.body).encode("utf-8", errors="replace")  # a rendered or opaque body
             rows.append({"message_id": message_id, "route": route_name, "seq": seq, "status": status,
