@@ -13,6 +13,13 @@ from datetime import datetime
 from typing import Any
 
 
+# Set on an exchange whose documents come from a partner in testing (the test lane): its
+# deliveries go to each endpoint's ``test_endpoint``, never to the production endpoint
+# (hub.processing). Set by ``ack: auto`` for test interchanges of such a partner and by the API
+# for its posts.
+TEST_HEADER = "hub_test"
+
+
 @dataclass
 class SideOutput:
     endpoint: str

@@ -78,6 +78,43 @@ def load(file: Path | None = FileArgument, database_url: str | None = DatabaseOp
     typer.echo(f"{count} partner(s) loaded from {path}")
 
 
+@partners_app.command("promote")
+def promote(
+    partner_id: str = typer.Argument(..., help="partner id"),
+    reason: str = typer.Option(..., "--reason", "-r", help="Why (recorded), e.g. the test cycle that passed"),
+    file: Path | None = typer.Option(None, "--file", help="Registry file; default <routes_dir>/partners.yaml"),
+    database_url: str | None = DatabaseOption,
+) -> None:
+    """Take a partner out of testing (the test lane): its status becomes ACTIVE in the registry
+    file and the store, so its production interchanges are accepted and its documents go to the
+    production endpoints. Recorded in the audit trail."""
+    from hub.console.audit import audited, cli_principal
+    from hub.partners_onboard import promote_partner
+    from hub.routes.loader import RouteSet
+
+    path = _file(file)
+    routes = RouteSet.load(get_settings().routes_dir)
+    registry = _registry(database_url)
+    try:
+        def run():
+            partner, problems = promote_partner(path, partner_id, routes)
+            if partner is None:
+                raise ValueError("\n".join(problems))
+            registry.load(_read(path), str(path))
+            return partner
+
+        with reported(f"promoting {partner_id}"):
+            try:
+                audited(registry.db, cli_principal(), "promote_partner", run, reason=reason, target_type="partner",
+                        targets=[partner_id])
+            except ValueError as exc:
+                typer.echo(str(exc), err=True)
+                raise typer.Exit(1) from None
+    finally:
+        registry.db.dispose()
+    typer.echo(f"{partner_id} is ACTIVE: production interchanges are accepted and go to production endpoints")
+
+
 @partners_app.command("list")
 def list_partners(database_url: str | None = DatabaseOption) -> None:
     """One line per partner in the store: id, status, roles, name, EDI identities."""

@@ -120,6 +120,32 @@ def add_partner(path: Path, new: NewPartner, routes) -> tuple[PartnerConfig | No
     return next(p for p in check.partners if p.id == new.id), []
 
 
+def promote_partner(path: Path, partner_id: str, routes) -> tuple[PartnerConfig | None, list[str]]:
+    """Move a partner out of testing: its entry's status becomes ACTIVE in the registry file (the
+    file keeps its comments and order; it is written only if it then passes every check) →
+    (the partner, []) or (None, the problems)."""
+    yaml = _yaml()
+    document = yaml.load(path.read_text()) if path.is_file() else None
+    entries = [p for p in (document or {}).get("partners") or [] if isinstance(p, dict) and p.get("id") == partner_id]
+    if not entries:
+        return None, [f"{path}: no partner {partner_id!r} in the registry"]
+    if str(entries[0].get("status", "ACTIVE")) != "ONBOARDING":
+        return None, [f"{path}: partner {partner_id!r} is {entries[0].get('status', 'ACTIVE')}, not in testing (ONBOARDING)"]
+    entries[0]["status"] = "ACTIVE"
+    fd, scratch = tempfile.mkstemp(prefix=".partners-", suffix=".yaml", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            yaml.dump(document, fh)
+        check = check_registry(Path(scratch), routes)
+        if check.problems:
+            return None, [p.replace(scratch, str(path)) for p in check.problems]
+        os.replace(scratch, path)
+    finally:
+        if os.path.exists(scratch):
+            os.unlink(scratch)
+    return next(p for p in check.partners if p.id == partner_id), []
+
+
 def next_steps(partner: PartnerConfig, settings, routes) -> list[str]:
     """What to do and send now that the partner is in the registry."""
     from connectors.as2.identity import As2Settings

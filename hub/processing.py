@@ -44,7 +44,7 @@ from hub.delivery.deliver import Claimed, batch_lease, send_claimed
 from hub.delivery.holders import new_holder
 from hub.delivery.sending import Payload
 from hub.documents import ref_rows
-from hub.exchange import Exchange
+from hub.exchange import TEST_HEADER, Exchange
 from hub.ids import new_id, stable_id
 from hub.outbox import entry_for, publish_rows
 from hub.payloads import identity, to_json_bytes
@@ -241,7 +241,15 @@ def _gather(hub, route_name: str, r: _Run, batch: _Batch, now: datetime, holder:
         "outputs": len(outcome.outputs), "held": len(outcome.held), "filtered": outcome.filtered,
         "deliveries": len(rendered), "elapsed_ms": r.elapsed_ms, "warnings": outcome.warnings[:50],
         "exceptions": len(outcome.exceptions)}))
+    withheld: list[str] = []
     for endpoint, seq, body, ctype, doc_type, doc_key in rendered:
+        if seq < states.SIDE_SEQ and _is_test(r.msg, outcome.outputs[seq]):
+            # The test lane: a partner in testing reaches test endpoints only, never production.
+            test_endpoint = hub.routes.endpoint(endpoint).test_endpoint
+            if test_endpoint is None:
+                withheld.append(endpoint)
+                continue
+            endpoint = test_endpoint
         delivery_id = stable_id(message_id, route_name, endpoint, seq)
         ep = hub.routes.endpoint(endpoint)
         # Sent right here by this worker unless the endpoint asks for order or this is a replay
@@ -254,13 +262,22 @@ def _gather(hub, route_name: str, r: _Run, batch: _Batch, now: datetime, holder:
             "received_at": r.msg.received_at,
             **({"status": states.SENDING, "lease_holder": holder,
                 "lease_until": now + timedelta(seconds=batch_lease(ep))} if claim else {"status": states.PENDING})})
-    batch.markers.append({"message_id": message_id, "route": route_name, "status": "done", "outputs": len(rendered),
+    if withheld:
+        batch.stages.append(_stage(message_id, "filtered", now, route=route_name, detail={
+            "reason": "documents of a partner in testing are not sent to an endpoint without a test_endpoint",
+            "endpoints": sorted(set(withheld))}))
+    made = sum(1 for d in batch.deliveries if d["message_id"] == message_id)
+    batch.markers.append({"message_id": message_id, "route": route_name, "status": "done", "outputs": made,
                           "documents": len(outcome.outputs), "held": len(outcome.held), "refused": len(refused),
                           "finished_at": now})
     batch.refs += [row for status, exchanges in (("emitted", outcome.outputs), ("held", outcome.held))
                    for out in exchanges for row in ref_rows(message_id, route_name, out.body, status, now)]
     as_json = {seq: body for _e, seq, body, ctype, _t, _k in rendered if ctype == "application/json"}
     batch.documents += _document_rows(message_id, route_name, outcome, now, as_json)
+
+
+def _is_test(msg: Message, output: Exchange) -> bool:
+    return bool(output.headers.get(TEST_HEADER) or (msg.headers or {}).get(TEST_HEADER))
 
 
 def _task_messages(hub, session, deliveries: list[dict[str, Any]]) -> list:

@@ -166,8 +166,10 @@ class HttpSender:
         if 200 <= code < 300:
             return DeliveryResult("delivered", code, text)
         if code in OUTAGE:
+            wait = retry_after(resp.headers.get("Retry-After"))
+            # "Too many requests" is about all our documents: back off at once, even unasked.
             return DeliveryResult("unavailable", code, text, error=f"HTTP {code} {resp.reason_phrase}",
-                                  retry_after=retry_after(resp.headers.get("Retry-After")))
+                                  retry_after=0.0 if wait is None and code == 429 else wait)
         if code == 408 or code >= 500:
             return DeliveryResult("retry", code, text, error=f"HTTP {code} {resp.reason_phrase}")
         return DeliveryResult("reject", code, text, error=f"HTTP {code} {resp.reason_phrase}: {text[:500]}")

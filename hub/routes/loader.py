@@ -67,7 +67,7 @@ class RouteSet:
             rs.problems.extend(problems)
             if doc is not None:
                 rs._add_file(doc, endpoint_docs)
-        rs._check_references()
+        rs._check_references(endpoint_docs)
         rs.problems.sort()
         return rs
 
@@ -172,7 +172,14 @@ class RouteSet:
         except ValueError as err:
             self.problems.append(doc.problem(loc, str(err)))
 
-    def _check_references(self) -> None:
+    def _check_references(self, endpoint_docs: dict[str, tuple[YamlDoc, tuple]]) -> None:
+        for name, endpoint in self.endpoints.items():
+            test = endpoint.test_endpoint
+            if test is not None and (test not in self.endpoints or test == name):
+                doc, loc = endpoint_docs[name]
+                reason = "an endpoint cannot be its own test endpoint" if test == name else \
+                    f"unknown endpoint {test!r} in 'test_endpoint'"
+                self.problems.append(doc.problem((*loc, "test_endpoint"), reason))
         for lr in self.routes.values():
             for i, name in enumerate(lr.route.to):
                 if name not in self.endpoints:

@@ -325,6 +325,9 @@ class Endpoint(Strict):
     circuit: CircuitPolicy = Field(default_factory=CircuitPolicy, description="Outage detection and probing")
     ordered_by: ORDERED_BY | None = Field(None, description="Deliver documents with the same key in the order "
                                           "their messages were received (a dead-lettered one steps aside)")
+    test_endpoint: str | None = Field(None, pattern=NAME, description="Where documents of a partner in testing go "
+                                      "instead (its test interchanges, its posts); without one they are not sent "
+                                      "here at all")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Endpoint:

@@ -190,3 +190,17 @@ def test_routes_test_command_shows_a_diff_on_mismatch(tmp_path: Path) -> None:
     assert res.returncode == 1, res.stdout + res.stderr
     assert "FAIL  cycle-counts/good-file" in res.stdout and "PASS  cycle-counts/bad-cells" in res.stdout
     assert '-    "qty": "121",' in res.stdout and '+    "qty": "120",' in res.stdout
+
+
+def test_a_test_endpoint_must_name_another_endpoint(tmp_path: Path) -> None:
+    (tmp_path / "endpoints.yaml").write_text(
+        "endpoints:\n"
+        "  erp:\n"
+        "    http: {url: 'http://127.0.0.1:1/erp'}\n"
+        "    test_endpoint: erp-tset\n"
+        "  loop:\n"
+        "    file: {path: /tmp/x}\n"
+        "    test_endpoint: loop\n")
+    problems = [str(p) for p in RouteSet.load(tmp_path).problems]
+    assert any(p.endswith("endpoints.yaml:4: unknown endpoint 'erp-tset' in 'test_endpoint'") for p in problems), problems
+    assert any(p.endswith("endpoints.yaml:7: an endpoint cannot be its own test endpoint") for p in problems), problems
