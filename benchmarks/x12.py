@@ -215,16 +215,16 @@ def bound_line(tokenize_ratio: float, validation_ratio: float, translate_ratio: 
 
 
 def measure(fns: list[Callable[[bytes], int]], data: bytes, repeat: int) -> list[tuple[float, int]]:
-    """Best time and count of each function over ``repeat`` rounds, the functions interleaved
-    within a round: a busy spell on a shared machine then slows every row alike, and the ratios
-    to the baseline hold."""
+    """Best CPU time and count of each function over ``repeat`` rounds, the functions
+    interleaved within a round: a busy spell on a shared machine then slows every row alike,
+    and the ratios to the baseline hold."""
     best = [(float("inf"), 0)] * len(fns)
     for _ in range(repeat):
         for n, fn in enumerate(fns):
             gc.collect()  # each run starts with the same heap: none pays for another's garbage
-            start = time.perf_counter()
+            start = time.process_time()  # CPU time: waiting for a core others hold does not count
             count = fn(data)
-            seconds = time.perf_counter() - start
+            seconds = time.process_time() - start
             best[n] = (min(best[n][0], seconds), count)
     return best
 
