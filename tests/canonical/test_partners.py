@@ -122,8 +122,11 @@ def test_cli(db, tmp_path: Path) -> None:
     assert runner.invoke(partners_app, ["load", str(GOOD), "--database-url", db.url]).exit_code == 0
     listing = runner.invoke(partners_app, ["list", "--database-url", db.url]).output
     assert "P-0042\tACTIVE\tDISTRIBUTOR,SUPPLIER\tAcme Medical Distribution\tISA ZZ:ACMEMED" in listing
-    shown = runner.invoke(partners_app, ["show", "P-0107", "--database-url", db.url])
+    shown = runner.invoke(partners_app, ["show", "P-0107", "--json", "--database-url", db.url])
     assert json.loads(shown.output)["edifact"]["unb_id"] == "4012345000009"
+    readable = runner.invoke(partners_app, ["show", "P-0107", "--database-url", db.url])
+    assert readable.exit_code == 0 and '"unb_id": "4012345000009"' in readable.output
+    assert "traffic, last 30 days (last received never)" in readable.output
     missing = runner.invoke(partners_app, ["show", "P-9", "--database-url", db.url])
     assert missing.exit_code == 1 and "no partner 'P-9'" in missing.output
 

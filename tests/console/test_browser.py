@@ -98,6 +98,8 @@ def log_in(browser, url: str, name: str):
 
 
 def test_operations_in_the_browser(console, browser) -> None:
+    from playwright.sync_api import expect
+
     env, url = console
     started = time.monotonic()
     po_ack = push_file(env, X12 / "acme-855-po-ack.x12")
@@ -126,9 +128,10 @@ def test_operations_in_the_browser(console, browser) -> None:
     page.goto(f"{url}/messages")
     page.fill("input[name=key]", "4500012345")
     page.click("#search button[type=submit]")
+    # The search swaps the results in place (htmx): wait for the filtered list, not the one before it.
+    expect(page.locator("#message-table td a")).to_have_count(2, timeout=10_000)  # the 855, and the 810 naming the PO
     page.wait_for_selector(f"#message-table a[href='/messages/{po_ack}']")
-    shown = page.locator("#message-table td a").count()  # the 855, and the 810 that names the same PO
-    assert page.locator("#total").inner_text() == f"{shown} message(s) match" and shown == 2
+    expect(page.locator("#total")).to_have_text("2 message(s) match")
     shoot(page, "messages")
     page.click(f"#message-table a[href='/messages/{po_ack}']")
     page.wait_for_selector("#payloads")
