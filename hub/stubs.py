@@ -81,6 +81,9 @@ class ErpStub:
     def _handle(self, req: BaseHTTPRequestHandler) -> None:
         length = int(req.headers.get("Content-Length") or 0)
         body = req.rfile.read(length)
+        if req.headers.get("X-Hub-Batch-Size"):
+            self._handle_batch(req, body)
+            return
         key = req.headers.get("Idempotency-Key") or ""
         with self._lock:
             self.arrived.append(key)
@@ -99,6 +102,33 @@ class ErpStub:
         if 400 <= status < 500 and status not in (408, 429):
             reply["error"] = self.reject_reason
         data = json.dumps(reply).encode()
+        req.send_response(status)
+        req.send_header("Content-Type", "application/json")
+        req.send_header("Content-Length", str(len(data)))
+        req.end_headers()
+        req.wfile.write(data)
+
+    def _handle_batch(self, req: BaseHTTPRequestHandler, body: bytes) -> None:
+        """A batch (a JSON array, docs/connectors.md "Batches"): each document applied once under
+        its own idempotency key; a scripted status answers the whole request; a refused fragment
+        refuses its document only, named in the answer's ``results``."""
+        items = json.loads(body)
+        keys = (req.headers.get("X-Hub-Idempotency-Keys") or "").split(",")
+        docs = [(item["idempotency_key"], item["document"]) if "document" in item else (keys[i], item)
+                for i, item in enumerate(items)]
+        with self._lock:
+            self.arrived += [k for k, _ in docs]
+            status = self.script.popleft() if self.script else 200
+            results = []
+            for key, doc in docs:
+                raw = json.dumps(doc, separators=(",", ":")).encode()
+                own = next((code for fragment, code in self.refuse.items() if fragment in raw), 200)
+                if status == 200 and own == 200 and key not in self.applied:
+                    self.applied[key] = raw
+                results.append({"idempotency_key": key, "status": own if status == 200 else status,
+                                **({"error": self.reject_reason} if own != 200 else {})})
+            self.requests.append(Received(req.path, dict(req.headers.items()), body, status))
+        data = json.dumps({"results": results} if status == 200 else {"status": "error"}).encode()
         req.send_response(status)
         req.send_header("Content-Type", "application/json")
         req.send_header("Content-Length", str(len(data)))

@@ -22,7 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from connectors.outbound import batching
 from hub.delivery.sending import DeliveryResult, Payload
+from hub.routes.model import BatchPolicy
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 EXTENSIONS = {"application/json": "json", "application/xml": "xml", "text/plain; charset=utf-8": "txt",
@@ -136,16 +138,29 @@ class FileSender:
         return target_name(self.config.filename, payload)
 
     def send(self, payload: Payload) -> DeliveryResult:
-        name = self.filename(payload)
-        tmp = self.folder / temporary_name(name, payload.delivery_id)
+        return self._write(self.filename(payload), payload.delivery_id, payload.idempotency_key, payload.body)
+
+    def send_batch(self, payloads: list[Payload], policy: BatchPolicy, payload_format: str) -> list[DeliveryResult]:
+        """One file holding many documents (connectors.outbound.batching); every document gets
+        the file's outcome. The name comes from the batch's stable id, so the same batch written
+        again finds its own bytes there and counts as delivered."""
+        bid = batching.batch_id(payloads)
+        types = {p.content_type for p in payloads}
+        name = policy.filename.format(batch_id=safe_part(bid), count=len(payloads),
+                                      document_type=safe_part(batching.common_type(payloads) or "documents"),
+                                      ext=extension(types.pop()) if len(types) == 1 else "bin")
+        whole = self._write(name, bid, bid, batching.body(policy, payload_format, payloads))
+        return batching.outcomes(whole, None, payloads, lambda code, answer: whole)
+
+    def _write(self, name: str, tmp_id: str, key: str, body: bytes) -> DeliveryResult:
+        tmp = self.folder / temporary_name(name, tmp_id)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as fh:
-                fh.write(payload.body)
+                fh.write(body)
                 fh.flush()
                 os.fsync(fh.fileno())
-            placed = place(name, payload.idempotency_key, lambda n: self._link(tmp, n),
-                           lambda n: _same_bytes(self.folder / n, payload.body))
+            placed = place(name, key, lambda n: self._link(tmp, n), lambda n: _same_bytes(self.folder / n, body))
         except NameTaken as exc:
             return name_taken(exc, str(self.folder))
         except OSError as exc:

@@ -28,13 +28,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 
 import httpx
 
+from connectors.outbound import batching
 from connectors.outbound.guards import PROBE_MARGIN, Guards, LocalGuards
 from connectors.outbound.oauth2 import TOKENS, TokenCache, TokenError
 from hub.delivery.sending import MAX_RESPONSE, DeliveryResult, Payload
-from hub.routes.model import HttpConfig
+from hub.routes.model import BatchPolicy, HttpConfig
 
 OUTAGE = {429, 502, 503, 504}  # the endpoint (or what fronts it) is down or asks us to back off
 MAX_RETRY_AFTER = 3600.0  # an endpoint's Retry-After is honoured up to an hour
@@ -115,64 +117,88 @@ class HttpSender:
     # -- sending ---------------------------------------------------------------------------------
 
     def send(self, payload: Payload) -> DeliveryResult:
+        headers = {**self.config.headers, **payload.headers, "Content-Type": payload.content_type,
+                   "Idempotency-Key": payload.idempotency_key, "X-Hub-Message-Id": payload.message_id,
+                   "X-Hub-Delivery-Id": payload.delivery_id}
+        if payload.document_type:
+            headers["X-Hub-Document-Type"] = payload.document_type
+        return self._guarded(payload.body, headers)[0]
+
+    def send_batch(self, payloads: list[Payload], policy: BatchPolicy, payload_format: str) -> list[DeliveryResult]:
+        """Many documents in one call (connectors.outbound.batching): one result per document."""
+        types = {p.content_type for p in payloads}
+        headers = {**self.config.headers, **payloads[0].headers,
+                   "Content-Type": types.pop() if len(types) == 1 else "application/octet-stream",
+                   "Idempotency-Key": batching.batch_id(payloads), "X-Hub-Batch-Size": str(len(payloads))}
+        if payload_format == "raw" or policy.items == "documents":
+            headers[batching.KEYS_HEADER] = ",".join(p.idempotency_key for p in payloads)
+        if (doc_type := batching.common_type(payloads)) is not None:
+            headers["X-Hub-Document-Type"] = doc_type
+        whole, text = self._guarded(batching.body(policy, payload_format, payloads), headers)
+        return batching.outcomes(whole, text, payloads, lambda code, answer: classify(code, answer))
+
+    def _guarded(self, body: bytes, headers: dict[str, str]) -> tuple[DeliveryResult, str | None]:
+        """One call within the endpoint's concurrency and rate limits → (result, the whole answer)."""
         deadline = time.monotonic() + self.config.max_wait
         self.client  # noqa: B018 - build the pool first: a booked send time should not wait for it
         try:
             with self._slot(deadline):
                 self._pace(deadline)
-                return self._call_with_auth(payload)
+                return self._call_with_auth(body, headers)
         except Busy as exc:
-            return DeliveryResult("busy", error=f"not sent: {exc}", called=False)
+            return DeliveryResult("busy", error=f"not sent: {exc}", called=False), None
 
-    def _call_with_auth(self, payload: Payload) -> DeliveryResult:
+    def _call_with_auth(self, body: bytes, headers: dict[str, str]) -> tuple[DeliveryResult, str | None]:
         try:
             auth = self._auth_headers()
         except (LookupError, TokenError) as exc:
             # Missing credentials or a token server that is down: no document can go out, so the
             # endpoint counts as unavailable (fixing the environment needs no replay).
-            return DeliveryResult("unavailable", error=str(exc), called=False)
-        result = self._call(payload, auth)
+            return DeliveryResult("unavailable", error=str(exc), called=False), None
+        result = self._call(body, headers, auth)
         oauth2 = self.config.auth.oauth2 if self.config.auth else None
-        if result.status_code == 401 and oauth2 is not None:
+        if result[0].status_code == 401 and oauth2 is not None:
             # The token was revoked or expired early: fetch a new one and try once more.
             self.tokens.invalidate(oauth2, auth["Authorization"].removeprefix("Bearer "))
             try:
                 auth = self._auth_headers()
             except TokenError as exc:
-                return DeliveryResult("unavailable", error=str(exc))
-            result = self._call(payload, auth)
+                return DeliveryResult("unavailable", error=str(exc)), None
+            result = self._call(body, headers, auth)
         return result
 
-    def _call(self, payload: Payload, auth: dict[str, str]) -> DeliveryResult:
-        headers = {
-            **self.config.headers,
-            **payload.headers,
-            **auth,
-            "Content-Type": payload.content_type,
-            "Idempotency-Key": payload.idempotency_key,
-            "X-Hub-Message-Id": payload.message_id,
-            "X-Hub-Delivery-Id": payload.delivery_id,
-        }
-        if payload.document_type:
-            headers["X-Hub-Document-Type"] = payload.document_type
+    def _call(self, body: bytes, headers: dict[str, str], auth: dict[str, str]) -> tuple[DeliveryResult, str | None]:
         try:
-            resp = self.client.request(self.config.method, self.config.url, content=payload.body, headers=headers)
+            resp = self.client.request(self.config.method, self.config.url, content=body, headers={**headers, **auth})
         except httpx.TimeoutException as exc:
-            return DeliveryResult("unavailable", error=f"timeout after {self.config.timeout}s: {type(exc).__name__}")
+            return DeliveryResult("unavailable", error=f"timeout after {self.config.timeout}s: "
+                                  f"{type(exc).__name__}"), None
         except httpx.TransportError as exc:  # refused, reset, DNS, TLS
-            return DeliveryResult("unavailable", error=f"connection error: {type(exc).__name__}: {exc}")
-        text = resp.text[:MAX_RESPONSE]
-        code = resp.status_code
-        if 200 <= code < 300:
-            return DeliveryResult("delivered", code, text)
-        if code in OUTAGE:
-            wait = retry_after(resp.headers.get("Retry-After"))
-            # "Too many requests" is about all our documents: back off at once, even unasked.
-            return DeliveryResult("unavailable", code, text, error=f"HTTP {code} {resp.reason_phrase}",
-                                  retry_after=0.0 if wait is None and code == 429 else wait)
-        if code == 408 or code >= 500:
-            return DeliveryResult("retry", code, text, error=f"HTTP {code} {resp.reason_phrase}")
-        return DeliveryResult("reject", code, text, error=f"HTTP {code} {resp.reason_phrase}: {text[:500]}")
+            return DeliveryResult("unavailable", error=f"connection error: {type(exc).__name__}: {exc}"), None
+        text = resp.text
+        return classify(resp.status_code, text[:MAX_RESPONSE], resp.reason_phrase, resp.headers.get("Retry-After")), text
+
+
+def classify(code: int, text: str, reason: str = "", retry_after_header: str | None = None) -> DeliveryResult:
+    """An HTTP status in the core's vocabulary (see the module docstring)."""
+    reason = reason or _phrase(code)
+    if 200 <= code < 300:
+        return DeliveryResult("delivered", code, text)
+    if code in OUTAGE:
+        wait = retry_after(retry_after_header)
+        # "Too many requests" is about all our documents: back off at once, even unasked.
+        return DeliveryResult("unavailable", code, text, error=f"HTTP {code} {reason}",
+                              retry_after=0.0 if wait is None and code == 429 else wait)
+    if code == 408 or code >= 500:
+        return DeliveryResult("retry", code, text, error=f"HTTP {code} {reason}")
+    return DeliveryResult("reject", code, text, error=f"HTTP {code} {reason}: {text[:500]}")
+
+
+def _phrase(code: int) -> str:
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return ""
 
 
 def retry_after(value: str | None) -> float | None:

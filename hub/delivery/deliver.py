@@ -176,7 +176,8 @@ class Settlement:
 
 
 def send_claimed(hub, endpoint: str, claims: list[Claimed]) -> dict[str, str]:
-    """Send claimed deliveries of one endpoint, one after the other, and settle them together."""
+    """Send claimed deliveries of one endpoint, one after the other (or, for an endpoint that
+    accepts batches, up to ``batch.max_documents`` per call), and settle them together."""
     if not claims:
         return {}
     ep = hub.routes.endpoint(endpoint)
@@ -187,60 +188,82 @@ def send_claimed(hub, endpoint: str, claims: list[Claimed]) -> dict[str, str]:
     closed = pristine or circuits.get(endpoint).state == "closed"
     deadline = time.monotonic() + lease_seconds(ep)
     settlements: list[Settlement] = []
-    for claimed in claims:
+    queue = list(claims)
+    while queue:
         if time.monotonic() > deadline:
-            settlements.append(Settlement(claimed, {"status": states.PENDING, "pending_since": utcnow()},
-                                          requeue=True, outcome="put back: the batch ran out of time"))
-            continue
+            settlements += [Settlement(c, {"status": states.PENDING, "pending_since": utcnow()}, requeue=True,
+                                       outcome="put back: the batch ran out of time") for c in queue]
+            break
+        group = _next_group(ep, queue, closed)
         if ep.ordered_by is not None:
-            blocker = ordering.blocker(hub, claimed)
-            if blocker is not None:
-                settlements.append(_without_call(claimed, states.BLOCKED, "blocked", {"behind": blocker},
-                                                 f"blocked behind {blocker}"))
+            group = [c for c in group if not _blocked(hub, c, settlements)]
+            if not group:
                 continue
         admission = Admission(True) if closed else circuits.admit(endpoint, ep.circuit, lease_seconds(ep))
         if not admission.allowed:
-            settlements.append(_without_call(claimed, states.WAITING, "waiting", {"circuit": admission.reason},
-                                             "waiting: circuit " + admission.reason))
+            settlements += [_without_call(c, states.WAITING, "waiting", {"circuit": admission.reason},
+                                          "waiting: circuit " + admission.reason) for c in group]
             continue
-        done = _call(hub, circuits, ep, endpoint, claimed, admission.probe, pristine)
-        settlements.append(done)
-        if not pristine or done.outcome in ("unavailable", "busy") or admission.probe:
+        done = _call(hub, circuits, ep, endpoint, group, admission.probe, pristine)
+        settlements += done
+        if not pristine or admission.probe or any(d.outcome in ("unavailable", "busy") for d in done):
             now_circuit = circuits.get(endpoint)
             pristine, closed = now_circuit == Circuit(), now_circuit.state == "closed"
     write(hub, settlements)
     return {s.claimed.id: s.outcome for s in settlements}
 
 
-def _call(hub, circuits: DatabaseCircuits, ep: Endpoint, endpoint: str, claimed: Claimed, probe: bool,
-          pristine: bool) -> Settlement:
+def _next_group(ep: Endpoint, queue: list[Claimed], closed: bool) -> list[Claimed]:
+    """Take the next call's deliveries off ``queue``: one, or for an endpoint that accepts
+    batches up to ``max_documents`` while its circuit is closed (a probe is one document).
+    A batch carries one set of headers: deliveries with other headers of their own wait for
+    the next call."""
+    size = ep.batch.max_documents if ep.batch is not None and closed else 1
+    group = [queue.pop(0)]
+    while queue and len(group) < size and queue[0].payload.headers == group[0].payload.headers:
+        group.append(queue.pop(0))
+    return group
+
+
+def _blocked(hub, claimed: Claimed, settlements: list[Settlement]) -> bool:
+    blocker = ordering.blocker(hub, claimed)
+    if blocker is not None:
+        settlements.append(_without_call(claimed, states.BLOCKED, "blocked", {"behind": blocker},
+                                         f"blocked behind {blocker}"))
+    return blocker is not None
+
+
+def _call(hub, circuits: DatabaseCircuits, ep: Endpoint, endpoint: str, group: list[Claimed], probe: bool,
+          pristine: bool) -> list[Settlement]:
+    """One call to the endpoint carrying these deliveries → their settlements."""
     started = utcnow()
+    conn = sender(hub, endpoint)
     try:
-        result = sender(hub, endpoint).send(claimed.payload)
+        if ep.batch is None:
+            results = [conn.send(group[0].payload)]
+        else:  # an endpoint that takes batches gets them in batch form, also a batch of one
+            results = conn.send_batch([c.payload for c in group], ep.batch, ep.payload_format)
     except BaseException:
         circuits.record(endpoint, None, probe, ep.circuit)  # give a probe's turn back
         raise
     finished = utcnow()
-    answered = _endpoint_answered(result)
+    # The circuit hears the call once: True the endpoint is up (it took a document, or answered
+    # about one), False it is down, None nothing reached it (a local limit).
+    answered = None if results[0].outcome == "busy" else any(r.outcome != "unavailable" for r in results)
     if answered is not True or probe or not pristine:  # a pristine circuit's success changes nothing
-        circuits.record(endpoint, answered, probe, ep.circuit, retry_after=result.retry_after,
-                        error=result.summary())
-    if result.outcome == "unavailable" and claimed.outages + 1 >= ep.circuit.failures and \
-            circuits.get(endpoint).state == "closed":
-        # The endpoint answers other documents but never this one (a name too long for the
-        # folder, a document that always times out): that is this document's failure.
-        result.outcome = "retry"
-        result.error = f"{result.error or result.summary()} (every time for this document, while the endpoint " \
-                       f"takes others)"
-    return settlement(claimed, result, started, finished, error_policy(hub, ep, claimed.payload.route))
-
-
-def _endpoint_answered(result: DeliveryResult) -> bool | None:
-    """For the circuit: True the endpoint is up (it took the document, or answered about this
-    document), False it is down, None nothing reached it (a local limit)."""
-    if result.outcome == "busy":
-        return None
-    return result.outcome != "unavailable"
+        first = results[0]
+        circuits.record(endpoint, answered, probe, ep.circuit, retry_after=first.retry_after, error=first.summary())
+    out = []
+    for claimed, result in zip(group, results, strict=True):
+        if result.outcome == "unavailable" and claimed.outages + 1 >= ep.circuit.failures and \
+                circuits.get(endpoint).state == "closed":
+            # The endpoint answers other documents but never this one (a name too long for the
+            # folder, a document that always times out): that is this document's failure.
+            result.outcome = "retry"
+            result.error = f"{result.error or result.summary()} (every time for this document, while the endpoint " \
+                           f"takes others)"
+        out.append(settlement(claimed, result, started, finished, error_policy(hub, ep, claimed.payload.route)))
+    return out
 
 
 # -- settle ----------------------------------------------------------------------------------------
@@ -260,6 +283,8 @@ def settlement(claimed: Claimed, result: DeliveryResult, started: datetime, fini
     values: dict[str, Any] = {"attempts": attempts,
                               "last_error": None if result.outcome == "delivered" else result.summary()[:2000]}
     detail: dict[str, Any] = {"attempt": attempts, "status_code": result.status_code}
+    if result.batch:
+        detail["batch"] = result.batch  # this call carried that many documents
     s = Settlement(claimed, values, outcome=result.outcome)
     if result.called:
         s.attempt = {"delivery_id": claimed.id, "attempt": attempts, "started_at": started, "finished_at": finished,

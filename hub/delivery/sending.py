@@ -51,6 +51,7 @@ class DeliveryResult:
     error: str | None = None
     retry_after: float | None = None  # seconds the endpoint asked us to wait (Retry-After)
     called: bool = True  # False when nothing reached the endpoint (a local limit, missing credentials)
+    batch: int = 0  # documents in the call that carried this one (an endpoint with ``batch:``); 0 alone
 
     def summary(self) -> str:
         parts = [self.outcome]
@@ -64,6 +65,10 @@ class DeliveryResult:
 
 
 class Sender(Protocol):
+    """``send`` delivers one document. A kind that can carry many documents in one call also has
+    ``send_batch(payloads, policy, payload_format) -> list[DeliveryResult]`` (one result per
+    payload, in order), used for endpoints that declare ``batch:``."""
+
     def send(self, payload: Payload) -> DeliveryResult: ...
 
 

@@ -313,6 +313,44 @@ class CircuitPolicy(Strict):
 
 
 ORDERED_BY = Literal["document_key"]
+BATCH_KINDS = ("http", "file")
+BATCH_KEY_HEADER_MAX = 200  # keys in one X-Hub-Idempotency-Keys header: ≈7.4 KB, under common 8 KB line limits
+
+
+class BatchPolicy(Strict):
+    """An endpoint that accepts many documents per call (an HTTP body holding a JSON array, a
+    file holding many documents): the hub sends up to ``max_documents`` of the deliveries it has
+    for the endpoint at once and records each document's outcome from the answer
+    (connectors.outbound.batching, docs/connectors.md "Batches")."""
+
+    max_documents: int = Field(50, ge=2, le=1000, description="Documents per request or file at most")
+    items: Literal["documents", "keyed"] = Field("documents", description=(
+        "json: `documents` sends the documents as they are, their idempotency keys in the "
+        "X-Hub-Idempotency-Keys header in array order; `keyed` wraps each as {idempotency_key, delivery_id, "
+        "message_id, document_type, document}"))
+    separator: str = Field("\n", description="raw: bytes put between two documents (a file of EDI interchanges, "
+                           "CSV lines ...)")
+    filename: str = Field("batch-{batch_id}.{ext}", description="file: the batch file's name; placeholders "
+                          "{batch_id} (stable for the same documents) {count} {document_type} {ext}")
+
+    @field_validator("filename")
+    @classmethod
+    def _template(cls, v: str) -> str:
+        for name in re.findall(r"{([^{}]*)}", v):
+            if name not in ("batch_id", "count", "document_type", "ext"):
+                raise ValueError(f"unknown placeholder {{{name}}} (allowed: batch_id, count, document_type, ext)")
+        if "{batch_id}" not in v:
+            raise ValueError("a batch file name needs {batch_id}: other batches would clash with it")
+        if "/" in v or "\\" in v:
+            raise ValueError("filename must not contain a path separator")
+        return v
+
+    @model_validator(mode="after")
+    def _header_fits(self) -> BatchPolicy:
+        if self.items == "documents" and self.max_documents > BATCH_KEY_HEADER_MAX:
+            raise ValueError(f"items: documents carries every key in one header: at most {BATCH_KEY_HEADER_MAX} "
+                             "documents (use items: keyed for larger batches)")
+        return self
 
 
 class Endpoint(Strict):
@@ -328,12 +366,24 @@ class Endpoint(Strict):
     test_endpoint: str | None = Field(None, pattern=NAME, description="Where documents of a partner in testing go "
                                       "instead (its test interchanges, its posts); without one they are not sent "
                                       "here at all")
+    batch: BatchPolicy | None = Field(None, description="The endpoint accepts many documents per call (http, file)")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Endpoint:
         kinds = [k for k in ENDPOINT_KINDS if getattr(self, k) is not None]
         if len(kinds) != 1:
             raise ValueError(f"an endpoint has exactly one kind: {', '.join(ENDPOINT_KINDS)}")
+        if self.batch is not None:
+            if kinds[0] not in BATCH_KINDS:
+                raise ValueError(f"batch: a {kinds[0]} endpoint takes one document per transfer "
+                                 f"(batches: {', '.join(BATCH_KINDS)})")
+            if self.payload_format == "xml":
+                raise ValueError("batch: format xml has no batch form; use json (an array) or raw (documents "
+                                 "joined by batch.separator)")
+            if self.http is not None and self.payload_format == "raw" and \
+                    self.batch.max_documents > BATCH_KEY_HEADER_MAX:
+                raise ValueError(f"batch: raw documents over HTTP carry their keys in one header: at most "
+                                 f"{BATCH_KEY_HEADER_MAX} documents")
         return self
 
     @property

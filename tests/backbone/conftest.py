@@ -74,7 +74,28 @@ routes:
       backoff: {initial: 0.2s, max: 0.5s, multiplier: 2, jitter: 0.1}
       dead_letter: {notify: [notices]}
 
+  - name: batched
+    description: documents for endpoints that take them in batches
+    from: {format: json, doctype: batch_note}
+    steps:
+      - parse: json
+      - split: body
+    to: [erp-batch, batch-folder]
+    on_error:
+      retries: 2
+      backoff: {initial: 0.2s, max: 0.5s, multiplier: 2, jitter: 0.1}
+
 endpoints:
+  erp-batch:
+    http:
+      url: ${ERP_INVENTORY_URL}/batch
+    batch: {max_documents: 4}
+
+  batch-folder:
+    file:
+      path: ${WAREHOUSE_DIR}/batches
+    batch: {max_documents: 10, items: keyed, filename: "notes-{count}-{batch_id}.{ext}"}
+
   crash-folder:
     file:
       path: ${WAREHOUSE_DIR}/crash

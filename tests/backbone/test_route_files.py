@@ -204,3 +204,37 @@ def test_a_test_endpoint_must_name_another_endpoint(tmp_path: Path) -> None:
     problems = [str(p) for p in RouteSet.load(tmp_path).problems]
     assert any(p.endswith("endpoints.yaml:4: unknown endpoint 'erp-tset' in 'test_endpoint'") for p in problems), problems
     assert any(p.endswith("endpoints.yaml:7: an endpoint cannot be its own test endpoint") for p in problems), problems
+
+
+def test_a_batch_is_declared_only_where_it_has_a_form(tmp_path: Path) -> None:
+    """``batch:`` (docs/connectors.md "Batches"): http and file endpoints, json or raw, a file name
+    holding the batch id, every key in one header only while it stays small."""
+    (tmp_path / "endpoints.yaml").write_text(
+        "endpoints:\n"
+        "  erp:\n"
+        "    http: {url: 'http://127.0.0.1:1/erp'}\n"
+        "    batch: {max_documents: 100}\n"
+        "  big:\n"
+        "    http: {url: 'http://127.0.0.1:1/erp'}\n"
+        "    batch: {max_documents: 500}\n"
+        "  keyed:\n"
+        "    http: {url: 'http://127.0.0.1:1/erp'}\n"
+        "    batch: {max_documents: 500, items: keyed}\n"
+        "  xml:\n"
+        "    file: {path: /tmp/x, format: xml}\n"
+        "    batch: {}\n"
+        "  named:\n"
+        "    file: {path: /tmp/x}\n"
+        "    batch: {filename: 'day-{document_key}.json'}\n"
+        "  partner:\n"
+        "    sftp: {host: h, auth: {username_env: U, password_env: P}, host_key_sha256: "
+        "'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', path: /in}\n"
+        "    batch: {}\n")
+    routes = RouteSet.load(tmp_path)
+    problems = "\n".join(str(p) for p in routes.problems)
+    assert routes.endpoint("erp").batch.max_documents == 100 and routes.endpoint("keyed").batch.items == "keyed"
+    assert "at most 200 documents (use items: keyed for larger batches)" in problems
+    assert "format xml has no batch form" in problems
+    assert "unknown placeholder {document_key}" in problems
+    assert "a sftp endpoint takes one document per transfer" in problems
+    assert problems.count("endpoints.yaml") == 4, problems
