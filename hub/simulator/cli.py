@@ -88,9 +88,10 @@ def supplier(
     once: Annotated[bool, typer.Option(help="Answer the orders waiting now, then exit")] = False,
     folder: Annotated[Path | None, ScenariosOption] = None,
 ) -> None:
-    """Run a simulated supplier: it takes the orders the hub sends PARTNER (its purchase_order
-    endpoint) and answers each with the scenario's 997/CONTRL, 855/ORDRSP, 856/DESADV and
-    810/INVOIC, into the partner's inbound channel, on the scenario's schedule."""
+    """Run a simulated supplier: it takes the orders the hub sends PARTNER over the channel its
+    purchase_order endpoint binds (folder, SFTP, HTTP, AS2) and answers each with the scenario's
+    997/CONTRL, 855/ORDRSP, 856/DESADV and 810/INVOIC, the same way back (AS2 to the hub's /as2,
+    the partner's SFTP or file-drop channel, else the hub's API), on the scenario's schedule."""
     from hub.simulator.channels import ChannelError
     from hub.simulator.supplier import SimulatedSupplier, SimulatorError
     from hub.simulator.wire import WireError
@@ -105,10 +106,12 @@ def supplier(
     stop = threading.Event()
     try:
         simulated.run(once=once, stop=stop)
-    except WireError as exc:
+    except (WireError, ChannelError) as exc:
         fail(str(exc), 3)
     except KeyboardInterrupt:
         stop.set()
+    finally:
+        simulated.channels.close()
 
 
 @app.command("order-to-invoice")

@@ -87,6 +87,7 @@ class Cycle:
             self._judge_clocks(po["po_number"], timeline.start)
             summary = summarize(self.hub.db, po["po_number"], messages=self.messages)
         finally:
+            supplier.channels.close()
             self.processes.stop()
             for stub in self.stubs:
                 stub.stop()

@@ -26,7 +26,7 @@ from typing import Any
 
 from hub.partners import PartnerConfig, PartnerRegistry
 from hub.simulator import answers, wire
-from hub.simulator.channels import Folder, PartnerChannels, channels_for
+from hub.simulator.channels import ChannelError, Folder, PartnerChannels, channels_for
 from hub.simulator.numbers import PartnerNumbers
 from hub.simulator.scenarios import Scenario
 from hub.simulator.schedule import DAY, Timeline
@@ -78,13 +78,18 @@ class SimulatedSupplier:
         self._queue: list[Event] = []
         self._ranks = itertools.count()
         self.timelines: dict[str, Timeline] = {}
+        self._failing = False
 
     # -- orders in ------------------------------------------------------------------------------
 
     def take_orders(self) -> list[wire.ReceivedOrder]:
-        """Read every order in the partner's mailbox; unreadable ones go to ``rejected/``."""
+        """Read every order in the partner's mailbox; unreadable ones go to ``rejected/``. The
+        hub's own acknowledgements, when they arrive at the same address, are noted."""
         orders = []
         for name, data in self.channels.orders.take():
+            if (kind := wire.acknowledgement_kind(data)) is not None:
+                self.log(f"{self.partner.id}: the hub sent its {kind} ({name})")
+                continue
             try:
                 order = wire.read_order(data, name)
             except wire.WireError as exc:
@@ -97,6 +102,8 @@ class SimulatedSupplier:
                 continue
             self.log(f"{self.partner.id}: received {_po_name(order)} {order.po_number} ({name})")
             orders.append(order)
+        for reason in getattr(self.channels.orders, "refusals", list)():  # AS2: answered with a negative MDN
+            self.log(f"{self.partner.id}: refused a message from the hub: {reason}")
         for name, data in self.channels.hub_acks.take() if self.channels.hub_acks else []:
             self.log(f"{self.partner.id}: the hub acknowledged an answer ({name})")
         return orders
@@ -175,24 +182,48 @@ class SimulatedSupplier:
 
     def run(self, *, once: bool = False, poll: float = 0.5, stop: threading.Event | None = None) -> list[Sent]:
         """Answer orders until ``stop`` is set; ``once``: the orders waiting now, every answer
-        sent (on schedule), then return."""
+        sent (on schedule), then return. A channel that fails (an SFTP server down, the hub's
+        API or /as2 not answering) stops ``once`` with its reason; a long run says so, keeps the
+        answer and tries again every ``poll`` seconds — nothing planned is lost."""
         stop = stop or threading.Event()
         sent: list[Sent] = []
-        for order in self.take_orders():
+        for order in self.take_orders():  # a channel that cannot be reached is said at once
             self.plan(order)
         while not stop.is_set():
-            sent += [self.send(event) for event in self.due()]
+            troubled = False
+            for event in self.due():
+                try:
+                    sent.append(self.send(event))
+                except ChannelError as exc:
+                    if once:
+                        raise
+                    heapq.heappush(self._queue, event)  # sent again on the next pass
+                    troubled = self._trouble(exc)
+                    break
             if once and not self._queue:
                 break
-            if not once:
-                for order in self.take_orders():
-                    self.plan(order)
+            if not once and not troubled:
+                try:
+                    for order in self.take_orders():
+                        self.plan(order)
+                    troubled = False
+                except ChannelError as exc:
+                    troubled = self._trouble(exc)
+            if not troubled and self._failing:
+                self._failing = False
+                self.log(f"{self.partner.id}: its channels answer again")
             wait = poll
-            if self._queue:
+            if self._queue and not troubled:
                 head = self._queue[0]
                 wait = max(0.0, min(poll, self.timelines[head.order.po_number].due(head.offset) - time.monotonic()))
             stop.wait(wait)
         return sent
+
+    def _trouble(self, exc: ChannelError) -> bool:
+        if not self._failing:  # once per outage, not once per pass
+            self.log(f"{self.partner.id}: {exc}; trying again")
+        self._failing = True
+        return True
 
 
 def _po_name(order: wire.ReceivedOrder) -> str:

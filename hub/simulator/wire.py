@@ -78,6 +78,24 @@ def read_order(raw: bytes, filename: str) -> ReceivedOrder:
     return ReceivedOrder(standard, orders[0], envelope, filename)
 
 
+def acknowledgement_kind(raw: bytes) -> str | None:
+    """997 / 999 / TA1 / CONTRL when the interchange is the hub's acknowledgement rather than an
+    order: over AS2 or HTTP a partner often has one address for everything the hub sends."""
+    text = raw.lstrip()
+    if text.startswith(b"ISA") and len(text) > 106:
+        element = text[3:4]
+        for kind in (b"997", b"999"):
+            if b"ST" + element + kind + element in text:
+                return kind.decode()
+        if b"TA1" + element in text and b"ST" + element not in text:
+            return "TA1"
+    elif text.startswith((b"UNA", b"UNB")) and b"UNH" in text:
+        header = text.split(b"UNH", 1)[1][:60]
+        if b"CONTRL" in header:
+            return "CONTRL"
+    return None
+
+
 def _stream(raw: bytes):
     import io
 

@@ -62,9 +62,9 @@ def test_what_the_command_refuses(data_dir: Path) -> None:
     runner = CliRunner()
     unknown = runner.invoke(app, ["simulate", "supplier", "--partner", "P-9999", "--once"])
     assert unknown.exit_code == 2 and "partner P-9999 is not in the partner registry" in unknown.output
-    # Acme's orders go over SFTP and nothing takes its answers on this hub: said, nothing started.
+    # Acme's orders go over SFTP and no channel takes its answers on this hub: said, nothing started.
     acme = runner.invoke(app, ["simulate", "supplier", "--partner", "P-0042", "--once"])
-    assert acme.exit_code == 2 and "partner P-0042: no file-drop channel is bound to it" in acme.output
+    assert acme.exit_code == 2 and "partner P-0042: no file-drop or sftp channel is bound to it" in acme.output
     scenario = runner.invoke(app, ["simulate", "supplier", "--partner", "P-0310", "--scenario", "nope", "--once"])
     assert scenario.exit_code == 2 and "unknown scenario 'nope'" in scenario.output
     listed = runner.invoke(app, ["simulate", "scenarios"])
