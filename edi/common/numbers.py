@@ -90,6 +90,13 @@ _CACHE_SIZE = 4096
 _ACCEPTED: dict[bool, dict[str, Decimal]] = {False: {}, True: {}}
 
 
+def accepted_decimals(*, exponent: bool = False) -> dict[str, Decimal]:
+    """The texts ``bounded_decimal`` accepted (with that ``exponent`` flag) and their values:
+    a hot caller may look a text up here first and call ``bounded_decimal`` on a miss. Read
+    only; the dict is the cache itself, so it stays bounded and is emptied in place."""
+    return _ACCEPTED[exponent]
+
+
 def bounded_decimal(text: str, *, exponent: bool = False) -> Decimal:
     """``text`` as a finite Decimal within the bounds above; ``NumberError`` otherwise.
     ``exponent``: the standard allows ``E`` notation (X12 R elements), else it is refused."""

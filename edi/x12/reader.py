@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import compress, islice
+from operator import itemgetter, not_
 from typing import Any, BinaryIO
 
 from edi.common.diagnostics import Diagnostic, Level, Overflow, error
@@ -25,6 +26,7 @@ from edi.x12.tokenizer import CHUNK_SIZE, Delimiters, Tokenizer
 _CONTROL = frozenset({"ISA", "IEA", "GS", "GE", "ST", "SE"})
 # Interchange-level service segments allowed between groups.
 _SERVICE = frozenset({"TA1", "ISB", "ISE"})
+_first = itemgetter(0)  # a segment's id
 
 
 def _element(segment: list[str], n: int) -> str:
@@ -281,13 +283,17 @@ class _State:
         # Hot path: runs of body segments whose ids were seen (and checked) before are copied
         # into the open set as slices; only the other segments are looked at one by one.
         known = self.body_tags
-        marks = [i for i, seg in enumerate(segments) if seg[0] not in known]
-        if marks:
-            # Ids first met in this batch are checked once here, not at each of their segments:
-            # otherwise the whole first batch (most files: the whole file) went one by one.
-            fresh = {segments[i][0] for i in marks} - known - _CONTROL
-            known.update(tag for tag in fresh if len(tag) <= 3 and tag.isalnum())
-            marks = [i for i in marks if segments[i][0] not in known]
+        # The segment ids, their distinct values and where the unknown ones stand are found
+        # by C-level iteration (map, set, compress): a comprehension over every segment of
+        # the batch (most files: one batch) cost more than the envelope checks themselves.
+        tags = list(map(_first, segments))
+        fresh = set(tags) - known
+        if fresh:
+            # Ids first met in this batch are checked once here, not at each of their segments.
+            known.update(tag for tag in fresh - _CONTROL if len(tag) <= 3 and tag.isalnum())
+            marks = list(compress(range(len(tags)), map(not_, map(known.__contains__, tags))))
+        else:
+            marks = []
         start = 0
         for i in marks:
             if i > start:

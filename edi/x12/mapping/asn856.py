@@ -20,7 +20,7 @@ from hub.canonical.codes import ack_line_status_from_x12
 from hub.canonical.identifiers import validate_sscc
 
 from edi.x12.mapping.base import SetView, mapper
-from edi.x12.mapping.common import optional_purpose, item_pairs, party, reference, require_item_ids, validate
+from edi.x12.mapping.common import add_item_pairs, optional_purpose, party, reference, require_item_ids, validate
 
 LOT_REFS = {"LT": "lot_number", "SE": "serial_number", "LS": "serial_number"}
 PACK_LEVELS = {"T": "TARE", "P": "PACK"}
@@ -61,8 +61,9 @@ def map_856(view: SetView) -> BaseModel:
     asn["packs"] = [_pack(view, lv, levels) for lv in order if lv.code in PACK_LEVELS]
     packs_by_id = {p["pack_id"]: p for p in asn["packs"]}
     items = [lv for lv in order if lv.code == "I"]
-    index_of.update((f"lines.{n}", lv.index) for n, lv in enumerate(items))
-    asn["lines"] = [_line(view, lv, levels, packs_by_id) for lv in items]
+    index_of["lines.*"] = [lv.index for lv in items]  # line n's HL, read only when the model refuses
+    above: dict[str | None, tuple[_Level | None, _Level | None]] = {}
+    asn["lines"] = [_line(view, lv, levels, packs_by_id, above) for lv in items]
     if not asn["lines"]:
         raise view.fail(shipment.index, None, "no item level (HL with HL03 = I)", element_code="1")
     if "ship_to" not in asn:
@@ -80,10 +81,14 @@ def _levels(view: SetView) -> tuple[dict[str, _Level], list[_Level]]:
     heads = [i for i, seg in enumerate(segments) if seg[0] == "HL"]
     for i, end in zip(heads, [*heads[1:], len(segments)]):
         seg = segments[i]
-        size = len(seg)
-        hl_id = seg[1].strip() if size > 1 else ""
-        parent = seg[2].strip() if size > 2 else ""
-        code = seg[3].strip() if size > 3 else ""
+        if len(seg) > 3:  # the usual HL*id*parent*code: unpacked at once
+            _, hl_id, parent, code = seg[:4]
+            hl_id, parent, code = hl_id.strip(), parent.strip(), code.strip()
+        else:
+            size = len(seg)
+            hl_id = seg[1].strip() if size > 1 else ""
+            parent = seg[2].strip() if size > 2 else ""
+            code = ""
         if not hl_id or not code:
             raise view.fail(i, 1 if not hl_id else 3, "HL01 hierarchical id and HL03 level code are required",
                             element_code="1", syntax=True)
@@ -212,9 +217,14 @@ def _sscc(view: SetView, index: int) -> dict[str, str]:
         return {"sscc_invalid_reason": str(exc), "sscc": raw}
 
 
-def _line(view: SetView, level: _Level, levels: dict[str, _Level], packs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _line(view: SetView, level: _Level, levels: dict[str, _Level], packs: dict[str, dict[str, Any]],
+          above: dict[str | None, tuple[_Level | None, _Level | None]]) -> dict[str, Any]:
     line: dict[str, Any] = {"line_id": level.hl_id, "refs": []}
-    order, pack = _order_and_pack(levels, level)
+    # Items under one parent share its order and pack: walked up once per parent (``above``).
+    found = above.get(level.parent)
+    if found is None:
+        found = above[level.parent] = _order_and_pack(levels, level)
+    order, pack = found
     segments = view.segments
     if order is not None:
         if order.po_number is None:
@@ -234,9 +244,7 @@ def _line(view: SetView, level: _Level, levels: dict[str, _Level], packs: dict[s
         tag = seg[0]
         if tag == "LIN":
             lin_index = i
-            found = item_pairs(view, i, 2, line=line)
-            lot_numbers += found["lot_number"]
-            serials += found["serial_number"]
+            add_item_pairs(view, i, 2, line, lot_numbers, serials)
         elif tag == "SN1":
             _sn1(view, i, line)
         elif tag == "DTM":

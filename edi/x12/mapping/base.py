@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from edi.common.diagnostics import UNMAPPABLE_DOCUMENT, Diagnostic, Level, MappingError, error, warning
-from edi.common.numbers import NumberError, bounded_decimal, count_value, shown
+from edi.common.numbers import NumberError, accepted_decimals, bounded_decimal, count_value, shown
 from edi.x12.reader import TransactionSet
 from edi.common.text import digits
 
@@ -34,6 +34,8 @@ MAPPERS: dict[str, Mapper] = {}
 # only, emptied when full so hostile input cannot grow it. Dates are immutable: sharing is safe.
 _DATES: dict[str, date] = {}
 _DATE_CACHE_SIZE = 4096
+# Type R values ``bounded_decimal`` accepted before (its own bounded cache, read directly).
+_ACCEPTED_R = accepted_decimals(exponent=True)
 # Which module maps which set; imported on first use so importing the engine stays cheap.
 MAPPER_MODULES = {"850": "po850", "855": "ack855", "856": "asn856", "810": "inv810", "846": "inv846",
                   "832": "cat832", "997": "acks", "999": "acks"}
@@ -133,7 +135,8 @@ class SetView:
 
     # -- typed values ----------------------------------------------------------------------
     def date(self, index: int, n: int, *, required: bool = False) -> date | None:
-        raw = self.value(self.segments[index], n)
+        seg = self.segments[index]
+        raw = seg[n].strip() if len(seg) > n else ""
         if not raw:
             if required:
                 raise self.fail(index, n, "date is missing", element_code="1", syntax=True)
@@ -189,6 +192,8 @@ class SetView:
         any X12 numeric element (AK403 5). ``mandatory`` as for ``need``, when ``required``."""
         seg = self.segments[index]
         raw = seg[n].strip() if len(seg) > n else ""
+        if not implied and (number := _ACCEPTED_R.get(raw)) is not None:
+            return number  # read before (quantities repeat on every line): no call, no checks again
         if not raw:
             if required:
                 raise self.fail(index, n, "number is missing", element_code="1", syntax=mandatory)

@@ -58,25 +58,35 @@ def item_pairs(view: SetView, index: int, start: int, *, line: dict[str, Any],
                ids_field: str = "item_ids", refs_field: str | None = "refs") -> dict[str, list[str]]:
     """Read qualifier/value pairs from element ``start`` of ``segments[index]`` into
     ``line[ids_field]`` (and ``line[refs_field]``); returns the lot/serial values found."""
-    seg = view.segments[index]
     lots: dict[str, list[str]] = {"lot_number": [], "serial_number": []}
+    add_item_pairs(view, index, start, line, lots["lot_number"], lots["serial_number"], ids_field=ids_field,
+                   refs_field=refs_field)
+    return lots
+
+
+def add_item_pairs(view: SetView, index: int, start: int, line: dict[str, Any], lot_numbers: list[str],
+                   serials: list[str], *, ids_field: str = "item_ids", refs_field: str | None = "refs") -> None:
+    """``item_pairs`` appending lots and serials to the caller's lists (an 856 line reads
+    every LIN this way, without a dict of two new lists per segment)."""
+    seg = view.segments[index]
     ids = line.setdefault(ids_field, [])
+    precheck = view.precheck_ids
     for n in range(start, len(seg) - 1, 2):
         qualifier, value = seg[n].strip(), seg[n + 1].strip()
-        if not qualifier and not value:
-            continue
         if not value:
-            view.warn(index, n + 1, f"identifier qualifier {qualifier!r} has no value")
+            if qualifier:
+                view.warn(index, n + 1, f"identifier qualifier {qualifier!r} has no value")
             continue
-        if qualifier in LOT_QUALIFIERS_X12:
-            lots[LOT_QUALIFIERS_X12[qualifier]].append(value)
+        kind = LOT_QUALIFIERS_X12.get(qualifier)
+        if kind is not None:
+            (lot_numbers if kind == "lot_number" else serials).append(value)
             continue
-        if not view.precheck_ids and (name := ITEM_SCHEME_VALUES.get(qualifier)) is not None:
+        if not precheck and (name := ITEM_SCHEME_VALUES.get(qualifier)) is not None:
             # Optimistic: the model normalises and checks; a refusal re-maps with checks here.
             ids.append({"scheme": name, "value": value, "qualifier": qualifier})
             continue
         scheme = ITEM_SCHEMES.get(qualifier) or ITEM_SCHEMES.get(qualifier.upper())
-        if scheme is not None and not view.precheck_ids:
+        if scheme is not None and not precheck:
             ids.append({"scheme": scheme.value, "value": value, "qualifier": qualifier})
             continue
         if scheme is not None:
@@ -90,7 +100,6 @@ def item_pairs(view: SetView, index: int, start: int, *, line: dict[str, Any],
             line.setdefault(refs_field, []).append({"qualifier": qualifier or "?", "value": value})
         else:
             view.warn(index, n, f"identifier {qualifier}={value!r} has no place in this document; ignored")
-    return lots
 
 
 def require_item_ids(view: SetView, index: int, line: dict[str, Any], ids_field: str) -> None:
@@ -273,7 +282,7 @@ class RecheckIdentifiers(Exception):
     identifier checked first, so a bad one becomes a warning and a reference."""
 
 
-def validate(view: SetView, model: type[BaseModel], data: dict[str, Any], index_of: dict[str, int]) -> BaseModel:
+def validate(view: SetView, model: type[BaseModel], data: dict[str, Any], index_of: dict[str, Any]) -> BaseModel:
     """Validate with the canonical model; errors name the field path and the segment the field
     came from."""
     try:
@@ -287,12 +296,17 @@ def validate(view: SetView, model: type[BaseModel], data: dict[str, Any], index_
         raise view.fail(index, None, f"{'.'.join(loc)}: {first['msg']}", element_code="7") from None
 
 
-def _index_for(loc: list[str], index_of: dict[str, int]) -> int:
-    # Most specific first: "lines.3" before "lines".
+def _index_for(loc: list[str], index_of: dict[str, Any]) -> int:
+    # Most specific first: "lines.3" before "lines". A list under "lines.*" holds line n's
+    # index at n (built once, instead of a "lines.n" key per line the model may never refuse).
     for depth in range(len(loc), 0, -1):
         key = ".".join(loc[:depth])
         if key in index_of:
             return index_of[key]
+        if depth > 1 and loc[depth - 1].isdigit():
+            listed = index_of.get(".".join(loc[:depth - 1]) + ".*")
+            if isinstance(listed, list) and int(loc[depth - 1]) < len(listed):
+                return listed[int(loc[depth - 1])]
     return 0
 
 
