@@ -1,6 +1,6 @@
 """The simulated partner on the channels a real supplier uses, end to end through the real
-RabbitMQ and PostgreSQL with a worker, the API server (``/as2``) and the SFTP poller running as
-processes:
+RabbitMQ and PostgreSQL: a worker process routes and delivers, the hub's API server (``/as2``)
+and the SFTP poller of the answers' channel run in the test's process:
 
 - AS2 (Nordmed, P-0107, the shipped ``nordmed-as2`` endpoint and example certificates): the hub
   signs and encrypts the ORDERS to the simulator's AS2 server on 127.0.0.1, which decrypts,
@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from connectors.as2.store import As2Message
+from connectors.inbound.sftp import start_pollers
 from hub.partners import PartnerRegistry
 from hub.simulator.as2_station import As2Station, As2ToHub
 from hub.simulator.cycle import EXAMPLE_ORDER
@@ -38,6 +40,7 @@ from tests.backbone.conftest import HubEnv, erp_stub, wait_for  # noqa: F401 - f
 from tests.conftest import ROOT
 from tests.connectors.opensshd import OpenSsh, free_port, start_sshd
 from tests.edi_e2e.conftest import edi_hub  # noqa: F401 - fixture
+from tests.simulator.test_channels import serve_api
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 
@@ -84,12 +87,11 @@ def sshd(tmp_path: Path):
 def channel_hub(request: pytest.FixtureRequest, tmp_path: Path, sshd: OpenSsh,
                 monkeypatch: pytest.MonkeyPatch) -> HubEnv:
     """The supplier EDI end-to-end hub with Nordmed's AS2 and Acme's SFTP pointed at this
-    machine: the variables the route files read, the hub's example AS2 identity, the
-    simulator's partner key and the hub's API URL."""
+    machine: the variables the route files read, the hub's example AS2 identity and the
+    simulator's partner key."""
     mailbox = tmp_path / "acme-sftp"
     (mailbox / "outbound").mkdir(parents=True)
     (tmp_path / "known_hosts").write_text(sshd.known_hosts_line("ed25519"))
-    api_port = free_port()
     variables = {
         "NORDMED_AS2_URL": f"http://127.0.0.1:{free_port()}/as2",
         "ACME_SFTP_HOST": "127.0.0.1", "ACME_SFTP_PORT": str(sshd.port),
@@ -98,12 +100,10 @@ def channel_hub(request: pytest.FixtureRequest, tmp_path: Path, sshd: OpenSsh,
     }
     hub_variables = {
         "HUB_AS2_ID": "SUPPLYHUB", "HUB_AS2_CERTIFICATE": str(AS2_KEYS / "hub-example.crt"),
-        "HUB_AS2_PRIVATE_KEY": str(AS2_KEYS / "hub-example.key"), "HUB_API_PORT": str(api_port),
-        "HUB_EDI_X12_ID": "GENHOSP",
+        "HUB_AS2_PRIVATE_KEY": str(AS2_KEYS / "hub-example.key"), "HUB_EDI_X12_ID": "GENHOSP",
     }
     for name, value in {**variables, **hub_variables,
-                        "HUB_SIMULATOR_AS2_KEY": str(AS2_KEYS / "nordmed-example.key"),
-                        "HUB_SIMULATOR_API_URL": f"http://127.0.0.1:{api_port}"}.items():
+                        "HUB_SIMULATOR_AS2_KEY": str(AS2_KEYS / "nordmed-example.key")}.items():
         monkeypatch.setenv(name, value)
     env: HubEnv = request.getfixturevalue("edi_hub")
     # The acme-sftp endpoint's path is absolute on the server: this machine's, under the test folder.
@@ -136,24 +136,37 @@ def answer_order(supplier: SimulatedSupplier, po_number: str) -> list:
     return [supplier.send(event) for event in supplier.plan(order)]
 
 
-def settled(env: HubEnv, names: list[str]) -> dict[str, tuple]:
-    """(sender, channel, status) of each answer once the hub stored and routed it."""
+def arrived(env: HubEnv, sent: list) -> dict[str, tuple]:
+    """(sender, channel) of each answer once the hub stored it and finished with it: the
+    functional ack matched (processed), the business documents delivered to the ERP."""
+    expected = {s.name: "processed" if s.stage == "functional_ack" else "delivered" for s in sent}
+
     def look():
         with env.hub.db.read() as session:
             rows = {r.filename: (r.sender, r.channel, r.status) for r in session.execute(
                 select(Message.filename, Message.sender, Message.channel, Message.status)
-                .where(Message.filename.in_(names)))}
-        return len(rows) == len(names) and all(r[2] not in ("received", "routing") for r in rows.values()) and rows
+                .where(Message.filename.in_(expected)))}
+        return {name: row[2] for name, row in rows.items()} == expected and rows
 
-    return wait_for(look, 60, 0.2, f"the hub stored and routed {names}")
+    try:
+        return {name: row[:2] for name, row in wait_for(look, 60, 0.2, f"the hub to finish {sorted(expected)}").items()}
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: saw {_statuses(env, expected)}\n{env.logs()}") from None
 
 
-def test_the_partner_answers_over_as2_and_sftp_and_the_hub_stores_and_acknowledges(channel_hub: HubEnv) -> None:
+def _statuses(env: HubEnv, names) -> dict[str, str]:
+    with env.hub.db.read() as session:
+        return dict(session.execute(select(Message.filename, Message.status).where(Message.filename.in_(names))).all())
+
+
+def test_the_partner_answers_over_as2_and_sftp_and_the_hub_stores_and_acknowledges(
+        channel_hub: HubEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     env, hub = channel_hub, channel_hub.hub
     env.start_worker()
-    env.spawn("api", "--port", env.env["HUB_API_PORT"], log="api")
-    env.spawn("sftp", "poll", "--channel", "acme-answers", log="sftp")
-    wait_for(lambda: _listening(int(env.env["HUB_API_PORT"])), 30, 0.1, "the API server")
+    # The API server (/as2) and the SFTP poller of the answers' channel: the hub's own, run here.
+    api, api_port = serve_api(hub)
+    pollers = start_pollers(hub, ["acme-answers"])
+    monkeypatch.setenv("HUB_SIMULATOR_API_URL", f"http://127.0.0.1:{api_port}")
     lines: list[str] = []
     clean = load_scenario("clean")
     nordmed = SimulatedSupplier(hub, "P-0107", clean, day=0, log=lines.append)
@@ -161,7 +174,7 @@ def test_the_partner_answers_over_as2_and_sftp_and_the_hub_stores_and_acknowledg
     try:
         assert isinstance(nordmed.channels.orders, As2Station) and isinstance(nordmed.channels.answers, As2ToHub)
         assert isinstance(acme.channels.orders, SftpMailbox) and isinstance(acme.channels.answers, SftpMailbox)
-        assert nordmed.channels.answers.where == f"http://127.0.0.1:{env.env['HUB_API_PORT']}/as2"
+        assert nordmed.channels.answers.where == f"http://127.0.0.1:{api_port}/as2"
         release_order(env, "P-0107", "4500077001", "EUR")
         release_order(env, "P-0042", "4500077002", "USD")
         as2_sent = answer_order(nordmed, "4500077001")
@@ -171,17 +184,11 @@ def test_the_partner_answers_over_as2_and_sftp_and_the_hub_stores_and_acknowledg
         assert all("signed MDN processed" in s.where for s in as2_sent), [s.where for s in as2_sent]
         assert all(s.where.startswith(f"sftp://127.0.0.1:{env.env['ACME_SFTP_PORT']}") for s in sftp_sent)
 
-        as2_rows = settled(env, [s.name for s in as2_sent])
-        sftp_rows = settled(env, [s.name for s in sftp_sent])
-        assert {(sender, channel) for sender, channel, _ in as2_rows.values()} == {("4012345000009", "as2")}
-        assert {(sender, channel) for sender, channel, _ in sftp_rows.values()} == {("ACMEMED", "sftp:acme-answers")}
-        assert all(status != "failed" for *_, status in [*as2_rows.values(), *sftp_rows.values()]), \
-            (as2_rows, sftp_rows, env.logs())
+        assert set(arrived(env, as2_sent).values()) == {("4012345000009", "as2")}
+        assert set(arrived(env, sftp_sent).values()) == {("ACMEMED", "sftp:acme-answers")}
 
         # The hub's side of AS2: its ORDERS delivered on the partner's signed MDN, every answer
         # received with the MDN the simulator verified.
-        from connectors.as2.store import As2Message
-
         with hub.db.read() as session:
             as2 = session.execute(select(As2Message.direction, As2Message.mdn_status)).all()
         assert sorted(as2) == sorted([("out", "processed")] + [("in", "processed")] * 4), as2
@@ -201,11 +208,6 @@ def test_the_partner_answers_over_as2_and_sftp_and_the_hub_stores_and_acknowledg
     finally:
         nordmed.channels.close()
         acme.channels.close()
-
-
-def _listening(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        sock.settimeout(0.3)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+        api.should_exit = True
+        for poller in pollers:
+            poller.stop()
