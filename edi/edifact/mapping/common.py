@@ -218,17 +218,32 @@ def pia(view: MessageView, index: int, ids: ItemIds) -> None:
         ids.add(view, index, comp(seg, element, 0), comp(seg, element, 1), element + 1, 0)
 
 
-def gin(view: MessageView, index: int, ids: ItemIds) -> list[dict[str, str]]:
-    """GIN → BX batch / BN serial numbers go to ``ids``; BJ (SSCC) come back as pack fields
-    (``sscc`` and, when the check digit fails, ``sscc_invalid_reason``), in order."""
+def gin(view: MessageView, index: int, ids: ItemIds | None) -> list[dict[str, str]]:
+    """GIN → BX batch / BN serial numbers go to ``ids`` (dropped when None: a pack keeps
+    none); BJ (SSCC) come back as pack fields (``sscc`` and, when the check digit fails,
+    ``sscc_invalid_reason``), in order."""
     seg = view.segments[index]
     kind = comp(seg, 0, 0)
-    values = [v for element in range(1, len(seg.elements)) for v in texts(seg, element)]
+    values = _gin_values(seg.elements)
     if kind == "BX":
-        ids.lots.extend(values)
+        if ids is not None:
+            ids.lots.extend(values)
     elif kind == "BN":
-        ids.serials.extend(values)
+        if ids is not None:
+            ids.serials.extend(values)
     return [_sscc(view, index, value) for value in values] if kind == "BJ" else []
+
+
+def _gin_values(elements: list) -> list[str]:
+    """The non-empty components of every element after the first, trimmed, in order (what
+    ``texts`` gives per element; a GIN+BJ of one SSCC per pack is one plain string)."""
+    values: list[str] = []
+    for value in elements[1:]:
+        if value.__class__ is list:
+            values += [v.strip() for v in value if v.strip()]
+        elif text := value.strip():
+            values.append(text)
+    return values
 
 
 def _sscc(view: MessageView, index: int, value: str) -> dict[str, str]:

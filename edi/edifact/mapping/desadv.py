@@ -205,7 +205,7 @@ def _pack_mea(view: MessageView, index: int, pack: dict[str, Any], packs: dict[s
 
 
 def _pack_gin(view: MessageView, index: int, pack: dict[str, Any], packs: dict[str, dict[str, Any]]) -> None:
-    for sscc in gin(view, index, ItemIds()):
+    for sscc in gin(view, index, None):  # a pack keeps no batch or serial numbers
         if "sscc" not in pack:
             pack.update(sscc)
             continue
@@ -314,15 +314,19 @@ def _lots(view: MessageView, line: _Line) -> list[dict[str, Any]]:
     if line.lot_groups:
         return [drop_empty(group) for group in line.lot_groups if drop_empty(group)]
     ids = line.ids
-    dates = {"expiration_date": line.expiry, "production_date": line.production}
+    # The dates that are set, once per line (lot and serial numbers are never empty: ``ItemIds``
+    # skips empty values), instead of a ``drop_empty`` of every lot entry.
+    dates = {key: value for key, value in (("expiration_date", line.expiry), ("production_date", line.production))
+             if value is not None}
     if len(ids.lots) > 1 and line.expiry:
         view.warn(line.index, f"one expiry date for {len(ids.lots)} batches: given to each", code="shared_expiry")
-    lots = [drop_empty({"lot_number": lot, **dates}) for lot in ids.lots]
-    single_lot = ids.lots[0] if len(ids.lots) == 1 else None
     if ids.serials:
-        lots = [drop_empty({"lot_number": single_lot, "serial_number": serial, **dates}) for serial in ids.serials]
+        single_lot = ids.lots[0] if len(ids.lots) == 1 else None
+        return [{"lot_number": single_lot, "serial_number": serial, **dates} if single_lot is not None
+                else {"serial_number": serial, **dates} for serial in ids.serials]
+    lots = [{"lot_number": lot, **dates} for lot in ids.lots]
     if not lots and line.expiry:
-        lots = [drop_empty(dates)]
+        lots = [dates]
     return lots
 
 
