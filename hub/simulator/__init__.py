@@ -16,7 +16,9 @@ One module per job:
   the 997/999 or CONTRL (accepting or rejecting) and the business documents with the partner's own
   control numbers (``numbers``), so the hub sees exactly what a partner's translator would send.
 - ``channels``: where the hub puts the partner's orders and where the partner's answers go, read
-  from the routes and the partner registry (folders; the hub's HTTP API).
+  from the routes and the partner registry (folders, HTTP, the hub's API), with
+  ``sftp_mailbox`` (the partner's folders on an SFTP server) and ``as2_station`` (the partner's
+  AS2 server and its messages to the hub's ``/as2``).
 - ``schedule``: the scenario's business time (hours, days) compressed to seconds on demand.
 - ``supplier``: the simulated supplier's loop (``hub simulate supplier``).
 - ``cycle``: the whole order-to-invoice cycle against the real routes (``hub simulate
