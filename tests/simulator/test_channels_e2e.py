@@ -13,8 +13,9 @@ and the SFTP poller of the answers' channel run in the test's process:
   takes it and uploads its 997/855/856/810 into the folder the hub's ``sftp`` channel bound to
   Acme polls; the hub stores and routes them and sends its 997 to Acme.
 
-Only the route sending Nordmed its POs and Acme's answer channel are the test's (the shipped
-routes send no POs to Nordmed, and a poller of Acme's example server would fail on every start).
+The routes are the shipped ones (``po-to-nordmed`` and ``supplier-edifact``, ``po-to-acme`` and
+``supplier-x12``); only Acme's answer channel is the test's (a poller of Acme's example server
+would fail on every start of ``hub run``).
 """
 
 from __future__ import annotations
@@ -45,20 +46,6 @@ from tests.simulator.test_channels import serve_api
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 
 AS2_KEYS = ROOT / "examples" / "as2"  # NOT FOR PRODUCTION: their private keys are in the repository
-
-NORDMED_ORDERS = """\
-routes:
-  - name: po-to-nordmed
-    description: ERP purchase order → EDIFACT ORDERS → Nordmed over AS2 (the test's)
-    from: {format: json, doctype: purchase_order, sender: erp}
-    steps:
-      - parse: json
-      - validate: PurchaseOrder
-      - filter: {when: {path: body.supplier_partner_id, op: eq, value: P-0107}}
-      - store_document: {}
-      - render: {edifact.ORDERS: {sender_id: "4012345999990", sender_qualifier: "14"}}
-    to: [nordmed-as2]
-"""
 
 ACME_ANSWERS = """\
 channels:
@@ -94,7 +81,7 @@ def channel_hub(request: pytest.FixtureRequest, tmp_path: Path, sshd: OpenSsh,
     (tmp_path / "known_hosts").write_text(sshd.known_hosts_line("ed25519"))
     variables = {
         "NORDMED_AS2_URL": f"http://127.0.0.1:{free_port()}/as2",
-        "ACME_SFTP_HOST": "127.0.0.1", "ACME_SFTP_PORT": str(sshd.port),
+        "ACME_SFTP_HOST": "127.0.0.1",
         "ACME_SFTP_KNOWN_HOSTS": str(tmp_path / "known_hosts"), "ACME_SFTP_USER": sshd.user,
         "ACME_SFTP_KEY": str(sshd.client_key),
     }
@@ -106,10 +93,11 @@ def channel_hub(request: pytest.FixtureRequest, tmp_path: Path, sshd: OpenSsh,
                         "HUB_SIMULATOR_AS2_KEY": str(AS2_KEYS / "nordmed-example.key")}.items():
         monkeypatch.setenv(name, value)
     env: HubEnv = request.getfixturevalue("edi_hub")
-    # The acme-sftp endpoint's path is absolute on the server: this machine's, under the test folder.
+    # The acme-sftp endpoint names port 22 and a folder of Acme's server: this server's port, and its
+    # folder under the test's (paths are absolute on an OpenSSH server without chroot).
     connectors = env.root / "routes" / "connectors.yaml"
-    connectors.write_text(connectors.read_text().replace("path: /inbound/orders", f"path: {mailbox / 'inbound'}"))
-    (env.root / "routes" / "test-nordmed-orders.yaml").write_text(NORDMED_ORDERS)
+    connectors.write_text(connectors.read_text().replace("port: 22\n      path: /inbound/orders",
+                                                         f"port: {sshd.port}\n      path: {mailbox / 'inbound'}"))
     (env.root / "routes" / "test-acme-answers.yaml").write_text(ACME_ANSWERS.format(
         port=sshd.port, path=mailbox / "outbound", known_hosts=tmp_path / "known_hosts"))
     env.env.update(variables | hub_variables)
@@ -160,7 +148,7 @@ def _statuses(env: HubEnv, names) -> dict[str, str]:
 
 
 def test_the_partner_answers_over_as2_and_sftp_and_the_hub_stores_and_acknowledges(
-        channel_hub: HubEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+        channel_hub: HubEnv, sshd: OpenSsh, monkeypatch: pytest.MonkeyPatch) -> None:
     env, hub = channel_hub, channel_hub.hub
     env.start_worker()
     # The API server (/as2) and the SFTP poller of the answers' channel: the hub's own, run here.
@@ -182,7 +170,7 @@ def test_the_partner_answers_over_as2_and_sftp_and_the_hub_stores_and_acknowledg
         assert [s.wire_name for s in as2_sent] == ["CONTRL", "ORDRSP", "DESADV", "INVOIC"]
         assert [s.wire_name for s in sftp_sent] == ["997", "855", "856", "810"]
         assert all("signed MDN processed" in s.where for s in as2_sent), [s.where for s in as2_sent]
-        assert all(s.where.startswith(f"sftp://127.0.0.1:{env.env['ACME_SFTP_PORT']}") for s in sftp_sent)
+        assert all(s.where.startswith(f"sftp://127.0.0.1:{sshd.port}/") for s in sftp_sent)
 
         assert set(arrived(env, as2_sent).values()) == {("4012345000009", "as2")}
         assert set(arrived(env, sftp_sent).values()) == {("ACMEMED", "sftp:acme-answers")}
