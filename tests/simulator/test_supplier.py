@@ -58,13 +58,17 @@ def test_the_supplier_answers_what_waits_in_its_mailbox(data_dir: Path) -> None:
     assert "cannot read 850-garbage.x12" in result.output and "sent 855 for 4500090001" in result.output
 
 
-def test_what_the_command_refuses(data_dir: Path) -> None:
+def test_what_the_command_refuses(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     runner = CliRunner()
     unknown = runner.invoke(app, ["simulate", "supplier", "--partner", "P-9999", "--once"])
     assert unknown.exit_code == 2 and "partner P-9999 is not in the partner registry" in unknown.output
     # Acme's orders go over SFTP and no channel takes its answers on this hub: said, nothing started.
     acme = runner.invoke(app, ["simulate", "supplier", "--partner", "P-0042", "--once"])
     assert acme.exit_code == 2 and "partner P-0042: no file-drop or sftp channel is bound to it" in acme.output
+    # Nordmed's orders come over AS2: playing it takes its private key, named before anything listens.
+    monkeypatch.delenv("HUB_SIMULATOR_AS2_KEY", raising=False)
+    nordmed = runner.invoke(app, ["simulate", "supplier", "--partner", "P-0107", "--once"])
+    assert nordmed.exit_code == 2 and "partner P-0107: set HUB_SIMULATOR_AS2_KEY" in nordmed.output
     scenario = runner.invoke(app, ["simulate", "supplier", "--partner", "P-0310", "--scenario", "nope", "--once"])
     assert scenario.exit_code == 2 and "unknown scenario 'nope'" in scenario.output
     listed = runner.invoke(app, ["simulate", "scenarios"])
