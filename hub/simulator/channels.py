@@ -115,7 +115,10 @@ class PostListener:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, headers, content = listener.answer(self.path, self.headers, body)
+                try:
+                    status, headers, content = listener.answer(self.path, self.headers, body)
+                except Exception as exc:  # noqa: BLE001 - the hub gets an answer saying why, not a reset
+                    status, headers, content = 500, {}, f"{type(exc).__name__}: {exc}\n".encode()
                 self.send_response(status)
                 for header, value in headers.items():
                     if header.lower() not in ("content-length", "connection"):
