@@ -96,7 +96,12 @@ def supplier(
     from hub.simulator.supplier import SimulatedSupplier, SimulatorError
     from hub.simulator.wire import WireError
 
+    import logging
+
+    # pyas2lib logs a traceback for every message it refuses; the simulator says why in one line.
+    logging.getLogger("pyas2lib").setLevel(logging.CRITICAL)
     hub = _hub()
+    hub.db.create_schema()  # a fresh data dir: the registry's tables, before the partner is looked up
     try:
         simulated = SimulatedSupplier(hub, partner, _scenario(scenario, folder), day=_seconds(day), log=_echo)
     except (ChannelError, SimulatorError) as exc:

@@ -62,8 +62,8 @@ class Cycle:
 
     def run(self) -> dict[str, Any]:
         self.hub.setup()
-        self._registry()
-        supplier = SimulatedSupplier(self.hub, self.partner_id, self.scenario, day=self.day, log=self.log)
+        supplier = SimulatedSupplier(  # loads the routes' partner registry when the partner is not in the store
+            self.hub, self.partner_id, self.scenario, day=self.day, log=self.log)
         erp_inbox, dock = self._channel("purchase_order"), self._channel("dock_scan")
         try:
             self._demo_erp()
@@ -98,17 +98,6 @@ class Cycle:
         return summary
 
     # -- steps ------------------------------------------------------------------------------------
-
-    def _registry(self) -> None:
-        """The partner must be in the store's registry; load the routes' registry file if not."""
-        registry = PartnerRegistry(self.hub.db)
-        if registry.by_id(self.partner_id) is None:
-            file = self.hub.settings.routes_dir / "partners.yaml"
-            if file.exists():
-                registry.load_file(file)
-                self.log(f"loaded the partner registry {file} (hub partners load)")
-            if registry.by_id(self.partner_id) is None:
-                raise CycleError(f"partner {self.partner_id} is not in the partner registry ({file})")
 
     def _channel(self, doctype: str) -> Folder:
         for name, channel in self.hub.routes.channels.items():

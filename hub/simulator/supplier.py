@@ -69,12 +69,9 @@ class SimulatedSupplier:
     def __init__(self, hub, partner_id: str, scenario: Scenario, *, day: float = DAY,
                  log: Callable[[str], None] = lambda line: None) -> None:
         self.hub, self.scenario, self.day, self.log = hub, scenario, day, log
-        partner = PartnerRegistry(hub.db).by_id(partner_id)
-        if partner is None:
-            raise SimulatorError(f"partner {partner_id} is not in the partner registry (hub partners load)")
-        self.partner: PartnerConfig = partner
-        self.channels: PartnerChannels = channels_for(hub, partner)
-        self.numbers = PartnerNumbers(hub.settings.data_dir / "simulator" / f"{partner.id}.numbers.json")
+        self.partner: PartnerConfig = registered_partner(hub, partner_id, log)
+        self.channels: PartnerChannels = channels_for(hub, self.partner)
+        self.numbers = PartnerNumbers(hub.settings.data_dir / "simulator" / f"{self.partner.id}.numbers.json")
         self._queue: list[Event] = []
         self._ranks = itertools.count()
         self.timelines: dict[str, Timeline] = {}
@@ -224,6 +221,21 @@ class SimulatedSupplier:
             self.log(f"{self.partner.id}: {exc}; trying again")
         self._failing = True
         return True
+
+
+def registered_partner(hub, partner_id: str, log: Callable[[str], None] = lambda line: None) -> PartnerConfig:
+    """The partner from the store's registry; on a data dir that has none yet, the routes'
+    registry file is loaded first, as ``hub run`` does when it starts."""
+    registry = PartnerRegistry(hub.db)
+    partner = registry.by_id(partner_id)
+    file = hub.settings.routes_dir / "partners.yaml"
+    if partner is None and file.exists():
+        registry.load_file(file)
+        log(f"loaded the partner registry {file} (hub partners load)")
+        partner = registry.by_id(partner_id)
+    if partner is None:
+        raise SimulatorError(f"partner {partner_id} is not in the partner registry ({file}; hub partners load)")
+    return partner
 
 
 def _po_name(order: wire.ReceivedOrder) -> str:

@@ -73,3 +73,20 @@ def test_what_the_command_refuses(data_dir: Path, monkeypatch: pytest.MonkeyPatc
     assert scenario.exit_code == 2 and "unknown scenario 'nope'" in scenario.output
     listed = runner.invoke(app, ["simulate", "scenarios"])
     assert "short-ship               raises receipt_differs_from_asn, invoice_qty_exceeds_received" in listed.output
+
+
+def test_a_fresh_data_dir_takes_the_registry_from_the_routes_folder(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing loaded the registry yet (no hub run on this data dir): the simulator creates the
+    store's tables and loads routes/partners.yaml, as hub run does, instead of failing."""
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "fresh"))
+    monkeypatch.setenv("HUB_ROUTES_DIR", str(ROOT / "routes"))
+    monkeypatch.setenv("SUPPLIER_OUTBOX_DIR", str(tmp_path / "suppliers"))
+    monkeypatch.delenv("HUB_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["simulate", "supplier", "--partner", "P-0310", "--day", "0", "--once"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "loaded the partner registry" in result.output and "P-0310 plays clean" in result.output
