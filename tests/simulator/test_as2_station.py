@@ -24,11 +24,11 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def side(as2_env: As2Env, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
-    """The simulator playing P-AS2 (ACME-AS2): the partner's key, the hub's certificate."""
+    """The simulator playing P-AS2 (ACME-AS2; or P-ASYNC): the partner's key, the hub's certificate."""
     monkeypatch.setenv("HUB_SIMULATOR_AS2_KEY", str(as2_env.partner_key))
     monkeypatch.setenv("HUB_AS2_CERTIFICATE", str(as2_env.hub_crt))
     monkeypatch.setenv("HUB_AS2_ID", HUB_AS2)
-    return lambda: partner_side(as2_env.hub, PartnerRegistry(as2_env.hub.db).by_id("P-AS2"))
+    return lambda partner="P-AS2": partner_side(as2_env.hub, PartnerRegistry(as2_env.hub.db).by_id(partner))
 
 
 def test_the_station_takes_what_the_hubs_sender_posts_and_answers_a_signed_mdn(as2_env: As2Env, side,  # noqa: F811
@@ -80,3 +80,13 @@ def test_what_the_partner_side_needs_is_named(as2_env: As2Env, side, monkeypatch
     monkeypatch.setenv("HUB_SIMULATOR_AS2_KEY", str(tmp_path / "not-a-key.pem"))
     with pytest.raises(ChannelError, match=r"not-a-key\.pem: .*a PEM private key matching"):
         side()
+
+
+def test_an_asynchronous_mdn_is_posted_to_the_hub_and_settles_the_delivery(as2_env: As2Env, side) -> None:  # noqa: F811
+    station = As2Station(f"http://127.0.0.1:{free_port()}/as2", side("P-ASYNC"))
+    try:
+        result = sender(as2_env, station.url, partner="P-ASYNC").send(payload(b"ISA*00*ASYNC-ORDER~"))
+        assert result.outcome == "delivered", result.summary()  # the MDN came to the hub's /as2 and matched
+        assert "MDN processed" in result.response and station.take()[0][1] == b"ISA*00*ASYNC-ORDER~"
+    finally:
+        station.close()
