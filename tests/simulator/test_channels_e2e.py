@@ -21,7 +21,6 @@ would fail on every start of ``hub run``).
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
