@@ -11,6 +11,8 @@ DTM*036 (expiry) and DTM*405 / DTM*094 (production); MAN*GM is the pack's SSCC.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,13 +21,19 @@ from hub.canonical import ShipNotice
 from hub.canonical.codes import ack_line_status_from_x12
 from hub.canonical.identifiers import validate_sscc
 
+from edi.common.numbers import accepted_decimals
 from edi.x12.mapping.base import SetView, mapper
 from edi.x12.mapping.common import add_item_pairs, optional_purpose, party, reference, require_item_ids, validate
 
 LOT_REFS = {"LT": "lot_number", "SE": "serial_number", "LS": "serial_number"}
 PACK_LEVELS = {"T": "TARE", "P": "PACK"}
+# N101 entity code → the ShipNotice field of the party (the first of each wins).
+PARTY_ROLES = {"ST": "ship_to", "SF": "ship_from", "SH": "ship_from", "BY": "buyer", "SE": "seller", "SU": "seller",
+               "VN": "seller"}
 # SN108 code → the status's value, looked up once per line without the enum's value property.
 LINE_STATUS_VALUES = {code: status.value for code, status in ack_line_status_from_x12.codes.items()}
+_ACCEPTED_R = accepted_decimals(exponent=True)  # type R texts read before → their Decimal
+_first = itemgetter(0)  # a segment's id
 
 
 @dataclass(slots=True)
@@ -78,7 +86,7 @@ def _levels(view: SetView) -> tuple[dict[str, _Level], list[_Level]]:
     segments = view.segments
     # A level's segments run from its HL to the next: found with one C-level scan for the HLs,
     # not by appending every body segment's index to its level.
-    heads = [i for i, seg in enumerate(segments) if seg[0] == "HL"]
+    heads = list(compress(range(len(segments)), map("HL".__eq__, map(_first, segments))))
     for i, end in zip(heads, [*heads[1:], len(segments)]):
         seg = segments[i]
         if len(seg) > 3:  # the usual HL*id*parent*code: unpacked at once
@@ -156,8 +164,7 @@ def _shipment(view: SetView, asn: dict[str, Any], indexes: list[int]) -> None:
                 refs.append(ref)
         elif tag == "N1":
             found, _ = party(view, i)
-            role = {"ST": "ship_to", "SF": "ship_from", "SH": "ship_from", "BY": "buyer", "SE": "seller",
-                    "SU": "seller", "VN": "seller"}.get(found.get("role") or "")
+            role = PARTY_ROLES.get(found.get("role") or "")
             if role and role not in asn:
                 asn[role] = found
         elif tag == "YNQ":
@@ -269,7 +276,8 @@ def _line(view: SetView, level: _Level, levels: dict[str, _Level], packs: dict[s
                 line["refs"].append(ref)
     if lin_index is None:
         raise view.fail(level.index, None, f"item level HL {level.hl_id} has no LIN segment", element_code="1")
-    require_item_ids(view, lin_index, line, "item_ids")
+    if not line.get("item_ids"):
+        require_item_ids(view, lin_index, line, "item_ids")
     if "qty_shipped" not in line:
         raise view.fail(level.index, None, f"item level HL {level.hl_id} has no SN1 quantity", element_code="1")
     if "po_number" not in line:
@@ -283,10 +291,14 @@ def _sn1(view: SetView, index: int, line: dict[str, Any]) -> None:
     seg = view.segments[index]
     size = len(seg)
     line["po_line_number"] = (seg[1].strip() or None) if size > 1 else None
-    line["qty_shipped"] = view.decimal(index, 2, required=True)
+    # Quantities read before are taken from the decimal cache here (one per SN1, two per line
+    # with the ordered quantity); ``view.decimal`` reads, checks and locates the rest.
+    shipped = _ACCEPTED_R.get(seg[2].strip()) if size > 2 else None
+    line["qty_shipped"] = shipped if shipped is not None else view.decimal(index, 2, required=True)
     line["uom"] = (seg[3].strip() or None) if size > 3 else None
     if size > 5:
-        line["qty_ordered"] = view.decimal(index, 5)
+        ordered = _ACCEPTED_R.get(seg[5].strip())
+        line["qty_ordered"] = ordered if ordered is not None else view.decimal(index, 5)
         line["uom_ordered"] = (seg[6].strip() or None) if size > 6 else None
     raw = seg[8].strip() if size > 8 else ""
     if raw:
