@@ -208,6 +208,19 @@ def comp(seg: Segment, index: int, component: int) -> str:
     return value.strip() if component == 0 else ""
 
 
+def first_two(seg: Segment, index: int) -> tuple[str, str]:
+    """Components 0 and 1 of element ``index``, trimmed, '' where absent: ``comp(seg, index,
+    0), comp(seg, index, 1)`` with one look at the element (a C212 value and its code type)."""
+    elements = seg.elements
+    if index >= len(elements):
+        return "", ""
+    value = elements[index]
+    if value.__class__ is not list:
+        return value.strip(), ""
+    size = len(value)
+    return (value[0].strip() if size else ""), (value[1].strip() if size > 1 else "")
+
+
 def first_three(seg: Segment) -> tuple[str, str, str]:
     """The first three components of the first element, trimmed, '' where absent: qualifier,
     value and format or unit of DTM, QTY and RFF (one call per such segment, no lists)."""

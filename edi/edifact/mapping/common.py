@@ -14,7 +14,7 @@ from typing import Any
 
 from edi.common.numbers import NumberError, bounded_decimal, brief
 from edi.common.text import digits
-from edi.edifact.mapping.base import MessageView, comp, drop_empty, first_three, texts
+from edi.edifact.mapping.base import MessageView, comp, drop_empty, first_three, first_two, texts
 from hub.canonical.codes import (
     LOT_QUALIFIERS_EDIFACT,
     item_scheme_from_edifact,
@@ -207,7 +207,8 @@ def _looks_like_gtin(value: str) -> bool:
 def lin(view: MessageView, index: int, ids: ItemIds) -> tuple[str, str]:
     """LIN → (line number 1082, action 1229); C212 into ``ids``."""
     seg = view.segments[index]
-    ids.add(view, index, comp(seg, 2, 0), comp(seg, 2, 1), 3, 0)
+    value, code_type = first_two(seg, 2)
+    ids.add(view, index, value, code_type, 3, 0)
     return comp(seg, 0, 0), comp(seg, 1, 0)
 
 
@@ -215,7 +216,8 @@ def pia(view: MessageView, index: int, ids: ItemIds) -> None:
     """PIA: up to five C212 (value 7140, type 7143); batch NB / serial SN go to lots."""
     seg = view.segments[index]
     for element in range(1, min(len(seg.elements), 6)):
-        ids.add(view, index, comp(seg, element, 0), comp(seg, element, 1), element + 1, 0)
+        value, code_type = first_two(seg, element)
+        ids.add(view, index, value, code_type, element + 1, 0)
 
 
 def gin(view: MessageView, index: int, ids: ItemIds | None) -> list[dict[str, str]]:
