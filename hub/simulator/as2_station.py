@@ -53,7 +53,7 @@ def partner_side(hub, partner: PartnerConfig) -> PartnerSide:
     """Refused with the variable or file to fix when the partner has no AS2 agreement, its key
     is not given, or the hub's certificate is unknown."""
     from connectors.as2.compat import pyas2lib
-    from connectors.as2.identity import As2Settings, As2Unusable, partner_certificates, pem
+    from connectors.as2.identity import As2Settings, As2Unusable, partner_certificates, pem, read_certificate
 
     agreement = partner.as2
     if agreement is None:
@@ -70,10 +70,15 @@ def partner_side(hub, partner: PartnerConfig) -> PartnerSide:
                            "verifies the hub's signatures with it")
     try:
         verify, encrypt = partner_certificates(partner, hub.settings.routes_dir)
-        key = Path(key_file).read_bytes()
+    except As2Unusable as exc:
+        raise ChannelError(str(exc) if str(exc).startswith("partner ") else f"partner {partner.id}: {exc}") from None
+    try:
+        read_certificate(settings.certificate)  # names the file when it is missing or no certificate
         hub_cert = pem(settings.certificate)
     except As2Unusable as exc:
-        raise ChannelError(str(exc)) from None
+        raise ChannelError(f"HUB_AS2_CERTIFICATE: {exc}") from None
+    try:
+        key = Path(key_file).read_bytes()
     except OSError as exc:
         raise ChannelError(f"{KEY_ENV} {key_file}: {exc.strerror or exc}") from None
     as2 = pyas2lib()

@@ -76,6 +76,10 @@ def test_what_the_partner_side_needs_is_named(as2_env: As2Env, side, monkeypatch
     monkeypatch.setenv("HUB_SIMULATOR_AS2_KEY", str(tmp_path / "missing.key"))
     with pytest.raises(ChannelError, match=r"HUB_SIMULATOR_AS2_KEY .*missing\.key: No such file"):
         side()
+    monkeypatch.setenv("HUB_AS2_CERTIFICATE", str(tmp_path / "no-hub.crt"))
+    with pytest.raises(ChannelError, match=r"HUB_AS2_CERTIFICATE: certificate file .*no-hub\.crt: No such file"):
+        side()
+    monkeypatch.setenv("HUB_AS2_CERTIFICATE", str(as2_env.hub_crt))
     (tmp_path / "not-a-key.pem").write_text("hello\n")
     monkeypatch.setenv("HUB_SIMULATOR_AS2_KEY", str(tmp_path / "not-a-key.pem"))
     with pytest.raises(ChannelError, match=r"not-a-key\.pem: .*a PEM private key matching"):
