@@ -11,8 +11,6 @@ DTM*036 (expiry) and DTM*405 / DTM*094 (production); MAN*GM is the pack's SSCC.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import compress
-from operator import itemgetter
 from typing import Any
 
 from pydantic import BaseModel
@@ -33,7 +31,6 @@ PARTY_ROLES = {"ST": "ship_to", "SF": "ship_from", "SH": "ship_from", "BY": "buy
 # SN108 code → the status's value, looked up once per line without the enum's value property.
 LINE_STATUS_VALUES = {code: status.value for code, status in ack_line_status_from_x12.codes.items()}
 _ACCEPTED_R = accepted_decimals(exponent=True)  # type R texts read before → their Decimal
-_first = itemgetter(0)  # a segment's id
 
 
 @dataclass(slots=True)
@@ -86,7 +83,7 @@ def _levels(view: SetView) -> tuple[dict[str, _Level], list[_Level]]:
     segments = view.segments
     # A level's segments run from its HL to the next: found with one C-level scan for the HLs,
     # not by appending every body segment's index to its level.
-    heads = list(compress(range(len(segments)), map("HL".__eq__, map(_first, segments))))
+    heads = [i for i, seg in enumerate(segments) if seg[0] == "HL"]
     for i, end in zip(heads, [*heads[1:], len(segments)]):
         seg = segments[i]
         if len(seg) > 3:  # the usual HL*id*parent*code: unpacked at once
