@@ -26,6 +26,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -106,6 +107,45 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(10)
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu() -> dict[int, tuple[int, str, float]]:
+    """pid → (parent pid, command, CPU seconds so far) for every process /proc shows."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[int(entry)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / TICK)
+    return out
+
+
+def cpu_by_role(worker_pids: list[int], stub_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the hub's worker main processes, their pool processes, the ERP
+    stub, and every PostgreSQL and RabbitMQ process on the machine (those two are shared with
+    whatever else runs here)."""
+    procs = _proc_cpu()
+    roles = {"worker main": 0.0, "worker pool": 0.0, "ERP stub": 0.0, "PostgreSQL*": 0.0, "RabbitMQ*": 0.0}
+    for pid, (ppid, name, cpu) in procs.items():
+        if pid in worker_pids:
+            roles["worker main"] += cpu
+        elif ppid in worker_pids:
+            roles["worker pool"] += cpu
+        elif pid == stub_pid:
+            roles["ERP stub"] += cpu
+        elif name.startswith("postgres"):
+            roles["PostgreSQL*"] += cpu
+        elif name.startswith("beam") or name in ("erl_child_setup", "epmd"):
+            roles["RabbitMQ*"] += cpu
+    return roles
 
 
 def wait(predicate, timeout: float, interval: float = 0.02):
@@ -237,8 +277,9 @@ class HubBench:
         level = os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING")
         for i in range(self.workers):
             log = open(self.work / f"worker-{i}.log", "wb")  # noqa: SIM115 - closed with the process
-            self.procs.append(subprocess.Popen([sys.executable, "-m", "hub", "worker", "--loglevel", level], cwd=ROOT,
-                                               env=self.env, stdout=log, stderr=subprocess.STDOUT))
+            node = f"{self.ns}-worker{i}@{socket.gethostname()}"  # each its own node name
+            self.procs.append(subprocess.Popen([sys.executable, "-m", "hub", "worker", "--hostname", node, "--loglevel",
+                                                level], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT))
         if self.embedded:
             time.sleep(3)  # no consumer count to watch on the embedded transport
         else:
@@ -272,13 +313,17 @@ class HubBench:
                              .where(Message.received_at >= since, Delivery.status == "delivered")).all()
         return sorted((d - r).total_seconds() * 1000 for r, d in rows)
 
-    def drained(self) -> dict:
+    def drained(self, stub_pid: int = -1) -> dict:
         self.ingest(0, self.n)  # prefilled while no worker runs
         self.start_worker()
+        pids = [p.pid for p in self.procs]
+        before = cpu_by_role(pids, stub_pid)
         t0 = time.perf_counter()
         wait(lambda: self.delivered() >= self.n, max(120.0, self.n / 10), 0.05)
         elapsed = time.perf_counter() - t0
-        return {"docs_per_s": self.n / elapsed, "seconds": elapsed}
+        after = cpu_by_role(pids, stub_pid)
+        cpu_ms = {role: (after[role] - before[role]) * 1000 / self.n for role in after}
+        return {"docs_per_s": self.n / elapsed, "seconds": elapsed, "cpu_ms": cpu_ms}
 
     def live(self, rate: float) -> dict:
         """Ingest at a steady ``rate`` (documents/s) while the worker runs: the lag then shows
@@ -359,10 +404,12 @@ def main() -> None:
                      f"http://127.0.0.1:{(work / 'port').read_text()}/erp", args.events, args.embedded, args.batch_size,
                      args.workers)
     try:
-        d = bench.drained()
+        d = bench.drained(stub.pid)
         ratios = "" if reference != reference else (  # NaN: references skipped
             f" = {d['docs_per_s'] / reference:.2f}× the empty task, {d['docs_per_s'] / raw['both_per_s']:.3f}× raw AMQP")
         print(f"hub, drained (route batches, deliveries inline, store per batch): {d['docs_per_s']:,.0f} docs/s{ratios}")
+        print("  CPU per document while draining (ms; * = every such process on the machine, shared): " +
+              ", ".join(f"{role} {ms:.2f}" for role, ms in d["cpu_ms"].items()))
         rate = args.rate or max(1.0, round(d["docs_per_s"] * 0.7))
         live = bench.live(rate)
         print(f"hub, live (ingest paced at {rate:,.0f} docs/s while processing): {live['docs_per_s']:,.0f} docs/s; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -200,11 +201,17 @@ def worker(
     route: Annotated[list[str] | None, typer.Option("--route", help="Consume only these routes")] = None,
     endpoint: Annotated[list[str] | None, typer.Option("--endpoint", help="Consume only these endpoints")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Prefork processes")] = None,
+    hostname: Annotated[str | None, typer.Option("--hostname", "-n", help="Celery node name, unique per "
+                                                 "worker (default <namespace>-<pid>@<host>)")] = None,
     loglevel: str = "INFO",
 ) -> None:
     """Run a Celery worker for the route and endpoint queues (prefork, late acks)."""
     _logging(loglevel)
     hub = _hub()
+    if hostname is not None and not _own_node_name(hub, hostname):
+        raise typer.BadParameter(f"{hostname!r}: a node name here is {hub.settings.namespace}-NAME@"
+                                 f"{socket.gethostname()} (hub health recognises its workers by that form)",
+                                 param_hint="--hostname")
     hub.setup()
     _load_registry(hub)
     from hub.worker import start_worker
@@ -212,7 +219,13 @@ def worker(
     only_routes = route or (None if not endpoint else [])
     only_endpoints = endpoint or (None if not route else [])
     raise typer.Exit(start_worker(hub, routes=only_routes, endpoints=only_endpoints, concurrency=concurrency,
-                                  loglevel=loglevel))
+                                  loglevel=loglevel, hostname=hostname))
+
+
+def _own_node_name(hub: Hub, name: str) -> bool:
+    prefix, _, host = name.partition("@")
+    return prefix.startswith(f"{hub.settings.namespace}-") and len(prefix) > len(hub.settings.namespace) + 1 \
+        and host == socket.gethostname()
 
 
 @app.command()

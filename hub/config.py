@@ -33,6 +33,8 @@ class Settings(BaseSettings):
                             "pool job, one database transaction (hub.batches).")
     batch_linger: float = Field(default=0.05, ge=0.0, le=5.0, description="Seconds a worker waits for a batch to fill "
                                 "before it processes what it has.")
+    send_concurrency: int = Field(default=8, ge=1, le=64, description="Calls one worker process has in flight at "
+                                  "once to one endpoint while it answers (ordered endpoints: one).")
     delivery_limit: int = Field(default=5, description="RabbitMQ quorum-queue x-delivery-limit.")
     task_events: bool = Field(default=True, description="Send Celery task events (needed by Flower).")
     confirm_window: int = Field(default=256, description="Unconfirmed publishes in flight on RabbitMQ.")

@@ -50,7 +50,7 @@ from hub.outbox import entry_for, publish_rows
 from hub.payloads import identity, to_json_bytes
 from hub.registry import StepError
 from hub.routes.engine import Rendered, RouteOutcome, render_outputs
-from hub.store import Delivery, DocumentRef, Message, MessageDocument, RouteRun, Stage, utcnow
+from hub.store import Delivery, DocumentRef, Message, MessageDocument, RouteRun, Stage, insert_rows, utcnow
 from hub.store.status import changing
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,7 @@ def _commit(hub, route_name: str, runs: list[_Run], holder: str, inline: bool) -
         for table, values in ((RouteRun, batch.markers), (Delivery, fresh), (DocumentRef, batch.refs),
                               (MessageDocument, batch.documents), (Stage, batch.stages)):
             if values:
-                session.execute(insert(table), values)
+                insert_rows(session, table, values)
         for r in runs:
             if r.kind == "letter":
                 _, parked = park(hub, session, task_name=f"hub.route.{route_name}", task_args=[r.msg.id],

@@ -22,6 +22,7 @@ task waits in place until it answers (``while_database_away``).
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -231,5 +232,10 @@ def start_worker(hub: Hub, *, routes: Iterable[str] | None = None, endpoints: It
         # workers on one host (or two hubs on one broker) must not share one.
         hostname=hostname or f"{hub.settings.namespace}-{os.getpid()}@{socket.gethostname()}",
     )
+    # Everything built so far (modules, the hub, routes, the Celery app) lives as long as the
+    # process: moved out of the cyclic collector's sight, it is not scanned again on every
+    # collection in the pool processes (profiling showed ≈0.1 ms per document spent there),
+    # and their pages stay shared after the fork.
+    gc.freeze()
     worker.start()
     return worker.exitcode or 0

@@ -35,6 +35,7 @@ import httpx
 from connectors.outbound import batching
 from connectors.outbound.guards import PROBE_MARGIN, Guards, LocalGuards
 from connectors.outbound.oauth2 import TOKENS, TokenCache, TokenError
+from connectors.outbound.wire import Wire, WireError, proxied
 from hub.delivery.sending import MAX_RESPONSE, DeliveryResult, Payload
 from hub.routes.model import BatchPolicy, HttpConfig
 
@@ -56,6 +57,10 @@ class HttpSender:
         self.tokens = tokens
         self._client: httpx.Client | None = None
         self._pid = -1
+        # Deliveries go over http.client (connectors.outbound.wire) unless a proxy is configured
+        # for the URL; httpx stays for token requests and proxied endpoints.
+        self.wire = None if proxied(config.url) else Wire(config.url, config.timeout,
+                                                           config.connect_timeout or config.timeout)
 
     @property
     def client(self) -> httpx.Client:
@@ -140,7 +145,8 @@ class HttpSender:
     def _guarded(self, body: bytes, headers: dict[str, str]) -> tuple[DeliveryResult, str | None]:
         """One call within the endpoint's concurrency and rate limits → (result, the whole answer)."""
         deadline = time.monotonic() + self.config.max_wait
-        self.client  # noqa: B018 - build the pool first: a booked send time should not wait for it
+        if self.wire is None:
+            self.client  # noqa: B018 - build the pool first: a booked send time should not wait for it
         try:
             with self._slot(deadline):
                 self._pace(deadline)
@@ -168,15 +174,31 @@ class HttpSender:
         return result
 
     def _call(self, body: bytes, headers: dict[str, str], auth: dict[str, str]) -> tuple[DeliveryResult, str | None]:
+        if self.wire is not None:
+            return self._call_wire(body, {**headers, **auth})
         try:
             resp = self.client.request(self.config.method, self.config.url, content=body, headers={**headers, **auth})
         except httpx.TimeoutException as exc:
-            return DeliveryResult("unavailable", error=f"timeout after {self.config.timeout}s: "
-                                  f"{type(exc).__name__}"), None
+            return self._timeout(type(exc).__name__), None
         except httpx.TransportError as exc:  # refused, reset, DNS, TLS
-            return DeliveryResult("unavailable", error=f"connection error: {type(exc).__name__}: {exc}"), None
+            return self._unreachable(type(exc).__name__, exc), None
         text = resp.text
         return classify(resp.status_code, text[:MAX_RESPONSE], resp.reason_phrase, resp.headers.get("Retry-After")), text
+
+    def _call_wire(self, body: bytes, headers: dict[str, str]) -> tuple[DeliveryResult, str | None]:
+        try:
+            answer = self.wire.request(self.config.method, body, headers)
+        except WireError as exc:
+            return (self._timeout(exc.kind) if exc.timeout else self._unreachable(exc.kind, exc)), None
+        text = answer.text
+        return classify(answer.status, text[:MAX_RESPONSE], answer.reason, answer.headers.get("Retry-After")), text
+
+    def _timeout(self, kind: str) -> DeliveryResult:
+        return DeliveryResult("unavailable", error=f"timeout after {self.config.timeout}s: {kind}")
+
+    @staticmethod
+    def _unreachable(kind: str, exc: BaseException) -> DeliveryResult:
+        return DeliveryResult("unavailable", error=f"connection error: {kind}: {exc}")
 
 
 def classify(code: int, text: str, reason: str = "", retry_after_header: str | None = None) -> DeliveryResult:

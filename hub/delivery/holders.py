@@ -40,10 +40,17 @@ def _started(pid: int) -> str | None:
     return fields[19]
 
 
+_process: tuple[int, str] = (-1, "")  # (pid, "host/pid-namespace/pid/start") of this process
+
+
 def new_holder() -> str:
-    """``host/pid-namespace/pid/start/random`` for this process."""
+    """``host/pid-namespace/pid/start/random`` for this process. The process part is read from
+    /proc once per process (every route batch asks: it showed in the hot path's profile)."""
+    global _process
     pid = os.getpid()
-    return f"{HOST}/{_pid_namespace()}/{pid}/{_started(pid) or ''}/{uuid.uuid4().hex[:8]}"
+    if _process[0] != pid:
+        _process = (pid, f"{HOST}/{_pid_namespace()}/{pid}/{_started(pid) or ''}")
+    return f"{_process[1]}/{uuid.uuid4().hex[:8]}"
 
 
 def holder_is_dead(holder: str | None) -> bool:

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, literal_column, select, update
+from sqlalchemy import Integer, String, case, cast, func, literal, null, select, union_all, update
 from sqlalchemy.orm import Session
 
 from hub.broker.topology import ingress_key
@@ -121,34 +121,62 @@ def lock(session: Session, message_ids: Iterable[str]) -> None:
 
 
 def facts(session: Session, message_ids: list[str], routes_for: RoutesFor | None) -> dict[str, Facts]:
+    """Everything the statuses of these messages depend on, in one round trip: the five reads
+    (message, published/unrouted marks, route runs, route dead letters, delivery counts) go as
+    one UNION ALL, each branch tagged with its kind. Every transaction that changes a message
+    runs this, so it is on the hot path (docs/backbone.md, "Where a document's time goes")."""
     out: dict[str, Facts] = {}
-    marks = (select(Stage.message_id, Stage.stage).where(Stage.message_id.in_(message_ids),
-                                                           Stage.stage.in_(("published", "unrouted"))).distinct())
-    seen = Counter((m, s) for m, s in session.execute(marks))
-    for m in session.execute(select(Message.id, Message.format, Message.doctype, Message.sender, Message.status)
-                             .where(Message.id.in_(message_ids))):
-        expected = routes_for(ingress_key(m.format, m.doctype, m.sender)) if routes_for else None
-        out[m.id] = Facts(status=m.status, published=(m.id, "published") in seen,
-                          unrouted=(m.id, "unrouted") in seen, expected_routes=expected)
-    # Named columns, not the entity: migration 0005 runs this on databases of its own revision.
-    runs = select(RouteRun.message_id, RouteRun.route, RouteRun.status, RouteRun.documents, RouteRun.held,
-                  RouteRun.refused).where(RouteRun.message_id.in_(message_ids))
-    for message_id, route, status, documents, held, refused in session.execute(runs):
-        if message_id in out:
-            out[message_id].runs[route] = RunFacts(status, documents or 0, held or 0, refused or 0)
-    letters = (select(DeadLetter.message_id, DeadLetter.route, DeadLetter.state)
-               .where(DeadLetter.message_id.in_(message_ids), DeadLetter.delivery_id.is_(None))
-               .order_by(DeadLetter.created_at))
-    for message_id, route, state in session.execute(letters):
-        if message_id in out:
-            out[message_id].route_letters[route or ""] = state  # the newest letter of a route wins
-    side = (Delivery.seq >= literal_column(str(states.SIDE_SEQ))).label("side")
-    counts = (select(Delivery.message_id, Delivery.status, side, func.count())
-              .where(Delivery.message_id.in_(message_ids)).group_by(Delivery.message_id, Delivery.status, side))
-    for message_id, status, side, n in session.execute(counts):
-        if message_id in out:
-            out[message_id].deliveries[(status, bool(side))] += n
+    letters: list[tuple] = []
+    rows = session.execute(_facts_query(message_ids)).all()
+    for kind, message_id, a, b, c, d, n1, n2, n3, _at in rows:
+        if kind == "m":
+            expected = routes_for(ingress_key(a, b, c)) if routes_for else None
+            out[message_id] = Facts(status=d, expected_routes=expected)
+    for kind, message_id, a, b, _c, _d, n1, n2, n3, at in rows:
+        f = out.get(message_id)
+        if f is None or kind == "m":
+            continue
+        if kind == "s":
+            f.published = f.published or a == "published"
+            f.unrouted = f.unrouted or a == "unrouted"
+        elif kind == "r":
+            f.runs[a] = RunFacts(b, n1 or 0, n2 or 0, n3 or 0)
+        elif kind == "l":
+            letters.append((at, message_id, a, b))
+        else:
+            f.deliveries[(a, bool(n1))] += n2
+    for _at, message_id, route, state in sorted(letters, key=lambda row: row[0]):
+        out[message_id].route_letters[route or ""] = state  # the newest letter of a route wins
     return out
+
+
+def _facts_query(message_ids: list[str]):
+    """Named columns, not entities: migration 0005 runs this on databases of its own revision."""
+    def text_(value=None):
+        return cast(null(), String) if value is None else value
+
+    def int_(value=None):
+        return cast(null(), Integer) if value is None else value
+
+    def branch(kind: str, message_id, a=None, b=None, c=None, d=None, n1=None, n2=None, n3=None, at=None):
+        return select(literal(kind, String).label("kind"), message_id.label("message_id"), text_(a).label("a"),
+                      text_(b).label("b"), text_(c).label("c"), text_(d).label("d"), int_(n1).label("n1"),
+                      int_(n2).label("n2"), int_(n3).label("n3"),
+                      (cast(null(), DeadLetter.created_at.type) if at is None else at).label("at"))
+
+    side = case((Delivery.seq >= states.SIDE_SEQ, 1), else_=0)
+    return union_all(
+        branch("m", Message.id, Message.format, Message.doctype, Message.sender, Message.status)
+        .where(Message.id.in_(message_ids)),
+        branch("s", Stage.message_id, Stage.stage)
+        .where(Stage.message_id.in_(message_ids), Stage.stage.in_(("published", "unrouted"))).distinct(),
+        branch("r", RouteRun.message_id, RouteRun.route, RouteRun.status, n1=RouteRun.documents, n2=RouteRun.held,
+               n3=RouteRun.refused).where(RouteRun.message_id.in_(message_ids)),
+        branch("l", DeadLetter.message_id, DeadLetter.route, DeadLetter.state, at=DeadLetter.created_at)
+        .where(DeadLetter.message_id.in_(message_ids), DeadLetter.delivery_id.is_(None)),
+        branch("d", Delivery.message_id, Delivery.status, n1=side, n2=func.count())
+        .where(Delivery.message_id.in_(message_ids)).group_by(Delivery.message_id, Delivery.status, side),
+    )
 
 
 def refresh(session: Session, message_ids: Iterable[str], routes_for: RoutesFor | None) -> dict[str, str]:

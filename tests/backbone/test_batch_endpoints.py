@@ -27,8 +27,12 @@ def test_batch_endpoints_receive_arrays_and_files_with_each_documents_outcome_re
     env.start_worker()
     ids = [env.push(_notes(b, poison=1 if b == 2 else None), fmt="json", doctype="batch_note", sender="lab",
                     filename=f"notes-{b}.json") for b in range(3)]
-    wait_for(lambda: all(env.message(m).status in ("delivered", "partially_delivered") for m in ids), 60,
-             what="every message settled")
+    try:
+        wait_for(lambda: all(env.message(m).status in ("delivered", "partially_delivered") for m in ids), 60,
+                 what="every message settled")
+    except AssertionError as exc:
+        states = [(env.message(m).status, [(d.endpoint, d.status, d.attempts) for d in env.deliveries(m)]) for m in ids]
+        raise AssertionError(f"{exc}\n{states}\n{env.logs()}") from None
 
     http = {d.id: d for m in ids for d in env.deliveries(m) if d.endpoint == "erp-batch"}
     assert len(http) == 9
@@ -48,7 +52,7 @@ def test_batch_endpoints_receive_arrays_and_files_with_each_documents_outcome_re
         body, keys = json.loads(r.body), r.headers["X-Hub-Idempotency-Keys"].split(",")
         assert isinstance(body, list) and len(body) == len(keys) == int(r.headers["X-Hub-Batch-Size"]) <= 4
         assert [json.loads(http[_by_key(http, k)].payload) for k in keys] == body  # keys in array order
-    assert calls[0].status == 500 and len(json.loads(calls[0].body)) >= 2  # a message's 3 documents go together
+    assert calls[0].status == 500 and max(len(json.loads(r.body)) for r in calls) >= 3  # a message's 3 go together
     assert len(calls) < sum(len(env.attempts(d)) for d in http)  # fewer calls than documents sent
 
     # The failed batch: every document in it recorded the 500 as its own failed attempt, then was delivered.

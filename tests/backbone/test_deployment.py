@@ -108,3 +108,30 @@ def test_every_python_folder_is_a_package() -> None:
         for folder in (ROOT / top).rglob("*"):
             if folder.is_dir() and "__pycache__" not in folder.parts and any(folder.glob("*.py")):
                 assert (folder / "__init__.py").exists(), f"{folder.relative_to(ROOT)} lacks __init__.py"
+
+
+def test_a_worker_node_name_keeps_the_form_hub_health_recognises(tmp_path, monkeypatch) -> None:
+    """``hub worker --hostname`` (two workers on one host with names of their own): a name that
+    ``hub health`` would not recognise as this hub's worker is refused before anything starts."""
+    import socket
+
+    from typer.testing import CliRunner
+
+    from hub.cli import _own_node_name
+    from hub.app import Hub
+
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HUB_NAMESPACE", "site1")
+    hub = Hub(Settings())
+    host = socket.gethostname()
+    assert _own_node_name(hub, f"site1-worker-a@{host}")
+    assert not _own_node_name(hub, f"site1-@{host}") and not _own_node_name(hub, f"other-a@{host}")
+    assert not _own_node_name(hub, "site1-a@elsewhere")
+    from hub.config import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["worker", "--hostname", "worker-a@elsewhere"])
+    finally:
+        get_settings.cache_clear()  # the next test reads its own environment
+    assert result.exit_code == 2 and "site1-NAME@" in result.output

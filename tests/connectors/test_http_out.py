@@ -276,3 +276,57 @@ def test_both_guard_stores_book_like_the_gcra_rule(kind: str, db: Database) -> N
     assert [t - sends[0] for t in sends] == pytest.approx([0.0, 0.0, 0.5, 1.0, 1.5], abs=0.02)
     assert book(1.0) is None  # the next free time is ~2 s after the first send
     assert book(10.0) - sends[0] == pytest.approx(2.0, abs=0.02)  # the refusal booked nothing
+
+
+# -- the wire (connectors.outbound.wire) ----------------------------------------------------------
+
+def test_https_is_verified_with_httpx_trust_and_an_idle_connection_closed_by_the_server_is_replaced(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deliveries go over http.client: TLS is verified as httpx verified it (SSL_CERT_FILE is
+    honoured, an unknown certificate is a connection error, so the endpoint is unavailable), and
+    a keep-alive connection the server closed while idle is noticed and replaced, not failed."""
+    import http.server
+    import ssl
+    import threading
+
+    crt, key = tmp_path / "erp.crt", tmp_path / "erp.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt, "-days",
+                    "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], check=True,
+                   capture_output=True, timeout=60)
+    seen: list[tuple[str, bytes]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802
+            seen.append((self.headers["Idempotency-Key"], self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(201)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+            self.close_connection = len(seen) == 1  # the first connection is closed after its answer
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(crt, key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/erp"
+    try:
+        untrusted = HttpSender("erp", config(url)).send(payload(0))
+        assert untrusted.outcome == "unavailable" and untrusted.error.startswith("connection error: ConnectError")
+        assert "CERTIFICATE_VERIFY_FAILED" in untrusted.error and seen == []
+        monkeypatch.setenv("SSL_CERT_FILE", str(crt))
+        sender = HttpSender("erp", config(url))
+        assert sender.wire is not None  # no proxy configured: the lean path
+        results = [sender.send(payload(1))]
+        time.sleep(0.2)  # the server has closed the idle connection meanwhile
+        results += [sender.send(payload(n)) for n in (2, 3)]
+        assert [(r.outcome, r.status_code, r.response) for r in results] == [("delivered", 201, "ok")] * 3
+        assert seen == [("d-1", b'{"n":1}'), ("d-2", b'{"n":2}'), ("d-3", b'{"n":3}')]
+    finally:
+        server.shutdown()
+        server.server_close()
