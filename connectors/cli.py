@@ -60,9 +60,12 @@ def api(
     hub = _hub()
     with reported("preparing the database and broker"):
         hub.setup()
-    from hub.cli import _load_registry  # the partner registry follows its file (hub.partner_sync)
+    from hub.cli import _load_registry, _start_routes  # registry and routes follow their files
+    from hub.reload.follow import start_following
 
+    _start_routes(hub, "api")
     _load_registry(hub)
+    start_following(hub, "api")  # a route reload reaches the API without a restart (hub.reload)
     settings = ApiSettings()
     if relay is not None:
         settings.relay = relay
@@ -76,7 +79,7 @@ def sftp_poll(
     once: Annotated[bool, typer.Option(help="One pass over each channel, then exit")] = False,
 ) -> None:
     """Poll the sftp: channels of the route files (safe pickup, like the file drop)."""
-    from connectors.inbound.sftp import pollers_from, start_pollers
+    from connectors.inbound.sftp import pollers_from
     from connectors.sftp import SftpError
 
     configure_logging()
@@ -99,16 +102,24 @@ def sftp_poll(
             finally:
                 poller.close()
         raise typer.Exit(1 if failed else 0)
-    threads = start_pollers(hub, channel)
-    if not threads:
+    from connectors.inbound.channels_follow import ChannelRunner
+    from hub.cli import _start_routes
+    from hub.reload.follow import start_following
+
+    if not pollers:
         typer.echo("no sftp channels configured", err=True)
         raise typer.Exit(1)
+    for poller in pollers:  # the runner starts its own, following the route generations
+        poller.close()
+    _start_routes(hub, "sftp")
+    runner = ChannelRunner(hub, filedrop=False, only=channel).start()
+    follower = start_following(hub, "sftp", listeners=[runner.on_generation])
     try:
-        while any(t.is_alive() for t in threads):
+        while True:  # a reload may stop every poller and start new ones: run until stopped
             time.sleep(1)
     except KeyboardInterrupt:
-        for t in threads:
-            t.stop()
+        follower.stop()
+        runner.stop()
 
 
 def _db():

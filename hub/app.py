@@ -3,6 +3,8 @@ routes, broker topology, publisher and the Celery app — built from the environ
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -43,17 +45,35 @@ class Hub:
 
     @cached_property
     def topology(self) -> Topology:
+        return self.topology_for(self.routes)
+
+    @cached_property
+    def compiled(self) -> dict[str, CompiledRoute]:
+        return self.compile(self.routes)
+
+    # -- another route set (hub.reload) ----------------------------------------------------
+
+    generation = None  # the route generation in force here (hub.reload.generations.Generation), once taken
+
+    def topology_for(self, routes: RouteSet, bound_since: Mapping[str, datetime] | None = None) -> Topology:
+        since = bound_since or {}
         return Topology(
             namespace=self.settings.namespace,
             amqp=self.settings.is_amqp,
             delivery_limit=self.settings.delivery_limit,
-            routes=[RouteBinding(r.name, r.route.from_.binding_keys()) for r in self.routes.enabled_routes],
-            endpoints=sorted(self.routes.endpoints),
+            routes=[RouteBinding(r.name, r.route.from_.binding_keys(), since.get(r.name))
+                    for r in routes.enabled_routes],
+            endpoints=sorted(routes.endpoints),
         )
 
-    @cached_property
-    def compiled(self) -> dict[str, CompiledRoute]:
-        return {r.name: CompiledRoute(r, self.services) for r in self.routes.enabled_routes}
+    def compile(self, routes: RouteSet) -> dict[str, CompiledRoute]:
+        return {r.name: CompiledRoute(r, self.services) for r in routes.enabled_routes}
+
+    def use_routes(self, routes: RouteSet, topology: Topology, compiled: dict[str, CompiledRoute],
+                   generation: Any) -> None:
+        """Put another route set in force (built beforehand): one dict update, so a thread of
+        this process reads the old set or the new one, not half of each for long."""
+        self.__dict__.update(routes=routes, topology=topology, compiled=compiled, generation=generation)
 
     @property
     def services(self) -> dict[str, Any]:

@@ -35,6 +35,8 @@ from billiard.exceptions import WorkerLostError
 from celery import Task
 from celery.exceptions import Reject
 
+from hub.reload.dispatch import generation_for
+
 log = logging.getLogger(__name__)
 
 
@@ -84,12 +86,13 @@ class BatchTask(Task):
                                     getattr(self.request, "hub_replay", None))])[0].result
 
 
-def execute(task_name: str, items: list[Item]) -> list[Done]:
-    """The pool job: the batch's work, in a pool process."""
-    from hub.worker import _hub
+def execute(task_name: str, items: list[Item], generation: int | None = None) -> list[Done]:
+    """The pool job: the batch's work, in a pool process, on the route generation the main
+    process dispatched it with (hub.reload.dispatch: a batch runs on one set from start to end)."""
+    from hub.reload.pool import running
 
-    task = _hub().celery.tasks[task_name]
-    return task.run_batch(items)
+    with running(generation) as hub:
+        return hub.celery.tasks[task_name].run_batch(items)
 
 
 def _decode(message) -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
@@ -167,6 +170,7 @@ def batch_strategy(task: BatchTask, app, consumer, **kwargs):
             if send:
                 send("task-failed", uuid=item.task_id, exception=repr(exc), traceback="")
 
-        pool.apply_async(execute, (task.name, [b[0] for b in batch]), callback=done, error_callback=failed)
+        pool.apply_async(execute, (task.name, [b[0] for b in batch], generation_for(task.name)), callback=done,
+                         error_callback=failed)
 
     return handler

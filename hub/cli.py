@@ -19,7 +19,7 @@ from hub.operations.terminal import printable
 
 app = typer.Typer(help="Supply Hub: healthcare supply-chain integration hub.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-routes_app = typer.Typer(help="Route files: validate, schema, test.", no_args_is_help=True)
+routes_app = typer.Typer(help="Route files: validate, schema, test, reload without a restart.", no_args_is_help=True)
 db_app = typer.Typer(help="The hub's database.", no_args_is_help=True)
 documents_app = typer.Typer(help="Business documents across messages (a PO number from order to invoice).",
                             no_args_is_help=True)
@@ -43,6 +43,10 @@ def _mount_component_apps() -> None:
     from hub.canonical.cli import schema_app
     from hub.canonical.xref_cli import xref_app
     from hub.partners_cli import partners_app
+    from hub.reload.cli import reload as routes_reload, status as routes_status
+
+    routes_app.command("reload")(routes_reload)
+    routes_app.command("status")(routes_status)
 
     app.add_typer(edi_app, name="edi", help="EDI (X12, EDIFACT): translate to canonical JSON, show acks.")
     app.add_typer(schema_app, name="schema")
@@ -110,6 +114,14 @@ def _load_registry(hub: Hub) -> str:
     return line
 
 
+def _start_routes(hub: Hub, kind: str) -> str:
+    """The route files in force as a generation every running process follows (hub.reload);
+    refuses to start on files this process cannot run, naming each file:line."""
+    from hub.reload.cli import start_routes
+
+    return start_routes(hub, kind)
+
+
 def _logging(level: str = "INFO") -> None:
     from hub.logsafe import configure_logging
 
@@ -119,25 +131,20 @@ def _logging(level: str = "INFO") -> None:
 # -- running ---------------------------------------------------------------------------------
 
 class FileDropStep(bootsteps.StartStopStep):
-    """Watches the inbox folders inside the worker's main process (for ``hub run``)."""
+    """Watches the inbox folders and polls the SFTP channels inside the worker's main process
+    (for ``hub run``); both follow the route generations (connectors.inbound.channels_follow)."""
 
     requires = {"celery.worker.components:Pool"}
 
     def start(self, worker) -> None:
-        from connectors.inbound.filedrop import FileDropThread
+        from connectors.inbound.channels_follow import ChannelRunner
         from hub import worker as hub_worker
 
-        from connectors.inbound.sftp import start_pollers
-
-        self.thread = FileDropThread(hub_worker._hub())
-        self.thread.start()
-        self.sftp = start_pollers(hub_worker._hub())  # sftp: channels, if any
+        self.runner = ChannelRunner(hub_worker._hub()).start()
 
     def stop(self, worker) -> None:
-        if getattr(self, "thread", None):
-            self.thread.stop()
-        for poller in getattr(self, "sftp", []):
-            poller.stop()
+        if getattr(self, "runner", None):
+            self.runner.stop()
 
 
 @app.command()
@@ -149,6 +156,7 @@ def run(
     _logging()
     hub = _hub()
     hub.setup()
+    generation = _start_routes(hub, "run")
     registry = _load_registry(hub)
     stub = None
     if demo_erp:
@@ -164,7 +172,8 @@ def run(
         f"\nSupply Hub is running.\n"
         f"  database : {s.resolved_database_url}\n"
         f"  broker   : {s.resolved_broker_url}\n"
-        f"  routes   : {s.routes_dir.resolve()} ({len(hub.routes.routes)} routes, {len(hub.routes.endpoints)} endpoints)\n"
+        f"  routes   : {s.routes_dir.resolve()} ({len(hub.routes.routes)} routes, {len(hub.routes.endpoints)} endpoints;"
+        f" {generation})\n"
         f"  partners : {registry}\n"
         + (f"  demo ERP : {stub.url} (documents it applies land in {s.data_dir / 'demo-erp'})\n" if stub else "")
         + console
@@ -173,9 +182,12 @@ def run(
         f"  .venv/bin/hub messages          # newest messages and their status\n"
         f"  .venv/bin/hub trace <message id>\n"
     )
+    from connectors.inbound.channels_follow import on_generation
     from hub.console.server import ConsoleStep
+    from hub.reload.worker import follow_in_worker
     from hub.worker import start_worker
 
+    follow_in_worker(hub, kind="run", listeners=[on_generation])
     try:
         code = start_worker(hub, extra_steps=[FileDropStep, ConsoleStep], concurrency=concurrency)
     finally:
@@ -213,11 +225,14 @@ def worker(
                                  f"{socket.gethostname()} (hub health recognises its workers by that form)",
                                  param_hint="--hostname")
     hub.setup()
+    logging.getLogger("hub.routes").info("%s", _start_routes(hub, "worker"))
     _load_registry(hub)
+    from hub.reload.worker import follow_in_worker
     from hub.worker import start_worker
 
     only_routes = route or (None if not endpoint else [])
     only_endpoints = endpoint or (None if not route else [])
+    follow_in_worker(hub, routes=only_routes, endpoints=only_endpoints)
     raise typer.Exit(start_worker(hub, routes=only_routes, endpoints=only_endpoints, concurrency=concurrency,
                                   loglevel=loglevel, hostname=hostname))
 
@@ -234,15 +249,18 @@ def filedrop() -> None:
     _logging()
     hub = _hub()
     hub.setup()
+    logging.getLogger("hub.routes").info("%s", _start_routes(hub, "filedrop"))
     _load_registry(hub)
-    from connectors.inbound.filedrop import FileDropThread
+    from connectors.inbound.channels_follow import ChannelRunner
+    from hub.reload.follow import start_following
 
-    thread = FileDropThread(hub)
-    thread.start()
+    runner = ChannelRunner(hub, sftp=False).start()
+    follower = start_following(hub, "filedrop", listeners=[runner.on_generation])
     try:
-        thread.join()
+        runner.drop_thread.join()
     except KeyboardInterrupt:
-        thread.stop()
+        follower.stop()
+        runner.stop()
 
 
 @app.command()

@@ -12,3 +12,4 @@ from hub.delivery import circuit as delivery_circuit  # noqa: F401
 from connectors import security as connector_security  # noqa: F401
 from hub.console import models as console_models  # noqa: F401
 from connectors.as2 import store as as2_store  # noqa: F401
+from hub.reload import models as reload_models  # noqa: F401

@@ -142,13 +142,15 @@ class RegistryInvalid(Exception):
         super().__init__("\n".join(problems))
 
 
-def sync_partners(hub) -> RegistryChange | None:
+def sync_partners(hub, routes=None) -> RegistryChange | None:
     """Load ``<routes_dir>/partners.yaml`` into the hub's store (None when there is no such
-    file); raises ``RegistryInvalid`` naming every problem, and then changes nothing."""
+    file), checked against ``routes`` (default the hub's: a route reload passes the set it is
+    about to put in force); raises ``RegistryInvalid`` naming every problem, and then changes
+    nothing."""
     path = registry_path(hub.settings.routes_dir)
     if not path.is_file():
         return None
-    check = check_registry(path, hub.routes)
+    check = check_registry(path, routes if routes is not None else hub.routes)
     if check.problems:
         raise RegistryInvalid(check.problems)
     for warning in check.warnings:

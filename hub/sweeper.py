@@ -102,7 +102,7 @@ def _sweep_routes(hub, older_than: float) -> int:
             cutoff = min(cutoff, newest_taken - OVERTAKEN_BY)
         with hub.db.read() as session:
             rows = session.execute(
-                select(Message.id, Message.format, Message.doctype, Message.sender)
+                select(Message.id, Message.format, Message.doctype, Message.sender, Message.received_at)
                 .where(Message.received_at >= now - LOOK_BACK, Message.received_at <= cutoff,
                        Message.status.in_(OPEN_STATUSES))
                 .where(~exists().where(and_(RouteRun.message_id == Message.id, RouteRun.route == binding.name)))
@@ -113,7 +113,9 @@ def _sweep_routes(hub, older_than: float) -> int:
                 .where(~exists().where(and_(Stage.message_id == Message.id, Stage.route == binding.name,
                                             Stage.stage == "retrying",
                                             Stage.at >= now - _retry_window(hub, binding.name, older_than))))).all()
-        stuck = [r.id for r in rows if binding.matches(ingress_key(r.format, r.doctype, r.sender))]
+        # A route a reload added (or rebound) takes only what was received once it was bound.
+        stuck = [r.id for r in rows
+                 if binding.matches(ingress_key(r.format, r.doctype, r.sender)) and binding.bound_at(r.received_at)]
         if stuck:
             messages = [(task_message(hub.celery, f"hub.route.{binding.name}", [message_id], task_id=new_id(),
                                       exchange="", routing_key=queue.name,

@@ -44,6 +44,7 @@ from hub.delivery.schedule import run_due
 from hub.ids import stable_id
 from hub.ingest import INGRESS_TASK
 from hub.processing import RouteWork
+from hub.reload.dispatch import batch_hub
 from hub.outbox import Relay
 from hub.sweeper import sweep_stuck
 
@@ -53,9 +54,11 @@ HUB: Hub | None = None  # the hub this worker process serves (inherited by prefo
 
 
 def _hub() -> Hub:
+    """The hub this process serves; inside a pool job, the one of the job's route generation
+    (hub.reload.dispatch)."""
     if HUB is None:
         raise RuntimeError("hub.worker used before build_worker_app()")
-    return HUB
+    return batch_hub.get() or HUB
 
 
 def ingress_strategy(task, app, consumer, **kwargs):

@@ -109,17 +109,23 @@ def _line_of_key(node: Any, key: Any) -> int | None:
     return None
 
 
-def load_yaml(path: Path, env: Mapping[str, str] | None = None) -> tuple[YamlDoc | None, list[Problem]]:
-    """Load one file. Returns (None, problems) when it cannot be read at all."""
+def load_yaml(path: Path, env: Mapping[str, str] | None = None,
+              text: str | None = None) -> tuple[YamlDoc | None, list[Problem]]:
+    """Load one file. Returns (None, problems) when it cannot be read at all. With ``text``, that
+    text is read as the file ``path`` (a route generation's snapshot, hub.reload): problems
+    still name ``path``."""
     env = os.environ if env is None else env
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return None, [Problem(str(path), 1, f"file is {size} bytes, more than the {MAX_FILE_BYTES} a data file "
-                                                "may have")]
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [Problem(str(path), 1, f"cannot read file: {exc}")]
+    if text is None:
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                return None, [Problem(str(path), 1, f"file is {size} bytes, more than the {MAX_FILE_BYTES} a data "
+                                                    "file may have")]
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            return None, [Problem(str(path), 1, f"cannot read file: {exc}")]
+    elif len(text.encode()) > MAX_FILE_BYTES:
+        return None, [Problem(str(path), 1, f"file is more than the {MAX_FILE_BYTES} bytes a data file may have")]
     try:
         bounds = check_bounds(YAML(typ="rt").parse(text), str(path))
         if bounds:

@@ -81,15 +81,41 @@ def channels_from(hub) -> list[DropChannel]:
 class FileDrop:
     def __init__(self, hub, channels: list[DropChannel] | None = None, recovery: Recovery | None = None) -> None:
         self.hub = hub
+        self.recovery = recovery
         self.channels = channels if channels is not None else channels_from(hub)
-        is_stored, check = stored_in(hub), store_check(hub)
-        self.pickups = [
-            (ch, Pickup(LocalFolder(ch.folder),
-                        PickupRules(ch.pattern, ch.done_suffix, ch.stable_seconds, hub.settings.max_message_bytes),
-                        store_into(hub, FileChannel("filedrop", ch.name, ch.format, ch.doctype, ch.sender, ch.partner)),
-                        is_stored, f"filedrop:{ch.name}", check_store=check, recovery=recovery or Recovery()))
-            for ch in self.channels
-        ]
+        self.pickups = [(ch, self._pickup(ch)) for ch in self.channels]
+
+    def _pickup(self, ch: DropChannel) -> Pickup:
+        hub = self.hub
+        return Pickup(LocalFolder(ch.folder),
+                      PickupRules(ch.pattern, ch.done_suffix, ch.stable_seconds, hub.settings.max_message_bytes),
+                      store_into(hub, FileChannel("filedrop", ch.name, ch.format, ch.doctype, ch.sender, ch.partner)),
+                      stored_in(hub), f"filedrop:{ch.name}", check_store=store_check(hub),
+                      recovery=self.recovery or Recovery())
+
+    def retarget(self, channels: list[DropChannel]) -> list[str]:
+        """Watch these channels from the next scan on (a route reload changed them: hub.reload).
+        An unchanged channel keeps its pickup, and with it the sizes it has seen holding still;
+        a new or changed one first finishes what its processing/ folder holds. Returns what
+        changed, as ``+name``, ``-name``, ``~name``."""
+        kept = {ch.name: (ch, pickup) for ch, pickup in self.pickups}
+        pickups, said = [], []
+        for ch in channels:
+            old = kept.pop(ch.name, None)
+            if old is not None and old[0] == ch:
+                pickups.append(old)
+                continue
+            pickup = self._pickup(ch)
+            try:
+                if ch.folder.is_dir():
+                    pickup.recover()
+            except Exception:  # noqa: BLE001 - as at start: the scans finish what recovery could not
+                log.exception("file drop: recovering channel %s failed", ch.name)
+            pickups.append((ch, pickup))
+            said.append(("~" if old else "+") + ch.name)
+        said += [f"-{name}" for name in kept]
+        self.channels, self.pickups = list(channels), pickups
+        return said
 
     def recover(self) -> int:
         """Finish files a previous run claimed but did not archive."""
@@ -122,6 +148,22 @@ class FileDropThread(threading.Thread):
         self.drop = drop or FileDrop(hub)
         self.interval = hub.settings.inbox_poll_interval if interval is None else interval
         self.stopping = threading.Event()
+        self.pending: list[DropChannel] | None = None  # channels to take between two scans (retarget)
+        self._pending_lock = threading.Lock()
+
+    def retarget(self, channels: list[DropChannel]) -> None:
+        """Take these channels before the next scan: never in the middle of one, so a file being
+        stored finishes under the channel that claimed it."""
+        with self._pending_lock:
+            self.pending = channels
+
+    def _take_pending(self) -> None:
+        with self._pending_lock:
+            channels, self.pending = self.pending, None
+        if channels is not None:
+            changed = self.drop.retarget(channels)
+            if changed:
+                log.info("file drop: channels %s", " ".join(changed))
 
     def run(self) -> None:
         try:
@@ -130,6 +172,7 @@ class FileDropThread(threading.Thread):
             log.exception("file drop recovery failed")
         while not self.stopping.is_set():
             try:
+                self._take_pending()
                 self.drop.scan()
             except Exception:  # noqa: BLE001 - a database/broker outage must not kill the watcher
                 log.exception("file drop scan failed; retrying")

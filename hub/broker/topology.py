@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 
 from kombu import Exchange, Queue, binding
@@ -47,6 +48,15 @@ def topic_regex(pattern: str) -> re.Pattern[str]:
 class RouteBinding:
     name: str
     keys: tuple[str, ...]  # topic patterns such as "csv.cycle_count.*"
+    # When this binding took effect, for a route added or rebound by a reload (hub.reload): a
+    # message received before it was never copied to the route. None: bound from the start.
+    since: datetime | None = field(default=None, compare=False)
+
+    def bound_at(self, received_at: datetime | None) -> bool:
+        """Was the binding there when a message received at ``received_at`` was published?"""
+        if self.since is None or received_at is None:
+            return True
+        return (received_at if received_at.tzinfo else received_at.replace(tzinfo=UTC)) >= self.since
 
     @cached_property
     def patterns(self) -> tuple[re.Pattern[str], ...]:
@@ -79,9 +89,10 @@ class Topology:
     def dlx(self) -> Exchange:
         return Exchange(f"{self.namespace}.dlx", "direct", durable=True)
 
-    def routes_for(self, routing_key: str) -> set[str]:
-        """The routes a message with this ingress routing key is copied to."""
-        return {b.name for b in self.routes if b.matches(routing_key)}
+    def routes_for(self, routing_key: str, received_at: datetime | None = None) -> set[str]:
+        """The routes a message with this ingress routing key is copied to (received at
+        ``received_at``: not to a route bound after that)."""
+        return {b.name for b in self.routes if b.matches(routing_key) and b.bound_at(received_at)}
 
     # -- names -----------------------------------------------------------------------------
 
@@ -124,6 +135,11 @@ class Topology:
             durable=True,
             queue_arguments=self._work_args(ROUTE, route.name),
         )
+
+    def unbound_route_queue(self, name: str) -> Queue:
+        """A route queue without bindings: what a worker still drains after a reload removed the
+        route (declaring it again, on a reconnect, must not bind it again)."""
+        return Queue(self.queue_name(ROUTE, name), durable=True, queue_arguments=self._work_args(ROUTE, name))
 
     def endpoint_queue(self, endpoint: str) -> Queue:
         return Queue(

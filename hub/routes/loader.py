@@ -19,6 +19,11 @@ from hub.routes.model import NAME, Channel, Endpoint, Route, RouteFile
 from hub.yamlfile import Problem, YamlDoc, load_yaml
 
 
+def route_files(directory: Path) -> list[Path]:
+    """The files a route folder is made of, in the order they are read."""
+    return sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
+
+
 @dataclass
 class LoadedRoute:
     route: Route
@@ -55,15 +60,18 @@ class RouteSet:
         return self.endpoints[name]
 
     @classmethod
-    def load(cls, directory: Path) -> RouteSet:
+    def load(cls, directory: Path, texts: dict[str, str] | None = None) -> RouteSet:
+        """The route files of ``directory``; with ``texts`` (file name → text, a route
+        generation's snapshot: hub.reload) those texts instead of the files on disk, read as
+        the files of ``directory`` so every problem still names its file:line."""
         load_plugins()
         rs = cls(Path(directory))
-        if not rs.directory.is_dir():
+        if texts is None and not rs.directory.is_dir():
             rs.problems.append(Problem(str(directory), 1, "routes folder does not exist"))
             return rs
         endpoint_docs: dict[str, tuple[YamlDoc, tuple]] = {}
-        for path in sorted(rs.directory.glob("*.yaml")) + sorted(rs.directory.glob("*.yml")):
-            doc, problems = load_yaml(path)
+        for path in route_files(rs.directory) if texts is None else [rs.directory / name for name in texts]:
+            doc, problems = load_yaml(path, text=None if texts is None else texts[path.name])
             rs.problems.extend(problems)
             if doc is not None:
                 rs._add_file(doc, endpoint_docs)

@@ -35,6 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Integer, String, case, cast, func, literal, null, select, union_all, update
 from sqlalchemy.orm import Session
@@ -51,8 +52,9 @@ STATUSES = (RECEIVED, ROUTING, DELIVERING, DELIVERED, PARTIALLY_DELIVERED, HELD,
 
 SETTLED = (*states.SETTLED, "failed")  # "failed": a business reject recorded before revision 0005
 
-# routing key → names of the routes a message with that key is copied to (Topology.routes_for)
-RoutesFor = Callable[[str], set[str]]
+# (routing key, received at) → names of the routes a message with that key, received then, is
+# copied to (Topology.routes_for: a route a reload added later is not among them)
+RoutesFor = Callable[[str, datetime | None], set[str]]
 
 
 @dataclass
@@ -128,9 +130,9 @@ def facts(session: Session, message_ids: list[str], routes_for: RoutesFor | None
     out: dict[str, Facts] = {}
     letters: list[tuple] = []
     rows = session.execute(_facts_query(message_ids)).all()
-    for kind, message_id, a, b, c, d, n1, n2, n3, _at in rows:
-        if kind == "m":
-            expected = routes_for(ingress_key(a, b, c)) if routes_for else None
+    for kind, message_id, a, b, c, d, n1, n2, n3, at in rows:
+        if kind == "m":  # ``at``: when it was received (a route a reload added later is not expected)
+            expected = routes_for(ingress_key(a, b, c), at) if routes_for else None
             out[message_id] = Facts(status=d, expected_routes=expected)
     for kind, message_id, a, b, _c, _d, n1, n2, n3, at in rows:
         f = out.get(message_id)
@@ -166,8 +168,8 @@ def _facts_query(message_ids: list[str]):
 
     side = case((Delivery.seq >= states.SIDE_SEQ, 1), else_=0)
     return union_all(
-        branch("m", Message.id, Message.format, Message.doctype, Message.sender, Message.status)
-        .where(Message.id.in_(message_ids)),
+        branch("m", Message.id, Message.format, Message.doctype, Message.sender, Message.status,
+               at=Message.received_at).where(Message.id.in_(message_ids)),
         branch("s", Stage.message_id, Stage.stage)
         .where(Stage.message_id.in_(message_ids), Stage.stage.in_(("published", "unrouted"))).distinct(),
         branch("r", RouteRun.message_id, RouteRun.route, RouteRun.status, n1=RouteRun.documents, n2=RouteRun.held,

@@ -1,0 +1,12 @@
+"""Route configuration changed without a restart (``hub routes reload``; docs/routes.md).
+
+- ``generations``: the route sets put in force, numbered, as the texts that were checked;
+- ``command``: the reload itself — check, load the registry, declare, record, unbind;
+- ``follow``: every running process notices a new generation and takes it (``RoutesFollower``),
+  and reports which one it runs;
+- ``worker``, ``dispatch``, ``pool``: a Celery worker takes it between batches — new queues
+  consumed, removed ones drained then cancelled, tasks registered, each batch on one generation;
+- the file drop and the SFTP pollers follow the channels in connectors.inbound.channels_follow.
+
+Kept light: ``hub.batches`` imports ``hub.reload.dispatch``.
+"""

@@ -1,0 +1,165 @@
+"""A running Celery worker takes a new route generation between batches.
+
+The follower thread (hub.reload.follow) builds the new set; the swap itself runs in the
+consumer's own loop (``consumer.call_soon``), where Celery reads tasks, strategies and queues —
+so no message is handed out half-way through it:
+
+1. tasks of new routes and endpoints are registered, with their strategies (how the consumer
+   turns a message into a batch);
+2. the set is put in force in this process (the relay, the scheduler and the sweeper read it),
+   and batches dispatched from now on carry the new generation (hub.reload.dispatch: a pool
+   process runs each batch on the generation it was dispatched with, hub.reload.pool);
+3. new queues are consumed (``add_task_queue``); a queue of a route whose ``from`` changed is
+   kept with its new bindings, so a reconnect declares those, not the old ones;
+4. queues of removed routes and endpoints are *drained*: consumed until nothing is ready in
+   them (what they hold was routed there while they existed, and is finished on their last
+   definition), then cancelled (``cancel_task_queue``). A removed route's queue was unbound by
+   the reload (hub.reload.command), so it receives nothing new; it is declared without
+   bindings from then on.
+
+A worker started with ``--route``/``--endpoint`` keeps to them: it starts consuming nothing new,
+and drains only its own queues that the new set removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+
+from celery import bootsteps
+
+from hub.reload import dispatch
+from hub.reload.follow import Listener, RouteState, in_force, put_in_force, start_following
+
+log = logging.getLogger(__name__)
+
+LOOP_WAIT = 120.0  # seconds the follower waits for the consumer loop to take a generation
+
+
+def task_names(routes: Iterable[str], endpoints: Iterable[str]) -> set[str]:
+    return {f"hub.route.{r}" for r in routes} | {f"hub.deliver.{e}" for e in endpoints}
+
+
+class WorkerRoutes:
+    """The worker's side of a swap (see the module docstring)."""
+
+    def __init__(self, hub, consumer, routes: list[str] | None, endpoints: list[str] | None) -> None:
+        self.hub = hub
+        self.consumer = consumer
+        self.routes = routes  # None: every route (no --route)
+        self.endpoints = endpoints
+        self.draining: dict[str, str] = {}  # queue → "route"/"endpoint", consumed until empty
+
+    def wanted(self, topology) -> dict:
+        return {q.name: q for q in topology.work_queues(self.routes, self.endpoints)}
+
+    # -- in the follower thread ------------------------------------------------------------
+
+    def swap(self, state: RouteState) -> None:
+        """Have the consumer loop take ``state``; wait until it has."""
+        done, failed = threading.Event(), []
+
+        def in_loop() -> None:
+            try:
+                self.apply(state)
+            except BaseException as exc:  # noqa: BLE001 - reported to the follower, which logs it
+                failed.append(exc)
+            finally:
+                done.set()
+
+        self.consumer.call_soon(in_loop)
+        if not done.wait(LOOP_WAIT):
+            raise TimeoutError(f"the worker's consumer loop did not take route generation "
+                               f"{state.generation.id} within {LOOP_WAIT:.0f}s")
+        if failed:
+            raise failed[0]
+
+    def drain_tick(self) -> None:
+        """Cancel each drained queue once nothing is ready in it."""
+        for queue in list(self.draining):
+            if self._ready(queue) == 0:
+                self.consumer.call_soon(self._cancel, queue)
+
+    def _ready(self, queue: str) -> int:
+        try:
+            with self.hub.connection() as conn:
+                return conn.default_channel.queue_declare(queue=queue, passive=True).message_count
+        except Exception:  # noqa: BLE001 - a queue that is gone holds nothing
+            log.debug("queue %s: not found while draining", queue, exc_info=True)
+            return 0
+
+    # -- in the consumer loop --------------------------------------------------------------
+
+    def apply(self, state: RouteState) -> None:
+        app, consumer = self.hub.celery, self.consumer
+        self._register(app, consumer, state)
+        put_in_force(self.hub, state)
+        dispatch.advance(state.generation.id, task_names(state.compiled, state.routes.endpoints))
+        queues = app.amqp.queues
+        wanted = self.wanted(state.topology)
+        for name, queue in wanted.items():
+            queues.add(queue)  # the new bindings: what a reconnect declares
+            self.draining.pop(name, None)
+            consumer.add_task_queue(name)
+        for name in list(queues.consume_from or {}):
+            parsed = state.topology.parse_queue(name)
+            if name in wanted or parsed is None or name in self.draining:
+                continue
+            kind, entry = parsed
+            if kind == "route":
+                queues.select_add(state.topology.unbound_route_queue(entry))
+            self.draining[name] = kind
+            log.info("routes: %s %s removed in generation %d; its queue %s is drained, then no longer consumed",
+                     kind, entry, state.generation.id, name)
+
+    def _register(self, app, consumer, state: RouteState) -> None:
+        from hub.worker import _register_endpoint, _register_route
+
+        for route in state.compiled:
+            if f"hub.route.{route}" not in app.tasks:
+                _register_route(app, self.hub, route)
+        for endpoint in state.routes.endpoints:
+            if f"hub.deliver.{endpoint}" not in app.tasks:
+                _register_endpoint(app, self.hub, endpoint)
+        for name in task_names(state.compiled, state.routes.endpoints):
+            if name not in consumer.strategies:
+                consumer.strategies[name] = app.tasks[name].start_strategy(app, consumer)
+
+    def _cancel(self, queue: str) -> None:
+        if self.draining.pop(queue, None) is None:
+            return  # wanted again meanwhile
+        self.consumer.cancel_task_queue(queue)
+        log.info("routes: queue %s drained; no longer consumed", queue)
+
+
+def follow_in_worker(hub, *, routes: list[str] | None = None, endpoints: list[str] | None = None,
+                     kind: str = "worker", listeners: Iterable[Listener] = ()) -> None:
+    """Make the worker about to be started from ``hub.celery`` follow the route generations
+    (``hub.reload.follow.adopt_at_start`` has put one in force). Adds a consumer step."""
+
+    class FollowRoutes(bootsteps.StartStopStep):
+        """Starts the follower once the consumer's task consumer exists; a consumer restarted
+        after a lost connection keeps it (its queue selection holds the swaps)."""
+
+        requires = ("celery.worker.consumer.tasks:Tasks",)
+
+        def __init__(self, c, **kwargs) -> None:
+            super().__init__(c, **kwargs)
+            self.follower = None
+
+        def start(self, c) -> None:
+            if self.follower is not None:
+                return
+            side = WorkerRoutes(hub, c, routes, endpoints)
+            state = in_force(hub)
+            if state.generation is not None:
+                dispatch.advance(state.generation.id, task_names(state.compiled, state.routes.endpoints))
+            self.follower = start_following(hub, kind, swap=side.swap, tickers=[side.drain_tick],
+                                            listeners=list(listeners))
+
+        def shutdown(self, c) -> None:
+            if self.follower is not None:
+                self.follower.stop()
+
+    hub.celery.steps["consumer"].add(FollowRoutes)
