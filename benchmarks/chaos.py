@@ -76,7 +76,7 @@ from benchmarks.chaoskit.rabbit import RabbitCluster, RabbitNode, make_home
 from benchmarks.chaoskit.scenarios import SCENARIOS, Ctx, Scenario
 
 DEFAULT_ORDER = ["worker-children", "worker-main", "rabbit-kill", "rabbit-stop-app", "pg-restart", "pg-down",
-                 "endpoint-503", "filedrop-kill", "api-kill", "poison", "cluster-leader", "endpoint-down"]
+                 "endpoint-503", "filedrop-kill", "api-kill", "poison", "routes-reload", "cluster-leader", "endpoint-down"]
 PG_PORT = 5433
 NODE_PORTS = (5681, 25681)
 CLUSTER_PORTS = ([5691, 5692, 5693], [25691, 25692, 25693])

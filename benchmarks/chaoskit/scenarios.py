@@ -105,6 +105,63 @@ def kill_service(role: str, count: int, window: float) -> Callable[[Ctx], None]:
     return fault
 
 
+# -- configuration ---------------------------------------------------------------------------------
+
+EXTRA_ROUTES = """
+routes:
+  - name: chaos-extra
+    description: a route added and removed by reloads while the chaos documents flow
+    from: {format: json, doctype: chaos_extra}
+    steps:
+      - parse: json
+    to: [recorder-extra]
+
+endpoints:
+  recorder-extra:
+    http: {url: "${CHAOS_ENDPOINT_URL}/extra", timeout: 10s}
+
+channels:
+  chaos-extra-files:
+    filedrop: {pattern: "*.json", format: json, doctype: chaos_extra, sender: chaos-files}
+"""
+
+
+def route_reloads(count: int, window: float) -> Callable[[Ctx], None]:
+    """``hub routes reload`` ``count`` times while the documents flow, each waiting until the
+    worker, file drop and API run the new generation: a route, endpoint and channel added and
+    removed (new queues consumed, removed ones drained), the flow's own route and endpoint
+    changed (each batch on one generation; the endpoint's sender made again)."""
+    def fault(ctx: Ctx) -> None:
+        routes = ctx.hub.routes
+        original = (routes / "chaos.yaml").read_text()
+        edits = [
+            ("add route, endpoint, channel chaos-extra", lambda: (routes / "chaos-extra.yaml").write_text(EXTRA_ROUTES)),
+            ("change the chaos endpoint (timeout)", lambda: (routes / "chaos.yaml").write_text(
+                original.replace("timeout: 10s", "timeout: 12s"))),
+            ("remove chaos-extra", lambda: (routes / "chaos-extra.yaml").unlink()),
+            ("change the chaos route (error policy)", lambda: (routes / "chaos.yaml").write_text(
+                original.replace("timeout: 10s", "timeout: 12s").replace(
+                    "    to: [recorder]\n", "    to: [recorder]\n    on_error: {retries: 9}\n"))),
+            ("add chaos-extra again", lambda: (routes / "chaos-extra.yaml").write_text(EXTRA_ROUTES)),
+            ("chaos route and endpoint back as they were", lambda: (routes / "chaos.yaml").write_text(original)),
+        ]
+        n = count if not ctx.quick else max(3, count // 2)
+        gap = window / n
+        for i in range(n):
+            ctx.sleep_until(3 + i * gap)
+            what, edit = edits[i % len(edits)]
+            edit()
+            started, before = time.time(), len(ctx.endpoint.records())
+            res = ctx.hub.cli("routes", "reload", "--wait", "60", check=False)
+            said = " / ".join(line.strip() for line in res.stdout.splitlines()[:2])
+            ctx.event(f"reload ({what}): exit {res.returncode} in {time.time() - started:.1f}s, "
+                      f"{len(ctx.endpoint.records()) - before} deliveries meanwhile: {said}")
+            if res.returncode != 0:
+                ctx.notes.append(f"RELOAD FAILED ({what}): {res.stdout[-500:]} {res.stderr[-1500:]}")
+        ctx.notes.append(f"{n} route reloads")
+    return fault
+
+
 # -- RabbitMQ --------------------------------------------------------------------------------------
 
 def rabbit_kill(ctx: Ctx) -> None:
@@ -190,6 +247,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
              kill_service("api", 15, 45), channels="api", send_s=50),
     Scenario("poison", "5 poison documents (endpoint 500s them forever) among good ones", None, send_s=20,
              poison=5),
+    Scenario("routes-reload", "hub routes reload ×12 under load (routes, endpoints, channels added, changed, "
+             "removed)", route_reloads(12, 100), send_s=120),
     Scenario("cluster-leader", "3-node cluster: kill -9 of the node leading the hub's quorum queues",
              cluster_leader, cluster=True),
 ]}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -52,12 +51,13 @@ def reload(
 def _wait_taken(hub, generation: int, seconds: float) -> None:
     from hub.reload.status import processes
 
-    deadline = time.monotonic() + seconds
+    started = time.monotonic()
+    deadline = started + seconds
     while True:
         live = processes(hub.db)
         behind = [p for p in live if (p.generation or 0) < generation]
         if not behind:
-            typer.echo(f"taken by {len(live)} running process(es)")
+            typer.echo(f"taken by {len(live)} running process(es) within {time.monotonic() - started:.1f}s")
             return
         if time.monotonic() >= deadline:
             fail("not taken within {:.0f}s by: {}".format(seconds, ", ".join(
@@ -129,7 +129,3 @@ def start_routes(hub, kind: str) -> str:
     except RoutesInvalidHere as exc:
         fail("route files have problems:\n" + "\n".join(f"  {p}" for p in exc.problems), 2)
     raise AssertionError("unreachable")
-
-
-def age(at: datetime) -> float:
-    return (datetime.now(UTC) - at).total_seconds()
