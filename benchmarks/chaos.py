@@ -305,6 +305,7 @@ def run_scenario(infra: Infra, sc: Scenario, args: argparse.Namespace) -> Row:
     fault = threading.Thread(target=run_fault, args=(sc, ctx), name=f"fault-{sc.name}", daemon=True)
     fault.start()
     sender.run()
+    ctx.sent.set()
     fault.join()
     since = max(sender.finished, ctx.fault_end or 0.0)
     ctx.event("sending and fault over; draining")
