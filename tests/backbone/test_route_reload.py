@@ -11,7 +11,7 @@ from hub.console.models import AuditEntry
 from hub.console.operators import Principal
 from hub.reload.command import ACTION, reload_routes
 from hub.reload.status import current_status
-from tests.backbone.conftest import HubEnv, wait_for
+from tests.backbone.conftest import HubEnv, consumers, wait_for
 
 NEW_FILE = """\
 channels:
@@ -37,7 +37,7 @@ endpoints:
 """
 
 
-def test_reload_reaches_running_worker_and_file_drop(amqp_hub: HubEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reload_reaches_running_worker_and_file_drop_and_watch(amqp_hub: HubEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     env = amqp_hub
     for name, value in env.env.items():  # route files name ${ERP_INVENTORY_URL}: read them as the processes do
         monkeypatch.setenv(name, value)
@@ -61,7 +61,7 @@ def test_reload_reaches_running_worker_and_file_drop(amqp_hub: HubEnv, monkeypat
     new_file.write_text(NEW_FILE)
     applied = env.hub_cli("routes", "reload", "--wait", "60")
     assert f"generation {first + 1} in force (was {first})" in applied.stdout, applied.stdout
-    assert "taken by 2 running process(es)" in applied.stdout, applied.stdout
+    assert "taken by 2 running process(es) within" in applied.stdout, applied.stdout
     for added in ("routes: added reload-probe", "endpoints: added reload-erp", "channels: added reload-drop"):
         assert added in applied.stdout
 
@@ -88,3 +88,15 @@ def test_reload_reaches_running_worker_and_file_drop(amqp_hub: HubEnv, monkeypat
                  session.scalars(select(AuditEntry).where(AuditEntry.action == ACTION).order_by(AuditEntry.id))]
     assert [(o, who) for o, who, _ in audit[-2:]] == [("refused", "test-operator"), ("done", "test-operator")]
     assert "added reload-probe" in audit[-1][2]
+
+    # A watcher (hub routes reload --watch) reloads an edit by itself: the route removed, its
+    # queue no longer consumed by the worker once drained.
+    env.env["HUB_ROUTES_WATCH_INTERVAL"] = "0.5"
+    env.spawn("routes", "reload", "--watch", log="watch")
+    wait_for(lambda: "watch" in {p["kind"] for p in current_status(env.hub)["processes"]}, 30, 0.3, "the watcher")
+    new_file.unlink()
+    wait_for(lambda: current_status(env.hub)["generation"]["id"] == first + 2, 30, 0.3, "the watcher's reload")
+    gen = current_status(env.hub)["generation"]
+    assert gen["via"] == "watch" and gen["changes"]["routes"]["removed"] == ["reload-probe"]
+    queue = env.hub.topology.queue_name("route", "reload-probe")
+    wait_for(lambda: consumers(queue) == 0, 30, 0.3, "the worker cancelling the removed route's queue")
