@@ -348,6 +348,9 @@ def test_a_held_message_is_swept_under_steady_load_once_its_queue_moved_past_it(
     one is stuck, not queued, and it is re-sent with a ``swept`` stage."""
     from hub.sweeper import OVERTAKEN_BY, sweep_stuck
 
+    # The test sweeps by hand; the worker's own sweeper must not get there first (at the default
+    # 10 s it did, when the worker took more than 4.5 s to start on a loaded machine).
+    amqp_hub.env["HUB_STUCK_AFTER"] = "60"
     conn, held = _foreign_consumer(amqp_hub.hub.topology.queue_name("route", "cycle-counts"))
     stuck = amqp_hub.push(ONE_ROW)
     while not held:
