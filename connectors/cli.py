@@ -63,8 +63,8 @@ def api(
     from hub.cli import _load_registry, _start_routes  # registry and routes follow their files
     from hub.reload.follow import start_following
 
-    _start_routes(hub, "api")
     _load_registry(hub)
+    _start_routes(hub, "api")
     start_following(hub, "api")  # a route reload reaches the API without a restart (hub.reload)
     settings = ApiSettings()
     if relay is not None:

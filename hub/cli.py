@@ -156,8 +156,8 @@ def run(
     _logging()
     hub = _hub()
     hub.setup()
+    registry = _load_registry(hub)  # first: its banner line says what the file added
     generation = _start_routes(hub, "run")
-    registry = _load_registry(hub)
     stub = None
     if demo_erp:
         from hub.stubs import ErpStub
@@ -225,8 +225,8 @@ def worker(
                                  f"{socket.gethostname()} (hub health recognises its workers by that form)",
                                  param_hint="--hostname")
     hub.setup()
-    logging.getLogger("hub.routes").info("%s", _start_routes(hub, "worker"))
     _load_registry(hub)
+    logging.getLogger("hub.routes").info("%s", _start_routes(hub, "worker"))
     from hub.reload.worker import follow_in_worker
     from hub.worker import start_worker
 
@@ -249,8 +249,8 @@ def filedrop() -> None:
     _logging()
     hub = _hub()
     hub.setup()
-    logging.getLogger("hub.routes").info("%s", _start_routes(hub, "filedrop"))
     _load_registry(hub)
+    logging.getLogger("hub.routes").info("%s", _start_routes(hub, "filedrop"))
     from connectors.inbound.channels_follow import ChannelRunner
     from hub.reload.follow import start_following
 
