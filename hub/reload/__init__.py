@@ -6,7 +6,9 @@
   and reports which one it runs;
 - ``worker``, ``dispatch``, ``pool``: a Celery worker takes it between batches — new queues
   consumed, removed ones drained then cancelled, tasks registered, each batch on one generation;
-- the file drop and the SFTP pollers follow the channels in connectors.inbound.channels_follow.
+- the file drop and the SFTP pollers follow the channels in connectors.inbound.channels_follow;
+- ``status``, ``cli``: ``hub routes status`` and ``hub routes reload`` (mounted by hub.cli);
+- ``models``: the tables (migration 0008).
 
 Kept light: ``hub.batches`` imports ``hub.reload.dispatch``.
 """
