@@ -87,6 +87,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] =
     from hub.reload.status import current_status
 
     hub = _hub()
+    hub.db.create_schema()  # a fresh database answers "no generation yet", not a missing table
     report = current_status(hub)
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=str))

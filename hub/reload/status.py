@@ -44,7 +44,9 @@ def folder_state(hub, fingerprint: str | None) -> dict:
     if problems:
         return {"directory": str(snapshot.directory), "state": f"changed, INVALID ({len(problems)} problem(s); "
                 "a reload would be refused)", "problems": problems}
-    return {"directory": str(snapshot.directory), "state": "changed, valid: not in force until hub routes reload"}
+    what = "changed, valid" if fingerprint is not None else "valid"
+    return {"directory": str(snapshot.directory), "state": f"{what}: not in force until hub routes reload "
+                                                          "(or a hub process starts)"}
 
 
 def current_status(hub) -> dict:
