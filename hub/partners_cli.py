@@ -67,6 +67,8 @@ def load(file: Path | None = FileArgument, database_url: str | None = DatabaseOp
     registry = _registry(database_url)
     try:
         with reported(f"loading {path}"):
+            # Like every hub process at start: on a fresh data dir nothing else has made the tables yet.
+            registry.db.create_schema()
             from hub.console.audit import audited, cli_principal
 
             # In the audit trail like the console's "reload": who changed the registry, when.

@@ -140,3 +140,11 @@ def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
     result = runner.invoke(partners_app, ["list", "--database-url", url])
     assert result.exit_code == 1
     assert result.output.startswith("error: listing partners: database error:") and "Traceback" not in result.output
+
+
+def test_load_on_a_fresh_data_dir_makes_the_tables_first(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"  # nothing has run on it yet: no tables
+    result = runner.invoke(partners_app, ["load", str(GOOD), "--database-url", url])
+    assert result.exit_code == 0 and "4 partner(s) loaded" in result.output, result.output
+    listing = runner.invoke(partners_app, ["list", "--database-url", url]).output
+    assert "P-0042\tACTIVE" in listing
