@@ -155,7 +155,8 @@ def _closed_by_peer(conn: http.client.HTTPConnection) -> bool:
     if conn.sock is None:
         return True
     try:
-        readable, _, _ = select.select([conn.sock], [], [], 0)
+        poller = select.poll()  # not select.select: a worker may hold file descriptors above 1024
+        poller.register(conn.sock, select.POLLIN)
+        return bool(poller.poll(0))
     except (OSError, ValueError):
         return True
-    return bool(readable)
