@@ -11,7 +11,9 @@ The same guarantees as one message per task:
 - a pool process that dies mid-batch (WorkerLostError), or a batch that fails as a whole, does
   not condemn its batch-mates: each message is run again *alone*, so a poison message only
   fails itself — and is rejected back to its queue, where the broker's delivery limit (quorum
-  queues) parks it after repeated deaths, as before;
+  queues) parks it after repeated deaths, as before; a batch that asks to go back as a whole
+  (``Reject(requeue=True)``: the database away for long, a route generation the pool process
+  cannot build) goes back to its queue without being run again;
 - per-message isolation inside the work: one message's bad input or unexpected error is that
   message's outcome only (the batch work catches per message);
 - task events: Flower still sees one task per message (``task-received`` when buffered,
@@ -155,6 +157,15 @@ def batch_strategy(task: BatchTask, app, consumer, **kwargs):
 
         def failed(exc_info) -> None:
             exc = _cause(exc_info)
+            if len(batch) > 1 and isinstance(exc, Reject) and exc.requeue:
+                # Not one message's fault (the database away for long, a route generation this
+                # pool process cannot build): the whole batch goes back, none is run again alone.
+                log.warning("%s: a batch of %d goes back to its queue: %s", task.name, len(batch), exc)
+                for item, _ack, reject in batch:
+                    reject(log, errors, True)
+                    if send:
+                        send("task-failed", uuid=item.task_id, exception=repr(exc), traceback="")
+                return
             if len(batch) > 1:
                 # Which message was it? Run each alone: the others succeed, the culprit fails alone.
                 log.warning("%s: a batch of %d failed (%s); running each message alone", task.name, len(batch),

@@ -71,6 +71,14 @@ class HttpSender:
             self._pid = os.getpid()
         return self._client
 
+    def close(self) -> None:
+        """Close this sender's keep-alive sockets (a reload replaced the endpoint's configuration)."""
+        if self.wire is not None:
+            self.wire.close()
+        if self._client is not None and self._pid == os.getpid():
+            self._client.close()
+        self._client = None
+
     # -- auth ------------------------------------------------------------------------------------
 
     def _auth_headers(self) -> dict[str, str]:

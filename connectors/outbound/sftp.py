@@ -52,6 +52,11 @@ class SftpSender:
                 log.debug("sftp endpoint %s: error closing session", self.name, exc_info=True)
         self._session = None
 
+    def close(self) -> None:
+        """Close the SFTP session (a reload replaced the endpoint's configuration)."""
+        with self._lock:
+            self._drop()
+
     def send(self, payload: Payload) -> DeliveryResult:
         name = target_name(self.config.filename, payload)
         tmp = posixpath.join(self.config.path, temporary_name(name, payload.delivery_id))
