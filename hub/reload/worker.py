@@ -15,7 +15,11 @@ so no message is handed out half-way through it:
    them (what they hold was routed there while they existed, and is finished on their last
    definition), then cancelled (``cancel_task_queue``). A removed route's queue was unbound by
    the reload (hub.reload.command), so it receives nothing new; it is declared without
-   bindings from then on.
+   bindings from then on. Route queues go first: a removed route being drained still makes
+   deliveries for the endpoints its last definition sends to, so a removed endpoint's queue is
+   cancelled only once no draining route sends to it, the store holds no pending or sending
+   delivery for it, nothing is ready in it — and all that has held for the relay's grace plus
+   one batch linger (a delivery committed but not yet published is published by then).
 
 A worker started with ``--route``/``--endpoint`` keeps to them: it starts consuming nothing new,
 and drains only its own queues that the new set removed.
@@ -25,12 +29,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 
 from celery import bootsteps
+from sqlalchemy import select
 
+from hub.delivery.states import PENDING, SENDING
 from hub.reload import dispatch
 from hub.reload.follow import Listener, RouteState, in_force, put_in_force, start_following
+from hub.store.models import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +58,9 @@ class WorkerRoutes:
         self.routes = routes  # None: every route (no --route)
         self.endpoints = endpoints
         self.draining: dict[str, str] = {}  # queue → "route"/"endpoint", consumed until empty
+        self.feeds: dict[str, tuple[str, ...]] = {}  # a draining route's queue → the endpoints it sends to
+        self.quiet_since: dict[str, float] = {}  # a draining endpoint's queue → since when nothing can reach it
+        self.grace = hub.settings.relay_grace + hub.settings.batch_linger
 
     def wanted(self, topology) -> dict:
         return {q.name: q for q in topology.work_queues(self.routes, self.endpoints)}
@@ -76,10 +87,38 @@ class WorkerRoutes:
             raise failed[0]
 
     def drain_tick(self) -> None:
-        """Cancel each drained queue once nothing is ready in it."""
-        for queue in list(self.draining):
-            if self._ready(queue) == 0:
+        """Cancel each drained route queue once nothing is ready in it; each drained endpoint
+        queue once nothing can reach it any more (``_endpoint_quiet``) for ``grace`` seconds."""
+        now = time.monotonic()
+        for queue, kind in list(self.draining.items()):
+            if kind != "endpoint":
+                if self._ready(queue) == 0:
+                    self.consumer.call_soon(self._cancel, queue)
+            elif not self._endpoint_quiet(queue):
+                self.quiet_since.pop(queue, None)
+            elif now - self.quiet_since.setdefault(queue, now) >= self.grace:
                 self.consumer.call_soon(self._cancel, queue)
+
+    def drain(self, queue: str, kind: str, sends_to: Iterable[str] = ()) -> None:
+        """Consume ``queue`` until it is drained (a removed route's: ``sends_to`` its endpoints)."""
+        self.draining[queue] = kind
+        if kind == "route":
+            self.feeds[queue] = tuple(sends_to)
+
+    def _endpoint_quiet(self, queue: str) -> bool:
+        """Nothing more can come to this removed endpoint's queue: no draining route sends to it,
+        the store has no delivery for it on its way, and nothing is ready in it."""
+        parsed = self.hub.topology.parse_queue(queue)
+        endpoint = parsed[1] if parsed is not None else queue
+        if any(endpoint in self.feeds.get(q, ()) for q, kind in list(self.draining.items()) if kind == "route"):
+            return False
+        try:
+            if _deliveries_on_the_way(self.hub.db, endpoint):
+                return False
+        except Exception:  # noqa: BLE001 - the store away: not known to be quiet, asked again next pass
+            log.debug("endpoint %s: deliveries not counted while draining", endpoint, exc_info=True)
+            return False
+        return self._ready(queue) == 0
 
     def _ready(self, queue: str) -> int:
         try:
@@ -94,6 +133,7 @@ class WorkerRoutes:
     def apply(self, state: RouteState) -> None:
         app, consumer = self.hub.celery, self.consumer
         self._register(app, consumer, state)
+        old = in_force(self.hub)
         put_in_force(self.hub, state)
         dispatch.advance(state.generation.id, task_names(state.compiled, state.routes.endpoints))
         queues = app.amqp.queues
@@ -101,15 +141,19 @@ class WorkerRoutes:
         for name, queue in wanted.items():
             queues.add(queue)  # the new bindings: what a reconnect declares
             self.draining.pop(name, None)
+            self.quiet_since.pop(name, None)
             consumer.add_task_queue(name)
         for name in list(queues.consume_from or {}):
             parsed = state.topology.parse_queue(name)
             if name in wanted or parsed is None or name in self.draining:
                 continue
             kind, entry = parsed
+            sends_to: tuple[str, ...] = ()
             if kind == "route":
                 queues.select_add(state.topology.unbound_route_queue(entry))
-            self.draining[name] = kind
+                last = old.routes.routes.get(entry)
+                sends_to = tuple(last.route.to) if last is not None else ()
+            self.drain(name, kind, sends_to)
             log.info("routes: %s %s removed in generation %d; its queue %s is drained, then no longer consumed",
                      kind, entry, state.generation.id, name)
 
@@ -129,8 +173,18 @@ class WorkerRoutes:
     def _cancel(self, queue: str) -> None:
         if self.draining.pop(queue, None) is None:
             return  # wanted again meanwhile
+        self.feeds.pop(queue, None)
+        self.quiet_since.pop(queue, None)
         self.consumer.cancel_task_queue(queue)
         log.info("routes: queue %s drained; no longer consumed", queue)
+
+
+def _deliveries_on_the_way(db, endpoint: str) -> bool:
+    """The store holds a delivery to ``endpoint`` that is pending (its task message on its way to
+    the endpoint's queue) or being sent."""
+    with db.read() as session:
+        return session.scalar(select(Delivery.id).where(Delivery.endpoint == endpoint,
+                                                        Delivery.status.in_((PENDING, SENDING))).limit(1)) is not None
 
 
 def follow_in_worker(hub, *, routes: list[str] | None = None, endpoints: list[str] | None = None,
