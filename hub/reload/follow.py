@@ -114,7 +114,8 @@ class RoutesFollower(threading.Thread):
         self.watch = watch_interval() if watch is None else watch
         self.process = f"{kind}@{socket.gethostname()}:{os.getpid()}"
         self.stopping = threading.Event()
-        self.error: str | None = None
+        self.error: str | None = None  # why the newest generation is refused here
+        self.failure: str | None = None  # why the last pass failed (the store or the broker away, a swap not taken)
         self.refused: int | None = None  # a generation this process could not build (logged once)
         self._reported: tuple | None = None
         self._reported_at = 0.0
@@ -137,13 +138,28 @@ class RoutesFollower(threading.Thread):
         self.stopping.set()
 
     def step(self) -> None:
-        """One pass: the folder (when watching), the store's newest generation, the tickers, the report."""
-        if self.watch > 0:
-            self.watch_folder()
-        self.follow()
-        for tick in self.tickers:
-            tick()
-        self.report()
+        """One pass: the folder (when watching), the store's newest generation, the tickers, the
+        report. The report is made whatever failed, with the reason, so ``hub routes status``
+        shows a process left behind by a failing pass and why."""
+        failed: Exception | None = None
+        try:
+            if self.watch > 0:
+                self.watch_folder()
+            self.follow()
+            for tick in self.tickers:
+                tick()
+            self.failure = None
+        except Exception as exc:
+            failed = exc
+            self.failure = f"following the route generations failed: {type(exc).__name__}: {_first_line(exc)}"
+            raise
+        finally:
+            try:
+                self.report()
+            except Exception:  # noqa: BLE001 - the store away too: the pass's own error is the one raised
+                if failed is None:
+                    raise
+                log.debug("routes follower: report failed as well", exc_info=True)
 
     # -- the store -------------------------------------------------------------------------
 
@@ -185,7 +201,7 @@ class RoutesFollower(threading.Thread):
     def report(self, force: bool = False) -> None:
         """Say which generation runs here: on a change, and every HEARTBEAT seconds."""
         now = time.monotonic()
-        state = (self.hub.generation.id if self.hub.generation else None, self.error)
+        state = (self.hub.generation.id if self.hub.generation else None, self.error or self.failure)
         if not force and state == self._reported and now - self._reported_at < HEARTBEAT:
             return
         report(self.hub.db, self.process, self.kind, *state)
@@ -194,6 +210,9 @@ class RoutesFollower(threading.Thread):
     # -- the folder (optional) -------------------------------------------------------------
 
     def watch_folder(self) -> None:
+        """Reload an edit of the folder. The edit counts as seen only once the reload has
+        answered — applied, unchanged, or refused as invalid (not tried again until the next
+        edit); a reload that failed (the store or the broker away) is tried again next time."""
         now = time.monotonic()
         if now - self._watched_at < self.watch:
             return
@@ -201,12 +220,13 @@ class RoutesFollower(threading.Thread):
         stamp = folder_stamp(self.hub.settings.routes_dir)
         if stamp == self._watched:
             return
-        self._watched = stamp
         snapshot, _ = read_snapshot(self.hub.settings.routes_dir)
         running = self.hub.generation.fingerprint if self.hub.generation is not None else None
         if snapshot.fingerprint in (running, self._watch_refused):
+            self._watched = stamp
             return  # touched, not changed; or the invalid edit already refused
         result = reload_routes(self.hub, Principal(_owner(self.hub.settings.routes_dir), "routes", "watch"))
+        self._watched = stamp
         if result.outcome == "refused":
             self._watch_refused = snapshot.fingerprint
             log.error("route files changed but are invalid; generation %s stays in force:\n  %s",
@@ -215,6 +235,12 @@ class RoutesFollower(threading.Thread):
             log.info("route files changed: generation %d recorded: %s", result.generation.id,
                      result.generation.summary)
             self.follow()
+
+
+def _first_line(exc: Exception) -> str:
+    """An error's first line, short: a driver's message, not the statement and its parameters."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else "")[:200]
 
 
 def folder_stamp(directory: Path) -> tuple:
