@@ -24,9 +24,11 @@ dev-venv: $(VENV)/.installed-dev
 run: venv
 	$(BIN)/hub run --demo-erp
 
-## make test: the whole pytest suite (needs RabbitMQ and PostgreSQL, see DEVELOPERS.md)
+## make test: the whole pytest suite (needs RabbitMQ and PostgreSQL, see DEVELOPERS.md), in
+## TEST_WORKERS processes (pytest-xdist; a file's tests stay in one process, sharing its fixtures)
+TEST_WORKERS ?= 2
 test: dev-venv
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: dev-venv
 	$(BIN)/python benchmarks/e2e.py
