@@ -132,6 +132,12 @@ class WorkerRoutes:
 
     def apply(self, state: RouteState) -> None:
         app, consumer = self.hub.celery, self.consumer
+        here = self.hub.generation
+        if here is not None and state.generation is not None and state.generation.id <= here.id:
+            # A swap the follower stopped waiting for, run after a newer one: never go back.
+            log.info("routes: generation %d not applied: generation %d is already in force here",
+                     state.generation.id, here.id)
+            return
         self._register(app, consumer, state)
         old = in_force(self.hub)
         put_in_force(self.hub, state)

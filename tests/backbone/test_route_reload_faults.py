@@ -223,3 +223,16 @@ def test_watcher_retries_an_edit_whose_reload_failed_and_status_shows_a_failed_p
     follower.step()
     mine = next(p for p in current_status(hub)["processes"] if p["process"] == follower.process)
     assert mine["generation"] == first.id + 2 and mine["error"] is None
+
+
+def test_a_late_swap_never_takes_a_worker_back_to_an_older_generation(proxied_hub: tuple[Hub, TcpProxy]) -> None:
+    hub, _proxy = proxied_hub
+    first = _record(hub, None, "http://127.0.0.1:9/first")
+    second = _record(hub, fetch(hub.db, first.id), "http://127.0.0.1:9/second")
+    put_in_force(hub, build(hub, second, load_snapshot(second.snapshot)))
+    side = WorkerRoutes(hub, _Loop(), None, None)
+    # The swap to generation 1 the follower gave up waiting for runs in the loop after generation 2's.
+    side.apply(build(hub, first, load_snapshot(first.snapshot)))
+    side.apply(build(hub, second, load_snapshot(second.snapshot)))
+    assert hub.generation.id == second.id
+    assert hub.routes.endpoints["probe-erp"].http.url == "http://127.0.0.1:9/second"
