@@ -25,8 +25,9 @@ run: venv
 	$(BIN)/hub run --demo-erp
 
 ## make test: the whole pytest suite (needs RabbitMQ and PostgreSQL, see DEVELOPERS.md), in
-## TEST_WORKERS processes (pytest-xdist; a file's tests stay in one process, sharing its fixtures)
-TEST_WORKERS ?= 2
+## TEST_WORKERS processes (pytest-xdist; a file's tests stay in one process, sharing its fixtures).
+## Three on two cores: much of the suite waits on workers, brokers and subprocesses (DEVELOPERS.md)
+TEST_WORKERS ?= 3
 test: dev-venv
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
