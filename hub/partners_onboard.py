@@ -105,7 +105,13 @@ def add_partner(path: Path, new: NewPartner, routes) -> tuple[PartnerConfig | No
     if any(p.get("id") == new.id for p in partners if isinstance(p, dict)):
         return None, [f"{path}: partner {new.id!r} is already in the registry (edit its entry instead)"]
     partners.append(_commented(new.entry()))
-    # Written beside the file and checked there (certificate paths resolve alike), then moved over it.
+    return _write_checked(yaml, document, path, routes, new.id)
+
+
+def _write_checked(yaml, document, path: Path, routes, partner_id: str) -> tuple[PartnerConfig | None, list[str]]:
+    """Write the edited registry only if it passes every check → (the partner, []) or (None,
+    the problems). Written beside the file and checked there (certificate paths resolve alike),
+    then moved over it, so a refused edit leaves the file as it was."""
     fd, scratch = tempfile.mkstemp(prefix=".partners-", suffix=".yaml", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as fh:
@@ -117,7 +123,7 @@ def add_partner(path: Path, new: NewPartner, routes) -> tuple[PartnerConfig | No
     finally:
         if os.path.exists(scratch):
             os.unlink(scratch)
-    return next(p for p in check.partners if p.id == new.id), []
+    return next(p for p in check.partners if p.id == partner_id), []
 
 
 def promote_partner(path: Path, partner_id: str, routes) -> tuple[PartnerConfig | None, list[str]]:
@@ -132,18 +138,7 @@ def promote_partner(path: Path, partner_id: str, routes) -> tuple[PartnerConfig 
     if str(entries[0].get("status", "ACTIVE")) != "ONBOARDING":
         return None, [f"{path}: partner {partner_id!r} is {entries[0].get('status', 'ACTIVE')}, not in testing (ONBOARDING)"]
     entries[0]["status"] = "ACTIVE"
-    fd, scratch = tempfile.mkstemp(prefix=".partners-", suffix=".yaml", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            yaml.dump(document, fh)
-        check = check_registry(Path(scratch), routes)
-        if check.problems:
-            return None, [p.replace(scratch, str(path)) for p in check.problems]
-        os.replace(scratch, path)
-    finally:
-        if os.path.exists(scratch):
-            os.unlink(scratch)
-    return next(p for p in check.partners if p.id == partner_id), []
+    return _write_checked(yaml, document, path, routes, partner_id)
 
 
 def next_steps(partner: PartnerConfig, settings, routes) -> list[str]:
