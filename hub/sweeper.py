@@ -7,8 +7,8 @@ message stays reserved (unacked) by the worker until RabbitMQ's consumer timeout
 by default — returns it. The sweeper does not wait that long.
 
 When is a message stuck rather than waiting in a backlog? Queues are first in, first out, so
-a message is stuck when it is older than ``HUB_STUCK_AFTER`` seconds and either its queue has
-nothing ready, or the queue has *moved past it*: its route already processed a message that
+a message is stuck when it went on its queue (received, replayed or swept) more than
+``HUB_STUCK_AFTER`` seconds ago and either its queue has nothing ready, or the queue has *moved past it*: its route already processed a message that
 arrived ``OVERTAKEN_BY`` seconds or more after it (for a delivery: its endpoint already took a
 delivery put on the broker that much later). That holds under steady load too, when a queue is
 never idle. A stuck message is sent again straight to its route's queue, a stuck delivery to its
@@ -25,7 +25,7 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, func, or_, select, update
 
 from hub.broker.topology import ingress_key
 from hub.celery_app import task_message
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 LOOK_BACK = timedelta(days=1)
 OVERTAKEN_BY = timedelta(seconds=5)  # publish order may differ from commit order by a little
 OPEN_STATUSES = (RECEIVED, ROUTING, DELIVERING)
+# Stages that put a message on a route's queue again (a replay of the whole message has no route).
+REQUEUED = ("replayed", "swept")
 
 _last_sweep = 0.0
 
@@ -112,7 +114,11 @@ def _sweep_routes(hub, older_than: float) -> int:
                 # In a retry chain: its next attempt is scheduled; the chain ends in a run or a letter.
                 .where(~exists().where(and_(Stage.message_id == Message.id, Stage.route == binding.name,
                                             Stage.stage == "retrying",
-                                            Stage.at >= now - _retry_window(hub, binding.name, older_than))))).all()
+                                            Stage.at >= now - _retry_window(hub, binding.name, older_than))))
+                # Put on the queue again lately (replayed by an operator, or swept): it counts from then.
+                .where(~exists().where(and_(Stage.message_id == Message.id, Stage.stage.in_(REQUEUED),
+                                            or_(Stage.route == binding.name, Stage.route.is_(None)),
+                                            Stage.at > cutoff)))).all()
         # A route a reload added (or rebound) takes only what was received once it was bound.
         stuck = [r.id for r in rows
                  if binding.matches(ingress_key(r.format, r.doctype, r.sender)) and binding.bound_at(r.received_at)]
@@ -151,6 +157,9 @@ def _resend(hub, messages: list, why: str) -> int:
                                   delivery_id=delivery_id))
             MessageStore.stage(session, message_id, "swept", route=route, endpoint=endpoint, delivery_id=delivery_id,
                                detail={"queue": message.routing_key, "why": why})
+            if delivery_id:  # it went on the broker again now: the next sweep counts from here
+                session.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.status == states.PENDING)
+                                .values(pending_since=utcnow()))
         session.add_all(rows)
     outcomes = publish_rows(hub, rows)
     return sum(o.value == "confirmed" for o in outcomes)

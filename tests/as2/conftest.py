@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -22,6 +21,7 @@ import pytest
 from connectors.as2.identity import As2Settings
 from hub.app import Hub
 from tests.connectors.conftest import drop_schema, make_hub, new_schema
+from tests.conftest import free_port
 
 HUB_AS2 = "SUPPLYHUB-TEST"
 
@@ -156,12 +156,6 @@ endpoints:
   acme-as2:
     as2: {partner: P-AS2, url: "${ACME_AS2_URL}", timeout: 10s, mdn_wait: 3s}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_routes(folder: Path, env: As2Env | dict, mdn: str = "sync") -> Path:

@@ -22,7 +22,7 @@ from hub.config import Settings
 from hub.ingest import Inbound, Ingest
 from hub.stubs import ErpStub
 from hub.store import DeadLetter, Delivery, DeliveryAttempt, Message, Stage
-from tests.conftest import AMQP_URL, ROOT, fresh_schema
+from tests.conftest import AMQP_URL, ROOT, free_port, fresh_schema
 
 TEST_ROUTES = """
 routes:
@@ -263,6 +263,8 @@ def make_env(tmp_path: Path, *, database_url: str, broker_url: str | None, names
         "HUB_INBOX_STABLE_SECONDS": "0.3", "PYTHONPATH": str(ROOT),
         "ERP_INVENTORY_URL": f"{stub.url}/inventory/adjustments", "WAREHOUSE_DIR": str(warehouse),
         "HUB_OPERATOR": "test-operator",
+        # Each `hub run` serves its console on a port of its own: tests run side by side (xdist).
+        "HUB_API_PORT": str(free_port()),
     })
     if broker_url:
         env["HUB_BROKER_URL"] = broker_url

@@ -371,6 +371,33 @@ def test_a_held_message_is_swept_under_steady_load_once_its_queue_moved_past_it(
     conn.close()
 
 
+def test_a_replayed_message_counts_from_its_replay_not_from_when_it_was_received(amqp_hub: HubEnv) -> None:
+    """A message replayed from its DLQ went on its queue again just now. While a worker holds it
+    (its queue is then empty) the sweeper must not take it for stuck because it was *received*
+    long ago: it did, and the replay dead-lettered twice (seen on CI, embedded default)."""
+    from hub.deadletters import replay_dead_letters
+    from hub.sweeper import sweep_stuck
+
+    amqp_hub.env["HUB_STUCK_AFTER"] = "600"  # the test sweeps by hand
+    worker = amqp_hub.start_worker()
+    message_id = amqp_hub.push((ROOT / "examples/cycle-counts/bad-counts.csv").read_bytes(), filename="bad-counts.csv")
+    (dl,) = wait_for(lambda: amqp_hub.dead_letters(message_id), 30, what="a dead letter")
+    amqp_hub.stop(worker)
+    conn, held = _foreign_consumer(amqp_hub.hub.topology.queue_name("route", "cycle-counts"))
+    time.sleep(1.5)  # received more than a second ago
+    replay_dead_letters(amqp_hub.hub, [dl.id], by="test", why="replayed while a worker holds it")
+    deadline = time.monotonic() + 30
+    while not held and time.monotonic() < deadline:
+        conn.process_data_events(time_limit=0.2)
+    assert held, "the replayed message never reached the holding consumer"
+    assert sweep_stuck(amqp_hub.hub, older_than=1, force=True) == 0  # replayed just now: not stuck
+    time.sleep(1.5)
+    assert sweep_stuck(amqp_hub.hub, older_than=1, force=True) == 1  # held a second past its replay: stuck
+    (swept,) = [s for s in amqp_hub.stages(message_id) if s.stage == "swept"]
+    assert swept.detail["why"] == "idle"
+    conn.close()
+
+
 def test_a_delivery_held_out_of_sight_is_swept_back_to_its_endpoint(amqp_hub: HubEnv) -> None:
     """Same for a delivery task. A route batch sends its deliveries itself; one that had to wait
     (here: the ERP answered 503 once) goes back through its endpoint's queue, where a foreign

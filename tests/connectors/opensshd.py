@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.conftest import free_port
+
 SSHD = Path("/usr/sbin/sshd")
 
 
@@ -70,12 +72,6 @@ class OpenSsh:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_sshd(folder: Path) -> OpenSsh:

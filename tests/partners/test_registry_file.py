@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import pytest
 from hub.db import Database
 from hub.partners import PartnerConfig, PartnerRegistry
 from hub.stubs import ErpStub
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 HUB = [sys.executable, "-m", "hub"]
 
@@ -138,11 +137,6 @@ def test_a_process_refuses_to_start_on_an_invalid_registry(tmp_path: Path) -> No
 
 
 # -- the README's walk-through ----------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ real, registered partner), and the inbound API served by ``hub api``'s own serve
 from __future__ import annotations
 
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from tests.connectors.conftest import (  # noqa: F401 - fixtures used by the tes
     schema_url,
     sftp_server,
 )
+from tests.conftest import free_port
 
 METRICS_TOKEN = "security-tests-metrics-token"
 
@@ -64,12 +64,6 @@ def sec_hub(tmp_path_factory: pytest.TempPathFactory, schema_url: str) -> Iterat
 def keys(sec_hub: Hub) -> dict[str, str]:
     return {p: create_api_key(sec_hub.db, p, label="security tests").key
             for p in ("P-0042", "P-0107", "P-0777", "P-0888", "P-0500")}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RunningApi:

@@ -4,7 +4,6 @@ inbound API (a real server on 127.0.0.1) with its API key — and is refused wha
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from hub.config import Settings
 from hub.partners import PartnerRegistry
 from hub.simulator.channels import ChannelError, Folder, HttpInbox, HubApi, channels_for
 from hub.store import Message
+from tests.conftest import free_port
 
 ANSWER = (b"ISA*00*          *00*          *ZZ*MERIDIANSURG   *ZZ*GENHOSP        *261207*1000*U*00401*000000071*0*P*>~"
           b"GS*FA*MERIDIANSURG*GENHOSP*20261207*1000*71*X*004010~ST*997*0001~AK1*PO*1~AK2*850*0001~AK5*A~"
@@ -44,12 +44,6 @@ PARTNER = """partners:
     x12: {isa_qualifier: ZZ, isa_id: ACMEMED, gs_id: ACMEMED, version: "004010"}
     preferred_standard: X12
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
