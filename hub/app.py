@@ -55,13 +55,15 @@ class Hub:
 
     generation = None  # the route generation in force here (hub.reload.generations.Generation), once taken
 
-    def topology_for(self, routes: RouteSet, bound_since: Mapping[str, datetime] | None = None) -> Topology:
+    def topology_for(self, routes: RouteSet,
+                     bound_since: Mapping[str, Mapping[str, datetime]] | None = None) -> Topology:
+        """The broker topology of ``routes``; ``bound_since``: route → key → when a reload bound it."""
         since = bound_since or {}
         return Topology(
             namespace=self.settings.namespace,
             amqp=self.settings.is_amqp,
             delivery_limit=self.settings.delivery_limit,
-            routes=[RouteBinding(r.name, r.route.from_.binding_keys(), since.get(r.name))
+            routes=[RouteBinding(r.name, r.route.from_.binding_keys(), since.get(r.name, {}))
                     for r in routes.enabled_routes],
             endpoints=sorted(routes.endpoints),
         )
@@ -98,7 +100,12 @@ class Hub:
     # -- lifecycle -------------------------------------------------------------------------
 
     def setup(self) -> None:
-        """Create/upgrade the schema and declare the broker topology."""
+        """Create/upgrade the schema, take the route generation in force (when one is recorded:
+        its routes, not this process's folder, which may hold an edit nobody reloaded yet) and
+        declare the broker topology of the routes in force."""
+        from hub.reload.follow import take_in_force
+
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db.create_schema()
+        take_in_force(self)
         self.declare_topology()

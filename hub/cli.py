@@ -273,6 +273,10 @@ def relay(once: bool = False) -> None:
     if once:
         typer.echo(f"republished {relay_once(hub)} message(s)")
         return
+    from hub.reload.follow import start_following, take_in_force
+
+    take_in_force(hub)  # the statuses it refreshes expect the routes in force (hub.reload)
+    start_following(hub, "relay")
     r = Relay(hub)
     r.start()
     try:
@@ -293,8 +297,10 @@ def flower(port: Annotated[int | None, typer.Option(help="Default HUB_FLOWER_POR
         started = plan(hub.settings, port)
     except FlowerRefused as exc:
         _fail(f"hub flower: {exc}", 2)
+    from hub.reload.follow import take_in_force
     from hub.worker import build_worker_app
 
+    take_in_force(hub)  # the queues of the route generation in force, not of this folder (read once)
     celery = build_worker_app(hub)
     list_hub_queues([q.name for q in hub.topology.work_queues() + hub.topology.dead_letter_queues()])
     typer.echo(f"Flower on http://{started.address}:{started.port} ({started.auth} authentication)", err=True)

@@ -7,7 +7,7 @@ message stays reserved (unacked) by the worker until RabbitMQ's consumer timeout
 by default — returns it. The sweeper does not wait that long.
 
 When is a message stuck rather than waiting in a backlog? Queues are first in, first out, so
-a message is stuck when it went on its queue (received, replayed or swept) more than
+a message is stuck when it went on its queue (published, replayed or swept) more than
 ``HUB_STUCK_AFTER`` seconds ago and either its queue has nothing ready, or the queue has *moved past it*: its route already processed a message that
 arrived ``OVERTAKEN_BY`` seconds or more after it (for a delivery: its endpoint already took a
 delivery put on the broker that much later). That holds under steady load too, when a queue is
@@ -41,8 +41,9 @@ log = logging.getLogger(__name__)
 LOOK_BACK = timedelta(days=1)
 OVERTAKEN_BY = timedelta(seconds=5)  # publish order may differ from commit order by a little
 OPEN_STATUSES = (RECEIVED, ROUTING, DELIVERING)
-# Stages that put a message on a route's queue again (a replay of the whole message has no route).
-REQUEUED = ("replayed", "swept")
+# Stages that put a message on a route's queue (the ingress publish, a replay of the whole message
+# have no route): the relay may publish long after the message was received.
+REQUEUED = ("published", "replayed", "swept")
 
 _last_sweep = 0.0
 
@@ -115,13 +116,13 @@ def _sweep_routes(hub, older_than: float) -> int:
                 .where(~exists().where(and_(Stage.message_id == Message.id, Stage.route == binding.name,
                                             Stage.stage == "retrying",
                                             Stage.at >= now - _retry_window(hub, binding.name, older_than))))
-                # Put on the queue again lately (replayed by an operator, or swept): it counts from then.
+                # Put on the queue lately (published by the relay, replayed, swept): it counts from then.
                 .where(~exists().where(and_(Stage.message_id == Message.id, Stage.stage.in_(REQUEUED),
                                             or_(Stage.route == binding.name, Stage.route.is_(None)),
                                             Stage.at > cutoff)))).all()
-        # A route a reload added (or rebound) takes only what was received once it was bound.
-        stuck = [r.id for r in rows
-                 if binding.matches(ingress_key(r.format, r.doctype, r.sender)) and binding.bound_at(r.received_at)]
+        # A key a reload bound to the route copied only what was published once it was bound.
+        published = _published_at(hub, [r.id for r in rows]) if binding.since and rows else {}
+        stuck = [r.id for r in rows if binding.copied(ingress_key(r.format, r.doctype, r.sender), published.get(r.id))]
         if stuck:
             messages = [(task_message(hub.celery, f"hub.route.{binding.name}", [message_id], task_id=new_id(),
                                       exchange="", routing_key=queue.name,
@@ -138,6 +139,14 @@ def _retry_window(hub, route: str, older_than: float) -> timedelta:
     compiled = hub.compiled.get(route)
     longest = compiled.route.on_error.backoff.max if compiled is not None else 300.0
     return timedelta(seconds=longest * 1.5 + older_than)
+
+
+def _published_at(hub, message_ids: list[str]) -> dict[str, datetime]:
+    """When each message was last published to the ingress exchange."""
+    with hub.db.read() as session:
+        return dict(session.execute(select(Stage.message_id, func.max(Stage.at))
+                                    .where(Stage.message_id.in_(message_ids), Stage.stage == "published")
+                                    .group_by(Stage.message_id)).all())
 
 
 def _newest_processed(hub, route: str, now: datetime) -> datetime | None:

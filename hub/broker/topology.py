@@ -17,7 +17,7 @@ browse them (get + requeue) without a delivery counter ever dropping a message.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -48,23 +48,27 @@ def topic_regex(pattern: str) -> re.Pattern[str]:
 class RouteBinding:
     name: str
     keys: tuple[str, ...]  # topic patterns such as "csv.cycle_count.*"
-    # When this binding took effect, for a route added or rebound by a reload (hub.reload): a
-    # message received before it was never copied to the route. None: bound from the start.
-    since: datetime | None = field(default=None, compare=False)
-
-    def bound_at(self, received_at: datetime | None) -> bool:
-        """Was the binding there when a message received at ``received_at`` was published?"""
-        if self.since is None or received_at is None:
-            return True
-        return (received_at if received_at.tzinfo else received_at.replace(tzinfo=UTC)) >= self.since
+    # When each key's binding took effect, for a key a reload (hub.reload) added to this route:
+    # a message published before that was never copied here by that key. A key not in it was
+    # bound before anything was recorded.
+    since: Mapping[str, datetime] = field(default_factory=dict, compare=False, hash=False)
 
     @cached_property
-    def patterns(self) -> tuple[re.Pattern[str], ...]:
-        return tuple(topic_regex(k) for k in self.keys)
+    def patterns(self) -> tuple[tuple[str, re.Pattern[str]], ...]:
+        return tuple((k, topic_regex(k)) for k in self.keys)
 
     def matches(self, routing_key: str) -> bool:
-        """Would the broker copy a message with this routing key into this route's queue?"""
-        return any(p.match(routing_key) for p in self.patterns)
+        """Would the broker copy a message with this routing key into this route's queue now?"""
+        return any(p.match(routing_key) for _, p in self.patterns)
+
+    def copied(self, routing_key: str, published_at: datetime | None) -> bool:
+        """Was a message with this routing key, published to the ingress at ``published_at``,
+        copied here — by a key that was bound then? (None: when is unknown, taken as yes.)"""
+        if not self.since or published_at is None:
+            return self.matches(routing_key)
+        at = published_at if published_at.tzinfo else published_at.replace(tzinfo=UTC)
+        return any(p.match(routing_key) and (key not in self.since or at >= self.since[key])
+                   for key, p in self.patterns)
 
 
 @dataclass
@@ -89,10 +93,10 @@ class Topology:
     def dlx(self) -> Exchange:
         return Exchange(f"{self.namespace}.dlx", "direct", durable=True)
 
-    def routes_for(self, routing_key: str, received_at: datetime | None = None) -> set[str]:
-        """The routes a message with this ingress routing key is copied to (received at
-        ``received_at``: not to a route bound after that)."""
-        return {b.name for b in self.routes if b.matches(routing_key) and b.bound_at(received_at)}
+    def routes_for(self, routing_key: str, published_at: datetime | None = None) -> set[str]:
+        """The routes a message with this ingress routing key is copied to (published at
+        ``published_at``: not by a key a reload bound after that)."""
+        return {b.name for b in self.routes if b.copied(routing_key, published_at)}
 
     # -- names -----------------------------------------------------------------------------
 

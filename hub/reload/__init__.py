@@ -7,6 +7,8 @@
 - ``worker``, ``dispatch``, ``pool``: a Celery worker takes it between batches — new queues
   consumed, removed ones drained then cancelled, tasks registered, each batch on one generation;
 - the file drop and the SFTP pollers follow the channels in connectors.inbound.channels_follow;
+- ``upkeep``: what a reload may leave behind (an unbind refused, a drain cut by a restart),
+  looked after by every worker at its start and every half minute;
 - ``status``, ``cli``: ``hub routes status`` and ``hub routes reload`` (mounted by hub.cli);
 - ``models``: the tables (migration 0008).
 

@@ -13,7 +13,8 @@ The order matters, so that no message is lost or taken twice across the swap:
    again) and the audit entry;
 5. unbind what the new set no longer binds (a removed route, a route's old ``from``): no new
    copy goes there; what its queue already holds is finished by the workers on its old
-   definition (hub.reload.worker).
+   definition (hub.reload.worker). An unbind the broker refuses now is done by the workers'
+   upkeep later (hub.reload.upkeep); the reload stays applied and is audited either way.
 
 Running processes notice the new generation within ``HUB_ROUTES_FOLLOW_INTERVAL`` seconds
 (hub.reload.follow).
@@ -42,6 +43,7 @@ from hub.reload.generations import (
 )
 from hub.partner_sync import RegistryInvalid
 from hub.routes.loader import RouteSet
+from hub.store.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +99,22 @@ def reload_routes(hub, principal: Principal, *, dry_run: bool = False) -> Reload
         except RegistryInvalid as exc:
             _audit_refused(hub, principal, snapshot, exc.problems)
             return ReloadResult("refused", previous, problems=exc.problems)
+        # Before declaring: a message published from then on may be copied by a new binding, so a
+        # route's since must not be later than any message it was copied (it may be a little earlier:
+        # such a message is then looked for there, and the sweeper sends it; never the other way).
+        bound_at = utcnow()
         declare(hub, new)
         try:
-            generation = record(hub.db, snapshot, new, previous, old, by=principal.name, via=principal.via)
+            generation = record(hub.db, snapshot, new, previous, old, by=principal.name, via=principal.via,
+                                bound_at=bound_at)
         except GenerationTaken:
             continue  # another reload got there first: compare with what it put in force
-        unbind_dropped(hub, old, new)
+        try:
+            unbind_dropped(hub, old, new)
+        except Exception:  # noqa: BLE001 - in force already; every worker's upkeep unbinds it later
+            log.warning("route reload: generation %d is in force, but what it no longer binds could not be "
+                        "unbound now; the workers' upkeep unbinds it (hub.reload.upkeep)", generation.id,
+                        exc_info=True)
         _audit_applied(hub, principal, generation, previous, registry)
         return ReloadResult("applied", generation, previous, changes=generation.changes, registry=registry)
     raise RuntimeError("route reload: ten other reloads recorded a generation while this one tried; try again")

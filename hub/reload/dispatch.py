@@ -40,5 +40,12 @@ def advance(generation: int, task_names: set[str]) -> None:
     _current, _names = generation, frozenset(task_names)
 
 
+def remember(task_name: str, generation: int) -> None:
+    """A task the set in force lacks, found left over after a restart (hub.reload.upkeep): its
+    batches run on ``generation``, the last that had it."""
+    if task_name not in _names:
+        _last_with[task_name] = generation
+
+
 def current() -> int | None:
     return _current

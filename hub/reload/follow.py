@@ -1,8 +1,10 @@
 """Every running hub process follows the route generation in force.
 
-A process starts on the route files as they are: if they differ from the generation in force
-(or none is recorded yet), its start is a reload — recorded the same way, ``via: start`` — and
-the other processes follow it (``adopt_at_start``). While it runs, ``RoutesFollower`` asks the
+A process starts on the generation in force (``take_in_force``, before it declares anything on
+the broker). If its route folder is the one that generation was read from and the files differ
+(an edit), or none is recorded yet, its start is a reload — recorded the same way, ``via:
+start`` — and the other processes follow it; a process on another folder runs the generation in
+force and says so (``adopt_at_start``). While it runs, ``RoutesFollower`` asks the
 store every ``HUB_ROUTES_FOLLOW_INTERVAL`` seconds (default 2) for the newest generation; a
 new one is built from its texts and put in force in one swap (``swap``; a worker's happens in
 its consumer loop, between batches: hub.reload.worker), then the listeners run (the file drop
@@ -30,6 +32,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from hub.console.operators import Principal
 from hub.reload.command import reload_routes
@@ -82,10 +85,55 @@ class RoutesInvalidHere(Exception):
         super().__init__("\n".join(problems))
 
 
+def take_in_force(hub) -> Generation | None:
+    """Put the generation in force in this process, if one is recorded and this process can
+    build it (else the process keeps its folder's routes, and says why). Every process's start
+    begins here (``Hub.setup``), before it declares anything on the broker."""
+    try:
+        generation = fetch(hub.db)
+    except SQLAlchemyError as exc:  # no schema yet (``hub flower`` on a fresh database): nothing is in force
+        log.debug("no route generation read: %s", exc)
+        return None
+    if generation is None or generation.snapshot is None:
+        return None
+    routes = load_snapshot(generation.snapshot)
+    if routes.problems:
+        log.warning("route generation %d cannot run here (%s); this process uses its own route folder",
+                    generation.id, routes.problems[0])
+        return None
+    put_in_force(hub, build(hub, generation, routes))
+    return generation
+
+
+def _same_folder(recorded: str, here: Path) -> bool:
+    try:
+        return Path(recorded).resolve() == here.resolve()
+    except OSError:
+        return False
+
+
 def adopt_at_start(hub, user: str) -> str:
     """Put the route files in force in this starting process, as the generation in force or as
     a new one (a start is a reload). Raises ``RoutesInvalidHere`` with every file:line. Returns
-    the line saying which generation runs here."""
+    the line saying which generation runs here.
+
+    A process whose route folder is not the one the generation in force was read from (another
+    checkout, a container with another mount, a test's copy) runs the generation in force and
+    says so: starting it must not put a different set in force for every other process. An edit
+    in the same folder is a reload, as ``hub routes reload`` would make it; so is the first start."""
+    here = Path(hub.settings.routes_dir)
+    current = fetch(hub.db)
+    if current is not None and not _same_folder(current.directory, here):
+        if current.snapshot is None:
+            raise RoutesInvalidHere([f"generation {current.id}'s texts are no longer kept"])
+        routes = load_snapshot(current.snapshot)
+        if routes.problems:
+            raise RoutesInvalidHere([str(p) for p in routes.problems])
+        put_in_force(hub, build(hub, current, routes))
+        log.warning("route folder %s is not %s, the folder route generation %d was read from: this process "
+                    "runs generation %d and does not put its folder in force (`hub routes reload` does)",
+                    here.resolve(), current.directory, current.id, current.id)
+        return f"route generation {current.id} (in force, read from {current.directory}; not this process's folder)"
     result = reload_routes(hub, Principal(user, "routes", "start"))
     if result.outcome == "refused":
         raise RoutesInvalidHere(result.problems)

@@ -50,7 +50,7 @@ class Snapshot:
 
 def read_snapshot(directory: Path) -> tuple[Snapshot, list[Problem]]:
     """Read every route file once. A file that cannot be read is a problem naming it."""
-    directory = Path(directory)
+    directory = Path(directory).resolve()  # recorded so: another process compares it with its own folder
     if not directory.is_dir():
         return Snapshot(directory, ()), [Problem(str(directory), 1, "routes folder does not exist")]
     files, problems = [], []
@@ -83,7 +83,7 @@ class Generation:
     directory: str
     changes: dict[str, Any]
     summary: str
-    bound_since: dict[str, datetime] = field(default_factory=dict)
+    bound_since: dict[str, dict[str, datetime]] = field(default_factory=dict)  # route → key → when bound
     files: tuple[tuple[str, str], ...] | None = None
 
     @property
@@ -94,7 +94,7 @@ class Generation:
     def of(cls, row: RouteGeneration, with_files: bool) -> Generation:
         files = tuple((name, text) for name, text in row.files) if with_files and row.files is not None else None
         return cls(row.id, row.fingerprint, row.activated_at, row.by, row.via, row.directory, dict(row.changes),
-                   row.summary, {k: datetime.fromisoformat(v) for k, v in (row.bound_since or {}).items()}, files)
+                   row.summary, _read_bound_since(row.bound_since), files)
 
 
 def newest_id(db: Database) -> int | None:
@@ -112,6 +112,11 @@ def fetch(db: Database, generation_id: int | None = None, *, with_files: bool = 
                 return None
         row = session.get(RouteGeneration, generation_id)
         return Generation.of(row, with_files) if row is not None else None
+
+
+def recent(db: Database, limit: int = KEEP) -> list[Generation]:
+    """The newest generations, oldest first, without their texts."""
+    return list(reversed(history(db, limit)))
 
 
 def history(db: Database, limit: int = 10) -> list[Generation]:
@@ -171,29 +176,47 @@ def bindings_of(routes: RouteSet | None) -> dict[str, tuple[str, ...]]:
     return {r.name: tuple(r.route.from_.binding_keys()) for r in routes.enabled_routes} if routes else {}
 
 
-def bound_since(previous: Generation | None, old: RouteSet | None, new: RouteSet, now: datetime) -> dict[str, datetime]:
-    """When each route's current binding took effect — kept across generations while a route
-    keeps its binding keys; ``now`` for one added or rebound. Routes of the first generation
-    have none: they were bound before anything was recorded."""
+def bound_since(previous: Generation | None, old: RouteSet | None, new: RouteSet,
+                now: datetime) -> dict[str, dict[str, datetime]]:
+    """When each binding key of each route took effect — kept across generations while the route
+    keeps the key; ``now`` for a key added (a new route's, a key its ``from`` gained). Keys of the
+    first generation have none: they were bound before anything was recorded. Per key, not per
+    route: a route that gains a key still had its old keys' messages copied to it all along."""
     if previous is None:
         return {}
     before, after = bindings_of(old), bindings_of(new)
-    return {name: previous.bound_since[name] if before.get(name) == keys and name in previous.bound_since
-            else now for name, keys in after.items()
-            if before.get(name) != keys or name in previous.bound_since}
+    out: dict[str, dict[str, datetime]] = {}
+    for name, keys in after.items():
+        kept, had = previous.bound_since.get(name, {}), before.get(name, ())
+        times = {key: (kept[key] if key in had else now) for key in keys if key not in had or key in kept}
+        if times:
+            out[name] = times
+    return out
+
+
+def _read_bound_since(stored: dict | None) -> dict[str, dict[str, datetime]]:
+    """The stored JSON: route → key → ISO time. (The table's first version, never released,
+    kept one time per route; such a value is read as bound from the start.)"""
+    return {route: {key: datetime.fromisoformat(at) for key, at in keys.items()}
+            for route, keys in (stored or {}).items() if isinstance(keys, dict)}
 
 
 def record(db: Database, snapshot: Snapshot, new: RouteSet, previous: Generation | None, old: RouteSet | None,
-           *, by: str, via: str) -> Generation:
+           *, by: str, via: str, bound_at: datetime | None = None) -> Generation:
     """Insert the next generation. Raises ``GenerationTaken`` when another process took its
-    number meanwhile (the caller reads the newest again: it may be this very set)."""
-    now = utcnow()
+    number meanwhile (the caller reads the newest again: it may be this very set). ``bound_at``:
+    when the new bindings were declared (taken just before declaring them)."""
+    now = bound_at or utcnow()
     changes = changes_between(old, new, previous.snapshot if previous else None, snapshot)
+    # The ingress bindings this generation put in force: what a later one no longer binds is
+    # unbound by every worker's upkeep until it is gone (hub.reload.upkeep), not only once.
+    changes["bindings"] = {name: list(keys) for name, keys in bindings_of(new).items()}
     since = bound_since(previous, old, new, now)
     number = (previous.id if previous else 0) + 1
     row = RouteGeneration(id=number, fingerprint=snapshot.fingerprint, activated_at=now, by=by, via=via,
                           directory=str(snapshot.directory), files=[list(f) for f in snapshot.files],
-                          changes=changes, bound_since={k: v.isoformat() for k, v in since.items()},
+                          changes=changes,
+                          bound_since={r: {k: at.isoformat() for k, at in keys.items()} for r, keys in since.items()},
                           summary=summarise(changes) if previous else f"first generation: {_count(new)}")
     try:
         with db.session() as session:

@@ -32,7 +32,7 @@ class RouteGeneration(Base):
     changes: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"routes": {"added": [...], ...}, "files": [...]}
     # route → when its current binding took effect, for routes added (or rebound) after the first
     # generation: messages received before that were never copied to it (Topology.routes_for)
-    bound_since: Mapped[dict[str, str]] = mapped_column(JSON)
+    bound_since: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON)  # route → key → ISO time
     summary: Mapped[str] = mapped_column(Text)
 
 

@@ -23,6 +23,12 @@ so no message is handed out half-way through it:
 
 A worker started with ``--route``/``--endpoint`` keeps to them: it starts consuming nothing new,
 and drains only its own queues that the new set removed.
+
+What a restart would otherwise forget is looked after by ``upkeep_tick`` (hub.reload.upkeep): at
+the start and every ``UPKEEP`` seconds the worker drains the queues of recently removed routes
+and endpoints that still hold messages (a worker restarted mid-drain, a message a dying worker
+had taken coming back) and unbinds what the set in force no longer binds (an unbind the broker
+refused during the reload).
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from sqlalchemy import select
 from hub.delivery.states import PENDING, SENDING
 from hub.reload import dispatch
 from hub.reload.follow import Listener, RouteState, in_force, put_in_force, start_following
+from hub.reload.generations import fetch, load_snapshot, recent
+from hub.reload.upkeep import UPKEEP, Leftover, leftovers, stale_bindings, unbind
 from hub.store.models import Delivery
 
 log = logging.getLogger(__name__)
@@ -61,6 +69,8 @@ class WorkerRoutes:
         self.feeds: dict[str, tuple[str, ...]] = {}  # a draining route's queue → the endpoints it sends to
         self.quiet_since: dict[str, float] = {}  # a draining endpoint's queue → since when nothing can reach it
         self.grace = hub.settings.relay_grace + hub.settings.batch_linger
+        self.upkept_at: float | None = None
+        self.unbound: set[tuple[str, str]] = set()  # stale (route, key) pairs the broker already unbound
 
     def wanted(self, topology) -> dict:
         return {q.name: q for q in topology.work_queues(self.routes, self.endpoints)}
@@ -98,6 +108,38 @@ class WorkerRoutes:
                 self.quiet_since.pop(queue, None)
             elif now - self.quiet_since.setdefault(queue, now) >= self.grace:
                 self.consumer.call_soon(self._cancel, queue)
+
+    def upkeep_tick(self, force: bool = False) -> None:
+        """Every ``UPKEEP`` seconds: unbind stale bindings, and drain the left-over queues of
+        removed routes and endpoints that hold messages (hub.reload.upkeep)."""
+        now = time.monotonic()
+        if not force and self.upkept_at is not None and now - self.upkept_at < UPKEEP:
+            return
+        current = self.hub.generation
+        if current is None:
+            return
+        generations = recent(self.hub.db)
+        here = next((g for g in generations if g.id == current.id), None)
+        if here is None:
+            return  # this process is behind; the follower takes the newest first
+        stale = stale_bindings(generations, here) - self.unbound
+        if stale:
+            self.unbound |= set(unbind(self.hub, self.hub.topology, stale))
+            log.info("routes: unbound %d binding(s) generation %d no longer has: %s", len(stale), here.id,
+                     ", ".join(f"{route} ({key})" for route, key in sorted(stale)))
+        consumed = set(self.hub.celery.amqp.queues.consume_from or {})
+        for leftover in leftovers(generations, set(self.hub.compiled), set(self.hub.routes.endpoints)):
+            if not self._mine(leftover):
+                continue
+            queue = self.hub.topology.queue_name(leftover.kind, leftover.name)
+            if queue in consumed or queue in self.draining or self._ready(queue) == 0:
+                continue
+            self.consumer.call_soon(self._resume, leftover, _sends_to(self.hub.db, leftover))
+        self.upkept_at = now
+
+    def _mine(self, leftover: Leftover) -> bool:
+        chosen = self.routes if leftover.kind == "route" else self.endpoints
+        return chosen is None or leftover.name in chosen
 
     def drain(self, queue: str, kind: str, sends_to: Iterable[str] = ()) -> None:
         """Consume ``queue`` until it is drained (a removed route's: ``sends_to`` its endpoints)."""
@@ -176,6 +218,27 @@ class WorkerRoutes:
             if name not in consumer.strategies:
                 consumer.strategies[name] = app.tasks[name].start_strategy(app, consumer)
 
+    def _resume(self, leftover: Leftover, sends_to: tuple[str, ...]) -> None:
+        """In the consumer loop: consume a left-over queue until it is drained, its batches run
+        on the last generation that had its route or endpoint."""
+        from hub.worker import _register_endpoint, _register_route
+
+        app, consumer, topology = self.hub.celery, self.consumer, self.hub.topology
+        queue_name = topology.queue_name(leftover.kind, leftover.name)
+        if queue_name in self.draining or queue_name in (app.amqp.queues.consume_from or {}):
+            return
+        if leftover.task_name not in app.tasks:
+            (_register_route if leftover.kind == "route" else _register_endpoint)(app, self.hub, leftover.name)
+        consumer.strategies[leftover.task_name] = app.tasks[leftover.task_name].start_strategy(app, consumer)
+        dispatch.remember(leftover.task_name, leftover.last_generation)
+        queue = (topology.unbound_route_queue(leftover.name) if leftover.kind == "route"
+                 else topology.endpoint_queue(leftover.name))
+        app.amqp.queues.select_add(queue)
+        consumer.add_task_queue(queue_name)
+        self.drain(queue_name, leftover.kind, sends_to)
+        log.info("routes: %s %s (removed after generation %d) still has messages in %s: drained on generation %d",
+                 leftover.kind, leftover.name, leftover.last_generation, queue_name, leftover.last_generation)
+
     def _cancel(self, queue: str) -> None:
         if self.draining.pop(queue, None) is None:
             return  # wanted again meanwhile
@@ -183,6 +246,17 @@ class WorkerRoutes:
         self.quiet_since.pop(queue, None)
         self.consumer.cancel_task_queue(queue)
         log.info("routes: queue %s drained; no longer consumed", queue)
+
+
+def _sends_to(db, leftover: Leftover) -> tuple[str, ...]:
+    """The endpoints a left-over route's last definition sends to (none known: its texts gone)."""
+    if leftover.kind != "route":
+        return ()
+    generation = fetch(db, leftover.last_generation)
+    if generation is None or generation.snapshot is None:
+        return ()
+    last = load_snapshot(generation.snapshot).routes.get(leftover.name)
+    return tuple(last.route.to) if last is not None else ()
 
 
 def _deliveries_on_the_way(db, endpoint: str) -> bool:
@@ -215,7 +289,7 @@ def follow_in_worker(hub, *, routes: list[str] | None = None, endpoints: list[st
             state = in_force(hub)
             if state.generation is not None:
                 dispatch.advance(state.generation.id, task_names(state.compiled, state.routes.endpoints))
-            self.follower = start_following(hub, kind, swap=side.swap, tickers=[side.drain_tick],
+            self.follower = start_following(hub, kind, swap=side.swap, tickers=[side.drain_tick, side.upkeep_tick],
                                             listeners=list(listeners))
 
         def shutdown(self, c) -> None:

@@ -52,8 +52,8 @@ STATUSES = (RECEIVED, ROUTING, DELIVERING, DELIVERED, PARTIALLY_DELIVERED, HELD,
 
 SETTLED = (*states.SETTLED, "failed")  # "failed": a business reject recorded before revision 0005
 
-# (routing key, received at) → names of the routes a message with that key, received then, is
-# copied to (Topology.routes_for: a route a reload added later is not among them)
+# (routing key, published at) → names of the routes a message with that key, published then, is
+# copied to (Topology.routes_for: not by a binding a reload added later)
 RoutesFor = Callable[[str, datetime | None], set[str]]
 
 
@@ -130,10 +130,12 @@ def facts(session: Session, message_ids: list[str], routes_for: RoutesFor | None
     out: dict[str, Facts] = {}
     letters: list[tuple] = []
     rows = session.execute(_facts_query(message_ids)).all()
+    keys: dict[str, str] = {}
+    published_at: dict[str, datetime] = {}
     for kind, message_id, a, b, c, d, n1, n2, n3, at in rows:
-        if kind == "m":  # ``at``: when it was received (a route a reload added later is not expected)
-            expected = routes_for(ingress_key(a, b, c), at) if routes_for else None
-            out[message_id] = Facts(status=d, expected_routes=expected)
+        if kind == "m":
+            out[message_id] = Facts(status=d)
+            keys[message_id] = ingress_key(a, b, c)
     for kind, message_id, a, b, _c, _d, n1, n2, n3, at in rows:
         f = out.get(message_id)
         if f is None or kind == "m":
@@ -141,6 +143,8 @@ def facts(session: Session, message_ids: list[str], routes_for: RoutesFor | None
         if kind == "s":
             f.published = f.published or a == "published"
             f.unrouted = f.unrouted or a == "unrouted"
+            if a == "published":  # ``at``: its latest publish to the ingress exchange
+                published_at[message_id] = at
         elif kind == "r":
             f.runs[a] = RunFacts(b, n1 or 0, n2 or 0, n3 or 0)
         elif kind == "l":
@@ -149,6 +153,11 @@ def facts(session: Session, message_ids: list[str], routes_for: RoutesFor | None
             f.deliveries[(a, bool(n1))] += n2
     for _at, message_id, route, state in sorted(letters, key=lambda row: row[0]):
         out[message_id].route_letters[route or ""] = state  # the newest letter of a route wins
+    if routes_for is not None:
+        # The routes the broker copied it to: not one a reload bound after it was published.
+        # Not yet marked published (it is being published now): every route bound now.
+        for message_id, f in out.items():
+            f.expected_routes = routes_for(keys[message_id], published_at.get(message_id))
     return out
 
 
@@ -170,8 +179,9 @@ def _facts_query(message_ids: list[str]):
     return union_all(
         branch("m", Message.id, Message.format, Message.doctype, Message.sender, Message.status,
                at=Message.received_at).where(Message.id.in_(message_ids)),
-        branch("s", Stage.message_id, Stage.stage)
-        .where(Stage.message_id.in_(message_ids), Stage.stage.in_(("published", "unrouted"))).distinct(),
+        branch("s", Stage.message_id, Stage.stage, at=func.max(Stage.at))
+        .where(Stage.message_id.in_(message_ids), Stage.stage.in_(("published", "unrouted")))
+        .group_by(Stage.message_id, Stage.stage),
         branch("r", RouteRun.message_id, RouteRun.route, RouteRun.status, n1=RouteRun.documents, n2=RouteRun.held,
                n3=RouteRun.refused).where(RouteRun.message_id.in_(message_ids)),
         branch("l", DeadLetter.message_id, DeadLetter.route, DeadLetter.state, at=DeadLetter.created_at)

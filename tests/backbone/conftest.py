@@ -323,3 +323,30 @@ def _teardown(env: HubEnv) -> None:
 def _delete_namespace(env: HubEnv) -> None:
     with env.hub.connection() as conn:
         env.hub.topology.delete(conn.default_channel)
+    _delete_reloaded_queues(env)
+
+
+def _delete_reloaded_queues(env: HubEnv) -> None:
+    """Queues of routes and endpoints a reload added or removed during the test: the topology
+    deleted above is the folder's, and a queue left behind stays on the shared broker."""
+    from hub.reload.generations import recent
+
+    try:
+        generations = recent(env.hub.db, limit=1000)
+    except Exception:  # noqa: BLE001 - no generations table (a test that never started a process)
+        return
+    topology = env.hub.topology
+    names = {(kind, name) for g in generations for plural, kind in (("routes", "route"), ("endpoints", "endpoint"))
+             for how in ("added", "removed") for name in (g.changes.get(plural) or {}).get(how, ())}
+    queues = [topology.queue_name(k, n) for k, n in names] + [topology.dlq_name(k, n) for k, n in names]
+    conn = pika.BlockingConnection(pika_params())
+    try:
+        for queue in queues:
+            channel = conn.channel()
+            try:
+                channel.queue_delete(queue)
+            except pika.exceptions.ChannelClosedByBroker:
+                pass
+    finally:
+        if conn.is_open:
+            conn.close()
