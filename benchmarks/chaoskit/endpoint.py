@@ -66,7 +66,7 @@ class Recorder:
                 recorder.write({"t": time.time(), "key": self.headers.get("Idempotency-Key"),
                                 "msg": self.headers.get("X-Hub-Message-Id"),
                                 "dlv": self.headers.get("X-Hub-Delivery-Id"), "bkey": doc.get("adjustment_id"),
-                                "ref": doc.get("reference"), "status": status,
+                                "ref": doc.get("reference"), "extra": doc.get("extra_ref"), "status": status,
                                 "raw": None if doc else body[:200].decode("utf-8", "replace")})
                 payload = json.dumps({"status": status}).encode()
                 self.send_response(status)

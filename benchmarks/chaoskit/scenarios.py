@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmarks.chaoskit.procs import kill_pid
+from benchmarks.chaoskit.procs import kill_pid, wait_until
 
 
 @dataclass
@@ -149,12 +149,20 @@ def route_reloads(at_least: int) -> Callable[[Ctx], None]:
              lambda: ((routes / "chaos.yaml").write_text(original), (routes / "chaos-extra.yaml").unlink())),
         ]
         done = under_load = 0
+        extra_sent: list[str] = []
         ctx.sleep_until(3)
         while done < at_least or not ctx.sent.is_set():
             what, edit = edits[done % len(edits)]
+            if what == "remove chaos-extra" and not extra_sent:
+                extra_sent = strand_extra_documents(ctx, 40)
             edit()
             started, before = time.time(), len(ctx.endpoint.records())
-            res = ctx.hub.cli("routes", "reload", "--wait", "60", check=False)
+            if ctx.hub.procs["worker"].poll() is not None:  # killed by strand_extra_documents
+                res = ctx.hub.cli("routes", "reload", check=False)
+                ctx.hub.start_worker()
+                ctx.hub.wait_worker(ctx.consuming)
+            else:
+                res = ctx.hub.cli("routes", "reload", "--wait", "60", check=False)
             said = " / ".join(line.strip() for line in res.stdout.splitlines()[:2])
             meanwhile = len(ctx.endpoint.records()) - before
             under_load += meanwhile > 0
@@ -165,7 +173,45 @@ def route_reloads(at_least: int) -> Callable[[Ctx], None]:
                 ctx.notes.append(f"RELOAD FAILED ({what}): {res.stdout[-500:]} {res.stderr[-1500:]}")
             time.sleep(1)
         ctx.notes.append(f"{done} route reloads, {under_load} of them while documents were being delivered")
+        if extra_sent:
+            account_extra(ctx, extra_sent)
     return fault
+
+
+def strand_extra_documents(ctx: Ctx, count: int) -> list[str]:
+    """Leave ``count`` documents in chaos-extra's queue with no worker running, just before the
+    reload that removes the route: the worker started after it must drain them on the route's
+    last definition (hub.reload.upkeep), as a worker restarted in the middle of a drain would."""
+    folder = ctx.hub.data / "inbox" / "chaos-extra-files"
+    wait_until(folder.is_dir, 60, 0.2, "the file drop watching chaos-extra-files")
+    ctx.hub.kill9_main("worker")
+    refs = [f"extra-{i}" for i in range(count)]
+    for ref in refs:
+        (folder / f"{ref}.tmp").write_text(f'{{"extra_ref": "{ref}"}}')
+        (folder / f"{ref}.tmp").rename(folder / f"{ref}.json")
+    wait_until(lambda: not list(folder.glob("*.json")), 60, 0.2, "the file drop taking the chaos-extra documents")
+    ctx.event(f"worker killed; {count} chaos-extra documents stored and queued for the route about to be removed")
+    return refs
+
+
+def account_extra(ctx: Ctx, refs: list[str]) -> None:
+    """Every stranded chaos-extra document delivered once (one idempotency key each), or a note."""
+    def delivered() -> dict[str, set[str]]:
+        keys: dict[str, set[str]] = {}
+        for r in ctx.endpoint.records():
+            if r.get("extra") and r.get("status") == 200:
+                keys.setdefault(r["extra"], set()).add(r["key"])
+        return keys
+
+    try:
+        wait_until(lambda: set(delivered()) >= set(refs), 180, 1.0, "the stranded chaos-extra documents")
+    except TimeoutError:
+        pass
+    got = delivered()
+    lost = [r for r in refs if r not in got]
+    twice = [r for r, keys in got.items() if len(keys) > 1]
+    ctx.notes.append(f"removed route's backlog after a worker restart: {len(refs)} stranded, {len(refs) - len(lost)} "
+                     f"delivered, {len(lost)} LOST, {len(twice)} under two keys")
 
 
 # -- RabbitMQ --------------------------------------------------------------------------------------
