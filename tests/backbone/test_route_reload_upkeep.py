@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from datetime import UTC, datetime, timedelta
 
 import pika
@@ -19,9 +20,13 @@ from hub.console.operators import Principal
 from hub.reload.command import reload_routes
 from hub.reload.follow import adopt_at_start
 from hub.reload.generations import Generation, bound_since, newest_id
+from hub.reload.status import current_status
 from hub.reload.upkeep import Leftover, leftovers, stale_bindings
 from tests.backbone.conftest import HubEnv, consumers, pika_params, wait_for
-from tests.backbone.test_route_reload import NEW_FILE as PROBE  # the reload-probe route, endpoint and channel
+from tests.backbone.test_e2e_rabbitmq import ONE_ROW
+from tests.backbone.test_route_reload import (
+    NEW_FILE as PROBE,  # the reload-probe route, endpoint and channel
+)
 
 PROBE_KEY = "json.reload_probe.legacy-stock"
 OPERATOR = Principal("test-operator", "routes", "cli")
@@ -101,6 +106,26 @@ def test_a_binding_a_failed_unbind_left_is_removed_by_the_workers_upkeep(probe_e
     env.start_worker()
     wait_for(lambda: not _routed_to(queue, ingress, PROBE_KEY), 60, 0.5, "the upkeep unbinding the stale binding")
     assert "unbound 1 binding(s) generation" in env.logs()
+
+
+def test_a_worker_kept_to_some_queues_takes_a_reload_without_taking_the_new_ones(probe_env: HubEnv) -> None:
+    """``hub worker --route … --endpoint …`` follows the generations, but consumes only its own
+    queues: a route a reload adds is left to the workers that run every route."""
+    env = probe_env
+    (env.root / "routes" / "probe.yaml").unlink()
+    env.spawn("worker", "--route", "cycle-counts", "--endpoint", "erp-inventory", "--endpoint", "warehouse-folder",
+              log="kept")
+    wait_for(lambda: consumers(env.hub.topology.queue_name("route", "cycle-counts")) > 0, 60, 0.2,
+             "the kept worker consuming its route")
+    (env.root / "routes" / "probe.yaml").write_text(PROBE)
+    applied = reload_routes(env.hub, OPERATOR).generation
+    wait_for(lambda: {p["generation"] for p in current_status(env.hub)["processes"]} == {applied.id}, 60, 0.3,
+             "the kept worker on the new generation")
+    time.sleep(2)  # a swap that consumed the new route's queue would have done so by now
+    assert consumers(env.hub.topology.queue_name("route", "reload-probe")) == 0
+    assert consumers(env.hub.topology.queue_name("endpoint", "reload-erp")) == 0
+    message_id = env.push(ONE_ROW)  # its own route still flows, on the new generation
+    env.wait_delivered(message_id, 2, timeout=60)
 
 
 def test_a_process_on_another_folder_runs_the_generation_in_force(probe_env: HubEnv) -> None:
