@@ -86,7 +86,11 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _hub() -> Hub:
+    from hub.reload.follow import take_in_force
+
     hub = Hub()
+    if take_in_force(hub) is not None:
+        return hub  # the routes in force (hub.reload), whatever the folder holds now
     try:
         hub.routes  # noqa: B018 - load and validate now, to fail before doing anything
     except RoutesInvalid as exc:
@@ -98,9 +102,16 @@ def _load_registry(hub: Hub) -> str:
     """The partner registry file into the store (hub.partner_sync); refuses to start on an
     invalid file, naming each problem's file:line. Returns the line saying what changed."""
     from hub.partner_sync import RegistryInvalid, sync_partners
+    from hub.reload.follow import registry_routes
 
+    routes = registry_routes(hub)
+    if routes is None:
+        line = (f"partner registry: the one loaded from {hub.generation.directory} stays in force "
+                f"({hub.settings.routes_dir} is not the folder of the route generation in force)")
+        logging.getLogger("hub.partners").warning("%s", line)
+        return line
     try:
-        change = sync_partners(hub)
+        change = sync_partners(hub, routes)
     except RegistryInvalid as exc:
         _fail("the partner registry has problems:\n" + "\n".join(f"  {p}" for p in exc.problems), 2)
     line = change.summary() if change else f"no partner registry in {hub.settings.routes_dir}"

@@ -23,8 +23,13 @@ Running processes notice the new generation within ``HUB_ROUTES_FOLLOW_INTERVAL`
 from __future__ import annotations
 
 import logging
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from sqlalchemy import text
 
 from hub.console.audit import record as audit
 from hub.console.operators import Principal
@@ -86,6 +91,15 @@ def reload_routes(hub, principal: Principal, *, dry_run: bool = False) -> Reload
         if not dry_run:
             _audit_refused(hub, principal, snapshot, problems)
         return ReloadResult("refused", fetch(hub.db, with_files=False), problems=problems)
+    with one_reload_at_a_time(hub):
+        return _apply(hub, principal, snapshot, new, dry_run)
+
+
+def _apply(hub, principal: Principal, snapshot: Snapshot, new: RouteSet, dry_run: bool) -> ReloadResult:
+    # Before the first declare, once: a message published from then on may be copied by a new
+    # binding, so a key's since must not be later than any message it copied (it may be a
+    # little earlier: such a message is then looked for there, and the sweeper sends it).
+    bound_at = utcnow()
     for _ in range(10):
         previous = fetch(hub.db)
         if previous is not None and previous.fingerprint == snapshot.fingerprint:
@@ -99,10 +113,6 @@ def reload_routes(hub, principal: Principal, *, dry_run: bool = False) -> Reload
         except RegistryInvalid as exc:
             _audit_refused(hub, principal, snapshot, exc.problems)
             return ReloadResult("refused", previous, problems=exc.problems)
-        # Before declaring: a message published from then on may be copied by a new binding, so a
-        # route's since must not be later than any message it was copied (it may be a little earlier:
-        # such a message is then looked for there, and the sweeper sends it; never the other way).
-        bound_at = utcnow()
         declare(hub, new)
         try:
             generation = record(hub.db, snapshot, new, previous, old, by=principal.name, via=principal.via,
@@ -118,6 +128,28 @@ def reload_routes(hub, principal: Principal, *, dry_run: bool = False) -> Reload
         _audit_applied(hub, principal, generation, previous, registry)
         return ReloadResult("applied", generation, previous, changes=generation.changes, registry=registry)
     raise RuntimeError("route reload: ten other reloads recorded a generation while this one tried; try again")
+
+
+RELOAD_LOCK = 0x48554252  # "HUBR": with the namespace's checksum, the PostgreSQL advisory lock of route reloads
+
+
+@contextmanager
+def one_reload_at_a_time(hub) -> Iterator[None]:
+    """Reloads (and processes starting on an edited folder) of one hub one after another on
+    PostgreSQL: two interleaved declare-then-record sequences could record a key's ``since``
+    later than the other's declare. (SQLite, the one-machine default, runs one writer at a time.)"""
+    db = hub.db
+    if db.is_sqlite:
+        yield
+        return
+    keys = {"a": RELOAD_LOCK, "b": zlib.crc32(hub.settings.namespace.encode()) - 2**31}
+    with db.engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:a, :b)"), keys)
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:a, :b)"), keys)
+            conn.commit()
 
 
 def _load_registry(hub, routes: RouteSet) -> str | None:

@@ -105,6 +105,18 @@ def take_in_force(hub) -> Generation | None:
     return generation
 
 
+def registry_routes(hub) -> RouteSet | None:
+    """The route set a starting process checks its partner registry against: its folder's, which
+    its start is about to put in force (an edit may add the endpoint a partner names); the set in
+    force when the folder does not load. None when its folder is not the one the generation in
+    force was read from: that process runs the generation in force, and loads no registry of its own."""
+    here = Path(hub.settings.routes_dir)
+    if hub.generation is not None and not _same_folder(hub.generation.directory, here):
+        return None
+    routes = RouteSet.load(here)
+    return hub.routes if routes.problems else routes
+
+
 def _same_folder(recorded: str, here: Path) -> bool:
     try:
         return Path(recorded).resolve() == here.resolve()

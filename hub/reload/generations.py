@@ -211,6 +211,7 @@ def record(db: Database, snapshot: Snapshot, new: RouteSet, previous: Generation
     # The ingress bindings this generation put in force: what a later one no longer binds is
     # unbound by every worker's upkeep until it is gone (hub.reload.upkeep), not only once.
     changes["bindings"] = {name: list(keys) for name, keys in bindings_of(new).items()}
+    changes["endpoint_names"] = sorted(new.endpoints)  # a removed one's queue is drained on the last that had it
     since = bound_since(previous, old, new, now)
     number = (previous.id if previous else 0) + 1
     row = RouteGeneration(id=number, fingerprint=snapshot.fingerprint, activated_at=now, by=by, via=via,

@@ -23,7 +23,6 @@ from hub.reload.generations import Generation
 log = logging.getLogger(__name__)
 
 UPKEEP = 30.0  # seconds between two looks at what reloads may have left behind
-KINDS = {"routes": "route", "endpoints": "endpoint"}
 
 
 def stale_bindings(generations: list[Generation], current: Generation) -> set[tuple[str, str]]:
@@ -39,21 +38,45 @@ def stale_bindings(generations: list[Generation], current: Generation) -> set[tu
 
 
 def unbind(hub, topology, pairs: set[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Unbind each (route, key) from the ingress exchange. A queue that is gone has nothing to
-    unbind. Returns the pairs the broker answered for; raises only when it cannot be reached."""
-    done = []
-    for route, key in sorted(pairs):
-        queue = topology.queue_name("route", route)
-        with hub.connection() as conn:  # one channel each: a missing queue closes the channel it was asked on
-            channel = conn.default_channel
+    """Unbind each (route, key) from the ingress exchange, on one connection. A queue that is
+    gone has nothing to unbind. Returns the pairs unbound on a queue that exists; raises only
+    when the broker cannot be reached."""
+    unbound = []
+    with hub.connection() as conn:
+        for route, key in sorted(pairs):
+            queue = topology.queue_name("route", route)
+            channel = conn.channel()  # one each: a missing queue closes the channel it was asked on
             try:
-                channel.queue_declare(queue=queue, passive=True)
-            except Exception:  # noqa: BLE001 - not there: no binding either
-                done.append((route, key))
+                try:
+                    channel.queue_declare(queue=queue, passive=True)
+                except Exception:  # noqa: BLE001 - not there: no binding either
+                    continue
+                channel.queue_unbind(queue=queue, exchange=topology.ingress.name, routing_key=key)
+                unbound.append((route, key))
+            finally:
+                try:
+                    channel.close()
+                except Exception:  # noqa: BLE001 - closed by the broker already
+                    pass
+    return unbound
+
+
+def ready_counts(hub, queues: list[str]) -> dict[str, int]:
+    """Messages ready in each queue that exists (one connection; a missing queue is left out)."""
+    counts = {}
+    with hub.connection() as conn:
+        for queue in queues:
+            channel = conn.channel()
+            try:
+                counts[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+            except Exception:  # noqa: BLE001 - gone: nothing in it
                 continue
-            channel.queue_unbind(queue=queue, exchange=topology.ingress.name, routing_key=key)
-        done.append((route, key))
-    return done
+            finally:
+                try:
+                    channel.close()
+                except Exception:  # noqa: BLE001 - closed by the broker already
+                    pass
+    return counts
 
 
 @dataclass(frozen=True)
@@ -70,17 +93,14 @@ class Leftover:
 
 
 def leftovers(generations: list[Generation], routes_now: set[str], endpoints_now: set[str]) -> list[Leftover]:
-    """Routes and endpoints removed (or changed, a route disabled) by one of ``generations``
-    (oldest first) that the set in force does not run, each with the generation before the one
-    that took it away."""
-    found: dict[tuple[str, str], int] = {}
+    """Routes (enabled) and endpoints one of ``generations`` (oldest first, texts kept) ran that
+    the set in force does not, each with the newest generation that ran it (generations
+    recorded before they kept what they ran say nothing)."""
+    last: dict[tuple[str, str], int] = {}
     for g in generations:
-        for plural, kind in KINDS.items():
-            said = g.changes.get(plural) or {}
-            for name in [*said.get("removed", ()), *said.get("changed", ())]:
-                found[(kind, name)] = g.id - 1
-            for name in said.get("added", ()):
-                found.pop((kind, name), None)
+        for route in g.changes.get("bindings") or {}:
+            last[("route", route)] = g.id
+        for endpoint in g.changes.get("endpoint_names") or ():
+            last[("endpoint", endpoint)] = g.id
     running = {("route", n) for n in routes_now} | {("endpoint", n) for n in endpoints_now}
-    return [Leftover(kind, name, last) for (kind, name), last in sorted(found.items())
-            if (kind, name) not in running and last > 0]
+    return [Leftover(kind, name, gid) for (kind, name), gid in sorted(last.items()) if (kind, name) not in running]

@@ -45,7 +45,8 @@ from hub.delivery.states import PENDING, SENDING
 from hub.reload import dispatch
 from hub.reload.follow import Listener, RouteState, in_force, put_in_force, start_following
 from hub.reload.generations import fetch, load_snapshot, recent
-from hub.reload.upkeep import UPKEEP, Leftover, leftovers, stale_bindings, unbind
+from hub.reload.command import declare
+from hub.reload.upkeep import UPKEEP, Leftover, leftovers, ready_counts, stale_bindings, unbind
 from hub.store.models import Delivery
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ class WorkerRoutes:
         self.quiet_since: dict[str, float] = {}  # a draining endpoint's queue → since when nothing can reach it
         self.grace = hub.settings.relay_grace + hub.settings.batch_linger
         self.upkept_at: float | None = None
-        self.unbound: set[tuple[str, str]] = set()  # stale (route, key) pairs the broker already unbound
+        self.unbound_for: int | None = None  # the generation ``unbound`` was worked out for
+        self.unbound: set[tuple[str, str]] = set()  # stale (route, key) pairs already unbound here
 
     def wanted(self, topology) -> dict:
         return {q.name: q for q in topology.work_queues(self.routes, self.endpoints)}
@@ -119,23 +121,38 @@ class WorkerRoutes:
         if current is None:
             return
         generations = recent(self.hub.db)
-        here = next((g for g in generations if g.id == current.id), None)
-        if here is None:
-            return  # this process is behind; the follower takes the newest first
-        stale = stale_bindings(generations, here) - self.unbound
-        if stale:
-            self.unbound |= set(unbind(self.hub, self.hub.topology, stale))
-            log.info("routes: unbound %d binding(s) generation %d no longer has: %s", len(stale), here.id,
-                     ", ".join(f"{route} ({key})" for route, key in sorted(stale)))
+        if not generations or generations[-1].id != current.id:
+            return  # not on the newest generation: what it no longer binds may be bound again by a newer one
+        here = generations[-1]
+        self._unbind_stale(generations, here)
         consumed = set(self.hub.celery.amqp.queues.consume_from or {})
-        for leftover in leftovers(generations, set(self.hub.compiled), set(self.hub.routes.endpoints)):
-            if not self._mine(leftover):
-                continue
-            queue = self.hub.topology.queue_name(leftover.kind, leftover.name)
-            if queue in consumed or queue in self.draining or self._ready(queue) == 0:
-                continue
-            self.consumer.call_soon(self._resume, leftover, _sends_to(self.hub.db, leftover))
+        found = [(self.hub.topology.queue_name(lo.kind, lo.name), lo)
+                 for lo in leftovers(generations, set(self.hub.compiled), set(self.hub.routes.endpoints))
+                 if self._mine(lo)]
+        found = [(queue, lo) for queue, lo in found if queue not in consumed and queue not in self.draining]
+        ready = ready_counts(self.hub, [queue for queue, _ in found]) if found else {}
+        for queue, leftover in found:
+            if ready.get(queue, 0) > 0:
+                self.consumer.call_soon(self._resume, leftover, _sends_to(self.hub.db, leftover))
         self.upkept_at = now
+
+    def _unbind_stale(self, generations: list, here) -> None:
+        """Unbind what ``here`` (the newest generation) no longer binds, once per generation in
+        this process; then, should a reload have recorded a newer one meanwhile, declare its
+        bindings again (it may bind again what was just unbound)."""
+        if self.unbound_for != here.id:
+            self.unbound_for, self.unbound = here.id, set()
+        stale = stale_bindings(generations, here) - self.unbound
+        if not stale:
+            return
+        unbound = unbind(self.hub, self.hub.topology, stale)
+        self.unbound |= stale
+        if unbound:
+            log.info("routes: unbound %d binding(s) generation %d no longer has: %s", len(unbound), here.id,
+                     ", ".join(f"{route} ({key})" for route, key in unbound))
+        newest = fetch(self.hub.db, with_files=True)
+        if newest is not None and newest.id != here.id and newest.snapshot is not None:
+            declare(self.hub, load_snapshot(newest.snapshot))
 
     def _mine(self, leftover: Leftover) -> bool:
         chosen = self.routes if leftover.kind == "route" else self.endpoints
@@ -220,7 +237,14 @@ class WorkerRoutes:
 
     def _resume(self, leftover: Leftover, sends_to: tuple[str, ...]) -> None:
         """In the consumer loop: consume a left-over queue until it is drained, its batches run
-        on the last generation that had its route or endpoint."""
+        on the last generation that had its route or endpoint. A failure is logged (the next
+        upkeep tries again); it must not stop the consumer loop."""
+        try:
+            self._start_draining(leftover, sends_to)
+        except Exception:  # noqa: BLE001 - the broker away, a task that cannot be made: tried again later
+            log.exception("routes: could not start draining %s %s", leftover.kind, leftover.name)
+
+    def _start_draining(self, leftover: Leftover, sends_to: tuple[str, ...]) -> None:
         from hub.worker import _register_endpoint, _register_route
 
         app, consumer, topology = self.hub.celery, self.consumer, self.hub.topology

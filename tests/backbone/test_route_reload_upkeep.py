@@ -105,7 +105,6 @@ def test_a_binding_a_failed_unbind_left_is_removed_by_the_workers_upkeep(probe_e
 
     env.start_worker()
     wait_for(lambda: not _routed_to(queue, ingress, PROBE_KEY), 60, 0.5, "the upkeep unbinding the stale binding")
-    assert "unbound 1 binding(s) generation" in env.logs()
 
 
 def test_a_worker_kept_to_some_queues_takes_a_reload_without_taking_the_new_ones(probe_env: HubEnv) -> None:
@@ -126,6 +125,32 @@ def test_a_worker_kept_to_some_queues_takes_a_reload_without_taking_the_new_ones
     assert consumers(env.hub.topology.queue_name("endpoint", "reload-erp")) == 0
     message_id = env.push(ONE_ROW)  # its own route still flows, on the new generation
     env.wait_delivered(message_id, 2, timeout=60)
+
+
+def test_a_worker_behind_the_newest_generation_unbinds_nothing(probe_env: HubEnv) -> None:
+    """A worker still on generation 2 (without the probe route) while generation 3 has bound it
+    again must not take the probe's binding for stale: the message would find no route."""
+    from hub.reload.follow import build, put_in_force
+    from hub.reload.generations import fetch, load_snapshot
+    from hub.reload.worker import WorkerRoutes
+    from tests.backbone.test_route_reload_faults import _Loop
+
+    env = probe_env
+    first = reload_routes(env.hub, OPERATOR).generation  # with the probe route
+    _remove_probe_route(env)
+    behind = fetch(env.hub.db)
+    (env.root / "routes" / "probe.yaml").write_text(PROBE)
+    newest = reload_routes(env.hub, OPERATOR).generation
+    assert first.id < behind.id < newest.id
+    put_in_force(env.hub, build(env.hub, behind, load_snapshot(behind.snapshot)))
+    side = WorkerRoutes(env.hub, _Loop(), None, None)
+    side.upkeep_tick(force=True)
+    queue = env.hub.topology.queue_name("route", "reload-probe")
+    assert _routed_to(queue, env.hub.topology.ingress.name, PROBE_KEY)
+    # On the newest generation it runs the upkeep, and the probe stays bound (it binds it).
+    put_in_force(env.hub, build(env.hub, fetch(env.hub.db), load_snapshot(fetch(env.hub.db).snapshot)))
+    side.upkeep_tick(force=True)
+    assert _routed_to(queue, env.hub.topology.ingress.name, PROBE_KEY)
 
 
 def test_a_process_on_another_folder_runs_the_generation_in_force(probe_env: HubEnv) -> None:
@@ -198,13 +223,57 @@ def test_a_key_a_route_gains_counts_from_then_and_its_old_keys_from_the_start() 
 
 def test_what_earlier_generations_left_is_found_from_their_records() -> None:
     one = _generation(1, {}, {"bindings": {"counts": ["csv.#"], "probe": ["json.probe.*"]},
-                              "routes": {"added": ["counts", "probe"]}, "endpoints": {"added": ["erp", "probe-erp"]}})
-    two = _generation(2, {}, {"bindings": {"counts": ["csv.#"]}, "routes": {"removed": ["probe"]},
-                              "endpoints": {"removed": ["probe-erp"]}})
+                              "endpoint_names": ["erp", "probe-erp"]})
+    two = _generation(2, {}, {"bindings": {"counts": ["csv.#"]}, "endpoint_names": ["erp"]})
     assert stale_bindings([one, two], two) == {("probe", "json.probe.*")}
     assert leftovers([one, two], {"counts"}, {"erp"}) == [Leftover("endpoint", "probe-erp", 1),
                                                           Leftover("route", "probe", 1)]
-    three = _generation(3, {}, {"bindings": {"counts": ["csv.#"], "probe": ["json.probe.*"]},
-                                "routes": {"added": ["probe"]}, "endpoints": {"added": ["probe-erp"]}})
-    assert stale_bindings([one, two, three], three) == set()
-    assert leftovers([one, two, three], {"counts", "probe"}, {"erp", "probe-erp"}) == []
+    # Disabled in 2 (no binding), edited while disabled in 3: drained on 1, the last that ran it.
+    three = _generation(3, {}, {"bindings": {"counts": ["csv.#"]}, "endpoint_names": ["erp"]})
+    assert leftovers([one, two, three], {"counts"}, {"erp"})[1] == Leftover("route", "probe", 1)
+    four = _generation(4, {}, {"bindings": {"counts": ["csv.#"], "probe": ["json.probe.*"]},
+                               "endpoint_names": ["erp", "probe-erp"]})
+    assert stale_bindings([one, two, three, four], four) == set()
+    assert leftovers([one, two, three, four], {"counts", "probe"}, {"erp", "probe-erp"}) == []
+
+
+START = """\
+from hub.cli import _hub, _load_registry, _start_routes
+hub = _hub()
+hub.setup()
+print(_load_registry(hub))
+print(_start_routes(hub, "worker"))
+"""
+
+
+def test_a_restart_after_editing_routes_and_partners_together_takes_both(tmp_path) -> None:
+    """The registry of a starting process is checked against its folder's routes, which its
+    start puts in force, not against the generation in force before: a partner may name the
+    endpoint the same edit adds. (The start sequence of ``hub worker``, on the embedded default.)"""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    shutil.copytree(ROOT / "routes", tmp_path / "routes")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(HUB_DATA_DIR=str(tmp_path / "data"), HUB_ROUTES_DIR=str(tmp_path / "routes"), PYTHONPATH=str(ROOT),
+               HUB_OPERATOR="test")
+
+    def start() -> str:
+        res = subprocess.run([sys.executable, "-c", START], env=env, cwd=tmp_path, capture_output=True, text=True,
+                             timeout=120)
+        assert res.returncode == 0, res.stdout + res.stderr
+        return res.stdout
+
+    assert "route generation 1 (recorded" in start()
+    endpoints = tmp_path / "routes" / "endpoints.yaml"
+    endpoints.write_text(endpoints.read_text().replace("  acme-acks:\n", (
+        f"  acme-acks-v2:\n    file:\n      path: {tmp_path / 'acme2'}\n      format: raw\n"
+        "      filename: \"{document_type}-{document_key}.x12\"\n\n  acme-acks:\n"), 1))
+    partners = tmp_path / "routes" / "partners.yaml"
+    assert "ack: acme-acks " in partners.read_text()
+    partners.write_text(partners.read_text().replace("ack: acme-acks ", "ack: acme-acks-v2 ", 1))
+    said = start()
+    assert "changed P-0042" in said and "route generation 2 (recorded: endpoints: added acme-acks-v2)" in said, said
