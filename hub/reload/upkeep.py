@@ -16,6 +16,8 @@ at its start and every ``UPKEEP`` seconds, at the newest ``KEEP`` generations:
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from hub.reload.generations import Generation
@@ -45,19 +47,13 @@ def unbind(hub, topology, pairs: set[tuple[str, str]]) -> list[tuple[str, str]]:
     with hub.connection() as conn:
         for route, key in sorted(pairs):
             queue = topology.queue_name("route", route)
-            channel = conn.channel()  # one each: a missing queue closes the channel it was asked on
-            try:
+            with _own_channel(conn) as channel:  # a missing queue closes the channel it was asked on
                 try:
                     channel.queue_declare(queue=queue, passive=True)
                 except Exception:  # noqa: BLE001 - not there: no binding either
                     continue
                 channel.queue_unbind(queue=queue, exchange=topology.ingress.name, routing_key=key)
                 unbound.append((route, key))
-            finally:
-                try:
-                    channel.close()
-                except Exception:  # noqa: BLE001 - closed by the broker already
-                    pass
     return unbound
 
 
@@ -66,17 +62,25 @@ def ready_counts(hub, queues: list[str]) -> dict[str, int]:
     counts = {}
     with hub.connection() as conn:
         for queue in queues:
-            channel = conn.channel()
-            try:
-                counts[queue] = channel.queue_declare(queue=queue, passive=True).message_count
-            except Exception:  # noqa: BLE001 - gone: nothing in it
-                continue
-            finally:
+            with _own_channel(conn) as channel:
                 try:
-                    channel.close()
-                except Exception:  # noqa: BLE001 - closed by the broker already
-                    pass
+                    counts[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+                except Exception:  # noqa: BLE001 - gone: nothing in it
+                    continue
     return counts
+
+
+@contextmanager
+def _own_channel(conn) -> Iterator:
+    """A channel of its own for one question the broker may answer by closing it."""
+    channel = conn.channel()
+    try:
+        yield channel
+    finally:
+        try:
+            channel.close()
+        except Exception:  # noqa: BLE001 - closed by the broker already
+            pass
 
 
 @dataclass(frozen=True)
