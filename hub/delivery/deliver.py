@@ -420,5 +420,8 @@ def _held_delivered(session, delivered: list[Settlement], now: datetime) -> set[
             among(session, Delivery.id, ids), Delivery.status == states.SENDING, Delivery.lease_holder == holder)
             .values(status=states.DELIVERED, delivered_at=now, attempts=Delivery.attempts + 1, outages=0,
                     waiting_since=None, last_error=None, lease_until=None, lease_holder=None)
-            .returning(Delivery.id)))
+            .returning(Delivery.id)
+            # The settle's session has loaded no delivery objects to bring up to date: skip the
+            # ORM's search for them (a quarter of this statement's CPU).
+            .execution_options(synchronize_session=False)))
     return held
