@@ -37,7 +37,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ARRAY, Integer, String, any_, bindparam, case, cast, func, literal, null, select, union_all, update
+from sqlalchemy import (ARRAY, Integer, String, any_, bindparam, case, cast, func, literal, null, select, union_all,
+                        update)
 from sqlalchemy.orm import Session
 
 from hub.broker.topology import ingress_key
