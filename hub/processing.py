@@ -50,7 +50,7 @@ from hub.outbox import entry_for, publish_rows
 from hub.payloads import identity, to_json_bytes
 from hub.registry import StepError
 from hub.routes.engine import Rendered, RouteOutcome, render_outputs
-from hub.store import Delivery, DocumentRef, Message, MessageDocument, RouteRun, Stage, insert_rows, utcnow
+from hub.store import Delivery, DocumentRef, Message, MessageDocument, RouteRun, Stage, among, insert_rows, utcnow
 from hub.store.status import changing
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def _load(hub, route_name: str, works: list[RouteWork]) -> list[tuple[Message | 
         found = {m.id: (m, done is not None) for m, done in session.execute(
             select(Message, RouteRun.status)
             .outerjoin(RouteRun, and_(RouteRun.message_id == Message.id, RouteRun.route == route_name))
-            .where(Message.id.in_([w.message_id for w in works])))}
+            .where(among(session, Message.id, [w.message_id for w in works])))}
     return [found.get(w.message_id, (None, False)) for w in works]
 
 

@@ -36,7 +36,7 @@ from hub.delivery.holders import holder_is_dead
 from hub.delivery.sending import DeliveryResult, Payload, Sender, sender_for
 from hub.outbox import publish_rows
 from hub.routes.model import Endpoint, ErrorPolicy
-from hub.store import Delivery, DeliveryAttempt, Stage, insert_rows, utcnow
+from hub.store import Delivery, DeliveryAttempt, Stage, among, insert_rows, utcnow
 from hub.store.status import changing
 
 log = logging.getLogger(__name__)
@@ -417,8 +417,11 @@ def _held_delivered(session, delivered: list[Settlement], now: datetime) -> set[
     held: set[str] = set()
     for holder, ids in by_holder.items():
         held |= set(session.scalars(update(Delivery).where(
-            Delivery.id.in_(ids), Delivery.status == states.SENDING, Delivery.lease_holder == holder)
+            among(session, Delivery.id, ids), Delivery.status == states.SENDING, Delivery.lease_holder == holder)
             .values(status=states.DELIVERED, delivered_at=now, attempts=Delivery.attempts + 1, outages=0,
                     waiting_since=None, last_error=None, lease_until=None, lease_holder=None)
-            .returning(Delivery.id)))
+            .returning(Delivery.id)
+            # The settle's session has loaded no delivery objects to bring up to date: skip the
+            # ORM's search for them (a quarter of this statement's CPU).
+            .execution_options(synchronize_session=False)))
     return held

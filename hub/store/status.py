@@ -37,11 +37,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Integer, String, case, cast, func, literal, null, select, union_all, update
+from sqlalchemy import (ARRAY, Integer, String, any_, bindparam, case, cast, func, literal, null, select, union_all,
+                        update)
 from sqlalchemy.orm import Session
 
 from hub.broker.topology import ingress_key
 from hub.delivery import states
+from hub.store import among
 from hub.store.models import DeadLetter, Delivery, Message, RouteRun, Stage
 
 RECEIVED, ROUTING, DELIVERING, DELIVERED = "received", "routing", "delivering", "delivered"
@@ -118,7 +120,7 @@ def lock(session: Session, message_ids: Iterable[str]) -> None:
     SQLite serialises writers already (BEGIN IMMEDIATE), so this is a PostgreSQL matter."""
     ids = sorted(set(message_ids))
     if ids and session.bind.dialect.name != "sqlite":
-        session.execute(select(Message.id).where(Message.id.in_(ids)).order_by(Message.id)
+        session.execute(select(Message.id).where(among(session, Message.id, ids)).order_by(Message.id)
                         .with_for_update(key_share=True))
 
 
@@ -129,7 +131,10 @@ def facts(session: Session, message_ids: list[str], routes_for: RoutesFor | None
     runs this, so it is on the hot path (docs/backbone.md, "Where a document's time goes")."""
     out: dict[str, Facts] = {}
     letters: list[tuple] = []
-    rows = session.execute(_facts_query(message_ids)).all()
+    dialect = session.get_bind().dialect.name
+    if dialect not in _FACTS:
+        _FACTS[dialect] = _facts_query(dialect)
+    rows = session.execute(_FACTS[dialect], {"ids": list(message_ids)}).all()
     keys: dict[str, str] = {}
     published_at: dict[str, datetime] = {}
     for kind, message_id, a, b, c, d, n1, n2, n3, at in rows:
@@ -161,8 +166,24 @@ def facts(session: Session, message_ids: list[str], routes_for: RoutesFor | None
     return out
 
 
-def _facts_query(message_ids: list[str]):
-    """Named columns, not entities: migration 0005 runs this on databases of its own revision."""
+_FACTS: dict[str, object] = {}  # dialect name → the facts query, built once
+
+
+def _facts_query(dialect: str):
+    """Named columns, not entities: migration 0005 runs this on databases of its own revision.
+    Built once per dialect with the ids as one parameter (``ids``): building the five-branch
+    query for every transaction was 8 % of a route batch's CPU. On PostgreSQL the ids go as an
+    array (``= ANY``), so the text is the same for any number of messages and psycopg neither
+    parses it again nor is it sent unprepared (hub.store.among)."""
+    if dialect == "postgresql":
+        ids = any_(bindparam("ids", type_=ARRAY(String)))
+
+        def of_ids(column):
+            return column == ids
+    else:
+        def of_ids(column):
+            return column.in_(bindparam("ids", expanding=True))
+
     def text_(value=None):
         return cast(null(), String) if value is None else value
 
@@ -178,16 +199,16 @@ def _facts_query(message_ids: list[str]):
     side = case((Delivery.seq >= states.SIDE_SEQ, 1), else_=0)
     return union_all(
         branch("m", Message.id, Message.format, Message.doctype, Message.sender, Message.status,
-               at=Message.received_at).where(Message.id.in_(message_ids)),
+               at=Message.received_at).where(of_ids(Message.id)),
         branch("s", Stage.message_id, Stage.stage, at=func.max(Stage.at))
-        .where(Stage.message_id.in_(message_ids), Stage.stage.in_(("published", "unrouted")))
+        .where(of_ids(Stage.message_id), Stage.stage.in_(("published", "unrouted")))
         .group_by(Stage.message_id, Stage.stage),
         branch("r", RouteRun.message_id, RouteRun.route, RouteRun.status, n1=RouteRun.documents, n2=RouteRun.held,
-               n3=RouteRun.refused).where(RouteRun.message_id.in_(message_ids)),
+               n3=RouteRun.refused).where(of_ids(RouteRun.message_id)),
         branch("l", DeadLetter.message_id, DeadLetter.route, DeadLetter.state, at=DeadLetter.created_at)
-        .where(DeadLetter.message_id.in_(message_ids), DeadLetter.delivery_id.is_(None)),
+        .where(of_ids(DeadLetter.message_id), DeadLetter.delivery_id.is_(None)),
         branch("d", Delivery.message_id, Delivery.status, n1=side, n2=func.count())
-        .where(Delivery.message_id.in_(message_ids)).group_by(Delivery.message_id, Delivery.status, side),
+        .where(of_ids(Delivery.message_id)).group_by(Delivery.message_id, Delivery.status, side),
     )
 
 
@@ -204,7 +225,7 @@ def refresh(session: Session, message_ids: Iterable[str], routes_for: RoutesFor 
         if known[message_id].status != status:
             changed.setdefault(status, []).append(message_id)
     for status, changed_ids in changed.items():  # one statement per new status, not per message
-        session.execute(update(Message).where(Message.id.in_(changed_ids)).values(status=status))
+        session.execute(update(Message).where(among(session, Message.id, changed_ids)).values(status=status))
     return derived
 
 
