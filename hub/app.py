@@ -107,5 +107,6 @@ class Hub:
 
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db.create_schema()
-        take_in_force(self)
+        if self.generation is None:  # not taken already (hub.cli's commands take it before setup)
+            take_in_force(self)
         self.declare_topology()
