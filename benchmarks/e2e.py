@@ -44,7 +44,10 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 import hub.broker  # noqa: E402,F401
 from hub.broker.publisher import OutMessage, Publisher  # noqa: E402
+from hub.config import Settings  # noqa: E402
 from hub.db import normalise_url  # noqa: E402
+
+DEFAULTS = Settings.model_construct()  # the hub's defaults, not this environment's HUB_* settings
 
 AMQP = os.environ.get("HUB_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 PG = os.environ.get("HUB_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -369,8 +372,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=5000, help="documents / messages / tasks per measurement")
     ap.add_argument("--concurrency", type=int, default=2, help="worker processes (this machine has 2 cores)")
-    ap.add_argument("--prefetch", type=int, default=64, help="prefetch multiplier (hub default 64)")
-    ap.add_argument("--batch-size", type=int, default=50, help="HUB_BATCH_SIZE for the hub (default 50)")
+    ap.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
+                    help=f"HUB_BATCH_SIZE for the hub (default {DEFAULTS.batch_size})")
+    ap.add_argument("--prefetch", type=int, default=None,
+                    help="prefetch multiplier, the hub's and the empty task's (default: the hub's, 1.5 × the batch size)")
     ap.add_argument("--workers", type=int, default=1, help="`hub worker` processes (each with --concurrency)")
     ap.add_argument("--pools", default="prefork", help="pools for the empty-task reference, e.g. prefork,solo,threads")
     ap.add_argument("--events", action="store_true", help="hub worker sends task events (as with Flower)")
@@ -379,6 +384,7 @@ def main() -> None:
     ap.add_argument("--embedded", action="store_true", help="measure the hub on its embedded default (SQLite + "
                     "hubdb://) instead of RabbitMQ + PostgreSQL; implies --hub-only")
     args = ap.parse_args()
+    args.prefetch = args.prefetch or DEFAULTS.model_copy(update={"batch_size": args.batch_size}).worker_prefetch
     ns = f"bench{secrets.token_hex(3)}"
     work = Path(tempfile.mkdtemp(prefix="hub-bench-"))
     where = "embedded (SQLite + hubdb://)" if args.embedded else f"broker={AMQP.split('@')[-1]}"

@@ -25,7 +25,7 @@ def make_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         # An exception escaping a task is a bug; on RabbitMQ rejecting dead-letters it.
         task_acks_on_failure_or_timeout=False,
-        worker_prefetch_multiplier=settings.prefetch_multiplier,
+        worker_prefetch_multiplier=settings.worker_prefetch,
         worker_concurrency=settings.worker_concurrency,
         task_serializer="json",
         accept_content=["json"],

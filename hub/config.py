@@ -27,9 +27,10 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=50 * 1024 * 1024, description="Larger inbound messages are refused.")
 
     worker_concurrency: int = Field(default=2, description="Celery prefork processes per worker.")
-    prefetch_multiplier: int = Field(default=64, description="Unacked messages per worker process (room for a "
-                                     "batch being processed and the next one filling).")
-    batch_size: int = Field(default=50, ge=1, le=1000, description="Messages a worker processes as one batch: one "
+    prefetch_multiplier: int | None = Field(default=None, ge=1, description="Unacked messages per worker process; "
+                                            "by default 1.5 × batch_size (room for a batch being processed and the "
+                                            "next one filling).")
+    batch_size: int = Field(default=100, ge=1, le=1000, description="Messages a worker processes as one batch: one "
                             "pool job, one database transaction (hub.batches).")
     batch_linger: float = Field(default=0.05, ge=0.0, le=5.0, description="Seconds a worker waits for a batch to fill "
                                 "before it processes what it has.")
@@ -71,6 +72,13 @@ class Settings(BaseSettings):
     @property
     def resolved_broker_url(self) -> str:
         return self.broker_url or f"hubdb://{(self.data_dir / 'broker.sqlite3').resolve()}"
+
+    @property
+    def worker_prefetch(self) -> int:
+        """Unacked messages per worker process. A worker with C processes holds C × this: with the
+        default, a batch in each process and half a batch more filling, so a process that finishes
+        finds its next batch (nearly) buffered instead of waiting for the broker to refill."""
+        return self.prefetch_multiplier or -(-3 * self.batch_size // 2)
 
     @property
     def is_embedded_broker(self) -> bool:
