@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from hub.broker.publisher import OutMessage, Outcome
-from hub.store import MessageStore, OutboxEntry, status, utcnow
+from hub.store import OutboxEntry, Stage, among, insert_rows, status, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,21 @@ def entry_for(message: OutMessage, *, purpose: str, message_id: str, delivery_id
     )
 
 
+_NEW_ENTRY_COLUMNS = ("publish_after", "message_id", "delivery_id", "purpose", "exchange", "routing_key", "headers",
+                      "properties", "body", "created_at")
+
+
+def add_entries(session: Session, entries: Sequence[OutboxEntry]) -> None:
+    """Write new outbox rows in one statement per batch (hub.store.insert_rows) and give each
+    entry its id: what ``session.add_all`` and a flush do, without the ORM's per-row work. The
+    entries stay outside the session; ``publish_rows`` and ``mark`` need only their values and ids."""
+    if not entries:
+        return
+    ids = insert_rows(session, OutboxEntry, [{c: getattr(e, c) for c in _NEW_ENTRY_COLUMNS} for e in entries], ids=True)
+    for entry, entry_id in zip(entries, ids, strict=True):
+        entry.id = entry_id
+
+
 def as_message(row: OutboxEntry) -> OutMessage:
     props = dict(row.properties)
     content_type = props.pop("content_type", "application/json")
@@ -59,24 +74,22 @@ def mark(hub, session: Session, rows: Sequence[OutboxEntry], outcomes: Sequence[
     done = [r.id for r, o in zip(rows, outcomes, strict=True) if o in (Outcome.CONFIRMED, Outcome.RETURNED)]
     failed = [r.id for r, o in zip(rows, outcomes, strict=True) if o not in (Outcome.CONFIRMED, Outcome.RETURNED)]
     if done:
-        session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(done)).values(published_at=now))
+        session.execute(update(OutboxEntry).where(among(session, OutboxEntry.id, done)).values(published_at=now))
     if failed:
-        session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(failed))
+        session.execute(update(OutboxEntry).where(among(session, OutboxEntry.id, failed))
                         .values(attempts=OutboxEntry.attempts + 1, last_error="broker unavailable or publish not confirmed"))
     ingress = [r.message_id for r, o in zip(rows, outcomes, strict=True)
                if r.purpose == "ingress" and o in (Outcome.CONFIRMED, Outcome.RETURNED)]
     if not ingress:
         return
     status.lock(session, ingress)
-    for row, outcome in zip(rows, outcomes, strict=True):
-        if row.purpose != "ingress":
-            continue
-        if outcome is Outcome.CONFIRMED:
-            MessageStore.stage(session, row.message_id, "published", at=now, detail={"routing_key": row.routing_key})
-        elif outcome is Outcome.RETURNED:
-            MessageStore.stage(session, row.message_id, "unrouted", at=now,
-                               detail={"routing_key": row.routing_key}, error="no route matches this message")
-    session.flush()
+    stages = [
+        {"message_id": row.message_id, "stage": "published" if outcome is Outcome.CONFIRMED else "unrouted", "at": now,
+         "detail": {"routing_key": row.routing_key},
+         "error": None if outcome is Outcome.CONFIRMED else "no route matches this message"}
+        for row, outcome in zip(rows, outcomes, strict=True)
+        if row.purpose == "ingress" and outcome in (Outcome.CONFIRMED, Outcome.RETURNED)]
+    insert_rows(session, Stage, stages)
     status.refresh(session, ingress, status.routes_for_hub(hub))
 
 

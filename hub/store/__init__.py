@@ -44,8 +44,9 @@ STAGES = (
 )
 
 
-def insert_rows(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows of one table, one statement per set of keys.
+def insert_rows(session: Session, model: type, rows: list[dict[str, Any]], *, ids: bool = False) -> list[int]:
+    """Insert many rows of one table, one statement per set of keys; with ``ids``, return the
+    serial ids the rows got, in the rows' order (the table's ``id`` column).
 
     Why not ``session.execute(insert(Model), rows)``: the ORM's bulk path works out each row's
     insert command in Python first, which profiling showed costing more than the rows' own
@@ -56,17 +57,31 @@ def insert_rows(session: Session, model: type, rows: list[dict[str, Any]]) -> No
     parameters) and less work for the server. Elsewhere (SQLite), Core ``executemany``. Column
     defaults apply as they do there; rows that name different columns go in separate
     statements, as the ORM groups them."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault(tuple(row), []).append(row)
+    groups: dict[tuple[str, ...], list[int]] = {}  # keys → the positions of the rows naming them
+    for position, row in enumerate(rows):
+        groups.setdefault(tuple(row), []).append(position)
     table = model.__table__
     dialect = session.get_bind().dialect
-    for keys, group in groups.items():
+    given: list[int] = [0] * len(rows) if ids else []
+    for keys, positions in groups.items():
+        group = [rows[p] for p in positions]
         plan = _unnest_plan(table, keys, dialect) if dialect.name == "postgresql" and len(group) > 1 else None
         if plan is None:
-            session.execute(insert(table), group)
-        else:
+            statement = insert(table)
+            if not ids:
+                session.execute(statement, group)
+                continue
+            made = session.execute(statement.returning(table.c.id, sort_by_parameter_order=True), group).scalars()
+        elif not ids:
             session.connection().exec_driver_sql(plan.sql, plan.params(group))
+            continue
+        else:
+            # The rows take their serial ids in the order given (ORDER BY n), so the ids returned,
+            # sorted, are the rows' in order, whatever order RETURNING lists them in.
+            made = sorted(session.connection().exec_driver_sql(f"{plan.sql} RETURNING id", plan.params(group)).scalars())
+        for position, row_id in zip(positions, made, strict=True):
+            given[position] = row_id
+    return given
 
 
 @dataclass(frozen=True)
@@ -166,12 +181,39 @@ class MessageStore:
         message_id: str | None = None,
         received_at: datetime | None = None,
     ) -> Message:
+        row, stage = self.message_rows(raw, format=format, doctype=doctype, sender=sender, channel=channel,
+                                       receiver=receiver, filename=filename, headers=headers,
+                                       correlation_id=correlation_id, message_id=message_id, received_at=received_at)
+        msg = Message(**row)
+        session.add(msg)
+        session.add(Stage(**stage))
+        return msg
+
+    def message_rows(
+        self,
+        raw: bytes,
+        *,
+        format: str,
+        doctype: str,
+        sender: str,
+        channel: str,
+        receiver: str | None = None,
+        filename: str | None = None,
+        headers: dict[str, Any] | None = None,
+        correlation_id: str | None = None,
+        message_id: str | None = None,
+        received_at: datetime | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A new message's row and its ``received`` stage, as column values: what
+        ``add_message`` adds through the session, and what a batch of many inserts with
+        ``insert_rows`` (hub.ingest)."""
         sha = hashlib.sha256(raw).hexdigest()
         message_id = message_id or new_id()
         inline = len(raw) <= self.inline_max
-        msg = Message(
+        received_at = received_at or utcnow()
+        row = dict(
             id=message_id,
-            received_at=received_at or utcnow(),
+            received_at=received_at,
             format=format,
             doctype=doctype,
             sender=sender,
@@ -188,10 +230,9 @@ class MessageStore:
             blob=None if inline else self.blobs.put(raw, sha),
             status="received",
         )
-        session.add(msg)
-        session.add(Stage(message_id=message_id, stage="received", at=msg.received_at,
-                          detail={"channel": channel, "size": len(raw), "sha256": sha}))
-        return msg
+        stage = dict(message_id=message_id, stage="received", at=received_at,
+                     detail={"channel": channel, "size": len(raw), "sha256": sha})
+        return row, stage
 
     def raw(self, message: Message) -> bytes:
         if message.raw is not None:

@@ -21,7 +21,7 @@ from hub.app import Hub
 from hub.config import Settings
 from hub.ids import new_id
 from hub.ingest import Accepted, Inbound, Ingest
-from hub.store import Message, OutboxEntry, utcnow
+from hub.store import Message, OutboxEntry, Stage, utcnow
 from hub.store.ingest_keys import PURGE_BATCH, ClientKey, IngestKey, KeyConflict, take
 from tests.backbone.conftest import wait_for
 from tests.conftest import AMQP_URL
@@ -187,3 +187,42 @@ def _age(hub: Hub, scope: str) -> None:
 def _keys(hub: Hub, scope: str) -> int:
     with hub.db.session() as s:
         return s.scalar(select(func.count()).select_from(IngestKey).where(IngestKey.scope == scope))
+
+
+def test_a_batch_is_stored_as_one_message_through_the_session_would_be(hub: Hub, sender: str) -> None:
+    """Ingest writes a batch's messages, stages and outbox rows as one statement per table
+    (hub.store.insert_rows): the rows are those ``add_message`` writes through the session, a
+    keyed item amid unkeyed ones included, and a large one goes to a blob as there."""
+    big = b"x" * (hub.settings.inline_max_bytes + 1)
+    raws = [b"Item,Qty\nST-1,1\n", big, b"Item,Qty\nST-3,3\n"]
+    items = [Inbound(raw=raw, format="csv", doctype="cycle_count", sender=sender, channel="test", filename=f"f{n}.csv",
+                     headers={"n": n}, correlation_id=f"corr-{n}" if n else None) for n, raw in enumerate(raws)]
+    items[2].client_key = ClientKey.for_body(sender, "k-3", raws[2])
+    answers = Ingest(hub).accept_many(items)
+    assert all(a.published and not a.replayed for a in answers)
+
+    skipped = {"id", "received_at", "status", "correlation_id"}
+    with hub.db.session() as s:
+        reference = hub.store.add_message(s, big, format="csv", doctype="cycle_count", sender=sender, channel="test",
+                                          filename="f1.csv", headers={"n": 1})
+        s.flush()
+        expected = {c: getattr(reference, c) for c in Message.__table__.columns.keys() if c not in skipped}
+        expected_detail = s.scalars(select(Stage.detail).where(Stage.message_id == reference.id)).one()
+        s.rollback()
+    with hub.db.read() as s:
+        for n, (answer, raw) in enumerate(zip(answers, raws, strict=True)):
+            msg = s.get(Message, answer.message_id)
+            assert msg.correlation_id == (f"corr-{n}" if n else answer.message_id)
+            assert hub.store.raw(msg) == raw
+            stages = s.execute(select(Stage.stage, Stage.detail).where(Stage.message_id == msg.id).order_by(Stage.id)).all()
+            assert [name for name, _ in stages] == ["received", "published"]
+            entry = s.scalars(select(OutboxEntry).where(OutboxEntry.message_id == msg.id)).one()
+            assert (entry.purpose, entry.attempts, entry.published_at is not None) == ("ingress", 0, True)
+            assert entry.routing_key == answer.routing_key
+        one = s.get(Message, answers[1].message_id)
+        assert {c: getattr(one, c) for c in expected} == expected
+        assert one.raw is None and one.blob  # over HUB_INLINE_MAX_BYTES: on disk, as add_message puts it
+        received = s.scalars(select(Stage.detail).where(Stage.message_id == one.id, Stage.stage == "received")).one()
+        assert received == expected_detail
+        key = s.scalars(select(IngestKey.message_id).where(IngestKey.scope == sender, IngestKey.key == "k-3")).one()
+        assert key == answers[2].message_id
