@@ -375,7 +375,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
                     help=f"HUB_BATCH_SIZE for the hub (default {DEFAULTS.batch_size})")
     ap.add_argument("--prefetch", type=int, default=None,
-                    help="prefetch multiplier, the hub's and the empty task's (default: the hub's, 1.5 × the batch size)")
+                    help="prefetch multiplier, the hub's and the empty task's (default the hub's: 1.5 × batch size)")
     ap.add_argument("--workers", type=int, default=1, help="`hub worker` processes (each with --concurrency)")
     ap.add_argument("--pools", default="prefork", help="pools for the empty-task reference, e.g. prefork,solo,threads")
     ap.add_argument("--events", action="store_true", help="hub worker sends task events (as with Flower)")

@@ -78,7 +78,8 @@ def insert_rows(session: Session, model: type, rows: list[dict[str, Any]], *, id
         else:
             # The rows take their serial ids in the order given (ORDER BY n), so the ids returned,
             # sorted, are the rows' in order, whatever order RETURNING lists them in.
-            made = sorted(session.connection().exec_driver_sql(f"{plan.sql} RETURNING id", plan.params(group)).scalars())
+            returned = session.connection().exec_driver_sql(f"{plan.sql} RETURNING id", plan.params(group))
+            made = sorted(returned.scalars())
         for position, row_id in zip(positions, made, strict=True):
             given[position] = row_id
     return given

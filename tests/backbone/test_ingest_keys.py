@@ -214,8 +214,8 @@ def test_a_batch_is_stored_as_one_message_through_the_session_would_be(hub: Hub,
             msg = s.get(Message, answer.message_id)
             assert msg.correlation_id == (f"corr-{n}" if n else answer.message_id)
             assert hub.store.raw(msg) == raw
-            stages = s.execute(select(Stage.stage, Stage.detail).where(Stage.message_id == msg.id).order_by(Stage.id)).all()
-            assert [name for name, _ in stages] == ["received", "published"]
+            stages = s.scalars(select(Stage.stage).where(Stage.message_id == msg.id).order_by(Stage.id)).all()
+            assert stages == ["received", "published"]
             entry = s.scalars(select(OutboxEntry).where(OutboxEntry.message_id == msg.id)).one()
             assert (entry.purpose, entry.attempts, entry.published_at is not None) == ("ingress", 0, True)
             assert entry.routing_key == answer.routing_key
