@@ -85,7 +85,7 @@ def instrument() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=2000, help="documents")
-    ap.add_argument("--batch", type=int, default=50, help="messages per route batch (HUB_BATCH_SIZE)")
+    ap.add_argument("--batch", type=int, default=100, help="messages per route batch (HUB_BATCH_SIZE, default 100)")
     ap.add_argument("--freeze", action="store_true", help="gc.freeze() after start-up, as the worker does")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hub-hotpath-"))

@@ -77,7 +77,7 @@ class BatchTask(Task):
     abstract = True
     typing = False
     Strategy = "hub.batches:batch_strategy"
-    batch_size = 50
+    batch_size = 100  # the worker sets HUB_BATCH_SIZE (hub.worker)
     batch_linger = 0.05
 
     def run_batch(self, items: list[Item]) -> list[Done]:
