@@ -18,6 +18,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
+class StubServer(ThreadingHTTPServer):
+    """``ThreadingHTTPServer`` with a listen backlog a hub can meet. The standard library's is 5
+    (``socketserver``): a worker opens up to ``HUB_SEND_CONCURRENCY`` (8) connections per pool
+    process at once, the kernel drops the connects beyond the backlog, and each dropped one is
+    retried by TCP only after a second — measured as a first batch taking 1.3 s instead of 0.1 s
+    in one e2e run out of six (``TcpExtListenDrops`` counted them). Real servers listen with
+    hundreds (uvicorn 2048, nginx 511)."""
+
+    request_queue_size = 512
+
+
 @dataclass
 class Received:
     path: str
@@ -57,7 +68,7 @@ class ErpStub:
             def log_message(self, *args) -> None:  # keep test output quiet
                 pass
 
-        self.server = ThreadingHTTPServer((self.host, self.port), Handler)
+        self.server = StubServer((self.host, self.port), Handler)
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, name="erp-stub", daemon=True)
 

@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from hub.stubs import StubServer  # a listen backlog of 512, not socketserver's 5
+
 POISON_MARKER = b"POISON"
 
 
@@ -80,7 +82,7 @@ class Recorder:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server = StubServer(("127.0.0.1", self.port), Handler)
         server.daemon_threads = True
         self.server = server
         self.thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)

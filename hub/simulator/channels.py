@@ -37,12 +37,13 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, urlsplit
 
 from hub.partners import PartnerConfig
+from hub.stubs import StubServer
 
 
 class ChannelError(ValueError):
@@ -130,7 +131,7 @@ class PostListener:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer((parts.hostname or "127.0.0.1", parts.port or 80), Handler)
+        self.server = StubServer((parts.hostname or "127.0.0.1", parts.port or 80), Handler)
         threading.Thread(target=self.server.serve_forever, name=name, daemon=True).start()
 
     def answer(self, path: str, headers, body: bytes) -> tuple[int, dict[str, str], bytes]:
