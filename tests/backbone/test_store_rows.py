@@ -43,3 +43,26 @@ def test_without_ids_nothing_is_returned_and_every_row_is_written(db: Database) 
     with db.read() as s:
         keys = set(s.scalars(select(OutboxEntry.routing_key).where(OutboxEntry.message_id.like("m-10_"))))
     assert keys == {row["routing_key"] for row in rows}
+
+
+def test_postgresql_connections_plan_each_statement_for_the_tables_as_they_are(pg_schema_url: str) -> None:
+    """Custom plans on every hub connection (hub.db): a generic plan cached while the tables
+    were empty would outlive their growth. The URL's own options (the schema's search_path) are
+    kept, and a URL that sets the mode itself wins."""
+    from urllib.parse import quote
+
+    from sqlalchemy import text
+
+    db = Database(pg_schema_url)
+    try:
+        with db.engine.connect() as c:
+            mode, path = c.scalar(text("SHOW plan_cache_mode")), c.scalar(text("SHOW search_path"))
+        assert mode == "force_custom_plan" and path.startswith("t_")
+    finally:
+        db.dispose()
+    own = Database(f"{pg_schema_url.split('?')[0]}?options={quote('-c plan_cache_mode=auto')}")
+    try:
+        with own.engine.connect() as c:
+            assert c.scalar(text("SHOW plan_cache_mode")) == "auto"
+    finally:
+        own.dispose()
