@@ -151,9 +151,16 @@ def test_dropped_connection_is_reconnected_and_nothing_is_lost(hub: Hub, sftp_se
         assert poller.poll_once() == 1
         sftp_server.cut()
         (folder / "two.csv").write_bytes(b"2\n")
-        with pytest.raises((OSError, EOFError, paramiko.SSHException)):
-            poller.poll_once()  # the pass that meets the broken session fails ...
-        assert poller.poll_once() == 1  # ... and the next one reconnects
+        # A pass that meets the broken session fails and the next one reconnects; or, when the
+        # client's transport has already seen the close (its reader thread races the test), the
+        # pass reconnects at once. Either way one new session, and the file is taken once.
+        outcomes: list[int | str] = []
+        while not any(isinstance(o, int) for o in outcomes) and len(outcomes) < 2:
+            try:
+                outcomes.append(poller.poll_once())
+            except (OSError, EOFError, paramiko.SSHException) as exc:
+                outcomes.append(type(exc).__name__)
+        assert outcomes[-1] == 1, outcomes
     finally:
         poller.close()
     assert [m.filename for m in stored(hub, name)] == ["one.csv", "two.csv"]
