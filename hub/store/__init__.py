@@ -166,25 +166,10 @@ class MessageStore:
         self.blobs = blobs
         self.inline_max = inline_max
 
-    def add_message(
-        self,
-        session: Session,
-        raw: bytes,
-        *,
-        format: str,
-        doctype: str,
-        sender: str,
-        channel: str,
-        receiver: str | None = None,
-        filename: str | None = None,
-        headers: dict[str, Any] | None = None,
-        correlation_id: str | None = None,
-        message_id: str | None = None,
-        received_at: datetime | None = None,
-    ) -> Message:
-        row, stage = self.message_rows(raw, format=format, doctype=doctype, sender=sender, channel=channel,
-                                       receiver=receiver, filename=filename, headers=headers,
-                                       correlation_id=correlation_id, message_id=message_id, received_at=received_at)
+    def add_message(self, session: Session, raw: bytes, **fields: Any) -> Message:
+        """Add a new message and its ``received`` stage to the session; ``fields`` are
+        ``message_rows``' keywords."""
+        row, stage = self.message_rows(raw, **fields)
         msg = Message(**row)
         session.add(msg)
         session.add(Stage(**stage))
